@@ -1,0 +1,92 @@
+"""Every PK/SK/GSI key string is built here and nowhere else (see docs/access-patterns.md)."""
+from __future__ import annotations
+
+
+def account(account_id: str) -> dict[str, str]:
+    return {"PK": f"ACCOUNT#{account_id}", "SK": "ACCOUNT"}
+
+
+def login_marker(channel: str, subject: str) -> dict[str, str]:
+    """Uniqueness marker: one account per WeChat openid / per phone number."""
+    return {"PK": f"LOGIN#{channel}#{subject}", "SK": "LOGIN"}
+
+
+def sms_code(phone: str) -> dict[str, str]:
+    return {"PK": f"SMS#{phone}", "SK": "CODE"}
+
+
+def person(id_hash: str) -> dict[str, str]:
+    """A real person known by the keyed hash of their resident ID (no ID in any key)."""
+    return {"PK": f"PERSON#{id_hash}", "SK": "PERSON"}
+
+
+def identity_binding(id_hash: str) -> dict[str, str]:
+    """Uniqueness marker: an ID number is bound to at most one account."""
+    return {"PK": f"PERSON#{id_hash}", "SK": "BOUND"}
+
+
+def family_member(account_id: str, member_id: str) -> dict[str, str]:
+    return {"PK": f"ACCOUNT#{account_id}", "SK": f"MEMBER#{member_id}"}
+
+
+def family_member_prefix(account_id: str) -> tuple[str, str]:
+    return f"ACCOUNT#{account_id}", "MEMBER#"
+
+
+def order(order_id: str) -> dict[str, str]:
+    return {"PK": f"ORDER#{order_id}", "SK": "ORDER"}
+
+
+def policy(policy_id: str) -> dict[str, str]:
+    return {"PK": f"POLICY#{policy_id}", "SK": "POLICY"}
+
+
+def cover_marker(plan_id: str, id_hash: str) -> dict[str, str]:
+    """Uniqueness marker: one policy per insured person per plan, whoever bought it."""
+    return {"PK": f"COVER#{plan_id}#{id_hash}", "SK": "COVER"}
+
+
+def claim(claim_id: str) -> dict[str, str]:
+    return {"PK": f"CLAIM#{claim_id}", "SK": "CLAIM"}
+
+
+def claim_document(claim_id: str, document_id: str) -> dict[str, str]:
+    return {"PK": f"CLAIM#{claim_id}", "SK": f"DOC#{document_id}"}
+
+
+def claim_event(claim_id: str, at: str, seq: int) -> dict[str, str]:
+    return {"PK": f"CLAIM#{claim_id}", "SK": f"EVENT#{at}#{seq:04d}"}
+
+
+def authorization(authorization_id: str) -> dict[str, str]:
+    return {"PK": f"AUTHZ#{authorization_id}", "SK": "AUTHZ"}
+
+
+def idempotency(scope: str, key: str) -> dict[str, str]:
+    """Idempotency record: `scope` is the caller (account id) and the operation."""
+    return {"PK": f"IDEMPOTENCY#{scope}#{key}", "SK": "IDEMPOTENCY"}
+
+
+def audit(entity: str, at: str, seq: str) -> dict[str, str]:
+    return {"PK": f"AUDIT#{entity}", "SK": f"{at}#{seq}"}
+
+
+# ---- GSI values -----------------------------------------------------------------------------------------------
+def gsi_person(id_hash: str, sort: str) -> dict[str, str]:
+    return {"GSI1PK": f"PERSON#{id_hash}", "GSI1SK": sort}
+
+
+def gsi_account(account_id: str, sort: str) -> dict[str, str]:
+    return {"GSI2PK": f"ACCOUNT#{account_id}", "GSI2SK": sort}
+
+
+def gsi_status(kind: str, status: str, sort: str) -> dict[str, str]:
+    return {"GSI3PK": f"{kind}#{status}", "GSI3SK": sort}
+
+
+def gsi_grantee(phone: str, sort: str) -> dict[str, str]:
+    return {"GSI4PK": f"GRANTEE#{phone}", "GSI4SK": sort}
+
+
+def gsi_renewal(plan_id: str, sort: str) -> dict[str, str]:
+    return {"GSI4PK": f"RENEWAL#{plan_id}", "GSI4SK": sort}

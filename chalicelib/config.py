@@ -1,0 +1,74 @@
+"""Typed settings, read from the environment when first needed (never at import)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_name: str
+    bucket_name: str
+    region: str
+    token_secret: str
+    token_ttl_seconds: int
+    id_hash_key: bytes
+    id_data_key: bytes  # 32-byte AES key for ID numbers and bank accounts (local); KMS data key when deployed
+    kms_key_id: str | None
+    wechat_appid: str
+    wechat_mchid: str
+    wechat_app_secret: str
+    medical_platform_url: str | None
+    staff_token_issuer: str
+    public_base_url: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == LOCAL
+
+
+def _key(env: str, default: str) -> bytes:
+    raw = os.environ.get(env, default)
+    data = bytes.fromhex(raw)
+    if len(data) != 32:
+        raise ValueError(f"{env} must be 32 bytes of hex")
+    return data
+
+
+# Development-only keys: used when the stage is local and nothing else is configured.
+_DEV_HASH_KEY = "6c6f63616c2d6f6e6c792d69642d686173682d6b65792d6e6f742d7365637265"
+_DEV_DATA_KEY = "6c6f63616c2d6f6e6c792d646174612d6b65792d6e6f742d612d736563726574"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    stage = os.environ.get("HMB_STAGE", LOCAL)
+    local = stage == LOCAL
+    token_secret = os.environ.get("HMB_TOKEN_SECRET") or ("local-dev-token-secret" if local else "")
+    if not token_secret:
+        raise RuntimeError("HMB_TOKEN_SECRET is required outside the local stage")
+    return Settings(
+        stage=stage,
+        table_name=os.environ.get("HMB_TABLE", "huiminbao"),
+        bucket_name=os.environ.get("HMB_BUCKET", "huiminbao-documents"),
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1",
+        token_secret=token_secret,
+        token_ttl_seconds=int(os.environ.get("HMB_TOKEN_TTL", "7200")),
+        id_hash_key=_key("HMB_ID_HASH_KEY", _DEV_HASH_KEY if local else "00"),
+        id_data_key=_key("HMB_ID_DATA_KEY", _DEV_DATA_KEY if local else "00"),
+        kms_key_id=os.environ.get("HMB_KMS_KEY_ID"),
+        wechat_appid=os.environ.get("HMB_WECHAT_APPID", "wx-sandbox-appid"),
+        wechat_mchid=os.environ.get("HMB_WECHAT_MCHID", "1900000001"),
+        wechat_app_secret=os.environ.get("HMB_WECHAT_APP_SECRET", ""),
+        medical_platform_url=os.environ.get("HMB_MEDICAL_PLATFORM_URL"),
+        staff_token_issuer=os.environ.get("HMB_STAFF_ISSUER", "huiminbao-staff"),
+        public_base_url=os.environ.get("HMB_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    )
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,89 @@
+"""The one catalogue of member-facing messages (plain Chinese), keyed by stable error code.
+
+Templates use str.format with the error's details; a missing detail leaves the template's text as is.
+Feature modules add their codes here (append to the dict, keep codes UPPER_SNAKE and stable).
+"""
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    # --- generic input -----------------------------------------------------------------------------------
+    "MALFORMED_JSON": "请求内容不是有效的 JSON,请检查后重试。",
+    "VALIDATION_FAILED": "填写的信息有误:{field_label}。",
+    "UNKNOWN_FIELD": "请求中包含无法识别的字段:{field}。",
+    "MISSING_FIELD": "缺少必填项:{field}。",
+    "BAD_QUERY_PARAMETER": "查询参数有误:{field}。",
+    "IDEMPOTENCY_KEY_REQUIRED": "缺少 Idempotency-Key 请求头,请重新提交。",
+    "IDEMPOTENCY_KEY_INVALID": "Idempotency-Key 格式不正确(8 至 64 位字母、数字或 -_)。",
+    "IDEMPOTENCY_KEY_REUSED": "该请求编号已用于另一笔不同的请求,请勿重复使用。",
+    "IDEMPOTENCY_IN_FLIGHT": "相同的请求正在处理中,请稍后查看结果。",
+    "NOT_FOUND": "找不到您要访问的内容。",
+    "ROUTE_NOT_FOUND": "接口不存在。",
+    "INTERNAL_ERROR": "系统繁忙,请稍后再试。",
+    "UPSTREAM_UNAVAILABLE": "{system}暂时无法访问,请稍后再试,本次操作未扣费。",
+    # --- auth ---------------------------------------------------------------------------------------------
+    "TOKEN_MISSING": "请先登录。",
+    "TOKEN_INVALID": "登录已失效,请重新登录。",
+    "TOKEN_EXPIRED": "登录已过期,请重新登录。",
+    "FORBIDDEN": "您没有权限进行此操作。",
+    "STAFF_ONLY": "该功能仅限经办人员使用。",
+    "WECHAT_CODE_INVALID": "微信登录凭证无效或已过期,请重新进入小程序。",
+    "PHONE_INVALID": "手机号格式不正确,请填写 11 位中国大陆手机号。",
+    "SMS_TOO_FREQUENT": "验证码发送过于频繁,请 {retry_after} 秒后再试。",
+    "SMS_CODE_WRONG": "验证码不正确,还可尝试 {attempts_left} 次。",
+    "SMS_CODE_EXPIRED": "验证码已失效,请重新获取。",
+    "SMS_CODE_LOCKED": "验证码错误次数过多已作废,请重新获取。",
+    # --- identity -----------------------------------------------------------------------------------------
+    "ID_NUMBER_INVALID": "身份证号码不正确:{reason}。",
+    "NAME_INVALID": "姓名格式不正确。",
+    "PERSON_NOT_FOUND_IN_PLATFORM": "医保系统中未查到该姓名与身份证号对应的参保信息,请核对后重试。",
+    "IDENTITY_ALREADY_BOUND": "该身份证号已被其他账户实名绑定。如非本人操作,请联系客服。",
+    "IDENTITY_REQUIRED": "请先完成实名认证。",
+    "IDENTITY_ALREADY_SET": "本账户已实名为其他人,不能更换。",
+    # --- plans --------------------------------------------------------------------------------------------
+    "PLAN_NOT_FOUND": "找不到该保险方案:{plan_id}。",
+}
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:  # leave unknown placeholders readable
+        return "{" + key + "}"
+
+
+def message_for(code: str, **details: object) -> str:
+    template = MESSAGES.get(code)
+    if template is None:
+        return f"请求未能完成({code})。"
+    return template.format_map(_Default(details))
+
+
+# Chinese labels for request fields, used in VALIDATION_FAILED messages so a member knows what to fix.
+FIELD_LABELS: dict[str, str] = {
+    "name": "姓名",
+    "id_number": "身份证号",
+    "phone": "手机号",
+    "code": "验证码",
+    "relationship": "与本人关系",
+    "plan_id": "保险方案",
+    "insured": "被保险人",
+    "payment_method": "支付方式",
+    "auto_renew": "自动续保",
+    "bills": "费用明细",
+    "service_date": "就诊日期",
+    "setting": "就诊类型",
+    "policy_id": "保单",
+    "payee": "收款账户",
+    "account_number": "银行账号",
+    "account_name": "户名",
+    "bank_name": "开户行",
+    "grantee_phone": "被授权人手机号",
+    "scopes": "授权范围",
+    "kind": "材料类型",
+    "content_type": "文件类型",
+    "size_bytes": "文件大小",
+    "decision": "审核结论",
+    "reason": "原因",
+    "enabled": "开关",
+    "year_to_date": "年度累计",
+    "now": "时间",
+    "role": "角色",
+}

@@ -1,0 +1,242 @@
+"""A plan (one city × one coverage year) as validated data. No city's numbers live in code.
+
+Guard rails (003 §二(一), 000 §三(二)): a plan may not condition enrolment on age, sex, occupation, health or medical
+history, and may never cover the negative list; a premium above 10000 fen (新疆 guidance) loads with a warning.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SETTINGS = ("inpatient", "outpatient", "special_outpatient")
+Setting = Literal["inpatient", "outpatient", "special_outpatient"]
+CATEGORIES = (
+    "in_policy_after_catastrophic",
+    "in_policy_below_catastrophic",
+    "class_b_prepay",
+    "restricted",
+    "self_pay",
+    "admission_list",
+    "transfer_out",
+    "negative_list",
+)
+Category = Literal[
+    "in_policy_after_catastrophic", "in_policy_below_catastrophic", "class_b_prepay", "restricted", "self_pay",
+    "admission_list", "transfer_out", "negative_list",
+]
+BasicType = Literal["employee", "resident"]
+Relationship = Literal["spouse", "child", "parent", "sibling", "grandparent", "grandchild", "other"]
+PaymentMethod = Literal["wechat_pay", "personal_account", "subsidy", "collective"]
+LifeEventKind = Literal["newborn", "discharged_soldier", "household_moved_in", "released_from_prison"]
+
+# Attributes a plan may never condition enrolment on.
+FORBIDDEN_CONDITIONS = frozenset({
+    "age", "min_age", "max_age", "sex", "gender", "occupation", "job", "health", "health_status",
+    "medical_history", "history", "pre_existing_conditions", "pre_existing", "disease", "diagnosis",
+})
+PREMIUM_WARNING_FEN = 10000
+
+
+class PlanError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CategoryRule(_Strict):
+    covered: bool
+    deductible_applies: bool = True
+    factor: Decimal = Decimal("1")
+
+    @field_validator("factor")
+    @classmethod
+    def _factor_range(cls, v: Decimal) -> Decimal:
+        if not (Decimal("0") <= v <= Decimal("1")):
+            raise ValueError("factor must be within [0, 1]")
+        return v
+
+
+class Tier(_Strict):
+    up_to_fen: int | None = Field(description="upper bound of the cumulative eligible amount; null = no bound")
+    ratio: Decimal
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio_range(cls, v: Decimal) -> Decimal:
+        if not (Decimal("0") <= v <= Decimal("1")):
+            raise ValueError("ratio must be within [0, 1]")
+        return v
+
+
+class Benefits(_Strict):
+    settings_covered: list[Setting]
+    categories: dict[Category, CategoryRule]
+    deductible_fen: int = Field(ge=0)
+    tiers: list[Tier] = Field(min_length=1)
+    annual_cap_fen: int | None = Field(default=None, ge=0)
+    summary_zh: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "Benefits":
+        missing = [c for c in CATEGORIES if c not in self.categories]
+        if missing:
+            raise ValueError(f"every category must be configured; missing {missing}")
+        if self.categories["negative_list"].covered:
+            raise ValueError("guard rail: the negative list (负面清单) can never be covered")
+        bounds = [t.up_to_fen for t in self.tiers]
+        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+            raise ValueError("only the last tier is unbounded, and it must be")
+        if any(b2 <= b1 for b1, b2 in zip(bounds[:-2], bounds[1:-1])):  # type: ignore[operator]
+            raise ValueError("tier bounds must increase")
+        return self
+
+
+class Premium(_Strict):
+    amount_fen: int = Field(gt=0)
+    basis: Literal["fixed", "pct_of_prior_year_disposable_income"]
+    income_year: int | None = None
+    income_per_capita_fen: int | None = None
+    ratio: Decimal | None = None
+    rounding: Literal["floor_yuan", "half_up_yuan", "half_up_fen"] | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _derived(self) -> "Premium":
+        if self.basis == "pct_of_prior_year_disposable_income":
+            if None in (self.income_year, self.income_per_capita_fen, self.ratio, self.rounding):
+                raise ValueError("a derived premium stores income_year, income_per_capita_fen, ratio and rounding")
+            if self.computed_fen() != self.amount_fen:
+                raise ValueError(f"premium {self.amount_fen} does not match its derivation {self.computed_fen()}")
+        return self
+
+    def computed_fen(self) -> int:
+        from decimal import ROUND_FLOOR, ROUND_HALF_UP
+
+        raw = Decimal(self.income_per_capita_fen or 0) * (self.ratio or 0)
+        if self.rounding == "floor_yuan":
+            return int((raw / 100).to_integral_value(ROUND_FLOOR)) * 100
+        if self.rounding == "half_up_yuan":
+            return int((raw / 100).to_integral_value(ROUND_HALF_UP)) * 100
+        return int(raw.to_integral_value(ROUND_HALF_UP))
+
+
+class DateWindow(_Strict):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _order(self) -> "DateWindow":
+        if self.end < self.start:
+            raise ValueError("window end before start")
+        return self
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+class LifeEventRule(_Strict):
+    kind: LifeEventKind
+    max_days_after: int = Field(gt=0)
+    label_zh: str
+
+
+class Waiting(_Strict):
+    """DOMAIN §4 as settings."""
+
+    late_enrolment_allowed: bool
+    late_waiting_months: int = Field(default=6, ge=0)
+    first_year_grace: DateWindow | None = None
+    life_events: list[LifeEventRule] = []
+    basic_restored_waiting_months: int = Field(default=6, ge=0)
+    renewal_without_gap_from_start: bool = True
+
+
+class Eligibility(_Strict):
+    basic_types_admitted: list[BasicType] = Field(min_length=1)
+    excluded_programmes: list[str] = []
+    # Conditions on anything else are refused at load (guard rail); kept as a field so a bad plan fails loudly.
+    conditions: dict[str, object] = {}
+
+    @field_validator("conditions")
+    @classmethod
+    def _no_forbidden_conditions(cls, v: dict[str, object]) -> dict[str, object]:
+        bad = sorted(k for k in v if k.lower() in FORBIDDEN_CONDITIONS)
+        if bad:
+            raise ValueError(f"guard rail: a plan may not condition enrolment on {bad}")
+        if v:
+            raise ValueError(f"unknown eligibility conditions {sorted(v)}")
+        return v
+
+
+class PersonalAccountRule(_Strict):
+    self_from_current_balance: bool = True
+    relatives_from_prior_years: bool = True
+    relationships_allowed: list[Relationship] = []
+    max_relatives_per_payer: int = Field(default=0, ge=0)
+    same_city_required: bool = True
+
+
+class Disclosure(_Strict):
+    operating_fee_ratio: Decimal = Decimal("0")
+    loss_ratio_target: Decimal = Decimal("0.95")
+    participation_target: Decimal | None = None
+    counties: dict[str, str] = {}
+
+
+class Plan(_Strict):
+    plan_id: str = Field(pattern=r"^[a-z]+-\d{4}$")
+    scheme: str
+    name: str
+    city: str = Field(pattern=r"^\d{6}$")
+    city_name: str
+    insurer: str
+    source_documents: list[str] = []
+    coverage_start: date
+    coverage_end: date
+    window_start: date
+    window_end: date
+    sales_end: date
+    first_operating_year: bool
+    previous_plan_id: str | None = None
+    premium: Premium
+    payment_methods: list[PaymentMethod] = Field(min_length=1)
+    personal_account: PersonalAccountRule | None = None
+    max_insured_per_order: int = Field(default=10, ge=1, le=50)
+    eligibility: Eligibility
+    waiting: Waiting
+    benefits: Benefits
+    disclosure: Disclosure = Disclosure()
+    notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _dates(self) -> "Plan":
+        if not (self.window_start <= self.window_end <= self.sales_end <= self.coverage_end):
+            raise ValueError("dates must satisfy window_start ≤ window_end ≤ sales_end ≤ coverage_end")
+        if self.coverage_end <= self.coverage_start:
+            raise ValueError("coverage_end must follow coverage_start")
+        if ("personal_account" in self.payment_methods) != (self.personal_account is not None):
+            raise ValueError("personal_account settings go with the personal_account payment method")
+        return self
+
+    @property
+    def premium_fen(self) -> int:
+        return self.premium.amount_fen
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.premium.amount_fen > PREMIUM_WARNING_FEN:
+            out.append(f"premium {self.premium.amount_fen} fen is above the 10000 fen start-up guidance (新疆 003)")
+        return out
+
+    def status_on(self, today: date) -> str:
+        """upcoming | open | closed — whether it can be bought today (coverage itself may still run)."""
+        if today < self.window_start:
+            return "upcoming"
+        if today <= self.sales_end:
+            return "open"
+        return "closed"
