@@ -69,3 +69,38 @@ def clock():
 
 def table():
     return get("table")
+
+
+@provider("cipher")
+def _cipher():
+    import os
+
+    from chalicelib.adapters.crypto import FieldCipher, kms_field_cipher
+
+    s = get_settings()
+    wrapped = os.environ.get("HMB_WRAPPED_DATA_KEY")
+    if s.kms_key_id and wrapped:
+        return kms_field_cipher(s.kms_key_id, wrapped, s.id_hash_key, s.region)
+    return FieldCipher(s.id_data_key, s.id_hash_key)
+
+
+def cipher():
+    return get("cipher")
+
+
+@provider("platform")
+def _platform():
+    s = get_settings()
+    if s.medical_platform_url:
+        from chalicelib.adapters.medical_platform_http import HttpPlatform
+
+        return HttpPlatform(s.medical_platform_url)
+    if not s.is_local:
+        raise RuntimeError("HMB_MEDICAL_PLATFORM_URL is required outside the local stage")
+    from chalicelib.adapters.medical_platform import SimulatedPlatform
+
+    return SimulatedPlatform(clock())
+
+
+def platform():
+    return get("platform")
