@@ -104,3 +104,75 @@ def _platform():
 
 def platform():
     return get("platform")
+
+
+# ---- ports owned by feature modules (each factory imports its adapter lazily) ----------------------------------
+@provider("sms")
+def _sms():
+    if get_settings().is_local:
+        from chalicelib.adapters.sms import SimulatedSms
+
+        return SimulatedSms(clock())
+    from chalicelib.adapters.sms import HttpSmsGateway
+
+    return HttpSmsGateway.from_env()
+
+
+@provider("wechat_login")
+def _wechat_login():
+    if get_settings().is_local:
+        from chalicelib.adapters.wechat_login import SimulatedWeChatLogin
+
+        return SimulatedWeChatLogin()
+    from chalicelib.adapters.wechat_login import WeChatLogin
+
+    return WeChatLogin(get_settings())
+
+
+@provider("wechat_pay")
+def _wechat_pay():
+    if get_settings().is_local:
+        from chalicelib.adapters.wechat_pay import simulated_wechat_pay
+
+        return simulated_wechat_pay(get_settings(), clock())
+    from chalicelib.adapters.wechat_pay import WeChatPay
+
+    return WeChatPay.from_env(get_settings())
+
+
+@provider("documents")
+def _documents():
+    from chalicelib.adapters.documents import S3Documents
+
+    return S3Documents(get_settings())
+
+
+@provider("notifications")
+def _notifications():
+    if get_settings().is_local:
+        from chalicelib.adapters.notifications import RecordingNotifier
+
+        return RecordingNotifier(clock())
+    from chalicelib.adapters.notifications import WeChatSubscribeNotifier
+
+    return WeChatSubscribeNotifier.from_env(get_settings())
+
+
+def sms():
+    return get("sms")
+
+
+def wechat_login():
+    return get("wechat_login")
+
+
+def wechat_pay():
+    return get("wechat_pay")
+
+
+def documents():
+    return get("documents")
+
+
+def notifications():
+    return get("notifications")
