@@ -46,6 +46,17 @@ MESSAGES: dict[str, str] = {
     # --- sandbox ----------------------------------------------------------------------------------------------
     # --- family members & authorisations -----------------------------------------------------------------
     # --- eligibility & waiting periods -------------------------------------------------------------------
+    "PLAN_NOT_OPEN": "该方案尚未开始参保,参保自 {window_start} 起开放。",
+    "PLAN_CLOSED": "该方案参保已截止(截止日 {last_day})。",
+    "NOT_IN_PLAN_CITY": "{who}未在{city_name}参加基本医疗保险,不能参保本方案。",
+    "BASIC_TYPE_NOT_ADMITTED": "{who}参加的是{basic_type},{plan_name}不接受该险种人员参保。",
+    "BASIC_INSURANCE_SUSPENDED": "{who}的基本医疗保险处于暂停(欠缴或中断)状态,请先补缴或恢复参保后再投保。",
+    "EXCLUDED_PROGRAMME": "{who}已参加{programme},按规定不能重复参保本方案。",
+    "BENEFITS_CANNOT_START": "{who}若现在参保,待遇将于 {benefit_start} 才开始,晚于本年度保障结束日 {coverage_end},本次不能参保,未扣费。",
+    "PAYMENT_METHOD_NOT_OFFERED": "{plan_name}不支持{method}支付。",
+    "NO_PERSONAL_ACCOUNT": "只有参加职工基本医疗保险的人员才有医保个人账户,请改用微信支付。",
+    "PERSONAL_ACCOUNT_OTHER_CITY": "您的医保个人账户不在{city_name},不能用于本方案。",
+    "RELATIONSHIP_NOT_ALLOWED": "医保个人账户历年结余不能为{who}({relationship})缴费,请改用微信支付。",
     # --- orders, payments, policies ----------------------------------------------------------------------
     # --- estimates -----------------------------------------------------------------------------------------
     # --- claims ---------------------------------------------------------------------------------------------
