@@ -1,0 +1,135 @@
+"""Shared test helpers: people on the simulated 医保 platform, member logins, identity binding, test IDs.
+
+They drive the real routes when those exist (the SMS login, PUT /v1/me/identity) and otherwise write the items exactly
+as docs/access-patterns.md describes, so tests of one feature do not wait for another.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+from chalicelib.domain.resident_id import make_test_id
+
+_sequence = itertools.count(11)
+
+
+def new_id(region: str = "331102", born: date = date(1980, 1, 1), seq: int | None = None,
+           female: bool = False) -> str:
+    """A valid resident ID for tests; without `seq`, each call gives another number (unique within a test)."""
+    if seq is None:
+        seq = (next(_sequence) * 2) % 1000  # step 2 so the sex-parity adjustment never maps two calls to one number
+    return make_test_id(region, born, seq, female)
+
+
+def register_person(name: str, id_number: str, city: str = "331100", basic_type: str = "employee",
+                    status: str = "active", *, current_fen: int = 0, prior_years_fen: int = 0,
+                    **platform_fields: Any):
+    """Register a person with `deps.platform()` (the simulator) and return the PlatformPerson.
+
+    `platform_fields` are further PlatformPerson fields: county, basic_start, restored_on, suspensions,
+    special_groups, life_events.
+    """
+    from chalicelib import deps
+    from chalicelib.domain.platform import PlatformPerson
+
+    person = PlatformPerson(id_number=id_number, name=name, city=city, basic_type=basic_type, status=status,
+                            **platform_fields)
+    deps.platform().register(person, current_fen=current_fen, prior_years_fen=prior_years_fen)
+    return person
+
+
+def _has_route(client, path: str, method: str) -> bool:
+    route = client._app.routes.get(path)  # chalice.test.Client keeps the app it serves
+    return route is not None and method in route
+
+
+def login(client, phone: str) -> dict[str, str]:
+    """Log in as the member who uses `phone` (creating the account) and return the request headers."""
+    if _has_route(client, "/v1/auth/sms/verify", "POST"):
+        from chalicelib import deps
+
+        sent = client.http.post("/v1/auth/sms", headers={"Content-Type": "application/json"},
+                                body=json.dumps({"phone": phone}))
+        assert sent.status_code == 202, sent.body
+        code = deps.sms().last(phone).code
+        resp = client.http.post("/v1/auth/sms/verify", headers={"Content-Type": "application/json"},
+                                body=json.dumps({"phone": phone, "code": code}))
+        assert resp.status_code == 200, resp.body
+        token = json.loads(resp.body)["token"]
+    else:
+        token = _token_for_new_phone_account(phone)
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def _token_for_new_phone_account(phone: str) -> str:
+    """The Account item and its login marker per docs/access-patterns.md, written in one transaction."""
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+    from chalicelib.adapters.clock import iso
+    from chalicelib.adapters.dynamodb import TxOp
+    from chalicelib.api.auth import issue_member_token
+
+    table = deps.table()
+    marker = table.get(keys.login_marker("phone", phone))
+    if marker is None:
+        account_id = uuid.uuid4().hex
+        now = iso(deps.clock().now())
+        table.transact([
+            TxOp.put({**keys.login_marker("phone", phone), "account_id": account_id, "created_at": now}),
+            TxOp.put({**keys.account(account_id), "account_id": account_id, "created_at": now, "phone": phone,
+                      "login_channel": "app"}),
+        ])
+    else:
+        account_id = marker["account_id"]
+    return issue_member_token(account_id)[0]
+
+
+def account_id_of(headers: dict[str, str]) -> str:
+    """The account id inside a member's token (for assertions on stored items)."""
+    import jwt
+
+    token = headers["Authorization"].split(" ", 1)[1]
+    return jwt.decode(token, options={"verify_signature": False})["sub"]
+
+
+def bind_identity(client, headers: dict[str, str], name: str, id_number: str) -> dict[str, Any]:
+    """Bind the caller's account to a real person (实名). The person must already be on the platform
+    (`register_person`). Returns the identity response body."""
+    if _has_route(client, "/v1/me/identity", "PUT"):
+        resp = client.http.put("/v1/me/identity", headers=headers,
+                               body=json.dumps({"name": name, "id_number": id_number}))
+        assert resp.status_code == 200, resp.body
+        return json.loads(resp.body)
+    return _bind_directly(account_id_of(headers), name, id_number)
+
+
+def _bind_directly(account_id: str, name: str, id_number: str) -> dict[str, Any]:
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+    from chalicelib.adapters.clock import iso
+    from chalicelib.adapters.dynamodb import TxOp
+    from chalicelib.domain.resident_id import mask, parse_resident_id
+
+    clock, cipher, table = deps.clock(), deps.cipher(), deps.table()
+    rid = parse_resident_id(id_number, clock.today())
+    person = deps.platform().find_person(rid.number)
+    assert person is not None and person.name == name, "register_person() the person first"
+    id_hash, id_enc = cipher.lookup_hash(rid.number), cipher.encrypt(rid.number, "id_number")
+    now = iso(clock.now())
+    table.transact([
+        TxOp.put({**keys.identity_binding(id_hash), "account_id": account_id, "created_at": now}),
+        TxOp.put({**keys.person(id_hash), "id_hash": id_hash, "id_enc": id_enc, "name": name,
+                  "birth_date": rid.birth_date.isoformat(), "sex": rid.sex, "region_code": rid.region_code},
+                 condition=None),
+        TxOp.update_item(keys.account(account_id),
+                         "SET person_hash = :h, person_name = :n, id_enc = :e, birth_date = :b, sex = :s",
+                         condition="attribute_exists(PK) AND attribute_not_exists(person_hash)",
+                         values={":h": id_hash, ":n": name, ":e": id_enc, ":b": rid.birth_date.isoformat(),
+                                 ":s": rid.sex}),
+    ])
+    return {"person_id": id_hash, "name": name, "id_number_masked": mask(rid.number),
+            "birth_date": rid.birth_date.isoformat(), "sex": rid.sex,
+            "basic_insurance": {"type": person.basic_type, "city": person.city, "status": person.status}}
