@@ -1,8 +1,9 @@
 """The 医保 platform port: person lookup, personal-account balances, deduction and refund (each carrying an
 idempotency key), and settlement records.
 
-Two adapters: `SimulatedPlatform` (in-memory, served over HTTP by the sandbox) and `HttpPlatform` (deployed stages,
-the JSON contract in docs/medical-platform.md). Both satisfy the same contract tests.
+Two adapters: `SimulatedPlatform` (in-memory, served over HTTP by the sandbox) and `HttpPlatform`
+(medical_platform_http.py, deployed stages; the JSON contract is docs/medical-platform.md). Both pass the same
+contract tests (tests/contract/test_medical_platform.py).
 """
 from __future__ import annotations
 
@@ -11,15 +12,27 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.platform import (AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement)
+from chalicelib.domain.platform import AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement
+
+# The platform's own refusal codes (the `code` of its error bodies).
+PERSON_NOT_FOUND = "PERSON_NOT_FOUND"
+NO_PERSONAL_ACCOUNT = "NO_PERSONAL_ACCOUNT"
+INVALID_AMOUNT = "INVALID_AMOUNT"
+INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+DEDUCTION_NOT_FOUND = "DEDUCTION_NOT_FOUND"
+REFUND_EXCEEDS_DEDUCTION = "REFUND_EXCEEDS_DEDUCTION"
+
+OPERATIONS = ("find_person", "balances", "deduct", "find_deduction", "refund", "settlements")
+FAULT_TIMINGS = ("before", "after")
 
 
 class PlatformError(Exception):
-    """A refusal the platform stated (code), e.g. INSUFFICIENT_BALANCE, PERSON_NOT_FOUND."""
+    """A refusal the platform stated (code), e.g. INSUFFICIENT_BALANCE, PERSON_NOT_FOUND. Nothing happened."""
 
     def __init__(self, code: str, message: str = "") -> None:
         self.code = code
-        super().__init__(f"{code}: {message}")
+        super().__init__(f"{code}: {message}" if message else code)
 
 
 class PlatformUnavailable(Exception):
@@ -44,22 +57,25 @@ class MedicalPlatform(Protocol):
 class SimulatedPlatform:
     """In-memory stand-in for the bureau's system. Thread-safe; data lives as long as the process.
 
-    `fail_next` lets fault-injection tests make the next call time out *after* (or before) it took effect.
+    `fail_next(operation, "before" | "after")` makes the next call of that operation raise `PlatformUnavailable`
+    before it takes effect, or after (the effect stays: the caller must find out by idempotency key).
     """
 
     def __init__(self, clock) -> None:
         self._clock = clock
         self._lock = threading.RLock()
         self.people: dict[str, PlatformPerson] = {}
-        self.accounts: dict[str, dict[str, int]] = {}
-        self.deductions: dict[str, Deduction] = {}  # by idempotency key
-        self.refunds: dict[str, Refund] = {}  # by idempotency key
+        self.accounts: dict[str, dict[str, int]] = {}  # id_number → {"current": fen, "prior_years": fen}
+        self.deductions: dict[str, Deduction] = {}  # by the caller's idempotency key
+        self.refunds: dict[str, Refund] = {}  # by the caller's idempotency key
+        self._refund_targets: dict[str, str] = {}  # refund idempotency key → deduction idempotency key
         self._settlements: list[Settlement] = []
-        self.faults: list[tuple[str, str]] = []  # (operation, "before" | "after")
-        self.calls: list[str] = []
+        self.faults: list[tuple[str, str]] = []  # pending (operation, "before" | "after")
+        self.calls: list[str] = []  # operations called, in order (tests assert on round trips)
 
     # ---- administration (sandbox) ---------------------------------------------------------------------------
     def register(self, person: PlatformPerson, current_fen: int = 0, prior_years_fen: int = 0) -> None:
+        """Add or replace a person; a resident (城乡居民) has no personal account, so their balances stay 0."""
         with self._lock:
             self.people[person.id_number] = person
             self.accounts[person.id_number] = {"current": current_fen, "prior_years": prior_years_fen}
@@ -69,102 +85,124 @@ class SimulatedPlatform:
             self._settlements.append(settlement)
 
     def fail_next(self, operation: str, when: str = "after") -> None:
+        if operation not in OPERATIONS or when not in FAULT_TIMINGS:
+            raise ValueError(f"unknown fault {operation!r} {when!r}")
         with self._lock:
             self.faults.append((operation, when))
 
-    def _fault(self, operation: str, when: str) -> None:
-        with self._lock:
-            if (operation, when) in self.faults:
-                self.faults.remove((operation, when))
-                raise PlatformUnavailable(f"simulated timeout {when} {operation}")
-
     def statement(self, id_number: str) -> dict:
+        """What the platform holds for one person: balances and their deductions and refunds (sandbox view)."""
         with self._lock:
             acct = self.accounts.get(id_number, {"current": 0, "prior_years": 0})
+            deductions = [d for d in self.deductions.values() if d.id_number == id_number]
+            theirs = {d.deduction_id for d in deductions}
             return {
                 "account_current_fen": acct["current"],
                 "account_prior_years_fen": acct["prior_years"],
-                "deductions": [d.model_dump(mode="json") for d in self.deductions.values() if d.id_number == id_number],
-                "refunds": [r.model_dump(mode="json") for r in self.refunds.values()
-                            if self.deductions_by_id().get(r.deduction_id, None) is not None
-                            and self.deductions_by_id()[r.deduction_id].id_number == id_number],
+                "deductions": [d.model_dump(mode="json") for d in deductions],
+                "refunds": [r.model_dump(mode="json") for r in self.refunds.values() if r.deduction_id in theirs],
             }
-
-    def deductions_by_id(self) -> dict[str, Deduction]:
-        return {d.deduction_id: d for d in self.deductions.values()}
 
     # ---- the port -----------------------------------------------------------------------------------------
     def find_person(self, id_number: str) -> PlatformPerson | None:
-        self.calls.append("find_person")
-        self._fault("find_person", "before")
-        with self._lock:
+        with self._call("find_person"):
             return self.people.get(id_number)
 
     def balances(self, id_number: str) -> Balances:
-        self.calls.append("balances")
-        with self._lock:
+        with self._call("balances"):
             if id_number not in self.people:
-                raise PlatformError("PERSON_NOT_FOUND")
+                raise PlatformError(PERSON_NOT_FOUND)
             acct = self.accounts[id_number]
             return Balances(current_fen=acct["current"], prior_years_fen=acct["prior_years"])
 
     def deduct(self, id_number: str, source: AccountSource, amount_fen: int, idempotency_key: str,
                reference: str) -> Deduction:
-        self.calls.append("deduct")
-        self._fault("deduct", "before")
-        with self._lock:
+        with self._call("deduct"):
             existing = self.deductions.get(idempotency_key)
             if existing is not None:
                 if (existing.id_number, existing.source, existing.amount_fen) != (id_number, source, amount_fen):
-                    raise PlatformError("IDEMPOTENCY_KEY_REUSED")
-                result = existing
-            else:
-                person = self.people.get(id_number)
-                if person is None:
-                    raise PlatformError("PERSON_NOT_FOUND")
-                if person.basic_type != "employee":
-                    raise PlatformError("NO_PERSONAL_ACCOUNT")
-                if amount_fen <= 0:
-                    raise PlatformError("INVALID_AMOUNT")
-                acct = self.accounts[id_number]
-                if acct[source] < amount_fen:
-                    raise PlatformError("INSUFFICIENT_BALANCE")
-                acct[source] -= amount_fen
-                result = Deduction(deduction_id=f"DED{uuid.uuid4().hex[:20].upper()}",
-                                   idempotency_key=idempotency_key, id_number=id_number, source=source,
-                                   amount_fen=amount_fen, at=self._clock.now(), reference=reference)
-                self.deductions[idempotency_key] = result
-        self._fault("deduct", "after")
-        return result
+                    raise PlatformError(IDEMPOTENCY_KEY_REUSED)
+                return existing
+            person = self.people.get(id_number)
+            if person is None:
+                raise PlatformError(PERSON_NOT_FOUND)
+            if person.basic_type != "employee":
+                raise PlatformError(NO_PERSONAL_ACCOUNT)
+            if amount_fen <= 0 or source not in ("current", "prior_years"):
+                raise PlatformError(INVALID_AMOUNT)
+            acct = self.accounts[id_number]
+            if acct[source] < amount_fen:
+                raise PlatformError(INSUFFICIENT_BALANCE)
+            acct[source] -= amount_fen
+            deduction = Deduction(deduction_id=f"DED{uuid.uuid4().hex[:20].upper()}",
+                                  idempotency_key=idempotency_key, id_number=id_number, source=source,
+                                  amount_fen=amount_fen, at=self._clock.now(), reference=reference)
+            self.deductions[idempotency_key] = deduction
+            return deduction
 
     def find_deduction(self, idempotency_key: str) -> Deduction | None:
-        self.calls.append("find_deduction")
-        with self._lock:
+        with self._call("find_deduction"):
             return self.deductions.get(idempotency_key)
 
     def refund(self, deduction_idempotency_key: str, amount_fen: int, idempotency_key: str) -> Refund:
-        self.calls.append("refund")
-        self._fault("refund", "before")
-        with self._lock:
+        with self._call("refund"):
             existing = self.refunds.get(idempotency_key)
             if existing is not None:
-                result = existing
-            else:
-                deduction = self.deductions.get(deduction_idempotency_key)
-                if deduction is None:
-                    raise PlatformError("DEDUCTION_NOT_FOUND")
-                already = sum(r.amount_fen for r in self.refunds.values() if r.deduction_id == deduction.deduction_id)
-                if amount_fen <= 0 or already + amount_fen > deduction.amount_fen:
-                    raise PlatformError("REFUND_EXCEEDS_DEDUCTION")
-                self.accounts[deduction.id_number][deduction.source] += amount_fen
-                result = Refund(refund_id=f"REF{uuid.uuid4().hex[:20].upper()}", idempotency_key=idempotency_key,
-                                deduction_id=deduction.deduction_id, amount_fen=amount_fen, at=self._clock.now())
-                self.refunds[idempotency_key] = result
-                if already + amount_fen == deduction.amount_fen:
-                    self.deductions[deduction_idempotency_key] = deduction.model_copy(update={"status": "refunded"})
-        self._fault("refund", "after")
-        return result
+                if (self._refund_targets[idempotency_key], existing.amount_fen) != (deduction_idempotency_key,
+                                                                                  amount_fen):
+                    raise PlatformError(IDEMPOTENCY_KEY_REUSED)
+                return existing
+            deduction = self.deductions.get(deduction_idempotency_key)
+            if deduction is None:
+                raise PlatformError(DEDUCTION_NOT_FOUND)
+            if amount_fen <= 0:
+                raise PlatformError(INVALID_AMOUNT)
+            already = sum(r.amount_fen for r in self.refunds.values() if r.deduction_id == deduction.deduction_id)
+            if already + amount_fen > deduction.amount_fen:
+                raise PlatformError(REFUND_EXCEEDS_DEDUCTION)
+            self.accounts[deduction.id_number][deduction.source] += amount_fen
+            refund = Refund(refund_id=f"REF{uuid.uuid4().hex[:20].upper()}", idempotency_key=idempotency_key,
+                            deduction_id=deduction.deduction_id, amount_fen=amount_fen, at=self._clock.now())
+            self.refunds[idempotency_key] = refund
+            self._refund_targets[idempotency_key] = deduction_idempotency_key
+            if already + amount_fen == deduction.amount_fen:
+                self.deductions[deduction_idempotency_key] = deduction.model_copy(update={"status": "refunded"})
+            return refund
 
     def settlements(self, since: datetime) -> list[Settlement]:
+        """Settlement records settled at or after `since`, oldest first (inclusive: callers dedupe by id)."""
+        with self._call("settlements"):
+            return sorted((s for s in self._settlements if s.settled_at >= since), key=lambda s: s.settled_at)
+
+    # ---- fault injection ----------------------------------------------------------------------------------
+    def _call(self, operation: str) -> "_Call":
+        return _Call(self, operation)
+
+    def _take_fault(self, operation: str, when: str) -> bool:
         with self._lock:
-            return [s for s in self._settlements if s.settled_at >= since]
+            if (operation, when) in self.faults:
+                self.faults.remove((operation, when))
+                return True
+            return False
+
+
+class _Call:
+    """One port call: records it, holds the lock, and applies a pending fault before or after the effect.
+
+    A refusal (PlatformError) is not turned into an "after" timeout: nothing happened, and the caller hears so.
+    """
+
+    def __init__(self, platform: SimulatedPlatform, operation: str) -> None:
+        self._platform = platform
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        self._platform.calls.append(self._operation)
+        if self._platform._take_fault(self._operation, "before"):
+            raise PlatformUnavailable(f"simulated timeout before {self._operation}")
+        self._platform._lock.acquire()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._platform._lock.release()
+        if exc_type is None and self._platform._take_fault(self._operation, "after"):
+            raise PlatformUnavailable(f"simulated timeout after {self._operation}")

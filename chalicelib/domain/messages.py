@@ -44,6 +44,18 @@ MESSAGES: dict[str, str] = {
     # --- access (services/access.py) ----------------------------------------------------------------------
     "POLICY_NOT_FOUND": "找不到该保单,或您无权查看。",
     # --- sandbox ----------------------------------------------------------------------------------------------
+    # --- 医保 platform: messages of its refusal codes on the sandbox's HTTP face (key = "PLATFORM_" + code) ------
+    "PLATFORM_PERSON_NOT_FOUND": "医保平台未查到该参保人。",
+    "PLATFORM_NO_PERSONAL_ACCOUNT": "该参保人没有医保个人账户(仅职工医保有个人账户)。",
+    "PLATFORM_INVALID_AMOUNT": "扣款或退款金额须为正整数(分)。",
+    "PLATFORM_INSUFFICIENT_BALANCE": "医保个人账户余额不足。",
+    "PLATFORM_IDEMPOTENCY_KEY_REUSED": "该请求编号已用于另一笔不同的扣款或退款。",
+    "PLATFORM_DEDUCTION_NOT_FOUND": "医保平台未查到该笔扣款。",
+    "PLATFORM_REFUND_EXCEEDS_DEDUCTION": "退款金额超过了原扣款的可退金额。",
+    "PLATFORM_TIMEOUT": "医保平台响应超时,处理结果未知,请按请求编号查询后再处理。",
+    "PLATFORM_SIGNATURE_INVALID": "医保平台接口签名校验失败:{reason}。",
+    "PLATFORM_NOT_SIMULATED": "当前未使用模拟医保平台,沙箱无法操作。",
+    "SANDBOX_RESIDENT_HAS_NO_ACCOUNT": "城乡居民医保没有个人账户,不能设置账户余额。",
     # --- family members & authorisations -----------------------------------------------------------------
     # --- eligibility & waiting periods -------------------------------------------------------------------
     "PLAN_NOT_OPEN": "该方案尚未开始参保,参保自 {window_start} 起开放。",

@@ -1,0 +1,174 @@
+"""The 医保 platform port over HTTPS: the JSON contract of docs/medical-platform.md, HMAC-signed requests.
+
+`HttpPlatform` is the deployed stages' adapter. The same contract is served by the sandbox
+(chalicelib/api/sandbox_platform.py, backed by the simulator), and the contract tests run this client against it.
+`requests` is imported on first use, never at import time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+from chalicelib.adapters.medical_platform import (DEDUCTION_NOT_FOUND, PERSON_NOT_FOUND, PlatformError,
+                                                  PlatformUnavailable)
+from chalicelib.domain.platform import AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement
+
+# ---- request signing (both sides) -----------------------------------------------------------------------------
+APP_ID_HEADER = "X-Platform-App-Id"
+TIMESTAMP_HEADER = "X-Platform-Timestamp"
+NONCE_HEADER = "X-Platform-Nonce"
+SIGNATURE_HEADER = "X-Platform-Signature"
+SIGNATURE_MAX_AGE_SECONDS = 300
+
+# Development-only secret: the local stage's simulator and any client pointed at it agree on it.
+_LOCAL_SECRET = "local-only-medical-platform-secret"
+
+
+def signing_secret() -> bytes:
+    """The shared secret the bureau issued to this insurer (HMB_MEDICAL_PLATFORM_SECRET; read at call time)."""
+    from chalicelib.config import get_settings
+
+    secret = os.environ.get("HMB_MEDICAL_PLATFORM_SECRET") or (_LOCAL_SECRET if get_settings().is_local else "")
+    if not secret:
+        raise RuntimeError("HMB_MEDICAL_PLATFORM_SECRET is required to call the 医保 platform outside the local stage")
+    return secret.encode()
+
+
+def canonical_request(method: str, path: str, query: Mapping[str, str], timestamp: str, nonce: str,
+                      body: bytes) -> bytes:
+    """What is signed: method, contract path (without the base URL's path), sorted query, timestamp, nonce, and
+    the SHA-256 of the exact body bytes, one per line."""
+    return "\n".join([method.upper(), path, urlencode(sorted(query.items())), timestamp, nonce,
+                      hashlib.sha256(body).hexdigest()]).encode()
+
+
+def signature(secret: bytes, canonical: bytes) -> str:
+    return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+
+
+def signature_problem(secret: bytes, method: str, path: str, query: Mapping[str, str],
+                      headers: Mapping[str, str], body: bytes, now: float) -> str | None:
+    """Server side: None if the request is signed with `secret` and fresh, else why not (for the error details).
+    `headers` has lower-case names."""
+    timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+    nonce = headers.get(NONCE_HEADER.lower(), "")
+    given = headers.get(SIGNATURE_HEADER.lower(), "")
+    if not (headers.get(APP_ID_HEADER.lower()) and timestamp and nonce and given):
+        return "缺少签名请求头"
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+        return "时间戳格式不对或已超过 5 分钟"
+    expected = signature(secret, canonical_request(method, path, query, timestamp, nonce, body))
+    if not hmac.compare_digest(expected, given):
+        return "签名不符"
+    return None
+
+
+# ---- the client ---------------------------------------------------------------------------------------------
+class HttpPlatform:
+    """The 医保 platform reached over HTTPS.
+
+    Transport failures, timeouts, 5xx and unreadable success bodies raise `PlatformUnavailable` (the outcome is
+    unknown: look a deduction up by its idempotency key before acting again). A 4xx body `{code, message}` raises
+    `PlatformError(code)`; lookups of something unknown return None.
+    """
+
+    def __init__(self, base_url: str, secret: bytes | None = None, app_id: str | None = None,
+                 timeout: tuple[float, float] = (3.05, 10.0)) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._app_id = app_id or os.environ.get("HMB_MEDICAL_PLATFORM_APP_ID", "huiminbao")
+        self._timeout = timeout
+        self._session = None
+
+    # -- the port --
+    def find_person(self, id_number: str) -> PlatformPerson | None:
+        body = self._call("POST", "/persons/query", {"id_number": id_number}, absent=PERSON_NOT_FOUND)
+        return None if body is None else _parse(PlatformPerson, body)
+
+    def balances(self, id_number: str) -> Balances:
+        return _parse(Balances, self._call("POST", "/accounts/balances/query", {"id_number": id_number}))
+
+    def deduct(self, id_number: str, source: AccountSource, amount_fen: int, idempotency_key: str,
+               reference: str) -> Deduction:
+        payload = {"id_number": id_number, "source": source, "amount_fen": amount_fen,
+                   "idempotency_key": idempotency_key, "reference": reference}
+        return _parse(Deduction, self._call("POST", "/accounts/deductions", payload))
+
+    def find_deduction(self, idempotency_key: str) -> Deduction | None:
+        from urllib.parse import quote
+
+        body = self._call("GET", f"/accounts/deductions/{quote(idempotency_key, safe='')}",
+                          absent=DEDUCTION_NOT_FOUND)
+        return None if body is None else _parse(Deduction, body)
+
+    def refund(self, deduction_idempotency_key: str, amount_fen: int, idempotency_key: str) -> Refund:
+        payload = {"deduction_idempotency_key": deduction_idempotency_key, "amount_fen": amount_fen,
+                   "idempotency_key": idempotency_key}
+        return _parse(Refund, self._call("POST", "/accounts/refunds", payload))
+
+    def settlements(self, since: datetime) -> list[Settlement]:
+        body = self._call("GET", "/settlements", query={"since": since.isoformat()})
+        records = body.get("settlements") if isinstance(body, dict) else None
+        if not isinstance(records, list):
+            raise PlatformUnavailable("unreadable settlements response")
+        return [_parse(Settlement, r) for r in records]
+
+    # -- transport --
+    def _call(self, method: str, path: str, payload: dict | None = None, *, query: dict[str, str] | None = None,
+              absent: str | None = None) -> Any:
+        import requests
+
+        query = query or {}
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        secret = self._secret if self._secret is not None else signing_secret()
+        headers = {APP_ID_HEADER: self._app_id, TIMESTAMP_HEADER: timestamp, NONCE_HEADER: nonce,
+                   SIGNATURE_HEADER: signature(secret, canonical_request(method, path, query, timestamp, nonce, body)),
+                   "Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        try:
+            response = self._http().request(method, self._base_url + path, params=query or None, data=body or None,
+                                            headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:  # connect/read timeouts, refused, reset, TLS
+            raise PlatformUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise PlatformUnavailable(f"{method} {path}: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            code = data.get("code") if isinstance(data, dict) else None
+            if not isinstance(code, str) or not code:
+                code = f"HTTP_{response.status_code}"
+            if absent is not None and response.status_code == 404 and code == absent:
+                return None
+            raise PlatformError(code, str(data.get("message", "")) if isinstance(data, dict) else "")
+        if data is None:
+            raise PlatformUnavailable(f"{method} {path}: unreadable response")
+        return data
+
+    def _http(self):
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
+
+
+def _parse(model, data: Any):
+    """A 2xx body that does not match the contract leaves the outcome unknown, like a timeout."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise PlatformUnavailable(f"unreadable {model.__name__} in the platform's response") from None

@@ -1,0 +1,298 @@
+"""The simulated 医保 platform in the local stage.
+
+Two faces, both backed by the simulator that `deps.platform()` gives the app in the local stage:
+- administration for people driving the sandbox: `/sandbox/people`, fault injection, pushing settlement records;
+- the platform's own HTTP contract (docs/medical-platform.md) under `/sandbox/platform/...`, HMAC-verified, so
+  `HttpPlatform` can be pointed at it (`HMB_MEDICAL_PLATFORM_URL=http://127.0.0.1:8000/sandbox/platform`) and
+  the contract tests run the real client against the simulator over HTTP.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, datetime
+from typing import Literal
+from urllib.parse import quote
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.adapters.medical_platform import (FAULT_TIMINGS, OPERATIONS, PlatformError, PlatformUnavailable,
+                                                  SimulatedPlatform)
+from chalicelib.api.http import endpoint
+from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.domain.errors import (BadRequest, Conflict, DomainError, NotFound, RuleViolation, Unauthorized,
+                                      UpstreamUnavailable)
+from chalicelib.domain.messages import message_for
+from chalicelib.domain.platform import (AccountSource, Balances, BasicStatus, BasicType, Deduction, LifeEvent,
+                                        PlatformPerson, Refund, Settlement)
+from chalicelib.domain.resident_id import mask, parse_resident_id
+
+bp = Blueprint(__name__)
+
+TAGS = ("sandbox",)
+PLATFORM_TAGS = ("sandbox: 医保 platform contract",)
+CONTRACT_PREFIX = "/sandbox/platform"
+
+
+# ---- administration ---------------------------------------------------------------------------------------------
+class SandboxPersonIn(RequestModel):
+    name: str = Field(min_length=1, max_length=30)
+    id_number: str
+    city: str = Field(pattern=r"^\d{6}$", description="统筹区 division code, e.g. 331100")
+    county: str | None = Field(default=None, pattern=r"^\d{6}$")
+    basic_type: BasicType
+    status: BasicStatus
+    basic_start: date | None = None
+    restored_on: date | None = None
+    account_current_fen: int = Field(default=0, ge=0)
+    account_prior_years_fen: int = Field(default=0, ge=0)
+    special_groups: list[str] = []
+    life_event: LifeEvent | None = None
+
+
+class SandboxPerson(ResponseModel):
+    name: str
+    id_number_masked: str
+    birth_date: date
+    sex: str
+    city: str
+    county: str | None
+    basic_type: BasicType
+    status: BasicStatus
+    basic_start: date | None
+    restored_on: date | None
+    special_groups: list[str]
+    life_events: list[LifeEvent]
+    account_current_fen: int
+    account_prior_years_fen: int
+
+
+class SandboxDeduction(ResponseModel):
+    deduction_id: str
+    idempotency_key: str
+    id_number_masked: str
+    source: AccountSource
+    amount_fen: int
+    status: str
+    at: datetime
+    reference: str
+
+
+class SandboxStatement(ResponseModel):
+    account_current_fen: int
+    account_prior_years_fen: int
+    deductions: list[SandboxDeduction]
+    refunds: list[Refund]
+
+
+class FaultIn(RequestModel):
+    operation: Literal[OPERATIONS]  # type: ignore[valid-type]
+    when: Literal[FAULT_TIMINGS] = "after"  # type: ignore[valid-type]
+
+
+class Fault(ResponseModel):
+    operation: str
+    when: str
+
+
+class SettlementIn(RequestModel):
+    id_number: str
+    service_date: date
+    setting: Literal["inpatient", "outpatient", "special_outpatient"]
+    amounts_fen: dict[str, int]
+    settled_at: datetime | None = None  # default: the sandbox clock's now
+    settlement_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class SandboxSettlement(ResponseModel):
+    settlement_id: str
+    id_number_masked: str
+    service_date: date
+    setting: str
+    amounts_fen: dict[str, int]
+    settled_at: datetime
+
+
+@endpoint(bp, "/sandbox/people", methods=("POST",), summary="在模拟医保平台登记参保人", auth="sandbox",
+          request=SandboxPersonIn, response=SandboxPerson, status=201, tags=TAGS)
+def register_person(ctx, body: SandboxPersonIn):
+    from chalicelib import deps
+
+    resident = parse_resident_id(body.id_number, deps.clock().today())
+    if body.basic_type == "resident" and (body.account_current_fen or body.account_prior_years_fen):
+        raise BadRequest("SANDBOX_RESIDENT_HAS_NO_ACCOUNT", field="account_current_fen")
+    person = PlatformPerson(
+        id_number=resident.number, name=body.name.strip(), city=body.city, county=body.county,
+        basic_type=body.basic_type, status=body.status, basic_start=body.basic_start, restored_on=body.restored_on,
+        special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [])
+    _simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
+    return SandboxPerson(
+        **person.model_dump(exclude={"id_number", "suspensions"}), id_number_masked=resident.masked,
+        birth_date=resident.birth_date, sex=resident.sex, account_current_fen=body.account_current_fen,
+        account_prior_years_fen=body.account_prior_years_fen)
+
+
+@endpoint(bp, "/sandbox/people/{id_number}", summary="模拟医保平台中某人的账户余额、扣款与退款", auth="sandbox",
+          response=SandboxStatement, tags=TAGS)
+def person_statement(ctx, id_number: str):
+    simulator = _simulator()
+    number = id_number.strip().upper()
+    if number not in simulator.people:
+        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+    statement = simulator.statement(number)
+    for deduction in statement["deductions"]:
+        deduction["id_number_masked"] = mask(deduction.pop("id_number"))
+    return SandboxStatement.model_validate(statement)
+
+
+@endpoint(bp, "/sandbox/platform/faults", methods=("POST",), summary="让模拟医保平台的下一次调用超时(之前或之后)",
+          auth="sandbox", request=FaultIn, response=list[Fault], status=201, tags=TAGS)
+def inject_fault(ctx, body: FaultIn):
+    simulator = _simulator()
+    simulator.fail_next(body.operation, body.when)
+    return [Fault(operation=op, when=when) for op, when in list(simulator.faults)]
+
+
+@endpoint(bp, "/sandbox/settlements", methods=("POST",), summary="模拟医保平台产生一条结算单(免申即享的输入)",
+          auth="sandbox", request=SettlementIn, response=SandboxSettlement, status=201, tags=TAGS)
+def push_settlement(ctx, body: SettlementIn):
+    from chalicelib import deps
+
+    simulator = _simulator()
+    number = body.id_number.strip().upper()
+    if number not in simulator.people:
+        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+    settlement = Settlement(
+        settlement_id=body.settlement_id or f"SET{uuid.uuid4().hex[:20].upper()}", id_number=number,
+        service_date=body.service_date, setting=body.setting, amounts_fen=body.amounts_fen,
+        settled_at=body.settled_at or deps.clock().now())
+    simulator.add_settlement(settlement)
+    return SandboxSettlement(**settlement.model_dump(exclude={"id_number"}), id_number_masked=mask(number))
+
+
+# ---- the platform's HTTP contract (docs/medical-platform.md) ---------------------------------------------------
+class PersonQuery(RequestModel):
+    id_number: str
+
+
+class DeductionIn(RequestModel):
+    id_number: str
+    source: AccountSource
+    amount_fen: int
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    reference: str = Field(default="", max_length=128)
+
+
+class RefundIn(RequestModel):
+    deduction_idempotency_key: str = Field(min_length=1, max_length=128)
+    amount_fen: int
+    idempotency_key: str = Field(min_length=1, max_length=128)
+
+
+class SettlementsPage(BaseModel):
+    settlements: list[Settlement]
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/persons/query", methods=("POST",), summary="医保平台:按身份证号查询参保人",
+          auth="sandbox", request=PersonQuery, response=PlatformPerson, tags=PLATFORM_TAGS)
+def platform_find_person(ctx, body: PersonQuery):
+    _verify_signature(ctx, "/persons/query")
+    person = _platform_call(lambda p: p.find_person(body.id_number))
+    if person is None:
+        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+    return person
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/accounts/balances/query", methods=("POST",),
+          summary="医保平台:个人账户余额(当年、历年)", auth="sandbox", request=PersonQuery, response=Balances,
+          tags=PLATFORM_TAGS)
+def platform_balances(ctx, body: PersonQuery):
+    _verify_signature(ctx, "/accounts/balances/query")
+    return _platform_call(lambda p: p.balances(body.id_number))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/accounts/deductions", methods=("POST",), summary="医保平台:个人账户扣款(幂等)",
+          auth="sandbox", request=DeductionIn, response=Deduction, status=201, tags=PLATFORM_TAGS)
+def platform_deduct(ctx, body: DeductionIn):
+    _verify_signature(ctx, "/accounts/deductions")
+    return _platform_call(lambda p: p.deduct(body.id_number, body.source, body.amount_fen, body.idempotency_key,
+                                             body.reference))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/accounts/deductions/{idempotency_key}", summary="医保平台:按请求编号查询扣款",
+          auth="sandbox", response=Deduction, tags=PLATFORM_TAGS)
+def platform_find_deduction(ctx, idempotency_key: str):
+    _verify_signature(ctx, f"/accounts/deductions/{quote(idempotency_key, safe='')}")
+    deduction = _platform_call(lambda p: p.find_deduction(idempotency_key))
+    if deduction is None:
+        raise _as_http_error(PlatformError("DEDUCTION_NOT_FOUND"))
+    return deduction
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/accounts/refunds", methods=("POST",), summary="医保平台:退回个人账户(幂等)",
+          auth="sandbox", request=RefundIn, response=Refund, status=201, tags=PLATFORM_TAGS)
+def platform_refund(ctx, body: RefundIn):
+    _verify_signature(ctx, "/accounts/refunds")
+    return _platform_call(lambda p: p.refund(body.deduction_idempotency_key, body.amount_fen, body.idempotency_key))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/settlements", summary="医保平台:某时刻以来的结算单", auth="sandbox",
+          response=SettlementsPage, query={"since": "ISO 8601 时间(含时区),返回此刻及之后结算的记录"},
+          tags=PLATFORM_TAGS)
+def platform_settlements(ctx):
+    _verify_signature(ctx, "/settlements")
+    raw = ctx.query.get("since")
+    try:
+        since = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        since = None
+    if since is None or since.tzinfo is None:
+        raise BadRequest("BAD_QUERY_PARAMETER", field="since")
+    return SettlementsPage(settlements=_platform_call(lambda p: p.settlements(since)))
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------------
+def _simulator() -> SimulatedPlatform:
+    from chalicelib import deps
+
+    platform = deps.platform()
+    if not isinstance(platform, SimulatedPlatform):
+        raise Conflict("PLATFORM_NOT_SIMULATED")
+    return platform
+
+
+def _verify_signature(ctx, contract_path: str) -> None:
+    from chalicelib.adapters.medical_platform_http import signature_problem, signing_secret
+
+    problem = signature_problem(signing_secret(), ctx.request.method, contract_path, ctx.query, ctx.headers,
+                                ctx.raw_body, time.time())
+    if problem is not None:
+        raise Unauthorized("PLATFORM_SIGNATURE_INVALID", reason=problem)
+
+
+def _platform_call(operation):
+    """Run one port operation on the simulator; its refusals and simulated timeouts become the contract's answers."""
+    try:
+        return operation(_simulator())
+    except PlatformError as exc:
+        raise _as_http_error(exc) from None
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("PLATFORM_TIMEOUT") from None
+
+
+_STATUS_OF_CODE: dict[str, type[DomainError]] = {
+    "PERSON_NOT_FOUND": NotFound,
+    "DEDUCTION_NOT_FOUND": NotFound,
+    "IDEMPOTENCY_KEY_REUSED": Conflict,
+    "NO_PERSONAL_ACCOUNT": RuleViolation,
+    "INVALID_AMOUNT": RuleViolation,
+    "INSUFFICIENT_BALANCE": RuleViolation,
+    "REFUND_EXCEEDS_DEDUCTION": RuleViolation,
+}
+
+
+def _as_http_error(exc: PlatformError) -> DomainError:
+    """The platform's code goes on the wire unchanged; its message comes from the catalogue (PLATFORM_<code>)."""
+    error_class = _STATUS_OF_CODE.get(exc.code, RuleViolation)
+    return error_class(exc.code, message_for(f"PLATFORM_{exc.code}"))

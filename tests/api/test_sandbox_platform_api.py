@@ -1,0 +1,121 @@
+"""The sandbox's people and platform administration routes (local stage only)."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from chalicelib.domain.resident_id import make_test_id
+
+ID_NUMBER = make_test_id("331102", date(1980, 5, 1), 11)
+JSON = {"Content-Type": "application/json"}
+
+
+def post(client, path: str, body: dict):
+    return client.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False))
+
+
+def person(**overrides) -> dict:
+    return {"name": "张三", "id_number": ID_NUMBER, "city": "331100", "basic_type": "employee", "status": "active",
+            "basic_start": "2005-03-01", "account_current_fen": 50_000, "account_prior_years_fen": 120_000,
+            "special_groups": ["低保"], "life_event": {"kind": "household_moved_in", "date": "2020-12-01"}} | overrides
+
+
+def test_registering_a_person_answers_with_the_id_number_masked(client):
+    response = post(client, "/sandbox/people", person())
+
+    assert response.status_code == 201
+    body = response.json_body
+    assert body["id_number_masked"] == ID_NUMBER[:6] + "********" + ID_NUMBER[-4:]
+    assert ID_NUMBER not in response.body.decode()
+    assert (body["birth_date"], body["sex"]) == ("1980-05-01", "male")
+    assert body["life_events"] == [{"kind": "household_moved_in", "date": "2020-12-01"}]
+
+
+def test_the_registered_person_is_what_the_platform_port_finds(client):
+    from chalicelib import deps
+
+    post(client, "/sandbox/people", person())
+
+    found = deps.platform().find_person(ID_NUMBER)
+    assert (found.name, found.city, found.basic_type, found.basic_start) == ("张三", "331100", "employee",
+                                                                              date(2005, 3, 1))
+    assert deps.platform().balances(ID_NUMBER).prior_years_fen == 120_000
+
+
+def test_an_invalid_id_number_is_refused_with_the_reason(client):
+    response = post(client, "/sandbox/people", person(id_number=ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0"
+                                                                                    else "1")))
+    assert response.status_code == 400
+    assert response.json_body["code"] == "ID_NUMBER_INVALID"
+
+
+def test_a_resident_cannot_be_given_an_account_balance(client):
+    response = post(client, "/sandbox/people", person(basic_type="resident"))
+    assert response.status_code == 400
+    assert response.json_body["code"] == "SANDBOX_RESIDENT_HAS_NO_ACCOUNT"
+
+
+def test_the_statement_shows_balances_deductions_and_refunds_with_id_numbers_masked(client):
+    from chalicelib import deps
+
+    post(client, "/sandbox/people", person())
+    deps.platform().deduct(ID_NUMBER, "prior_years", 15_000, "order-0001-pay", "ORDER-0001")
+    deps.platform().refund("order-0001-pay", 5_000, "order-0001-refund")
+
+    response = client.http.get(f"/sandbox/people/{ID_NUMBER}")
+
+    assert response.status_code == 200
+    body = response.json_body
+    assert (body["account_current_fen"], body["account_prior_years_fen"]) == (50_000, 110_000)
+    assert [(d["amount_fen"], d["source"]) for d in body["deductions"]] == [(15_000, "prior_years")]
+    assert [r["amount_fen"] for r in body["refunds"]] == [5_000]
+    assert ID_NUMBER not in response.body.decode()
+
+
+def test_the_statement_of_an_unknown_person_is_not_found(client):
+    assert client.http.get(f"/sandbox/people/{ID_NUMBER}").status_code == 404
+
+
+def test_an_injected_fault_makes_the_next_call_time_out_after_taking_effect(client):
+    from chalicelib import deps
+    from chalicelib.adapters.medical_platform import PlatformUnavailable
+
+    post(client, "/sandbox/people", person())
+    response = post(client, "/sandbox/platform/faults", {"operation": "deduct", "when": "after"})
+    assert response.status_code == 201
+
+    with pytest.raises(PlatformUnavailable):
+        deps.platform().deduct(ID_NUMBER, "current", 1_000, "order-0002-pay", "ORDER-0002")
+    assert deps.platform().find_deduction("order-0002-pay") is not None
+
+
+def test_an_unknown_fault_is_refused(client):
+    response = post(client, "/sandbox/platform/faults", {"operation": "format_disk", "when": "after"})
+    assert response.status_code == 400
+
+
+def test_a_pushed_settlement_is_listed_by_the_platform(client, clock):
+    from datetime import datetime
+
+    from chalicelib import deps
+    from chalicelib.adapters.clock import CHINA_TZ
+
+    clock.set(datetime(2021, 5, 3, 9, 0, tzinfo=CHINA_TZ))
+    post(client, "/sandbox/people", person())
+
+    response = post(client, "/sandbox/settlements", {"id_number": ID_NUMBER, "service_date": "2021-05-01",
+                                                     "setting": "inpatient",
+                                                     "amounts_fen": {"self_pay_fen": 30_000}})
+
+    assert response.status_code == 201
+    assert response.json_body["settled_at"] == "2021-05-03T09:00:00+08:00"
+    listed = deps.platform().settlements(datetime(2021, 5, 1, tzinfo=CHINA_TZ))
+    assert [s.settlement_id for s in listed] == [response.json_body["settlement_id"]]
+
+
+def test_the_platform_contract_routes_refuse_unsigned_calls(client):
+    response = post(client, "/sandbox/platform/persons/query", {"id_number": ID_NUMBER})
+    assert response.status_code == 401
+    assert response.json_body["code"] == "PLATFORM_SIGNATURE_INVALID"
