@@ -175,7 +175,7 @@ class SimulatedPlatform:
             return sorted((s for s in self._settlements if s.settled_at >= since), key=lambda s: s.settled_at)
 
     # ---- fault injection ----------------------------------------------------------------------------------
-    def _call(self, operation: str) -> "_Call":
+    def _call(self, operation: str) -> _Call:
         return _Call(self, operation)
 
     def _take_fault(self, operation: str, when: str) -> bool:

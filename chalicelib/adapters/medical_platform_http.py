@@ -13,7 +13,8 @@ import os
 import secrets
 import time
 from datetime import datetime
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.medical_platform import (DEDUCTION_NOT_FOUND, PERSON_NOT_FOUND, PlatformError,

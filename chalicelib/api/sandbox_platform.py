@@ -47,7 +47,7 @@ class SandboxPersonIn(RequestModel):
     restored_on: date | None = None
     account_current_fen: int = Field(default=0, ge=0)
     account_prior_years_fen: int = Field(default=0, ge=0)
-    special_groups: list[str] = []
+    special_groups: list[str] = Field(default_factory=list)
     life_event: LifeEvent | None = None
 
 

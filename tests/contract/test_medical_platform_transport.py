@@ -70,7 +70,7 @@ def test_an_unreachable_platform_is_unavailable():
 class _Scripted(BaseHTTPRequestHandler):
     status, body, delay = 200, b"{}", 0.0
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.delay:
             time.sleep(self.delay)  # the server under test is slow on purpose: that is the behaviour tested
