@@ -12,8 +12,8 @@ import json
 import os
 import secrets
 import time
-from datetime import datetime
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
