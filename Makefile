@@ -6,10 +6,11 @@ PORT   ?= 8000
 
 .PHONY: run test bench synth package lint clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r infra/requirements.txt
 	@touch $@
 
 run: $(VENV)/.installed ## serve the API with its sandbox on 127.0.0.1:$(PORT)
@@ -26,3 +27,25 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache chalice.out infra/cdk.out
+
+# ---- infrastructure (infra/, docs/deploy.md) ---------------------------------------------------------------------
+STAGE  ?= dev
+PACKAGE_STAGE ?= prod
+DIST   := dist
+
+$(VENV)/.infra-installed: infra/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r infra/requirements.txt
+	@touch $@
+
+synth: $(VENV)/.infra-installed ## synthesise the CDK app (no AWS account needed) into infra/cdk.out; STAGE=dev|prod|dev,prod
+	$(PY) infra/app.py -c stage=$(STAGE) -o infra/cdk.out
+	@echo "templates: $$(ls infra/cdk.out/*.template.json)"; rm -rf infra/chalice.out
+
+package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chalice package` and print its size
+	rm -rf $(DIST)/chalice-package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-cn-north-1} $(VENV)/bin/chalice package --stage $(PACKAGE_STAGE) $(DIST)/chalice-package
+	@$(PY) -c 'import os, sys, zipfile, collections; \
+	p = "$(DIST)/chalice-package/deployment.zip"; n = os.path.getsize(p); z = zipfile.ZipFile(p); \
+	top = collections.Counter(); [top.update({i.filename.split("/")[0]: i.compress_size}) for i in z.infolist()]; \
+	print(f"{p}: {n:,} bytes = {n/2**20:.2f} MiB zipped, {sum(i.file_size for i in z.infolist())/2**20:.1f} MiB unzipped (goal <= 10 MiB)"); \
+	print("largest:", ", ".join(f"{k} {v/2**20:.2f}" for k, v in top.most_common(6)))'

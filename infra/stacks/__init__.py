@@ -1,0 +1,1 @@
+"""CDK stacks for the 惠民保 service."""

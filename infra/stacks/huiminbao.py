@@ -1,0 +1,559 @@
+"""The whole deployed service: the Chalice app (via chalice.cdk) and everything it touches.
+
+One stack per stage. Its construct id IS the Chalice stage name (`chalice.cdk.Chalice` packages the stage
+named after its scope), so `.chalice/config.json` stage settings apply and the stack name is
+`huiminbao-<stage>`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from types import ModuleType
+
+import aws_cdk as cdk
+from aws_cdk import (
+    aws_apigateway as apigw,
+    aws_cloudwatch as cw,
+    aws_cloudwatch_actions as cw_actions,
+    aws_dynamodb as dynamodb,
+    aws_events as events,
+    aws_events_targets as targets,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_lambda as lambda_,
+    aws_logs as logs,
+    aws_s3 as s3,
+    aws_secretsmanager as secretsmanager,
+    aws_sns as sns,
+    aws_sns_subscriptions as subs,
+    aws_sqs as sqs,
+)
+from cdk_nag import NagPackSuppression, NagSuppressions
+from chalice.cdk import Chalice
+from chalice.utils import to_cfn_resource_name
+from constructs import Construct
+
+from .params import API_GATEWAY_STAGE, APP_NAME, SCHEDULES, Schedule, StageParams
+
+FIVE_MINUTES = cdk.Duration.minutes(5)
+_RETENTION = {
+    30: logs.RetentionDays.ONE_MONTH, 90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+}
+# 32 random bytes as 64 hex digits: what config.py's _key() parses.
+_HEX_32_BYTES = dict(password_length=64, exclude_uppercase=True, exclude_punctuation=True,
+                     exclude_characters="ghijklmnopqrstuvwxyz")
+WECHATPAY_SECRET_KEYS = (
+    "HMB_WECHAT_APPID",  # mini-program AppID
+    "HMB_WECHAT_APP_SECRET",  # mini-program AppSecret, for code2session login
+    "HMB_WECHAT_MCHID",  # merchant id
+    "HMB_WECHATPAY_MERCHANT_SERIAL_NO",  # serial number of the merchant API certificate
+    "HMB_WECHATPAY_PRIVATE_KEY",  # merchant API private key, PEM (apiclient_key.pem)
+    "HMB_WECHATPAY_PLATFORM_CERT",  # WeChat Pay platform certificate or public key, PEM
+)
+_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def load_table_schema(project_dir: str) -> ModuleType:
+    """The app's table schema module, loaded by path so the CDK app never imports the runtime package."""
+    path = os.path.join(project_dir, "chalicelib", "adapters", "schema.py")
+    spec = importlib.util.spec_from_file_location("hmb_table_schema", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _forget_imported_app() -> None:
+    """Make chalice import app.py afresh for this stage.
+
+    `chalice package` imports app.py with the stage's environment (HMB_STAGE decides which blueprints
+    register, e.g. sandbox routes only in `local`). A second stack in the same process would otherwise reuse
+    the first stage's module and its route table.
+    """
+    for name in [n for n in sys.modules if n == "app" or n == "chalicelib" or n.startswith("chalicelib.")]:
+        del sys.modules[name]
+
+
+class HuiminbaoStack(cdk.Stack):
+    def __init__(self, scope: Construct, params: StageParams, *, source_dir: str, **kwargs) -> None:
+        super().__init__(
+            scope,
+            params.name,  # == Chalice stage name, see module docstring
+            stack_name=f"{APP_NAME}-{params.name}",
+            description=f"惠民保 city supplementary health insurance service ({params.name})",
+            **kwargs,
+        )
+        self.params = params
+        self.schema = load_table_schema(source_dir)
+        self.removal = cdk.RemovalPolicy.RETAIN if params.retain_data else cdk.RemovalPolicy.DESTROY
+        for key, value in {"app": APP_NAME, "stage": params.name, **params.tags}.items():
+            cdk.Tags.of(self).add(key, value)
+
+        self.data_key = self._key("DataKey", "data", "Table, documents bucket, secrets and alarm topic at rest")
+        self.id_key = self._key("IdNumberKey", "id-number", "Envelope encryption of resident ID numbers (身份证号)")
+        self.table = self._table()
+        self.logs_bucket, self.documents_bucket = self._buckets()
+        self.app_secret, self.id_keys_secret, self.wechatpay_secret = self._secrets()
+        self.secrets = (self.app_secret, self.id_keys_secret, self.wechatpay_secret)
+        self.lambda_role = iam.Role(
+            self,
+            "LambdaRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Execution role shared by every Lambda function of the Chalice app",
+        )
+        _forget_imported_app()
+        self.chalice = Chalice(self, "ChaliceApp", source_dir=source_dir, stage_config=self._stage_config())
+        self.sam_resources = self._packaged_sam_resources()
+        self.function_ids = sorted(
+            lid for lid, res in self.sam_resources.items() if res["Type"] == "AWS::Serverless::Function"
+        )
+        self._grant_least_privilege()
+        self._function_log_groups()
+        self.alarm_topic = self._alarm_topic()
+        self._api_gateway()
+        self.scheduled, self.unscheduled = self._schedules()
+        self._alarms()
+        self._outputs()
+        self._nag_suppressions()
+
+    # -- storage -----------------------------------------------------------------------------------------
+
+    def _key(self, construct_id: str, alias: str, description: str) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            alias=f"alias/{APP_NAME}-{self.params.name}-{alias}",
+            description=description,
+            enable_key_rotation=True,
+            removal_policy=self.removal,
+            pending_window=cdk.Duration.days(30 if self.params.retain_data else 7),
+        )
+
+    def _table(self) -> dynamodb.Table:
+        schema, p = self.schema, self.params
+        types = {d["AttributeName"]: _ATTRIBUTE_TYPES[d["AttributeType"]]
+                 for d in schema.attribute_definitions()}
+
+        def attr(name: str) -> dynamodb.Attribute:
+            return dynamodb.Attribute(name=name, type=types[name])
+
+        warm = None
+        if p.warm_read_units or p.warm_write_units:
+            warm = dynamodb.WarmThroughput(
+                read_units_per_second=p.warm_read_units, write_units_per_second=p.warm_write_units
+            )
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=attr(schema.PARTITION_KEY),
+            sort_key=attr(schema.SORT_KEY),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.data_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=schema.TTL_ATTRIBUTE,
+            deletion_protection=p.retain_data,
+            removal_policy=self.removal,
+            warm_throughput=warm,
+        )
+        gsi_warm = None
+        if p.gsi_warm_write_units:
+            gsi_warm = dynamodb.WarmThroughput(
+                read_units_per_second=p.warm_read_units, write_units_per_second=p.gsi_warm_write_units
+            )
+        for index_name, (pk, sk) in schema.GSIS.items():
+            table.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=attr(pk),
+                sort_key=attr(sk),
+                projection_type=dynamodb.ProjectionType.ALL,
+                warm_throughput=gsi_warm,
+            )
+        return table
+
+    def _buckets(self) -> tuple[s3.Bucket, s3.Bucket]:
+        # Server access logs can only be delivered to an SSE-S3 bucket, so this one cannot use the CMK.
+        logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=cdk.Duration.days(max(self.params.log_retention_days, 1))),
+                s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # Claim documents and e-policies are medical and identity records: the bucket is always retained,
+        # whatever the stage, so deleting a stack can never delete a member's documents.
+        documents = s3.Bucket(
+            self,
+            "DocumentsBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.data_key,
+            bucket_key_enabled=True,  # one KMS call per bucket key, not per object: KMS cost ~0
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=logs_bucket,
+            server_access_logs_prefix="documents/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+                s3.LifecycleRule(
+                    id="old-versions",
+                    noncurrent_version_transitions=[
+                        s3.NoncurrentVersionTransition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=cdk.Duration.days(30),
+                        )
+                    ],
+                    noncurrent_version_expiration=cdk.Duration.days(365),
+                    expired_object_delete_marker=True,
+                ),
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        return logs_bucket, documents
+
+    def _secrets(self) -> tuple[secretsmanager.Secret, secretsmanager.Secret, secretsmanager.Secret]:
+        """Three JSON secrets whose keys are the environment variable names chalicelib/config.py reads.
+
+        Split by lifecycle: the token key may be replaced, the ID keys never, the WeChat Pay material follows
+        the merchant platform. The app finds them through HMB_SECRETS_ARN (comma-separated ARNs).
+        """
+        prefix = f"{APP_NAME}/{self.params.name}"
+
+        def secret(construct_id: str, name: str, description: str, key: str, template: dict, **generator):
+            return secretsmanager.Secret(
+                self,
+                construct_id,
+                secret_name=f"{prefix}/{name}",
+                description=description,
+                encryption_key=self.data_key,
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template=json.dumps(template), generate_string_key=key, **generator
+                ),
+                removal_policy=self.removal,
+            )
+
+        app_secret = secret(
+            "AppSecret", "app", "Session token signing key (HS256), generated at deploy.",
+            "HMB_TOKEN_SECRET", {}, password_length=64, exclude_punctuation=True,
+        )
+        id_keys = secret(
+            "IdKeysSecret", "id-keys",
+            "HMB_ID_HASH_KEY: HMAC key (hex) for resident ID lookup hashes - NEVER change it, every stored hash "
+            "depends on it. HMB_WRAPPED_DATA_KEY: the ID data key wrapped by the id-number KMS key (added by the "
+            "operator after the first deploy, see docs/deploy.md).",
+            "HMB_ID_HASH_KEY", {}, **_HEX_32_BYTES,
+        )
+        # The merchant's material comes from the WeChat Pay merchant platform (商户平台): deploy creates the
+        # secret with empty fields and a generated APIv3 key the operator may adopt, then fills it in.
+        wechatpay = secret(
+            "WeChatPaySecret", "wechatpay",
+            "WeChat mini-program and WeChat Pay v3 merchant material, filled in by the operator after deploy.",
+            "HMB_WECHATPAY_APIV3_KEY",
+            {key: "" for key in WECHATPAY_SECRET_KEYS},
+            password_length=32, exclude_punctuation=True,
+        )
+        return app_secret, id_keys, wechatpay
+
+    # -- the Chalice app -------------------------------------------------------------------------------------
+
+    def _stage_config(self) -> dict:
+        return {
+            # China regions have no edge-optimised endpoints, and members are all in one country.
+            "api_gateway_endpoint_type": "REGIONAL",
+            # The stack owns the role so its policy is exactly the grants below, not chalice's autogen guess.
+            "manage_iam_role": False,
+            "iam_role_arn": self.lambda_role.role_arn,
+            "environment_variables": {
+                "HMB_STAGE": self.params.name,
+                "HMB_TABLE": self.table.table_name,
+                "HMB_BUCKET": self.documents_bucket.bucket_name,
+                "HMB_SECRETS_ARN": cdk.Fn.join(",", [s.secret_arn for s in self.secrets]),
+                "HMB_KMS_KEY_ID": self.id_key.key_arn,
+                **self.params.environment,
+            },
+        }
+
+    def _packaged_sam_resources(self) -> dict:
+        # chalice.cdk keeps the template it packaged in a private dir; reading it is the only way to learn
+        # which functions the app defines (CfnInclude has no listing API).
+        with open(os.path.join(self.chalice._sam_package_dir, "sam.json")) as f:
+            return json.load(f)["Resources"]
+
+    def _function(self, logical_id: str) -> cdk.CfnResource:
+        return self.chalice.get_resource(logical_id)
+
+    def _grant_least_privilege(self) -> None:
+        role, table = self.lambda_role, self.table
+        index_arn = f"{table.table_arn}/index/*"
+        role.add_to_policy(iam.PolicyStatement(
+            sid="TableItems",
+            actions=[
+                "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+            ],
+            resources=[table.table_arn],
+        ))
+        role.add_to_policy(iam.PolicyStatement(sid="TableIndexes", actions=["dynamodb:Query"], resources=[index_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="DocumentObjects",
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[self.documents_bucket.arn_for_objects("*")],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadSecrets",
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[s.secret_arn for s in self.secrets],
+        ))
+        # The data key is used on the role's behalf by DynamoDB, S3 (SSE-KMS with bucket keys) and Secrets
+        # Manager; the app never calls it directly.
+        role.add_to_policy(iam.PolicyStatement(
+            sid="DataKeyViaServices",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[self.data_key.key_arn],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="IdNumberKey",
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[self.id_key.key_arn],
+        ))
+
+    def _function_log_groups(self) -> None:
+        for lid in self.function_ids:
+            group = logs.LogGroup(
+                self,
+                f"{lid}LogGroup",
+                log_group_name=f"/aws/lambda/{self._function(lid).ref}",
+                retention=_RETENTION[self.params.log_retention_days],
+                removal_policy=self.removal,
+            )
+            group.grant_write(self.lambda_role)
+
+    def _api_gateway(self) -> None:
+        if "RestAPI" not in self.sam_resources:
+            return
+        api = self._function("RestAPI")
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            retention=_RETENTION[self.params.log_retention_days],
+            removal_policy=self.removal,
+        )
+        # API Gateway writes stage logs through one role per account and region.
+        push_role = iam.Role(
+            self,
+            "ApiGatewayCloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+            ],
+        )
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=push_role.role_arn)
+        api.node.add_dependency(account)  # the stage's logging settings need the account role first
+        api.add_property_override("Name", f"{APP_NAME}-{self.params.name}")
+        api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": self.params.api_rate_limit,
+            "ThrottlingBurstLimit": self.params.api_burst_limit,
+            "MetricsEnabled": True,
+            "LoggingLevel": "ERROR",
+            "DataTraceEnabled": False,  # request bodies carry ID numbers and diagnoses: never log them
+        }])
+        api.add_property_override("AccessLogSetting", {
+            "DestinationArn": access_logs.log_group_arn,
+            "Format": json.dumps({
+                "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                "requestTime": "$context.requestTime", "method": "$context.httpMethod",
+                "resourcePath": "$context.resourcePath", "status": "$context.status",
+                "latencyMs": "$context.responseLatency", "integrationMs": "$context.integration.latency",
+                "responseLength": "$context.responseLength",
+            }),
+        })
+
+    def _schedules(self) -> tuple[list[Schedule], list[Schedule]]:
+        scheduled, unscheduled = [], []
+        dlq = None
+        for job in SCHEDULES:
+            lid = to_cfn_resource_name(job.handler)
+            if lid not in self.function_ids:
+                unscheduled.append(job)
+                continue
+            resource = self._function(lid)
+            # Drop any @app.schedule rule chalice generated: the stack's expression is the one that runs.
+            sam_events = self.sam_resources[lid]["Properties"].get("Events", {})
+            schedule_events = [name for name, ev in sam_events.items() if ev.get("Type") == "Schedule"]
+            if schedule_events and len(schedule_events) == len(sam_events):
+                resource.add_property_deletion_override("Events")
+            else:
+                for name in schedule_events:
+                    resource.add_property_deletion_override(f"Events.{name}")
+            if dlq is None:
+                dlq = sqs.Queue(
+                    self,
+                    "ScheduleDeadLetters",
+                    encryption=sqs.QueueEncryption.SQS_MANAGED,
+                    enforce_ssl=True,
+                    retention_period=cdk.Duration.days(14),
+                )
+                self._alarm(
+                    "ScheduleDeadLettersAlarm",
+                    dlq.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+                    1,
+                    "A scheduled job could not be delivered after retries; inspect the dead-letter queue",
+                )
+            function = lambda_.Function.from_function_attributes(
+                self, f"{lid}Target", function_arn=resource.get_att("Arn").to_string(), same_environment=True
+            )
+            events.Rule(
+                self,
+                f"{lid}Schedule",
+                schedule=events.Schedule.expression(job.expression),
+                description=job.description,
+                targets=[targets.LambdaFunction(
+                    function, dead_letter_queue=dlq, retry_attempts=2, max_event_age=cdk.Duration.hours(2)
+                )],
+            )
+            scheduled.append(job)
+        return scheduled, unscheduled
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    def _alarm_topic(self) -> sns.Topic:
+        topic = sns.Topic(self, "AlarmTopic", master_key=self.data_key, enforce_ssl=True)
+        # CloudWatch publishes to the encrypted topic, so it needs the key.
+        self.data_key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublishToTopic",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+        ))
+        if self.params.alarm_email:
+            topic.add_subscription(subs.EmailSubscription(self.params.alarm_email))
+        return topic
+
+    def _alarm(self, construct_id: str, metric: cw.IMetric, threshold: float, description: str) -> cw.Alarm:
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def _alarms(self) -> None:
+        p = self.params
+        if "RestAPI" in self.sam_resources:
+            self._alarm(
+                "Api5xxAlarm",
+                cw.Metric(
+                    namespace="AWS/ApiGateway", metric_name="5XXError",
+                    dimensions_map={"ApiName": f"{APP_NAME}-{p.name}", "Stage": API_GATEWAY_STAGE},
+                    statistic="Sum", period=FIVE_MINUTES,
+                ),
+                p.api_5xx_threshold,
+                "API returned 5xx responses: members cannot enrol or claim",
+            )
+        for lid in self.function_ids:
+            name = self._function(lid).ref
+            for metric_name, threshold, what in (
+                ("Errors", p.lambda_error_threshold, "raised unhandled errors"),
+                ("Throttles", 1, "was throttled: raise reserved/account concurrency"),
+            ):
+                self._alarm(
+                    f"{lid}{metric_name}Alarm",
+                    cw.Metric(namespace="AWS/Lambda", metric_name=metric_name, dimensions_map={"FunctionName": name},
+                              statistic="Sum", period=FIVE_MINUTES),
+                    threshold,
+                    f"Lambda {lid} {what}",
+                )
+        for metric_name in ("ReadThrottleEvents", "WriteThrottleEvents"):
+            self._alarm(
+                f"Table{metric_name}Alarm",
+                self.table.metric(metric_name, statistic="Sum", period=FIVE_MINUTES),
+                1,
+                f"DynamoDB table {metric_name}: pre-warm or shard hot keys (docs/deploy.md)",
+            )
+        for index_name in self.schema.GSIS:
+            # A throttled GSI back-pressures every write to the base table.
+            self._alarm(
+                f"{index_name}WriteThrottleEventsAlarm",
+                cw.Metric(
+                    namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
+                    dimensions_map={"TableName": self.table.table_name, "GlobalSecondaryIndexName": index_name},
+                    statistic="Sum", period=FIVE_MINUTES,
+                ),
+                1,
+                f"DynamoDB index {index_name} write throttling (hot GSI partition?)",
+            )
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(self, "TableName", value=self.table.table_name)
+        cdk.CfnOutput(self, "DocumentsBucketName", value=self.documents_bucket.bucket_name)
+        cdk.CfnOutput(self, "WeChatPaySecretName", value=f"{APP_NAME}/{self.params.name}/wechatpay")
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+
+    # -- cdk-nag ---------------------------------------------------------------------------------------------
+
+    def _nag_suppressions(self) -> None:
+        def suppress(construct: Construct, rule: str, reason: str, applies_to: list[str] | None = None) -> None:
+            NagSuppressions.add_resource_suppressions(
+                construct, [NagPackSuppression(id=rule, reason=reason, applies_to=applies_to)], apply_to_children=True
+            )
+
+        role_policy = self.lambda_role.node.find_child("DefaultPolicy")
+        table_id = self.resolve(self.table.table_arn)["Fn::GetAtt"][0]
+        bucket_id = self.resolve(self.documents_bucket.bucket_arn)["Fn::GetAtt"][0]
+        suppress(
+            role_policy, "AwsSolutions-IAM5",
+            "Query on the table's own GSIs (GSI1..GSI4 of chalicelib/adapters/schema.py); index/* covers exactly "
+            "those, no other table.",
+            [f"Resource::<{table_id}.Arn>/index/*"],
+        )
+        suppress(
+            role_policy, "AwsSolutions-IAM5",
+            "Get/Put of member documents whose keys are minted per claim at run time; limited to the one "
+            "documents bucket and to GetObject/PutObject (no delete, no list).",
+            [f"Resource::<{bucket_id}.Arn>/*"],
+        )
+        if self.node.try_find_child("ApiGatewayCloudWatchRole"):
+            suppress(
+                self.node.find_child("ApiGatewayCloudWatchRole"), "AwsSolutions-IAM4",
+                "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for the account-level API Gateway "
+                "logging role; it is assumable only by apigateway.amazonaws.com and grants only CloudWatch Logs writes.",
+                ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"],
+            )
+        if self.node.try_find_child("ScheduleDeadLetters"):
+            suppress(
+                self.node.find_child("ScheduleDeadLetters"), "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the EventBridge schedule targets (cdk-nag only "
+                "recognises SQS-to-SQS redrive); it is alarmed on any visible message.",
+            )
+        for secret, why in (
+            (self.app_secret, "Token signing key rotation needs a dual-key overlap window handled by the app; "
+                              "it is rotated by the runbook procedure, not a rotation Lambda."),
+            (self.id_keys_secret, "Rotating the ID hashing key would orphan every stored ID hash, and the wrapped data "
+                                  "key is re-wrapped by KMS key rotation itself; this secret must never rotate."),
+            (self.wechatpay_secret, "The merchant key, APIv3 key and platform certificate are issued and rotated in "
+                                    "the WeChat Pay merchant platform; the operator writes the new values here."),
+        ):
+            suppress(secret, "AwsSolutions-SMG4", why)
+
