@@ -80,7 +80,7 @@ def _token_for_new_phone_account(phone: str) -> str:
         table.transact([
             TxOp.put({**keys.login_marker("phone", phone), "account_id": account_id, "created_at": now}),
             TxOp.put({**keys.account(account_id), "account_id": account_id, "created_at": now, "phone": phone,
-                      "login_channel": "app"}),
+                      "login_channel": "phone"}),
         ])
     else:
         account_id = marker["account_id"]
@@ -133,3 +133,62 @@ def _bind_directly(account_id: str, name: str, id_number: str) -> dict[str, Any]
     return {"person_id": id_hash, "name": name, "id_number_masked": mask(rid.number),
             "birth_date": rid.birth_date.isoformat(), "sex": rid.sex,
             "basic_insurance": {"type": person.basic_type, "city": person.city, "status": person.status}}
+
+
+# ---- composite set-ups -------------------------------------------------------------------------------------------
+class Member:
+    """A logged-in member whose identity is bound: `headers`, `id_number`, `name`, `phone`, `account_id`."""
+
+    def __init__(self, client, phone: str, name: str, id_number: str) -> None:
+        self.phone, self.name, self.id_number = phone, name, id_number
+        self.headers = login(client, phone)
+        self.account_id = account_id_of(self.headers)
+
+
+def new_member(client, phone: str, name: str, id_number: str | None = None, bind: bool = True,
+               **platform_fields: Any) -> Member:
+    """Register `name` on the platform (see register_person for fields), log in with `phone`, bind identity."""
+    id_number = id_number or new_id()
+    register_person(name, id_number, **platform_fields)
+    member = Member(client, phone, name, id_number)
+    if bind:
+        bind_identity(client, member.headers, name, id_number)
+    return member
+
+
+def id_hash(id_number: str) -> str:
+    from chalicelib import deps
+
+    return deps.cipher().lookup_hash(id_number)
+
+
+def write_policy(insured_id: str, insured_name: str, payer_account_id: str, *, plan_id: str = "lishui-2021",
+                 payer_id: str | None = None, insured_member_id: str | None = None, status: str = "active",
+                 paid_at: str = "2021-04-15T10:00:00+08:00", benefit_start: str = "2021-10-15",
+                 coverage_end: str = "2021-12-31", waiting_rule: str = "late_six_months",
+                 payment_method: str = "wechat_pay", premium_fen: int = 15900, auto_renew: bool = False,
+                 version: int = 1, **fields: Any) -> str:
+    """Put a Policy item (and its cover marker) exactly as docs/access-patterns.md shapes it, for tests of
+    features that read policies. Returns the policy id."""
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+    from chalicelib.adapters.dynamodb import TxOp
+
+    cipher, table = deps.cipher(), deps.table()
+    policy_id = "P" + uuid.uuid4().hex[:20].upper()
+    insured_hash = cipher.lookup_hash(insured_id)
+    item = {**keys.policy(policy_id), **keys.gsi_person(insured_hash, f"POLICY#{plan_id}"),
+            **keys.gsi_account(payer_account_id, f"POLICY#{plan_id}#{policy_id}"),
+            "policy_id": policy_id, "plan_id": plan_id, "order_id": "O" + uuid.uuid4().hex[:20].upper(),
+            "insured_hash": insured_hash, "insured_name": insured_name,
+            "insured_id_enc": cipher.encrypt(insured_id, "id_number"), "insured_member_id": insured_member_id,
+            "payer_account_id": payer_account_id, "payer_hash": cipher.lookup_hash(payer_id) if payer_id else None,
+            "payment_method": payment_method, "premium_fen": premium_fen, "status": status, "paid_at": paid_at,
+            "benefit_start": benefit_start, "coverage_end": coverage_end, "waiting_rule": waiting_rule,
+            "auto_renew": auto_renew, "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0,
+            "version": version, **fields}
+    ops = [TxOp.put(item)]
+    if status == "active":
+        ops.append(TxOp.put({**keys.cover_marker(plan_id, insured_hash), "policy_id": policy_id}))
+    table.transact(ops)
+    return policy_id

@@ -57,6 +57,16 @@ MESSAGES: dict[str, str] = {
     "PLATFORM_NOT_SIMULATED": "当前未使用模拟医保平台,沙箱无法操作。",
     "SANDBOX_RESIDENT_HAS_NO_ACCOUNT": "城乡居民医保没有个人账户,不能设置账户余额。",
     # --- family members & authorisations -----------------------------------------------------------------
+    "MEMBER_NOT_FOUND": "找不到该家庭成员,请先在家庭成员中添加。",
+    "MEMBER_IS_SELF": "这是您本人的身份证号,无需添加为家庭成员。",
+    "MEMBER_ALREADY_ADDED": "该家庭成员已添加过,无需重复添加。",
+    "FAMILY_MEMBER_LIMIT": "每个账户最多添加 {limit} 位家庭成员。",
+    "AUTHORIZATION_NOT_FOUND": "找不到该授权,或您无权操作。",
+    "AUTHORIZATION_SELF": "不能授权给自己登录使用的手机号。",
+    "AUTHORIZATION_EXISTS": "您已授权给该手机号,如需调整授权范围,请先取消原授权再重新授权。",
+    "SCOPES_DUPLICATED": "授权范围不能重复",
+    # policies: reading and auto-renewal consent (services/policies.py; POLICY_CHANGED_RETRY is the orders section's)
+    "POLICY_NOT_ACTIVE": "该保单已{status_zh},不能开启自动续保。",
     # --- eligibility & waiting periods -------------------------------------------------------------------
     "PLAN_NOT_OPEN": "该方案尚未开始参保,参保自 {window_start} 起开放。",
     "PLAN_CLOSED": "该方案参保已截止(截止日 {last_day})。",

@@ -1,0 +1,224 @@
+"""Family members (家庭成员): relatives a member adds so they can buy cover for them.
+
+A relative is a real person: the ID number must be valid and the 医保 platform must know them under the given name.
+The answer tells, per plan open today, whether the relative can be covered and how the member could pay for them.
+Each (account, person) pair is stored once: the member id is derived from it, so the conditional put of the member
+item is the uniqueness check (no separate marker, no read-then-write).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.clock import CHINA_TZ, iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.domain.enrolment_rules import (RELATIONSHIP_ZH, benefit_start, check_eligible, check_plan_open,
+                                               payment_methods_for)
+from chalicelib.domain.errors import Conflict, NotFound, RuleViolation, UpstreamUnavailable
+from chalicelib.domain.identity import normalise_name
+from chalicelib.domain.messages import message_for
+from chalicelib.domain.plan import Plan
+from chalicelib.domain.platform import PlatformPerson
+from chalicelib.domain.resident_id import mask, parse_resident_id
+
+ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data of encrypted ID numbers (docs/access-patterns.md)
+MAX_FAMILY_MEMBERS = 20  # abuse guard: far above any real household, far below a scraping run
+RELATIONSHIPS = tuple(RELATIONSHIP_ZH)
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """Whether a person can be covered by one open plan, and how the member could pay."""
+
+    plan_id: str
+    plan_name: str
+    can_enrol: bool
+    already_covered: bool
+    payment_methods: list[str] = field(default_factory=list)
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    member_id: str
+    name: str
+    id_number_masked: str
+    relationship: str
+    birth_date: date
+    sex: str
+    created_at: str
+    basic_insurance: dict[str, str]
+    plans: list[PlanOption]
+
+
+# ---- shared by the member-facing services ----------------------------------------------------------------------
+def require_identity(account: dict[str, Any]) -> str:
+    """The caller's bound person (hash), or 422 IDENTITY_REQUIRED: relatives, grants and renewals need 实名 first."""
+    person_hash = account.get("person_hash")
+    if not person_hash:
+        raise RuleViolation("IDENTITY_REQUIRED")
+    return person_hash
+
+
+def find_platform_person(platform, id_number: str) -> PlatformPerson | None:
+    """The 医保 platform's record, None if unknown; 503 when the platform does not answer."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    try:
+        return platform.find_person(id_number)
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+    except PlatformError as exc:
+        if exc.code == "PERSON_NOT_FOUND":
+            return None
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+
+
+def open_plans(today: date) -> list[Plan]:
+    from chalicelib.plans import all_plans
+
+    return [plan for plan in all_plans().values() if plan.status_on(today) == "open"]
+
+
+def member_id_for(cipher, account_id: str, id_hash: str) -> str:
+    """Stable per (account, person); reveals neither. Adding the same relative twice lands on the same item."""
+    return "M" + cipher.lookup_hash(f"{account_id}:{id_hash}", purpose="family_member")[:20].upper()
+
+
+def load_member(table: Table, account_id: str, member_id: str) -> dict[str, Any]:
+    """One of the caller's family members, or 404 MEMBER_NOT_FOUND (also for another account's member id)."""
+    item = table.get(keys.family_member(account_id, member_id))
+    if item is None:
+        raise NotFound("MEMBER_NOT_FOUND", member_id=member_id)
+    return item
+
+
+def member_items(table: Table, account_id: str) -> list[dict[str, Any]]:
+    pk, prefix = keys.family_member_prefix(account_id)
+    return list(table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix))
+
+
+# ---- use cases -------------------------------------------------------------------------------------------------
+def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw: str, id_raw: str,
+               relationship: str, now: datetime) -> FamilyMember:
+    """POST /v1/family-members."""
+    my_hash = require_identity(account)
+    today = now.astimezone(CHINA_TZ).date()
+    name = normalise_name(name_raw)
+    resident = parse_resident_id(id_raw, today)
+    id_hash = cipher.lookup_hash(resident.number)
+    if id_hash == my_hash:
+        raise RuleViolation("MEMBER_IS_SELF", field="id_number")
+    relative = _platform_record(platform, resident.number, name)
+    account_id = account["account_id"]
+    if len(member_items(table, account_id)) >= MAX_FAMILY_MEMBERS:
+        raise RuleViolation("FAMILY_MEMBER_LIMIT", limit=MAX_FAMILY_MEMBERS)
+    member_id = member_id_for(cipher, account_id, id_hash)
+    item = {**keys.family_member(account_id, member_id), **keys.gsi_person(id_hash, f"MEMBER#{account_id}"),
+            "member_id": member_id, "account_id": account_id, "id_hash": id_hash,
+            "id_enc": cipher.encrypt(resident.number, ID_NUMBER_CONTEXT), "name": relative.name,
+            "relationship": relationship, "birth_date": resident.birth_date.isoformat(), "sex": resident.sex,
+            "created_at": iso(now)}
+    try:
+        table.put(item, condition="attribute_not_exists(PK)")
+    except ConditionFailed:
+        raise Conflict("MEMBER_ALREADY_ADDED", field="id_number", member_id=member_id) from None
+    payer = find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+    options = enrolment_options(table, open_plans(today), payer, [(item, relative)], today)
+    return _present(item, resident.number, relative, options[member_id])
+
+
+def list_members(table: Table, cipher, platform, account: dict[str, Any], now: datetime) -> list[FamilyMember]:
+    """GET /v1/family-members: the caller's relatives with what the platform says about them today."""
+    items = member_items(table, account["account_id"])
+    if not items:
+        return []
+    return _with_options(table, cipher, platform, account, items, now)
+
+
+def get_member(table: Table, cipher, platform, account: dict[str, Any], member_id: str,
+               now: datetime) -> FamilyMember:
+    item = load_member(table, account["account_id"], member_id)
+    return _with_options(table, cipher, platform, account, [item], now)[0]
+
+
+def remove_member(table: Table, account_id: str, member_id: str) -> None:
+    """DELETE /v1/family-members/{id}. Policies already bought for the relative stay as they are."""
+    try:
+        table.delete(keys.family_member(account_id, member_id), condition="attribute_exists(PK)")
+    except ConditionFailed:
+        raise NotFound("MEMBER_NOT_FOUND", member_id=member_id) from None
+
+
+def enrolment_options(table: Table, plans: list[Plan], payer: PlatformPerson | None,
+                      people: Iterable[tuple[dict[str, Any], PlatformPerson | None]],
+                      today: date) -> dict[str, list[PlanOption]]:
+    """Per member id: for each plan, can they be covered (DOMAIN §2, §4.7), are they already, how to pay (§3).
+    One BatchGetItem reads every cover marker."""
+    people = list(people)
+    markers = [keys.cover_marker(plan.plan_id, item["id_hash"]) for item, _ in people for plan in plans]
+    covered = {m["PK"] for m in table.batch_get(markers)} if markers else set()
+    options: dict[str, list[PlanOption]] = {}
+    for item, person in people:
+        rows = []
+        for plan in plans:
+            already = keys.cover_marker(plan.plan_id, item["id_hash"])["PK"] in covered
+            rows.append(_option(plan, payer, person, item, already, today))
+        options[item["member_id"]] = rows
+    return options
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+def _platform_record(platform, id_number: str, name: str) -> PlatformPerson:
+    """Unknown ID and another name get the same answer, so this cannot be used to learn who is insured."""
+    from chalicelib.domain.identity import same_person_name
+
+    person = find_platform_person(platform, id_number)
+    if person is None or not same_person_name(name, person.name):
+        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM", field="id_number")
+    return person
+
+
+def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | None, item: dict[str, Any],
+            already_covered: bool, today: date) -> PlanOption:
+    base = {"plan_id": plan.plan_id, "plan_name": plan.name, "already_covered": already_covered}
+    who = item["name"]
+    if already_covered:
+        return PlanOption(**base, can_enrol=False, reason_code="ALREADY_COVERED",
+                          reason=message_for("ALREADY_COVERED", who=who, plan_name=plan.name))
+    if person is None:  # the platform no longer knows them (e.g. moved away and deregistered)
+        return PlanOption(**base, can_enrol=False, reason_code="PERSON_NOT_FOUND_IN_PLATFORM",
+                          reason=message_for("PERSON_NOT_FOUND_IN_PLATFORM"))
+    try:
+        check_plan_open(plan, today)
+        check_eligible(plan, person, who=who)
+        benefit_start(plan, person, today, renewal_without_gap=False, who=who)
+    except RuleViolation as refusal:
+        return PlanOption(**base, can_enrol=False, reason_code=refusal.code, reason=refusal.message)
+    return PlanOption(**base, can_enrol=True,
+                      payment_methods=payment_methods_for(plan, payer, person, item["relationship"]))
+
+
+def _with_options(table: Table, cipher, platform, account: dict[str, Any], items: list[dict[str, Any]],
+                  now: datetime) -> list[FamilyMember]:
+    today = now.astimezone(CHINA_TZ).date()
+    numbers = {item["member_id"]: cipher.decrypt(item["id_enc"], ID_NUMBER_CONTEXT) for item in items}
+    people = {member_id: find_platform_person(platform, number) for member_id, number in numbers.items()}
+    payer = (find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+             if account.get("id_enc") else None)
+    options = enrolment_options(table, open_plans(today), payer,
+                                [(item, people[item["member_id"]]) for item in items], today)
+    return [_present(item, numbers[item["member_id"]], people[item["member_id"]], options[item["member_id"]])
+            for item in sorted(items, key=lambda i: i["created_at"])]
+
+
+def _present(item: dict[str, Any], id_number: str, person: PlatformPerson | None,
+             plans: list[PlanOption]) -> FamilyMember:
+    basic = ({"type": person.basic_type, "city": person.city, "status": person.status} if person
+             else {"type": "unknown", "city": "", "status": "unknown"})
+    return FamilyMember(member_id=item["member_id"], name=item["name"], id_number_masked=mask(id_number),
+                        relationship=item["relationship"], birth_date=date.fromisoformat(item["birth_date"]),
+                        sex=item["sex"], created_at=item["created_at"], basic_insurance=basic, plans=plans)
