@@ -7,8 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.domain.benefits import (BenefitPeriod, Bill, ExcludedPeriod, YearToDate, compute, percent,
-                                        round_half_up, yuan)
+from chalicelib.domain.benefits import (
+    BenefitPeriod,
+    Bill,
+    ExcludedPeriod,
+    YearToDate,
+    compute,
+    percent,
+    round_half_up,
+    yuan,
+)
 from chalicelib.plans import get_plan
 
 ZHELIBAO = get_plan("lishui-2021").benefits
@@ -199,7 +207,7 @@ def test_yuan_to_the_fen(fen, text):
 
 def test_percent_and_rounding():
     assert percent(Decimal("0.75")) == "75%"
-    assert percent(Decimal("1")) == "100%"
+    assert percent(Decimal(1)) == "100%"
     assert percent(Decimal("0.855")) == "85.5%"
     assert round_half_up(Decimal("0.5")) == 1
     assert round_half_up(Decimal("150000.75")) == 150_001

@@ -18,7 +18,7 @@ MAX_FEN = 1_000_000_000_000
 DAY0 = date(2021, 1, 1)
 
 ratios = st.integers(0, 1000).map(lambda n: Decimal(n) / 1000)
-factors = st.sampled_from([Decimal("1"), Decimal("0.5"), Decimal("0.3"), Decimal("0.75"), Decimal("0.333")])
+factors = st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("0.3"), Decimal("0.75"), Decimal("0.333")])
 
 
 @st.composite

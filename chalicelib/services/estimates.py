@@ -1,0 +1,124 @@
+"""Claim estimates (试算): the benefit engine applied to bills a member types in, for a plan or for one of the
+policies they may see. An estimate reads; it never changes any state.
+
+- By plan (anonymous): the plan's coverage dates bound the service dates; the year-to-date state is zero unless the
+  caller gives one (a what-if).
+- By policy (the insured, the payer, or an account holding a `view`/`claims` authorisation; staff): the policy's
+  benefit period [benefit_start, coverage_end], its year-to-date state, and the insured's basic-insurance suspensions
+  as the 医保 platform reports them (DOMAIN §2.4, §4.5) — bills inside one, or inside the waiting period after
+  restoration, are not covered.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from chalicelib.domain.benefits import (
+    BenefitPeriod,
+    Bill,
+    Estimate,
+    ExcludedPeriod,
+    YearToDate,
+    compute,
+)
+from chalicelib.domain.enrolment_rules import add_months
+from chalicelib.domain.errors import BadRequest, RuleViolation, Unauthorized
+from chalicelib.domain.messages import MESSAGES
+from chalicelib.domain.plan import Plan
+from chalicelib.domain.platform import PlatformPerson
+
+_POLICY_STATUS_ZH = {"cancelled": "退保"}
+
+
+@dataclass(frozen=True)
+class EstimateOutcome:
+    plan_id: str
+    policy_id: str | None
+    benefit_period: BenefitPeriod
+    estimate: Estimate
+    notes: list[str] = field(default_factory=list)
+
+
+def estimate(table, principal, *, plan_id: str | None, policy_id: str | None, year_to_date: YearToDate | None,
+             bills: Sequence[Bill]) -> EstimateOutcome:
+    """POST /v1/estimates: by policy when `policy_id` is given, else by plan."""
+    if policy_id is not None:
+        if year_to_date is not None:
+            raise BadRequest("ESTIMATE_YTD_WITH_POLICY", field="year_to_date")
+        return estimate_for_policy(table, principal, policy_id, bills, plan_id=plan_id)
+    if plan_id is None:
+        raise BadRequest("ESTIMATE_PLAN_REQUIRED", field="plan_id")
+    return estimate_for_plan(plan_id, bills, year_to_date)
+
+
+def estimate_for_plan(plan_id: str, bills: Sequence[Bill], year_to_date: YearToDate | None = None) -> EstimateOutcome:
+    from chalicelib.plans import get_plan
+
+    plan = get_plan(plan_id)
+    period = BenefitPeriod(plan.coverage_start, plan.coverage_end, of="plan")
+    notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
+             MESSAGES["ESTIMATE_NOTE_PLAN_PERIOD"].format(start=period.start.isoformat(), end=period.end.isoformat())]
+    if year_to_date is not None:
+        notes.append(MESSAGES["ESTIMATE_NOTE_WHAT_IF"])
+    result = compute(plan.benefits, year_to_date or YearToDate(), bills, period)
+    return EstimateOutcome(plan.plan_id, None, period, result, notes)
+
+
+def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill],
+                        plan_id: str | None = None) -> EstimateOutcome:
+    from chalicelib.plans import get_plan
+    from chalicelib.services.access import load_policy
+
+    if principal is None:
+        raise Unauthorized("TOKEN_MISSING")
+    policy, _roles = load_policy(table, principal, policy_id, need="view")
+    if plan_id is not None and plan_id != policy["plan_id"]:
+        raise BadRequest("ESTIMATE_PLAN_MISMATCH", field="plan_id", policy_id=policy_id,
+                         policy_plan_id=policy["plan_id"], plan_id=plan_id)
+    if policy.get("status", "active") != "active":
+        raise RuleViolation("ESTIMATE_POLICY_INACTIVE", status=policy["status"],
+                            status_zh=_POLICY_STATUS_ZH.get(policy["status"], "失效"))
+    plan = get_plan(policy["plan_id"])
+    period = BenefitPeriod(date.fromisoformat(policy["benefit_start"]), date.fromisoformat(policy["coverage_end"]),
+                           of="policy")
+    ytd = YearToDate(deductible_used_fen=int(policy.get("ytd_deductible_used_fen", 0)),
+                     eligible_fen=int(policy.get("ytd_eligible_fen", 0)),
+                     paid_fen=int(policy.get("ytd_paid_fen", 0)))
+    notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
+             MESSAGES["ESTIMATE_NOTE_POLICY"].format(start=period.start.isoformat(), end=period.end.isoformat())]
+    excluded = _suspensions_of_insured(policy, plan, notes)
+    result = compute(plan.benefits, ytd, bills, period, excluded)
+    return EstimateOutcome(plan.plan_id, policy_id, period, result, notes)
+
+
+def _suspensions_of_insured(policy: dict, plan: Plan, notes: list[str]) -> list[ExcludedPeriod]:
+    """The insured's basic-insurance suspensions as the 医保 platform reports them. If the platform cannot answer, the
+    estimate goes ahead without them and says so (an estimate is advice; the claim review checks again)."""
+    from chalicelib import deps
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    encrypted = policy.get("insured_id_enc")
+    if not encrypted:
+        return []
+    try:
+        person = deps.platform().find_person(deps.cipher().decrypt(encrypted, "id_number"))
+    except (PlatformUnavailable, PlatformError):
+        notes.append(MESSAGES["ESTIMATE_NOTE_SUSPENSIONS_UNKNOWN"])
+        return []
+    return excluded_periods(person, plan) if person is not None else []
+
+
+def excluded_periods(person: PlatformPerson, plan: Plan) -> list[ExcludedPeriod]:
+    """DOMAIN §2.4 and §4.5: no benefits while basic insurance is suspended (`end` is its last suspended day), and,
+    after it is restored (the day after), none until restoration + the plan's waiting months."""
+    months = plan.waiting.basic_restored_waiting_months
+    periods: list[ExcludedPeriod] = []
+    for suspension in person.suspensions:
+        periods.append(ExcludedPeriod(suspension.start, suspension.end,
+                                      MESSAGES["ESTIMATE_EXCLUDED_BASIC_SUSPENDED"]))
+        if suspension.end is not None and months:
+            restored = suspension.end + timedelta(days=1)
+            periods.append(ExcludedPeriod(restored, add_months(restored, months) - timedelta(days=1),
+                                          MESSAGES["ESTIMATE_EXCLUDED_BASIC_RESTORED_WAITING"]))
+    return periods
