@@ -1,0 +1,116 @@
+"""Claims (理赔, DOMAIN §7): states and the transitions allowed between them, documents and the completeness rule,
+the decision deadline, and how a payee account is shown. Pure: no I/O, no clock.
+
+    submitted → under_review → (need_more_info → under_review)* → approved → paid
+                                                                 ↘ rejected
+    withdrawn: by the claimant, from any state before a decision.
+
+A review acting on a `submitted` or `need_more_info` claim first records `under_review` (two timeline entries, one
+write), so every decision in the timeline is preceded by the review that made it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Literal
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.messages import MESSAGES
+from chalicelib.domain.working_days import Deadline, add_working_days
+
+ClaimStatus = Literal["submitted", "under_review", "need_more_info", "approved", "paid", "rejected", "withdrawn"]
+STATUSES: tuple[str, ...] = ("submitted", "under_review", "need_more_info", "approved", "paid", "rejected",
+                             "withdrawn")
+OPEN_STATUSES: tuple[str, ...] = ("submitted", "under_review", "need_more_info", "approved")  # the staff queue
+BEFORE_DECISION: tuple[str, ...] = ("submitted", "under_review", "need_more_info")  # withdrawable, reviewable
+
+Decision = Literal["approve", "reject", "need_more_info"]
+_DECISION_STATUS = {"approve": "approved", "reject": "rejected", "need_more_info": "need_more_info"}
+
+# from → the states it may move to directly
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "submitted": frozenset({"under_review", "withdrawn"}),
+    "under_review": frozenset({"need_more_info", "approved", "rejected", "withdrawn"}),
+    "need_more_info": frozenset({"under_review", "withdrawn"}),
+    "approved": frozenset({"paid"}),
+    "paid": frozenset(),
+    "rejected": frozenset(),
+    "withdrawn": frozenset(),
+}
+
+DocumentKind = Literal["id_card", "invoice", "settlement_slip", "expense_list", "discharge_summary",
+                       "outpatient_record", "bank_card", "proxy_id", "authorization"]
+DOCUMENT_KINDS: tuple[str, ...] = ("id_card", "invoice", "settlement_slip", "expense_list", "discharge_summary",
+                                   "outpatient_record", "bank_card", "proxy_id", "authorization")
+ContentType = Literal["image/jpeg", "image/png", "application/pdf"]
+CONTENT_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "application/pdf")
+REQUIRED_FOR_COMPLETENESS: tuple[str, ...] = ("invoice", "settlement_slip")
+DocumentStatus = Literal["awaiting_upload", "verified", "rejected"]
+
+DECISION_WORKING_DAYS = 15  # 001 §五: decided within 15 working days of a complete submission
+
+
+def path_to(current: str, target: str) -> list[str]:
+    """The states a claim passes through from `current` to reach `target`, in order (usually just [target]).
+
+    A review decision on a claim that is not yet `under_review` goes through `under_review` first. Raises 409
+    CLAIM_STATE_CONFLICT when `target` cannot be reached from `current` (decided, withdrawn, paid...)."""
+    if target in TRANSITIONS.get(current, frozenset()):
+        return [target]
+    if target in TRANSITIONS["under_review"] and "under_review" in TRANSITIONS.get(current, frozenset()) \
+            and target != "withdrawn":
+        return ["under_review", target]
+    raise state_conflict(current, target)
+
+
+def state_conflict(status: str, target: str) -> Conflict:
+    """409: the claim's state does not allow this (e.g. a decided claim decided again, a withdrawn claim paid)."""
+    return Conflict("CLAIM_STATE_CONFLICT", status=status, target=target,
+                    status_zh=MESSAGES[f"CLAIM_STATUS_{status.upper()}"],
+                    target_zh=MESSAGES[f"CLAIM_ACTION_{target.upper()}"])
+
+
+def status_after(decision: str) -> str:
+    return _DECISION_STATUS[decision]
+
+
+def can_withdraw(status: str) -> bool:
+    return status in BEFORE_DECISION
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    kind: str
+    status: str
+
+
+def missing_for_completeness(documents: Iterable[DocumentState]) -> list[str]:
+    """Kinds still needed before the claim is complete: an invoice and a settlement slip, uploaded and verified."""
+    verified = {d.kind for d in documents if d.status == "verified"}
+    return [k for k in REQUIRED_FOR_COMPLETENESS if k not in verified]
+
+
+def decision_due(completed_on: date) -> Deadline:
+    """15 statutory working days after the day the claim became complete."""
+    return add_working_days(completed_on, DECISION_WORKING_DAYS)
+
+
+def upload_problem(declared_type: str, declared_size: int, actual_type: str | None, actual_size: int,
+                   max_bytes: int) -> str | None:
+    """Why an uploaded object cannot be accepted (a message code), or None when it matches its declaration.
+
+    The local S3 does not enforce the pre-signed POST's conditions, so every object is checked after upload."""
+    if actual_size > max_bytes:
+        return "DOCUMENT_REJECTED_TOO_LARGE"
+    if (actual_type or "").split(";")[0].strip().lower() != declared_type:
+        return "DOCUMENT_REJECTED_TYPE"
+    if actual_size != declared_size:
+        return "DOCUMENT_REJECTED_SIZE"
+    return None
+
+
+def mask_account_number(number: str) -> str:
+    """6222021234561234 → 6222********1234 (first and last four digits kept)."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]

@@ -1,0 +1,95 @@
+"""Claim states and transitions, the completeness rule, upload checks and payee masking (DOMAIN §7)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from chalicelib.domain import claims as rules
+from chalicelib.domain.errors import Conflict
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize("current, target, path", [
+    ("submitted", "under_review", ["under_review"]),
+    ("submitted", "approved", ["under_review", "approved"]),
+    ("submitted", "rejected", ["under_review", "rejected"]),
+    ("submitted", "need_more_info", ["under_review", "need_more_info"]),
+    ("under_review", "approved", ["approved"]),
+    ("under_review", "need_more_info", ["need_more_info"]),
+    ("need_more_info", "approved", ["under_review", "approved"]),
+    ("need_more_info", "need_more_info", ["under_review", "need_more_info"]),
+    ("approved", "paid", ["paid"]),
+    ("submitted", "withdrawn", ["withdrawn"]),
+    ("under_review", "withdrawn", ["withdrawn"]),
+    ("need_more_info", "withdrawn", ["withdrawn"]),
+])
+def test_allowed_paths_record_under_review_before_a_decision(current, target, path):
+    assert rules.path_to(current, target) == path
+
+
+@pytest.mark.parametrize("current, target", [
+    ("approved", "withdrawn"), ("approved", "rejected"), ("approved", "approved"), ("paid", "paid"),
+    ("paid", "withdrawn"), ("rejected", "approved"), ("rejected", "under_review"), ("withdrawn", "under_review"),
+    ("withdrawn", "withdrawn"), ("submitted", "paid"), ("under_review", "paid"),
+])
+def test_decided_withdrawn_or_unapproved_claims_cannot_move_that_way(current, target):
+    with pytest.raises(Conflict) as caught:
+        rules.path_to(current, target)
+    assert caught.value.code == "CLAIM_STATE_CONFLICT"
+    assert caught.value.details["status_zh"] in caught.value.message
+
+
+def test_every_state_is_in_the_transition_table_and_terminal_states_lead_nowhere():
+    assert set(rules.TRANSITIONS) == set(rules.STATUSES)
+    assert all(not rules.TRANSITIONS[s] for s in ("paid", "rejected", "withdrawn"))
+
+
+@pytest.mark.parametrize("status, allowed", [("submitted", True), ("under_review", True), ("need_more_info", True),
+                                             ("approved", False), ("paid", False), ("rejected", False),
+                                             ("withdrawn", False)])
+def test_the_claimant_may_withdraw_only_before_a_decision(status, allowed):
+    assert rules.can_withdraw(status) is allowed
+
+
+def _docs(*pairs):
+    return [rules.DocumentState(kind, status) for kind, status in pairs]
+
+
+def test_a_claim_is_complete_with_a_verified_invoice_and_settlement_slip():
+    assert rules.missing_for_completeness(_docs(("invoice", "verified"), ("settlement_slip", "verified"))) == []
+
+
+def test_an_unverified_or_rejected_document_does_not_count():
+    docs = _docs(("invoice", "awaiting_upload"), ("settlement_slip", "rejected"), ("id_card", "verified"))
+    assert rules.missing_for_completeness(docs) == ["invoice", "settlement_slip"]
+
+
+def test_a_rejected_copy_does_not_undo_a_verified_one():
+    docs = _docs(("invoice", "rejected"), ("invoice", "verified"), ("settlement_slip", "verified"))
+    assert rules.missing_for_completeness(docs) == []
+
+
+def test_the_decision_is_due_fifteen_working_days_after_completion():
+    deadline = rules.decision_due(date(2021, 11, 1))  # Monday; no holiday before 11-22
+    assert (deadline.due, deadline.estimated) == (date(2021, 11, 22), False)
+
+
+@pytest.mark.parametrize("actual_type, actual_size, problem", [
+    ("image/png", 1000, None),
+    ("image/png; charset=binary", 1000, None),
+    ("image/jpeg", 1000, "DOCUMENT_REJECTED_TYPE"),
+    (None, 1000, "DOCUMENT_REJECTED_TYPE"),
+    ("image/png", 999, "DOCUMENT_REJECTED_SIZE"),
+    ("image/png", 10 * MB + 1, "DOCUMENT_REJECTED_TOO_LARGE"),
+])
+def test_an_upload_must_match_its_declaration_and_the_limit(actual_type, actual_size, problem):
+    assert rules.upload_problem("image/png", 1000, actual_type, actual_size, 10 * MB) == problem
+
+
+@pytest.mark.parametrize("number, masked", [("6222021234561234", "6222********1234"),
+                                            ("622202123456", "6222****3456"),
+                                            ("12345678", "********")])
+def test_account_numbers_show_only_the_first_and_last_four_digits(number, masked):
+    assert rules.mask_account_number(number) == masked
