@@ -39,11 +39,18 @@ MESSAGES: dict[str, str] = {
     "IDENTITY_ALREADY_BOUND": "该身份证号已被其他账户实名绑定。如非本人操作,请联系客服。",
     "IDENTITY_REQUIRED": "请先完成实名认证。",
     "IDENTITY_ALREADY_SET": "本账户已实名为其他人,不能更换。",
+    "SMS_CODE_FORMAT": "验证码应为 6 位数字。",
+    "SMS_UNAVAILABLE": "短信发送失败,请稍后再试。",
+    "WECHAT_LOGIN_UNAVAILABLE": "微信登录服务暂时无法访问,请稍后再试。",
+    "IDENTITY_CHECK_UNAVAILABLE": "医保系统暂时无法核验身份信息,请稍后再试。",
     # --- plans --------------------------------------------------------------------------------------------
     "PLAN_NOT_FOUND": "找不到该保险方案:{plan_id}。",
     # --- access (services/access.py) ----------------------------------------------------------------------
     "POLICY_NOT_FOUND": "找不到该保单,或您无权查看。",
     # --- sandbox ----------------------------------------------------------------------------------------------
+    "SANDBOX_SMS_NONE": "尚未向该手机号发送过验证码。",
+    "SANDBOX_CLOCK_FIXED_ONLY": "当前时钟不可调整。",
+    "SANDBOX_RECIPIENT_REQUIRED": "请提供 phone 或 account_id 查询参数。",
     # --- 医保 platform: messages of its refusal codes on the sandbox's HTTP face (key = "PLATFORM_" + code) ------
     "PLATFORM_PERSON_NOT_FOUND": "医保平台未查到该参保人。",
     "PLATFORM_NO_PERSONAL_ACCOUNT": "该参保人没有医保个人账户(仅职工医保有个人账户)。",

@@ -7,6 +7,7 @@ Here a region code is accepted if it was ever a known division code.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,7 +15,7 @@ from chalicelib.domain.errors import BadRequest
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would admit other scripts' digits
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,25 @@ def check_digit(first17: str) -> str:
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
 
 
+# Residence permits for Hong Kong, Macao and Taiwan residents (港澳台居民居住证) use GB 11643 numbers with these
+# prefixes; Taiwan's 830000 is not a division code in stdnum's table (it lists Taiwan as 71).
+RESIDENCE_PERMIT_REGIONS = frozenset({"810000", "820000", "830000"})
+
+
 def region_known(code: str) -> bool:
     """A 6-digit division code known in any period (stdnum's historical table), county or city level."""
     from stdnum import numdb
 
+    if code in RESIDENCE_PERMIT_REGIONS:
+        return True
     info = numdb.get("cn/loc").info(code)
     return len(info) >= 2 and bool(info[0][1]) and bool(info[1][1])
 
 
 def parse_resident_id(raw: str, today: date, field: str = "id_number") -> ResidentId:
     """Validate and decode; raises BadRequest('ID_NUMBER_INVALID') naming the reason in Chinese."""
-    number = (raw or "").strip().upper()
+    # NFKC turns full-width digits and Ｘ (typed with a Chinese input method) into ASCII.
+    number = unicodedata.normalize("NFKC", raw or "").strip().upper()
 
     def bad(reason: str) -> BadRequest:
         return BadRequest("ID_NUMBER_INVALID", field=field, reason=reason)

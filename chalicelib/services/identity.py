@@ -1,0 +1,295 @@
+"""Identity use cases: log in (WeChat mini-program, SMS one-time code), bind the account to a real person (实名认证)
+and show who I am.
+
+Every write that must be unique is a conditional write, so concurrent requests cannot create two accounts for one
+login, send codes faster than the limit, try a code more than five times, or bind one ID number to two accounts.
+Ports are passed in; time comes from the clock port as `now`.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.clock import CHINA_TZ, iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.domain.errors import Conflict, RuleViolation, TooManyRequests, Unauthorized, UpstreamUnavailable
+from chalicelib.domain.identity import (SMS_CODE_LENGTH, SMS_CODE_VALIDITY, SMS_MAX_WRONG_ATTEMPTS,
+                                        SMS_RESEND_INTERVAL, check_sms_code_shape, normalise_name, parse_phone,
+                                        same_person_name)
+from chalicelib.domain.resident_id import mask, parse_resident_id
+
+CHANNEL_WECHAT = "wechat"
+CHANNEL_PHONE = "phone"
+ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data for encrypted ID numbers (docs/access-patterns.md)
+
+
+def person_id_for(id_hash: str) -> str:
+    """The opaque, stable id a client sees for a real person — derived from the keyed hash, never the ID number."""
+    return "P" + id_hash[:20].upper()
+
+
+# ---- accounts ------------------------------------------------------------------------------------------------
+def account_for_login(table: Table, channel: str, subject: str, now: datetime) -> str:
+    """The account that logs in with this openid/phone, created on first login.
+
+    The login marker and the account are put in one transaction, both conditional on not existing: two concurrent
+    first logins make one account, and the loser reads the winner's marker.
+    """
+    existing = account_id_by_login(table, channel, subject)
+    if existing is not None:
+        return existing
+    marker_key = keys.login_marker(channel, subject)
+    account_id = uuid.uuid4().hex
+    account = {**keys.account(account_id), "account_id": account_id, "created_at": iso(now),
+               "login_channel": channel, ("phone" if channel == CHANNEL_PHONE else "openid"): subject}
+    try:
+        table.transact([TxOp.put({**marker_key, "account_id": account_id, "created_at": iso(now)}),
+                        TxOp.put(account)])
+    except ConditionFailed:
+        winner = account_id_by_login(table, channel, subject)
+        if winner is None:  # the account id collided, not the login: impossible with uuid4, but never guess
+            raise
+        return winner
+    return account_id
+
+
+def account_id_by_login(table: Table, channel: str, subject: str) -> str | None:
+    """The account that logs in with this openid/phone, if it ever logged in (e.g. an authorisation's grantee)."""
+    marker = table.get(keys.login_marker(channel, subject))
+    return marker["account_id"] if marker is not None else None
+
+
+def load_account(table: Table, account_id: str) -> dict[str, Any]:
+    account = table.get(keys.account(account_id))
+    if account is None:  # a validly signed token for an account that no longer exists
+        raise Unauthorized("TOKEN_INVALID")
+    return account
+
+
+# ---- WeChat login --------------------------------------------------------------------------------------------
+def login_with_wechat(table: Table, wechat, code: str, now: datetime) -> str:
+    """wx.login code → account id (the route issues the session token)."""
+    from chalicelib.adapters.wechat_login import WeChatCodeRejected, WeChatUnavailable
+
+    try:
+        session = wechat.code_to_session(code)
+    except WeChatCodeRejected:
+        raise Unauthorized("WECHAT_CODE_INVALID", field="code") from None
+    except WeChatUnavailable:
+        raise UpstreamUnavailable("WECHAT_LOGIN_UNAVAILABLE") from None
+    return account_for_login(table, CHANNEL_WECHAT, session.openid, now)
+
+
+# ---- SMS login -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CodeSent:
+    expires_in: int
+    resend_after: int
+
+
+def _code_hash(cipher, phone: str, code: str) -> str:
+    return cipher.lookup_hash(f"{phone}:{code}", purpose="sms")
+
+
+def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime) -> CodeSent:
+    """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code."""
+    from chalicelib.adapters.sms import SmsUnavailable
+
+    phone = parse_phone(phone_raw)
+    code = f"{secrets.randbelow(10 ** SMS_CODE_LENGTH):0{SMS_CODE_LENGTH}d}"
+    code_hash = _code_hash(cipher, phone, code)
+    sent = int(now.timestamp())
+    resend = int(SMS_RESEND_INTERVAL.total_seconds())
+    valid_until = sent + int(SMS_CODE_VALIDITY.total_seconds())
+    item = {**keys.sms_code(phone), "code_hash": code_hash, "sent_at": iso(now), "sent_epoch": sent,
+            "valid_until": valid_until, "attempts": 0, schema.TTL_ATTRIBUTE: valid_until}
+    try:
+        # A code "sent in the future" only exists when the sandbox clock was moved back; it must not block.
+        table.put(item, condition="attribute_not_exists(PK) OR sent_epoch <= :resend_before OR sent_epoch > :now",
+                  values={":resend_before": sent - resend, ":now": sent})
+    except ConditionFailed:
+        current = table.get(keys.sms_code(phone))
+        wait = current["sent_epoch"] + resend - sent if current else 1
+        raise TooManyRequests("SMS_TOO_FREQUENT", field="phone", retry_after=min(resend, max(1, wait))) from None
+    try:
+        sms.send_code(phone, code, valid_minutes=int(SMS_CODE_VALIDITY.total_seconds() // 60))
+    except SmsUnavailable:
+        # Undo our own record only, so the member may retry at once instead of waiting a minute for nothing.
+        try:
+            table.delete(keys.sms_code(phone), condition="code_hash = :h", values={":h": code_hash})
+        except ConditionFailed:
+            pass
+        raise UpstreamUnavailable("SMS_UNAVAILABLE") from None
+    return CodeSent(expires_in=valid_until - sent, resend_after=resend)
+
+
+def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime) -> str:
+    """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it."""
+    phone = parse_phone(phone_raw)
+    code = check_sms_code_shape(code_raw)
+    key = keys.sms_code(phone)
+    item = table.get(key)
+    if item is None or int(now.timestamp()) >= item["valid_until"]:
+        raise Unauthorized("SMS_CODE_EXPIRED", field="code")
+    if item["attempts"] >= SMS_MAX_WRONG_ATTEMPTS:
+        raise TooManyRequests("SMS_CODE_LOCKED", field="code")
+    # Every write below is conditional on the very code we read still being live, so concurrent tries cannot
+    # exceed the limit nor use a code twice.
+    guard = "code_hash = :h AND attempts < :max"
+    values = {":h": item["code_hash"], ":max": SMS_MAX_WRONG_ATTEMPTS}
+    if hmac.compare_digest(item["code_hash"], _code_hash(cipher, phone, code)):
+        try:
+            table.delete(key, condition=guard, values=values)
+        except ConditionFailed:  # used, replaced or voided in the meantime
+            raise Unauthorized("SMS_CODE_EXPIRED", field="code") from None
+        return account_for_login(table, CHANNEL_PHONE, phone, now)
+    try:
+        updated = table.update(key, "SET attempts = attempts + :one", condition=guard, values={**values, ":one": 1})
+    except ConditionFailed:
+        raise TooManyRequests("SMS_CODE_LOCKED", field="code") from None
+    attempts_left = SMS_MAX_WRONG_ATTEMPTS - updated["attempts"]
+    if attempts_left <= 0:
+        raise TooManyRequests("SMS_CODE_LOCKED", field="code")
+    raise Unauthorized("SMS_CODE_WRONG", field="code", attempts_left=attempts_left)
+
+
+# ---- identity binding (实名) ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BasicInsurance:
+    type: str
+    city: str
+    status: str
+
+
+@dataclass(frozen=True)
+class BoundIdentity:
+    person_id: str
+    name: str
+    id_number_masked: str
+    birth_date: date
+    sex: str
+    basic_insurance: BasicInsurance
+
+
+def _platform_record(platform, id_number: str, name: str):
+    """The 医保 platform's record of this person under this name. Unknown ID and wrong name get the same answer,
+    so the endpoint cannot be used to learn whether someone is insured."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    try:
+        person = platform.find_person(id_number)
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
+    except PlatformError as exc:
+        if exc.code != "PERSON_NOT_FOUND":
+            raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
+        person = None
+    if person is None or not same_person_name(name, person.name):
+        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM")
+    return person
+
+
+def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str, id_raw: str,
+                  now: datetime) -> BoundIdentity:
+    """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person."""
+    name = normalise_name(name_raw)
+    resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
+    id_hash = cipher.lookup_hash(resident.number)
+    account = load_account(table, account_id)
+    if account.get("person_hash") not in (None, id_hash):
+        raise Conflict("IDENTITY_ALREADY_SET")
+    record = _platform_record(platform, resident.number, name)
+    name = record.name  # the platform's spelling is the person's legal name
+    id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT)
+    born, at = resident.birth_date.isoformat(), iso(now)
+    ops = [
+        # The person may already be known (e.g. as someone's family member): fill only what is missing.
+        TxOp.update_item(keys.person(id_hash),
+                         "SET id_hash = if_not_exists(id_hash, :h), id_enc = if_not_exists(id_enc, :enc), "
+                         "#name = if_not_exists(#name, :name), birth_date = if_not_exists(birth_date, :born), "
+                         "sex = if_not_exists(sex, :sex), region_code = if_not_exists(region_code, :region)",
+                         names={"#name": "name"},
+                         values={":h": id_hash, ":enc": id_enc, ":name": name, ":born": born, ":sex": resident.sex,
+                                 ":region": resident.region_code}),
+        TxOp.update_item(keys.identity_binding(id_hash),
+                         "SET account_id = :me, bound_at = if_not_exists(bound_at, :at)",
+                         condition="attribute_not_exists(PK) OR account_id = :me",
+                         values={":me": account_id, ":at": at}),
+        TxOp.update_item(keys.account(account_id),
+                         "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
+                         "identity_bound_at = if_not_exists(identity_bound_at, :at)",
+                         condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
+                         values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": resident.sex,
+                                 ":at": at}),
+    ]
+    try:
+        table.transact(ops)
+    except ConditionFailed as exc:
+        failed = [i for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"]
+        if 2 in failed:
+            raise Conflict("IDENTITY_ALREADY_SET") from None
+        raise Conflict("IDENTITY_ALREADY_BOUND") from None
+    return BoundIdentity(person_id=person_id_for(id_hash), name=name, id_number_masked=resident.masked,
+                         birth_date=resident.birth_date, sex=resident.sex,
+                         basic_insurance=BasicInsurance(type=record.basic_type, city=record.city,
+                                                        status=record.status))
+
+
+# ---- who am I ------------------------------------------------------------------------------------------------
+def _masked(cipher, id_enc: str | None) -> str | None:
+    return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT)) if id_enc else None
+
+
+def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
+    """The caller's account, bound person, family members and authorisations — ID numbers masked."""
+    account = load_account(table, account_id)
+    person_hash = account.get("person_hash")
+    identity = None
+    if person_hash:
+        identity = {"person_id": person_id_for(person_hash), "name": account.get("person_name"),
+                    "id_number_masked": _masked(cipher, account.get("id_enc")),
+                    "birth_date": account.get("birth_date"), "sex": account.get("sex"),
+                    "bound_at": account.get("identity_bound_at")}
+    pk, prefix = keys.family_member_prefix(account_id)
+    members = [{"member_id": m.get("member_id"), "name": m.get("name"),
+                "id_number_masked": _masked(cipher, m.get("id_enc")), "relationship": m.get("relationship"),
+                "birth_date": m.get("birth_date"), "sex": m.get("sex"), "created_at": m.get("created_at")}
+               for m in table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix)]
+    return {"account_id": account_id, "created_at": account.get("created_at"),
+            "login_channel": account.get("login_channel"), "phone": account.get("phone"),
+            "identity": identity, "family_members": members,
+            "authorizations_granted": _granted(table, person_hash) if person_hash else [],
+            "authorizations_held": _held(table, account["phone"]) if account.get("phone") else []}
+
+
+def _granted(table: Table, person_hash: str) -> list[dict[str, Any]]:
+    """Authorisations the bound person gave (GSI1 PERSON#{hash} / AUTHZ#…), active and revoked."""
+    index = schema.GSI_BY_PERSON
+    pk_name, sk_name = schema.GSIS[index]
+    k = keys.gsi_person(person_hash, "AUTHZ#")
+    return [{"authorization_id": a.get("authorization_id"), "grantee_phone": a.get("grantee_phone"),
+             "scopes": a.get("scopes", []), "status": a.get("status"), "created_at": a.get("created_at"),
+             "revoked_at": a.get("revoked_at")}
+            for a in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name])]
+
+
+def _held(table: Table, phone: str) -> list[dict[str, Any]]:
+    """Active authorisations given to the phone this account logs in with (GSI4 GRANTEE#{phone} / AUTHZ#…)."""
+    index = schema.GSI_BY_GRANTEE
+    pk_name, sk_name = schema.GSIS[index]
+    k = keys.gsi_grantee(phone, "AUTHZ#")
+    held = [a for a in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name])
+            if a.get("status") == "active"]
+    grantor_hashes = sorted({a["grantor_hash"] for a in held if a.get("grantor_hash")})
+    names = {p["id_hash"]: p.get("name") for p in table.batch_get([keys.person(h) for h in grantor_hashes])
+             if p.get("id_hash")}
+    return [{"authorization_id": a.get("authorization_id"),
+             "grantor_person_id": person_id_for(a["grantor_hash"]) if a.get("grantor_hash") else None,
+             "grantor_name": names.get(a.get("grantor_hash")), "scopes": a.get("scopes", []),
+             "created_at": a.get("created_at")}
+            for a in held]
