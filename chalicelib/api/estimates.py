@@ -1,31 +1,35 @@
 """POST /v1/estimates — what the 惠民保 layer would pay for bills from settlement slips, explained in plain Chinese.
 
 `EstimateBill` is the bill shape of API.md ("<estimate bill>"), shared with claims: `to_bill()` gives the engine's Bill.
+The engine and the plan model are imported on first use, not at cold start (pydantic plan models are costly to build).
 """
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.domain.benefits import Bill, BillResult, YearToDate
-from chalicelib.domain.plan import CATEGORIES, Setting
+
+if TYPE_CHECKING:
+    from chalicelib.domain.benefits import Bill, BillResult, YearToDate
 
 bp = Blueprint(__name__)
 
 MAX_FEN = 1_000_000_000_000
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN, description="integer fen, 0 to 10^12")]
+# The same values as chalicelib.domain.plan.SETTINGS (a test holds them equal), spelled here to keep imports light.
+SettingIn = Literal["inpatient", "outpatient", "special_outpatient"]
 
 
 class EstimateBill(RequestModel):
-    """One settlement slip (结算单). Omitted amounts are 0."""
+    """One settlement slip (结算单). Omitted amounts are 0; one `<category>_fen` field per DOMAIN §5 category."""
 
     service_date: date
-    setting: Setting
+    setting: SettingIn
     in_policy_after_catastrophic_fen: Fen = 0
     in_policy_below_catastrophic_fen: Fen = 0
     class_b_prepay_fen: Fen = 0
@@ -36,6 +40,9 @@ class EstimateBill(RequestModel):
     negative_list_fen: Fen = 0
 
     def to_bill(self) -> Bill:
+        from chalicelib.domain.benefits import Bill
+        from chalicelib.domain.plan import CATEGORIES
+
         return Bill(self.service_date, self.setting, {c: getattr(self, f"{c}_fen") for c in CATEGORIES})
 
 
@@ -126,6 +133,7 @@ def _bill(r: BillResult) -> BillEstimate:
           response=EstimateResponse, summary="赔付试算:按结算单金额估算惠民保赔付,并逐项说明", tags=("estimates",))
 def create_estimate(ctx, body: EstimateRequest):
     from chalicelib import deps
+    from chalicelib.domain.benefits import YearToDate
     from chalicelib.services import estimates
 
     ytd = body.year_to_date

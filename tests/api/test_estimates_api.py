@@ -257,3 +257,14 @@ def test_platform_outage_still_estimates_and_says_suspensions_were_not_checked(c
                         people["insured"])
     assert status == 200
     assert any("无法向医保系统核实" in note for note in body["notes"])
+
+
+def test_the_bill_shape_names_every_setting_and_category_of_the_domain():
+    from typing import get_args
+
+    from chalicelib.api.estimates import EstimateBill, SettingIn
+    from chalicelib.domain.plan import CATEGORIES, SETTINGS
+
+    assert get_args(SettingIn) == SETTINGS
+    amount_fields = {name for name in EstimateBill.model_fields if name.endswith("_fen")}
+    assert amount_fields == {f"{c}_fen" for c in CATEGORIES}
