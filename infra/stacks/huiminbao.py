@@ -163,9 +163,9 @@ class HuiminbaoStack(cdk.Stack):
             warm_throughput=warm,
         )
         gsi_warm = None
-        if p.gsi_warm_write_units:
+        if p.gsi_warm_read_units or p.gsi_warm_write_units:
             gsi_warm = dynamodb.WarmThroughput(
-                read_units_per_second=p.warm_read_units, write_units_per_second=p.gsi_warm_write_units
+                read_units_per_second=p.gsi_warm_read_units, write_units_per_second=p.gsi_warm_write_units
             )
         for index_name, (pk, sk) in schema.GSIS.items():
             table.add_global_secondary_index(

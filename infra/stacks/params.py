@@ -59,6 +59,7 @@ class StageParams:
     # DynamoDB warm throughput (units/second) to pre-warm for a launch; None = on-demand defaults.
     warm_read_units: int | None = None
     warm_write_units: int | None = None
+    gsi_warm_read_units: int | None = None
     gsi_warm_write_units: int | None = None
     # Alarm thresholds (per 5 minutes).
     api_5xx_threshold: int = 5
@@ -86,10 +87,11 @@ STAGES: dict[str, StageParams] = {
         api_burst_limit=2500,
         retain_data=True,
         log_retention_days=365,  # >= 6 months of logs (网络安全法 art. 21)
-        # 700 enrolments/s x 18 table WRU = 12,600 WRU/s; x ~20 RRU = 14,000 RRU/s: pre-warm with ~1.5x.
-        warm_read_units=21000,
+        # 700 enrolments/s x 21 table WRU = 14,700 WRU/s -> pre-warm writes to 19,000 (1.3x). Reads are
+        # 700 x 10 RRU = 7,000 RRU/s, under the 12,000 a new on-demand table already sustains; each GSI peaks
+        # at ~2,100 WRU/s, under its default 4,000, so GSIs need no pre-warm (docs/deploy.md, "Launch peak").
+        warm_read_units=12000,
         warm_write_units=19000,
-        gsi_warm_write_units=6000,
         api_5xx_threshold=50,
         lambda_error_threshold=50,
     ),

@@ -76,7 +76,10 @@ def test_prod_table_and_indexes_are_prewarmed_for_launch(prod):
         "ReadUnitsPerSecond": p.warm_read_units, "WriteUnitsPerSecond": p.warm_write_units,
     }
     for gsi in table["Properties"]["GlobalSecondaryIndexes"]:
-        assert gsi["WarmThroughput"]["WriteUnitsPerSecond"] == p.gsi_warm_write_units
+        if p.gsi_warm_write_units:
+            assert gsi["WarmThroughput"]["WriteUnitsPerSecond"] == p.gsi_warm_write_units
+        else:
+            assert "WarmThroughput" not in gsi
 
 
 def test_documents_bucket_is_private_kms_encrypted_versioned_and_logged(prod):
