@@ -44,9 +44,28 @@ _DEV_HASH_KEY = "6c6f63616c2d6f6e6c792d69642d686173682d6b65792d6e6f742d736563726
 _DEV_DATA_KEY = "6c6f63616c2d6f6e6c792d646174612d6b65792d6e6f742d612d736563726574"
 
 
+def _load_secrets(arns: str) -> dict[str, str]:
+    """Deployed stages: HMB_SECRETS_ARN lists Secrets Manager secrets whose JSON keys are the HMB_* names below.
+    Read once per container (first use), never at import; values are not logged."""
+    import json
+
+    import boto3
+
+    client = boto3.client("secretsmanager")
+    values: dict[str, str] = {}
+    for arn in filter(None, (a.strip() for a in arns.split(","))):
+        payload = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+        values.update({k: str(v) for k, v in payload.items() if k.startswith("HMB_") and v not in (None, "")})
+    return values
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     stage = os.environ.get("HMB_STAGE", LOCAL)
+    arns = os.environ.get("HMB_SECRETS_ARN", "")
+    if stage != LOCAL and arns and arns != "set-by-infra":
+        for name, value in _load_secrets(arns).items():
+            os.environ.setdefault(name, value)
     local = stage == LOCAL
     token_secret = os.environ.get("HMB_TOKEN_SECRET") or ("local-dev-token-secret" if local else "")
     if not token_secret:
