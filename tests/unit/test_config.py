@@ -11,12 +11,12 @@ NAMES = ("HMB_STAGE", "HMB_TOKEN_SECRET", "HMB_ID_HASH_KEY", "HMB_ID_DATA_KEY", 
 
 
 @pytest.fixture()
-def clean_env(monkeypatch):
+def clean_env():
     import os
 
     saved = {n: os.environ.pop(n, None) for n in NAMES}  # get_settings writes secrets into os.environ
     reset_settings()
-    yield monkeypatch
+    yield os.environ
     for name, value in saved.items():
         os.environ.pop(name, None)
         if value is not None:
@@ -30,8 +30,8 @@ def test_deployed_stage_reads_its_keys_from_secrets_manager(clean_env):
         a = sm.create_secret(Name="app", SecretString=json.dumps({"HMB_TOKEN_SECRET": "t" * 40}))["ARN"]
         b = sm.create_secret(Name="ids", SecretString=json.dumps({"HMB_ID_HASH_KEY": "11" * 32,
                                                                   "HMB_ID_DATA_KEY": "22" * 32}))["ARN"]
-        clean_env.setenv("HMB_STAGE", "prod")
-        clean_env.setenv("HMB_SECRETS_ARN", f"{a},{b}")
+        clean_env["HMB_STAGE"] = "prod"
+        clean_env["HMB_SECRETS_ARN"] = f"{a},{b}"
         s = get_settings()
     assert s.token_secret == "t" * 40
     assert s.id_hash_key == bytes.fromhex("11" * 32)
@@ -39,6 +39,6 @@ def test_deployed_stage_reads_its_keys_from_secrets_manager(clean_env):
 
 
 def test_deployed_stage_without_secrets_refuses_to_start(clean_env):
-    clean_env.setenv("HMB_STAGE", "prod")
+    clean_env["HMB_STAGE"] = "prod"
     with pytest.raises(RuntimeError):
         get_settings()
