@@ -110,6 +110,8 @@ class MeOut(ResponseModel):
 def _session(account_id: str) -> SessionOut:
     from chalicelib.api.auth import issue_member_token
 
+    # Stamped with real time, not the sandbox clock: PyJWT checks expiry against real time, and a session's life
+    # is a security property, not a business rule.
     token, expires_in = issue_member_token(account_id)
     return SessionOut(token=token, expires_in=expires_in, account_id=account_id)
 
