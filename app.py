@@ -1,10 +1,18 @@
 """Chalice entry point: create the app and register the route blueprints. Nothing else happens at import."""
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.api.routes import register
 
 app = Chalice(app_name="huiminbao")
 app.api.cors = False
 register(app, stage=os.environ.get("HMB_STAGE", ""))
+
+
+@app.schedule(Rate(10, unit=Rate.MINUTES), name="reconcile_orders")
+def reconcile_orders(event):
+    """Settle orders a failure left between payment and cover (chalicelib/services/orders.py `reconcile`)."""
+    from chalicelib import jobs
+
+    return jobs.reconcile_orders(event)

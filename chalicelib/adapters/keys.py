@@ -46,6 +46,16 @@ def cover_marker(plan_id: str, id_hash: str) -> dict[str, str]:
     return {"PK": f"COVER#{plan_id}#{id_hash}", "SK": "COVER"}
 
 
+def refund(refund_id: str) -> dict[str, str]:
+    """A refund owed to a member (cancellation before benefits start), until the payment channel confirms it."""
+    return {"PK": f"REFUND#{refund_id}", "SK": "REFUND"}
+
+
+def wechat_transaction(transaction_id: str) -> dict[str, str]:
+    """Uniqueness marker: a WeChat Pay transaction is applied to an order once (duplicate notifications)."""
+    return {"PK": f"WECHAT_TXN#{transaction_id}", "SK": "WECHAT_TXN"}
+
+
 def claim(claim_id: str) -> dict[str, str]:
     return {"PK": f"CLAIM#{claim_id}", "SK": "CLAIM"}
 
