@@ -47,8 +47,11 @@ def _has_route(client, path: str, method: str) -> bool:
 
 
 def login(client, phone: str) -> dict[str, str]:
-    """Log in as the member who uses `phone` (creating the account) and return the request headers."""
-    if _has_route(client, "/v1/auth/sms/verify", "POST"):
+    """Log in as the member who uses `phone` (creating the account) and return the request headers.
+
+    The first login of a phone goes through the real SMS flow when it exists; a later login of the same phone gets
+    a token for the existing account directly (a second code within a minute would be refused, 429)."""
+    if _has_route(client, "/v1/auth/sms/verify", "POST") and not _phone_has_account(phone):
         from chalicelib import deps
 
         sent = client.http.post("/v1/auth/sms", headers={"Content-Type": "application/json"},
@@ -60,11 +63,18 @@ def login(client, phone: str) -> dict[str, str]:
         assert resp.status_code == 200, resp.body
         token = json.loads(resp.body)["token"]
     else:
-        token = _token_for_new_phone_account(phone)
+        token = _token_for_phone_account(phone)
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
-def _token_for_new_phone_account(phone: str) -> str:
+def _phone_has_account(phone: str) -> bool:
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    return deps.table().get(keys.login_marker("phone", phone)) is not None
+
+
+def _token_for_phone_account(phone: str) -> str:
     """The Account item and its login marker per docs/access-patterns.md, written in one transaction."""
     from chalicelib import deps
     from chalicelib.adapters import keys
