@@ -161,8 +161,12 @@ class BillResult:
     rounding_adjustment_fen: int  # payout before the cap − Σ tier shown_fen
     cap_reduction_fen: int
     total_fen: int  # Σ every amount on the bill, covered or not
-    ytd_before: YearToDate
+    before: tuple[int, int, int]  # the year-to-date state this bill started from (deductible used, eligible, paid)
     benefits: Benefits = field(repr=False)
+
+    @property
+    def ytd_before(self) -> YearToDate:
+        return YearToDate(*self.before)
 
     @cached_property
     def explanation(self) -> tuple[str, ...]:
@@ -212,7 +216,7 @@ def compute(benefits: Benefits, ytd: YearToDate, bills: Sequence[Bill],
     tiers = [(t.up_to_fen, t.ratio) for t in benefits.tiers]
     order = sorted(range(len(bills)), key=lambda i: bills[i].service_date)  # sorted() is stable
     results: list[BillResult | None] = [None] * len(bills)
-    state = ytd
+    state = (ytd.deductible_used_fen, ytd.eligible_fen, ytd.paid_fen)  # carried as plain ints: this loop is hot
     for i in order:
         bill = bills[i]
         reason = _bill_exclusion(benefits, bill, benefit_period, excluded_periods)
@@ -222,7 +226,7 @@ def compute(benefits: Benefits, ytd: YearToDate, bills: Sequence[Bill],
             results[i] = _not_covered(benefits, state, i, bill, *reason)
     done = [r for r in results if r is not None]
     return Estimate(bills=done, payout_fen=sum(r.payout_fen for r in done), year_to_date_before=ytd,
-                    year_to_date_after=state)
+                    year_to_date_after=YearToDate(*state))
 
 
 def _bill_exclusion(benefits: Benefits, bill: Bill, period: BenefitPeriod | None,
@@ -260,14 +264,15 @@ def _check_amounts(bill: Bill) -> int:
     return total
 
 
-def _not_covered(benefits: Benefits, ytd: YearToDate, index: int, bill: Bill, reason: BillExclusion,
+def _not_covered(benefits: Benefits, ytd: tuple[int, int, int], index: int, bill: Bill, reason: BillExclusion,
                  detail: str) -> BillResult:
     return BillResult(index, bill.service_date, bill.setting, 0, 0, 0, 0, reason, detail, (), (), (), _ZERO, 0, 0,
                       _check_amounts(bill), ytd, benefits)
 
 
 def _one_bill(benefits: Benefits, rules: dict[str, _Rule], tiers: list[tuple[int | None, Decimal]],
-              ytd: YearToDate, index: int, bill: Bill) -> tuple[BillResult, YearToDate]:
+              ytd: tuple[int, int, int], index: int, bill: Bill) -> tuple[BillResult, tuple[int, int, int]]:
+    deductible_used, eligible_before, paid_before = ytd
     total = 0
     counted: list[CategoryLine] = []
     excluded: list[ExcludedAmount] = []
@@ -292,9 +297,9 @@ def _one_bill(benefits: Benefits, rules: dict[str, _Rule], tiers: list[tuple[int
             free_of_deductible += covered
 
     # 起付线: consumed by the categories it applies to, up to what is left of this year's.
-    deductible = min(subject_to_deductible, max(0, benefits.deductible_fen - ytd.deductible_used_fen))
+    deductible = min(subject_to_deductible, max(0, benefits.deductible_fen - deductible_used))
     eligible = subject_to_deductible + free_of_deductible - deductible
-    start = ytd.eligible_fen
+    start = eligible_before
     end = start + eligible
 
     # Tiers on the cumulative eligible amount: the interval (start, end] split at each tier's bound.
@@ -321,7 +326,7 @@ def _one_bill(benefits: Benefits, rules: dict[str, _Rule], tiers: list[tuple[int
     reduction = 0
     cap = benefits.annual_cap_fen
     if cap is not None:
-        room = max(0, cap - ytd.paid_fen)
+        room = max(0, cap - paid_before)
         if payout > room:
             reduction = payout - room
             payout = room
@@ -329,7 +334,7 @@ def _one_bill(benefits: Benefits, rules: dict[str, _Rule], tiers: list[tuple[int
     result = BillResult(index, bill.service_date, bill.setting, subject_to_deductible + free_of_deductible,
                         deductible, eligible, payout, None, None, tuple(counted), tuple(excluded), tuple(parts), raw,
                         adjustment, reduction, total, ytd, benefits)
-    after = YearToDate(ytd.deductible_used_fen + deductible, end, ytd.paid_fen + payout)
+    after = (deductible_used + deductible, end, paid_before + payout)
     return result, after
 
 
@@ -363,6 +368,7 @@ def _explain(r: BillResult) -> tuple[str, ...]:
         return (_M["ESTIMATE_LINE_BILL_NOT_COVERED"].format(reason=r.not_covered_detail, total=yuan(r.total_fen)),
                 _M["ESTIMATE_LINE_PAYOUT"].format(payout=yuan(0)))
     benefits = r.benefits
+    used_before, eligible_before, paid_before = r.before
     has_deductible = benefits.deductible_fen > 0
     lines: list[str] = []
     # Categories in the plan's fixed order, excluded ones where they fall.
@@ -385,7 +391,7 @@ def _explain(r: BillResult) -> tuple[str, ...]:
                     covered=yuan(c.covered_fen), suffix=suffix))
     subject = sum(c.covered_fen for c in r.counted if c.deductible_applies)
     if has_deductible and subject:
-        left_before = max(0, benefits.deductible_fen - r.ytd_before.deductible_used_fen)
+        left_before = max(0, benefits.deductible_fen - used_before)
         if left_before == 0:
             lines.append(_M["ESTIMATE_LINE_DEDUCTIBLE_ALREADY_MET"].format(deductible=yuan(benefits.deductible_fen)))
         elif r.deductible_applied_fen == left_before:
@@ -395,7 +401,7 @@ def _explain(r: BillResult) -> tuple[str, ...]:
                 used=yuan(r.deductible_applied_fen), left=yuan(left_before - r.deductible_applied_fen)))
     if r.covered_fen:
         lines.append(_M["ESTIMATE_LINE_ELIGIBLE"].format(
-            eligible=yuan(r.eligible_fen), cumulative=yuan(r.ytd_before.eligible_fen + r.eligible_fen)))
+            eligible=yuan(r.eligible_fen), cumulative=yuan(eligible_before + r.eligible_fen)))
     for part in r.tiers:
         lines.append(_M["ESTIMATE_LINE_TIER"].format(tier=_tier_label(part.from_fen, part.to_fen),
                                                      amount=yuan(part.amount_fen), ratio=percent(part.ratio),
@@ -406,7 +412,7 @@ def _explain(r: BillResult) -> tuple[str, ...]:
                                                          payout=yuan(before_cap)))
     if r.cap_reduction_fen:
         lines.append(_M["ESTIMATE_LINE_CAP"].format(cap=yuan(benefits.annual_cap_fen or 0),
-                                                    paid_before=yuan(r.ytd_before.paid_fen),
+                                                    paid_before=yuan(paid_before),
                                                     before=yuan(before_cap), payout=yuan(r.payout_fen)))
     lines.append(_M["ESTIMATE_LINE_PAYOUT"].format(payout=yuan(r.payout_fen)))
     return tuple(lines)
