@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+
 from chalice import Blueprint
 
 from chalicelib.api.http import endpoint

@@ -7,16 +7,27 @@ item is the uniqueness check (no separate marker, no read-then-write).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
-from chalicelib.domain.enrolment_rules import (RELATIONSHIP_ZH, benefit_start, check_eligible, check_plan_open,
-                                               payment_methods_for)
-from chalicelib.domain.errors import Conflict, NotFound, RuleViolation, UpstreamUnavailable
+from chalicelib.domain.enrolment_rules import (
+    RELATIONSHIP_ZH,
+    benefit_start,
+    check_eligible,
+    check_plan_open,
+    payment_methods_for,
+)
+from chalicelib.domain.errors import (
+    Conflict,
+    NotFound,
+    RuleViolation,
+    UpstreamUnavailable,
+)
 from chalicelib.domain.identity import normalise_name
 from chalicelib.domain.messages import message_for
 from chalicelib.domain.plan import Plan

@@ -9,7 +9,14 @@ from datetime import date, datetime
 import pytest
 
 from chalicelib.adapters.clock import CHINA_TZ
-from tests.helpers import id_hash, login, new_id, new_member, register_person, write_policy
+from tests.helpers import (
+    id_hash,
+    login,
+    new_id,
+    new_member,
+    register_person,
+    write_policy,
+)
 
 FULL_ID = re.compile(r"\d{17}[\dX]")
 
