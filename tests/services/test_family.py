@@ -1,0 +1,133 @@
+"""services/family.py against the simulated 医保 platform and moto: rules that the HTTP tests do not show."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.clock import CHINA_TZ
+from chalicelib.domain.errors import RuleViolation
+from tests.helpers import new_id, new_member, register_person, write_policy
+
+NOW = datetime(2021, 4, 15, 10, 0, tzinfo=CHINA_TZ)
+
+
+@pytest.fixture()
+def ports(client, clock):
+    from chalicelib import deps
+
+    clock.set(NOW)
+    return deps.table(), deps.cipher(), deps.platform()
+
+
+@pytest.fixture()
+def account(client, ports):
+    table = ports[0]
+    me = new_member(client, "13600000001", "张三", prior_years_fen=100000)
+    return table.get(keys.account(me.account_id))
+
+
+def add(ports, account, name, id_number, relationship="child"):
+    from chalicelib.services import family
+
+    table, cipher, platform = ports
+    return family.add_member(table, cipher, platform, account, name, id_number, relationship, NOW)
+
+
+def test_the_stored_name_is_the_platforms_spelling(ports, account):
+    child_id = new_id(born=date(2010, 6, 1))
+    register_person("Alice·Zhang", child_id)
+
+    member = add(ports, account, "alice•zhang", child_id)  # typed with a bullet and lower case
+
+    assert member.name == "Alice·Zhang"
+
+
+def test_the_member_id_is_stable_for_a_person_and_private_to_the_account(client, ports, account):
+    from chalicelib.services.family import member_id_for
+
+    cipher = ports[1]
+    person = cipher.lookup_hash(new_id())
+    other = new_member(client, "13600000002", "钱七")
+
+    assert member_id_for(cipher, account["account_id"], person) == member_id_for(cipher, account["account_id"], person)
+    assert member_id_for(cipher, account["account_id"], person) != member_id_for(cipher, other.account_id, person)
+    assert person not in member_id_for(cipher, account["account_id"], person)
+
+
+def test_identity_is_required_before_anything_else(ports):
+    from chalicelib.services.family import require_identity
+
+    with pytest.raises(RuleViolation) as refused:
+        require_identity({"account_id": "a1"})
+    assert refused.value.code == "IDENTITY_REQUIRED"
+    assert require_identity({"account_id": "a1", "person_hash": "h"}) == "h"
+
+
+def test_every_cover_marker_is_read_in_one_round_trip(ports, account, clock):
+    from chalicelib.services import family
+
+    table, cipher, platform = ports
+    clock.set(datetime(2021, 12, 1, 9, 0, tzinfo=CHINA_TZ))  # two plans on sale
+    ids = [new_id(born=date(2000 + n, 1, 1)) for n in range(3)]
+    for n, id_number in enumerate(ids):
+        register_person(f"张{'一二三'[n]}", id_number)
+        add(ports, account, f"张{'一二三'[n]}", id_number)
+    write_policy(ids[1], "张二", "someone", plan_id="lishui-2022", benefit_start="2022-01-01",
+                 coverage_end="2022-12-31", waiting_rule="in_window")
+    calls = []
+    real = table.batch_get
+    table.batch_get = lambda key_list: calls.append(len(key_list)) or real(key_list)
+
+    members = family.list_members(table, cipher, platform, account, clock.now())
+
+    assert calls == [6]  # 3 relatives × 2 open plans, one BatchGetItem
+    covered = {(m.name, p.plan_id) for m in members for p in m.plans if p.already_covered}
+    assert covered == {("张二", "lishui-2022")}
+
+
+def test_a_relative_the_platform_no_longer_knows_is_listed_as_not_enrollable(ports, account):
+    from chalicelib.services import family
+
+    table, cipher, platform = ports
+    child_id = new_id(born=date(2010, 6, 1))
+    register_person("张小", child_id)
+    add(ports, account, "张小", child_id)
+    del platform.people[child_id]  # e.g. the household moved away and the city deregistered them
+
+    [member] = family.list_members(table, cipher, platform, account, NOW)
+
+    assert member.basic_insurance == {"type": "unknown", "city": "", "status": "unknown"}
+    assert [(p.can_enrol, p.reason_code) for p in member.plans] == [(False, "PERSON_NOT_FOUND_IN_PLATFORM")]
+
+
+def test_a_household_is_limited_to_keep_the_endpoint_from_being_a_lookup_service(ports, account, monkeypatch):
+    from chalicelib.services import family
+
+    monkeypatch.setattr(family, "MAX_FAMILY_MEMBERS", 2)
+    for n in range(2):
+        id_number = new_id(born=date(2001 + n, 1, 1))
+        register_person("张二", id_number)
+        add(ports, account, "张二", id_number)
+    third = new_id(born=date(2005, 1, 1))
+    register_person("张三三", third)
+
+    with pytest.raises(RuleViolation) as refused:
+        add(ports, account, "张三三", third)
+    assert refused.value.code == "FAMILY_MEMBER_LIMIT"
+
+
+def test_removing_a_member_leaves_their_policy_and_cover_marker(ports, account):
+    from chalicelib.services import family
+
+    table = ports[0]
+    child_id = new_id(born=date(2010, 6, 1))
+    register_person("张小", child_id)
+    member = add(ports, account, "张小", child_id)
+    policy_id = write_policy(child_id, "张小", account["account_id"], insured_member_id=member.member_id)
+
+    family.remove_member(table, account["account_id"], member.member_id)
+
+    assert table.get(keys.policy(policy_id))["status"] == "active"
+    assert table.get(keys.cover_marker("lishui-2021", ports[1].lookup_hash(child_id))) is not None
