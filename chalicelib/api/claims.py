@@ -1,0 +1,204 @@
+"""Member claim routes (理赔): submit, documents (pre-signed S3 POST, then verify), view with timeline, withdraw.
+
+The claimant side is the insured or an account holding their `claims` authorisation; anyone else gets 404.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+from pydantic import Field, field_validator
+
+from chalicelib.api.estimates import EstimateBill
+from chalicelib.api.http import endpoint
+from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.domain.claims import ContentType, DocumentKind
+
+bp = Blueprint(__name__)
+
+
+# ---- requests ------------------------------------------------------------------------------------------------------
+class PayeeIn(RequestModel):
+    account_name: str = Field(min_length=1, max_length=64, description="收款户名")
+    bank_name: str = Field(min_length=1, max_length=64, description="开户行")
+    account_number: str = Field(max_length=64, description="银行账号,12 至 30 位数字;加密保存,只显示掩码")
+
+    @field_validator("account_number")
+    @classmethod
+    def _digits(cls, v: str) -> str:
+        if not (v.isascii() and v.isdigit() and 12 <= len(v) <= 30):
+            raise ValueError("应为 12 至 30 位数字")
+        return v
+
+
+class ClaimIn(RequestModel):
+    policy_id: str = Field(min_length=1, max_length=64)
+    bills: list[EstimateBill] = Field(min_length=1, max_length=50)
+    payee: PayeeIn
+
+
+class DocumentIn(RequestModel):
+    kind: DocumentKind
+    content_type: ContentType
+    size_bytes: int = Field(ge=1, description="文件字节数;上传的文件须与此完全一致")
+
+
+class WithdrawIn(RequestModel):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+# ---- responses -----------------------------------------------------------------------------------------------------
+class PayeeOut(ResponseModel):
+    account_name: str
+    bank_name: str
+    account_number_masked: str
+
+
+class YearToDateOut(ResponseModel):
+    deductible_used_fen: int
+    eligible_fen: int
+    paid_fen: int
+
+
+class TimelineEntryOut(ResponseModel):
+    status: str
+    status_zh: str
+    at: str
+    by: str = Field(description="insured | proxy | system | claims_reviewer | bureau | insurer_admin")
+    note: str | None = None
+    by_id: str | None = Field(default=None, description="staff views only")
+
+
+class DownloadOut(ResponseModel):
+    url: str
+    expires_in: int
+
+
+class UploadOut(ResponseModel):
+    method: str
+    url: str
+    fields: dict[str, str]
+    expires_in: int
+
+
+class DocumentOut(ResponseModel):
+    document_id: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    status: str = Field(description="awaiting_upload | verified | rejected")
+    created_at: str
+    verified_at: str | None = None
+    reason: str | None = None
+    download: DownloadOut | None = Field(default=None, description="short-lived pre-signed GET")
+    upload: UploadOut | None = Field(default=None, description="pre-signed POST (only when the document is created)")
+
+
+class BillResultOut(ResponseModel):
+    covered_fen: int
+    deductible_applied_fen: int
+    eligible_fen: int
+    payout_fen: int
+    explanation: list[str]
+
+
+class ClaimSummaryOut(ResponseModel):
+    claim_id: str
+    policy_id: str
+    plan_id: str
+    status: str
+    status_zh: str
+    submitted_at: str
+    estimate_fen: int
+    approved_fen: int | None = None
+    paid_fen: int | None = None
+    claimant: str
+    decision_due: str | None
+    decision_due_estimated: bool
+    decision_due_note: str | None
+    overdue: bool
+    insured_name_masked: str | None = None
+
+
+class ClaimOut(ClaimSummaryOut):
+    bills: list[dict[str, Any]]
+    payee: PayeeOut | None
+    estimate_bills: list[BillResultOut] | None = Field(default=None, description="at submission")
+    estimate_ytd_before: YearToDateOut | None = None
+    reviewed_bills: list[dict[str, Any]] | None = None
+    approved_at: str | None = None
+    paid_at: str | None = None
+    ytd_before_payment: YearToDateOut | None = None
+    ytd_after_payment: YearToDateOut | None = None
+    member_note: str | None = Field(default=None, description="the latest reason given to the member")
+    completed_at: str | None = None
+    missing_documents: list[str]
+    documents: list[DocumentOut]
+    timeline: list[TimelineEntryOut]
+
+
+def ports():
+    from chalicelib import deps
+    from chalicelib.services.claims import ClaimPorts
+
+    return ClaimPorts(deps.table(), deps.documents(), deps.notifications(), deps.cipher())
+
+
+def _now():
+    from chalicelib import deps
+
+    return deps.clock().now()
+
+
+# ---- routes --------------------------------------------------------------------------------------------------------
+@endpoint(bp, "/v1/claims", methods=("POST",), request=ClaimIn, response=ClaimOut, status=201, idempotent=True,
+          summary="提交理赔申请(本人或获授权的代办人)", tags=("claims",))
+def submit_claim(ctx, body: ClaimIn):
+    from chalicelib.services import claims, idempotency
+
+    status, view = claims.submit(ports(), ctx.principal, body.policy_id,
+                                 [b.model_dump(mode="json") for b in body.bills], body.payee.model_dump(),
+                                 ctx.idempotency_key, idempotency.body_hash(body), _now())
+    return status, ClaimOut.model_validate(view)
+
+
+@endpoint(bp, "/v1/claims", response=list[ClaimSummaryOut], summary="我的理赔(含我代办的)", tags=("claims",))
+def list_claims(ctx):
+    from chalicelib import deps
+    from chalicelib.services import claims
+
+    return [ClaimSummaryOut.model_validate(c) for c in claims.list_for_member(deps.table(), ctx.principal,
+                                                                              _now().date())]
+
+
+@endpoint(bp, "/v1/claims/{claim_id}", response=ClaimOut, summary="理赔详情、材料与进度", tags=("claims",))
+def get_claim(ctx, claim_id: str):
+    from chalicelib.services import claims
+
+    return ClaimOut.model_validate(claims.get_for_member(ports(), ctx.principal, claim_id, _now().date()))
+
+
+@endpoint(bp, "/v1/claims/{claim_id}/documents", methods=("POST",), request=DocumentIn, response=DocumentOut,
+          status=201, summary="登记一份理赔材料并获取上传地址(预签名 S3 POST)", tags=("claims",))
+def add_document(ctx, body: DocumentIn, claim_id: str):
+    from chalicelib.services import claims
+
+    return DocumentOut.model_validate(claims.add_document(ports(), ctx.principal, claim_id, body.kind,
+                                                          body.content_type, body.size_bytes, _now()))
+
+
+@endpoint(bp, "/v1/claims/{claim_id}/documents/{document_id}/verify", methods=("POST",), response=DocumentOut,
+          summary="上传完成后核验材料(文件存在、类型和大小与申报一致)", tags=("claims",))
+def verify_document(ctx, claim_id: str, document_id: str):
+    from chalicelib.services import claims
+
+    return DocumentOut.model_validate(claims.verify_document(ports(), ctx.principal, claim_id, document_id,
+                                                             _now()))
+
+
+@endpoint(bp, "/v1/claims/{claim_id}/withdraw", methods=("POST",), request=WithdrawIn, response=ClaimOut,
+          summary="撤回理赔申请(作出决定之前)", tags=("claims",))
+def withdraw_claim(ctx, body: WithdrawIn, claim_id: str):
+    from chalicelib.services import claims
+
+    return ClaimOut.model_validate(claims.withdraw(ports(), ctx.principal, claim_id, body.reason, _now()))
