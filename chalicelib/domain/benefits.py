@@ -400,8 +400,11 @@ def _explain(r: BillResult) -> tuple[str, ...]:
             lines.append(_M["ESTIMATE_LINE_DEDUCTIBLE_LEFT"].format(
                 used=yuan(r.deductible_applied_fen), left=yuan(left_before - r.deductible_applied_fen)))
     if r.covered_fen:
-        lines.append(_M["ESTIMATE_LINE_ELIGIBLE"].format(
-            eligible=yuan(r.eligible_fen), cumulative=yuan(eligible_before + r.eligible_fen)))
+        if not r.eligible_fen:
+            lines.append(_M["ESTIMATE_LINE_NOTHING_ABOVE_DEDUCTIBLE"])
+        else:
+            template = _M["ESTIMATE_LINE_ELIGIBLE" if r.deductible_applied_fen else "ESTIMATE_LINE_ELIGIBLE_NO_DEDUCTIBLE"]
+            lines.append(template.format(eligible=yuan(r.eligible_fen), cumulative=yuan(eligible_before + r.eligible_fen)))
     for part in r.tiers:
         lines.append(_M["ESTIMATE_LINE_TIER"].format(tier=_tier_label(part.from_fen, part.to_fen),
                                                      amount=yuan(part.amount_fen), ratio=percent(part.ratio),

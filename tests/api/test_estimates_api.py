@@ -245,8 +245,8 @@ def test_bills_during_a_basic_insurance_suspension_are_not_covered(client, peopl
     assert status == 200
     # suspended in August; restored 1 September, then six months' wait (beyond coverage end)
     assert [b["payout_fen"] for b in body["bills"]] == [7_500, 0, 0, 0]
-    assert "基本医疗保险中断(欠缴或停保)期间(2021-08-01 至 2021-08-31)" in body["bills"][1]["explanation"][0]
-    assert "基本医疗保险恢复后的等待期期间(2021-09-01 至 2022-02-28)" in body["bills"][2]["explanation"][0]
+    assert "处于基本医疗保险中断(欠缴或停保)期间(2021-08-01 至 2021-08-31)" in body["bills"][1]["explanation"][0]
+    assert "处于基本医疗保险恢复后的等待期(2021-09-01 至 2022-02-28)" in body["bills"][2]["explanation"][0]
 
 
 def test_platform_outage_still_estimates_and_says_suspensions_were_not_checked(client, people):

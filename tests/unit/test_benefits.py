@@ -150,7 +150,7 @@ def test_bill_after_coverage_end_is_not_covered():
 
 
 def test_bill_inside_a_basic_insurance_suspension_is_not_covered():
-    suspended = ExcludedPeriod(date(2021, 3, 1), date(2021, 4, 30), "基本医疗保险中断(欠缴或停保)")
+    suspended = ExcludedPeriod(date(2021, 3, 1), date(2021, 4, 30), "基本医疗保险中断(欠缴或停保)期间")
     est = compute(ZHELIBAO, ZERO, [inpatient(date(2021, 4, 30), in_policy_after_catastrophic=100),
                                    inpatient(date(2021, 5, 1), in_policy_after_catastrophic=100)],
                   excluded_periods=[suspended])
@@ -160,7 +160,7 @@ def test_bill_inside_a_basic_insurance_suspension_is_not_covered():
 
 
 def test_open_suspension_excludes_every_later_date():
-    suspended = ExcludedPeriod(date(2021, 3, 1), None, "基本医疗保险中断(欠缴或停保)")
+    suspended = ExcludedPeriod(date(2021, 3, 1), None, "基本医疗保险中断(欠缴或停保)期间")
     est = compute(ZHELIBAO, ZERO, [inpatient(date(2021, 12, 1), in_policy_after_catastrophic=100)],
                   excluded_periods=[suspended])
     assert est.bills[0].payout_fen == 0
@@ -288,3 +288,15 @@ def test_rounding_line_appears_when_per_tier_rounding_disagrees_with_the_total()
     assert bill.payout_fen == 3
     assert bill.rounding_adjustment_fen == -1
     assert "各段合计按分四舍五入,尾差调整 -0.01 元,合计 0.03 元" in bill.explanation
+
+
+def test_explanation_of_a_bill_that_only_uses_up_deductible():
+    text = compute(ZHELIBAO, ZERO, [inpatient(self_pay=1_000_000)]).bills[0].explanation
+    assert "本次费用未超过起付线,没有可报销金额" in text
+    assert text[-1] == "本次预计赔付 0.00 元"
+
+
+def test_explanation_without_a_deductible_does_not_mention_one():
+    text = compute(ZHELIBAO, ZERO, [inpatient(in_policy_after_catastrophic=100_000)]).bills[0].explanation
+    assert text[0] == "经基本医保和大病保险报销后的合规自负费用 1,000.00 元计入报销范围,不设起付线"
+    assert text[1] == "可报销金额 1,000.00 元,本年度累计可报销金额 1,000.00 元"
