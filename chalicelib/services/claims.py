@@ -31,7 +31,7 @@ from chalicelib.services import access, idempotency
 
 BANK_ACCOUNT_CONTEXT = "bank_account"  # AES-GCM associated data for payee account numbers
 MAX_DOCUMENTS_PER_CLAIM = 40
-PAY_ATTEMPTS = 5  # re-read and recompute after a policy version conflict at most this often
+WRITE_ATTEMPTS = 5  # after a version conflict (payment, verification), re-read and redo at most this often
 REVIEW_ROLES = frozenset({"claims_reviewer", "insurer_admin"})
 PAY_ROLES = frozenset({"insurer_admin"})  # separation of duties: the reviewer who approves does not pay
 NOTIFY_TEMPLATE = "claim_status_changed"
@@ -282,7 +282,7 @@ def verify_document(ports: ClaimPorts, principal, claim_id: str, document_id: st
     cannot both miss that the claim just became complete."""
     table = ports.table
     load_for_member(table, principal, claim_id)
-    for _ in range(PAY_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         claim = _claim_or_404(table, claim_id)
         docs = [i for i in table.query_all(schema.PARTITION_KEY, keys.claim(claim_id)["PK"], sk_prefix="DOC#")]
         doc = next((d for d in docs if d["document_id"] == document_id), None)
@@ -497,7 +497,7 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
     table = ports.table
     scope = f"STAFF#{actor.id}#claims.pay"
     request_hash = idempotency.body_hash({"claim_id": claim_id})
-    for _ in range(PAY_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         done = idempotency.lookup(table, scope, idempotency_key, request_hash)
         if done is not None:
             return done["status"], done["body"]

@@ -1,0 +1,100 @@
+"""Staff claim routes (经办): the review queue, a claim's file, review decisions and payment.
+
+Roles (staff tokens; `auth="staff"` refuses member tokens with 403 STAFF_ONLY):
+- `claims_reviewer` — reviews (approve with reviewed bill amounts, reject, ask for more information);
+- `insurer_admin`   — reviews and pays (payment is kept away from reviewers: who approves does not pay);
+- `bureau`          — the 医保局's supervision: reads the queue and claims, changes nothing.
+Every staff change is written with an audit entry in the same transaction.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.claims import ClaimOut, ClaimSummaryOut, ports
+from chalicelib.api.estimates import EstimateBill
+from chalicelib.api.http import endpoint
+from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.domain.claims import Decision
+from chalicelib.domain.errors import BadRequest
+
+bp = Blueprint(__name__)
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+class ReviewIn(RequestModel):
+    decision: Decision
+    bills: list[EstimateBill] | None = Field(default=None, min_length=1, max_length=50,
+                                             description="reviewed amounts (approve); default: the submitted bills")
+    reason: str | None = Field(default=None, max_length=500,
+                               description="shown to the member; required to reject or ask for more")
+
+
+class QueueOut(ResponseModel):
+    items: list[ClaimSummaryOut]
+    next: str | None = Field(description="opaque cursor of the next page; null on the last page")
+
+
+class PaidOut(ClaimSummaryOut):
+    ytd_before_payment: dict[str, int]
+    ytd_after_payment: dict[str, int]
+
+
+def _now():
+    from chalicelib import deps
+
+    return deps.clock().now()
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest("BAD_QUERY_PARAMETER", field="limit")
+    return int(raw)
+
+
+@endpoint(bp, "/v1/admin/claims", auth="staff", response=QueueOut, tags=("admin",),
+          summary="经办:理赔待办(按决定期限从早到晚,逾期在前)",
+          query={"status": "one state; default every open one (submitted, under_review, need_more_info, approved)",
+                 "limit": f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})", "cursor": "the previous page's next"})
+def claim_queue(ctx):
+    from chalicelib import deps
+    from chalicelib.domain.claims import STATUSES
+    from chalicelib.services import claims
+
+    status = ctx.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest("BAD_QUERY_PARAMETER", field="status")
+    return QueueOut.model_validate(claims.staff_queue(deps.table(), ctx.principal, status,
+                                                      _page_size(ctx.query.get("limit")), ctx.query.get("cursor"),
+                                                      _now().date()))
+
+
+@endpoint(bp, "/v1/admin/claims/{claim_id}", auth="staff", response=ClaimOut, tags=("admin",),
+          summary="经办:理赔详情、材料与进度")
+def staff_claim(ctx, claim_id: str):
+    from chalicelib.services import claims
+
+    return ClaimOut.model_validate(claims.get_for_staff(ports(), ctx.principal, claim_id, _now().date()))
+
+
+@endpoint(bp, "/v1/admin/claims/{claim_id}/review", methods=("POST",), auth="staff", request=ReviewIn,
+          response=ClaimOut, tags=("admin",), summary="经办:审核(通过并核定金额 / 拒绝 / 要求补充材料)")
+def review_claim(ctx, body: ReviewIn, claim_id: str):
+    from chalicelib.services import claims
+
+    bills = [b.model_dump(mode="json") for b in body.bills] if body.bills is not None else None
+    return ClaimOut.model_validate(claims.review(ports(), ctx.principal, claim_id, body.decision, bills,
+                                                 body.reason, _now()))
+
+
+@endpoint(bp, "/v1/admin/claims/{claim_id}/pay", methods=("POST",), auth="staff", response=PaidOut,
+          idempotent=True, tags=("admin",), summary="经办:赔付到账,同时累计保单年度已赔付")
+def pay_claim(ctx, claim_id: str):
+    from chalicelib.services import claims
+
+    status, view = claims.pay(ports(), ctx.principal, claim_id, ctx.idempotency_key, _now())
+    return status, PaidOut.model_validate(view)
