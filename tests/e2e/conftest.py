@@ -59,13 +59,18 @@ def base_url(tmp_path_factory):
 
 
 def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    """SIGTERM the process group (as Ctrl-C / a supervisor would); `make run` must stop cleanly, moto included."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        returncode = process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        raise RuntimeError("run_local.py ignored SIGTERM for 10 s") from None
+    if returncode != 0:
+        raise RuntimeError(f"run_local.py exited with {returncode} on SIGTERM")
 
 
 @dataclass
