@@ -18,9 +18,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/token"
 SUBSCRIBE_SEND_URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
@@ -74,10 +75,10 @@ class WeChatSubscribeNotifier:
     TIMEOUT_SECONDS = 3
 
     @classmethod
-    def from_env(cls, settings) -> "WeChatSubscribeNotifier":
+    def from_env(cls, settings) -> WeChatSubscribeNotifier:
         templates = json.loads(os.environ.get("HMB_WECHAT_SUBSCRIBE_TEMPLATES") or "{}")
         if not isinstance(templates, dict):
-            raise RuntimeError("HMB_WECHAT_SUBSCRIBE_TEMPLATES must be a JSON object")
+            raise TypeError("HMB_WECHAT_SUBSCRIBE_TEMPLATES must be a JSON object")
         return cls(settings.wechat_appid, settings.wechat_app_secret, {str(k): str(v) for k, v in templates.items()},
                    os.environ.get("HMB_WECHAT_MINIPROGRAM_STATE", "formal"))
 

@@ -65,7 +65,7 @@ class HttpSmsGateway:
         self._session = session
 
     @classmethod
-    def from_env(cls) -> "HttpSmsGateway":
+    def from_env(cls) -> HttpSmsGateway:
         url = os.environ.get("HMB_SMS_URL", "")
         token = os.environ.get("HMB_SMS_TOKEN", "")
         if not url or not token:

@@ -17,10 +17,23 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.domain.errors import Conflict, RuleViolation, TooManyRequests, Unauthorized, UpstreamUnavailable
-from chalicelib.domain.identity import (SMS_CODE_LENGTH, SMS_CODE_VALIDITY, SMS_MAX_WRONG_ATTEMPTS,
-                                        SMS_RESEND_INTERVAL, check_sms_code_shape, normalise_name, parse_phone,
-                                        same_person_name)
+from chalicelib.domain.errors import (
+    Conflict,
+    RuleViolation,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from chalicelib.domain.identity import (
+    SMS_CODE_LENGTH,
+    SMS_CODE_VALIDITY,
+    SMS_MAX_WRONG_ATTEMPTS,
+    SMS_RESEND_INTERVAL,
+    check_sms_code_shape,
+    normalise_name,
+    parse_phone,
+    same_person_name,
+)
 from chalicelib.domain.resident_id import mask, parse_resident_id
 
 CHANNEL_WECHAT = "wechat"

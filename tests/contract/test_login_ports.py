@@ -10,8 +10,13 @@ import requests
 from chalicelib.adapters.clock import CHINA_TZ, SandboxClock
 from chalicelib.adapters.notifications import RecordingNotifier, WeChatSubscribeNotifier
 from chalicelib.adapters.sms import HttpSmsGateway, SimulatedSms, SmsUnavailable
-from chalicelib.adapters.wechat_login import (JSCODE2SESSION_URL, SimulatedWeChatLogin, WeChatCodeRejected,
-                                              WeChatLogin, WeChatUnavailable)
+from chalicelib.adapters.wechat_login import (
+    JSCODE2SESSION_URL,
+    SimulatedWeChatLogin,
+    WeChatCodeRejected,
+    WeChatLogin,
+    WeChatUnavailable,
+)
 from chalicelib.config import get_settings
 
 

@@ -2,7 +2,12 @@
 import pytest
 
 from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.identity import check_sms_code_shape, normalise_name, parse_phone, same_person_name
+from chalicelib.domain.identity import (
+    check_sms_code_shape,
+    normalise_name,
+    parse_phone,
+    same_person_name,
+)
 
 
 @pytest.mark.parametrize("phone", ["13800138000", "19912345678", " 15012345678 "])

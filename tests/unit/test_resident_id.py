@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.resident_id import check_digit, make_test_id, mask, parse_resident_id, region_known
+from chalicelib.domain.resident_id import (
+    check_digit,
+    make_test_id,
+    mask,
+    parse_resident_id,
+    region_known,
+)
 
 TODAY = date(2021, 4, 15)
 
