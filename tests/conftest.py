@@ -18,25 +18,52 @@ import moto  # noqa: E402  (must precede the app)
 import pytest  # noqa: E402
 
 
-@pytest.fixture()
-def aws():
-    """A fresh moto world with the table and bucket created from the schema module."""
+@pytest.fixture(scope="session")
+def _moto_world():
+    """One moto world per test process: the table and bucket are created once from the schema module."""
     import boto3
 
-    from chalicelib import deps
     from chalicelib.adapters import schema
-    from chalicelib.adapters.dynamodb import reset_clients
-    from chalicelib.config import reset_settings
 
     with moto.mock_aws():
-        reset_settings()
-        reset_clients()
-        deps.reset()
         schema.ensure_table(boto3.client("dynamodb", region_name="cn-north-1"), os.environ["HMB_TABLE"])
         schema.ensure_bucket(boto3.client("s3", region_name="cn-north-1"), os.environ["HMB_BUCKET"])
         yield
-        deps.reset()
-        reset_clients()
+
+
+def _empty_world() -> None:
+    """Delete every item and object, so each test starts from an empty table and bucket."""
+    import boto3
+
+    ddb = boto3.client("dynamodb", region_name="cn-north-1")
+    table = os.environ["HMB_TABLE"]
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="PK, SK"):
+        items = page.get("Items", [])
+        for i in range(0, len(items), 25):
+            ddb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in items[i:i + 25]]})
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    bucket = os.environ["HMB_BUCKET"]
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                   for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+
+
+@pytest.fixture()
+def aws(_moto_world):
+    """A clean moto world (empty table and bucket) and freshly built ports (simulators, sandbox clock)."""
+    from chalicelib import deps
+    from chalicelib.adapters.dynamodb import reset_clients
+    from chalicelib.config import reset_settings
+
+    reset_settings()
+    reset_clients()
+    deps.reset()
+    _empty_world()
+    yield
+    deps.reset()
+    reset_clients()
 
 
 @pytest.fixture()
