@@ -10,9 +10,10 @@ write), so every decision in the timeline is preceded by the review that made it
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Literal
+from typing import Literal
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import MESSAGES

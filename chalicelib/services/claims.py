@@ -15,16 +15,23 @@ import binascii
 import json
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain import benefits as engine
 from chalicelib.domain import claims as rules
-from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from chalicelib.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RuleViolation,
+)
 from chalicelib.domain.messages import MESSAGES, message_for
 from chalicelib.domain.plan import CATEGORIES
 from chalicelib.services import access, idempotency
@@ -35,7 +42,11 @@ WRITE_ATTEMPTS = 5  # after a version conflict (payment, verification), re-read 
 REVIEW_ROLES = frozenset({"claims_reviewer", "insurer_admin"})
 PAY_ROLES = frozenset({"insurer_admin"})  # separation of duties: the reviewer who approves does not pay
 NOTIFY_TEMPLATE = "claim_status_changed"
-_NO_DEADLINE = "~"  # GSI3 sort prefix of claims not yet complete: after every date, so real deadlines come first
+# GSI3 sort keys order the staff queue: claims awaiting a decision by deadline (so overdue ones lead), then approved
+# claims awaiting payment by approval time (their decision is made: no longer "overdue"), then claims still waiting
+# for documents. ASCII: digits < "}" < "~".
+_AWAITING_PAYMENT = "}"
+_NO_DEADLINE = "~"
 _QUEUE_END = "~~"
 
 
@@ -138,8 +149,12 @@ def load_for_member(table: Table, principal, claim_id: str) -> tuple[dict[str, A
 
 
 # ---- items ---------------------------------------------------------------------------------------------------------
-def _queue_sort(claim_id: str, decision_due: str | None) -> str:
-    return f"{decision_due or _NO_DEADLINE}#{claim_id}"
+def _queue_sort(claim: dict[str, Any], status: str, now: datetime) -> str:
+    if status == "approved":
+        return f"{_AWAITING_PAYMENT}{iso(now)}#{claim['claim_id']}"
+    if status == "paid":
+        return claim["GSI3SK"]  # stays in approval order
+    return f"{claim.get('decision_due') or _NO_DEADLINE}#{claim['claim_id']}"
 
 
 def _event(claim_id: str, version: int, status: str, actor: Actor, now: datetime, note: str | None) -> TxOp:
@@ -162,7 +177,7 @@ def _transition_ops(claim: dict[str, Any], path: list[str], actor: Actor, now: d
     new_version = version + len(path)
     target = path[-1]
     fields = {"status": target, "version": new_version, "updated_at": iso(now),
-              **keys.gsi_status("CLAIM", target, _queue_sort(claim["claim_id"], claim.get("decision_due"))),
+              **keys.gsi_status("CLAIM", target, _queue_sort(claim, target, now)),
               **(set_fields or {})}
     if note is not None:
         fields["member_note"] = note
@@ -225,7 +240,7 @@ def create_claim(ports: ClaimPorts, policy: dict[str, Any], actor: Actor, bills:
         item["payee_account_enc"] = ports.cipher.encrypt(payee["account_number"], BANK_ACCOUNT_CONTEXT)
     if not requires_documents:
         item.update(_completion_fields(now))
-    item.update(keys.gsi_status("CLAIM", "submitted", _queue_sort(claim_id, item.get("decision_due"))))
+    item.update(keys.gsi_status("CLAIM", "submitted", _queue_sort(item, "submitted", now)))
     event = _event(claim_id, 1, "submitted", actor, now, None)
     view = claim_view(ports, item, [], [event.item], for_staff=False, today=now.date(), estimate=estimate)
     ports.table.transact([TxOp.put(item), event, *extra_ops(view)])
@@ -312,7 +327,7 @@ def verify_document(ports: ClaimPorts, principal, claim_id: str, document_id: st
             claim_update += (", completed_at = :c, decision_due = :d, decision_due_estimated = :e, GSI3SK = :q")
             claim_values.update({":c": completion["completed_at"], ":d": completion["decision_due"],
                                  ":e": completion["decision_due_estimated"],
-                                 ":q": _queue_sort(claim_id, completion["decision_due"])})
+                                 ":q": _queue_sort({**claim, **completion}, claim["status"], now)})
         ops.append(TxOp.update_item(keys.claim(claim_id), claim_update, condition="#version = :v",
                                     names={"#version": "version"}, values=claim_values))
         try:
@@ -545,8 +560,9 @@ def _advance_policy(policy: dict[str, Any], after: engine.YearToDate) -> TxOp:
 
 def staff_queue(table: Table, principal, status: str | None, limit: int, cursor: str | None,
                 today: date) -> dict[str, Any]:
-    """GET /v1/admin/claims: claims by status (default: every open one), oldest deadline first — so overdue claims
-    lead — then claims still waiting for documents. Paged by an opaque cursor (the last sort key returned)."""
+    """GET /v1/admin/claims: claims by status (default: every open one). Claims awaiting a decision come by deadline,
+    oldest first, so overdue ones lead; then approved claims awaiting payment, oldest approval first; then claims
+    still waiting for documents. Paged by an opaque cursor (the last sort key returned)."""
     _staff(principal)
     statuses = [status] if status else list(rules.OPEN_STATUSES)
     after = _decode_cursor(cursor) if cursor else None

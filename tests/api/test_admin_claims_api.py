@@ -5,8 +5,20 @@ from datetime import timedelta
 
 import pytest
 
-from tests.claim_helpers import (BILL, NOW, W1_PAYOUT, call, complete, pay, policy_for, review, staff, stored_claim,
-                                 stored_policy, submit)
+from tests.claim_helpers import (
+    BILL,
+    NOW,
+    W1_PAYOUT,
+    call,
+    complete,
+    pay,
+    policy_for,
+    review,
+    staff,
+    stored_claim,
+    stored_policy,
+    submit,
+)
 from tests.helpers import new_id, new_member
 
 SMALL_BILL = {"service_date": "2021-10-20", "setting": "inpatient", "self_pay_fen": 2_000_000}
@@ -224,6 +236,14 @@ def test_the_queue_pages_with_an_opaque_cursor(client, queue):
     assert [c["claim_id"] for c in first["items"]] == list(queue[:2]) and first["next"]
     _, second = call(client, "GET", f"/v1/admin/claims?limit=2&cursor={first['next']}", staff("bureau"))
     assert [c["claim_id"] for c in second["items"]] == [queue[2]] and second["next"] is None
+
+
+def test_overdue_claims_lead_even_before_approved_claims_with_older_deadlines(client, queue, clock):
+    review(client, queue[0], "approve")  # due 11-22, decided: it now waits for payment, not for a decision
+    clock.set(NOW + timedelta(days=24))  # 11-25: the claim due 11-24 is overdue
+    _, body = call(client, "GET", "/v1/admin/claims", staff())
+    assert [(c["claim_id"], c["status"], c["overdue"]) for c in body["items"]] == [
+        (queue[1], "submitted", True), (queue[0], "approved", False), (queue[2], "submitted", False)]
 
 
 def test_the_queue_filters_by_status(client, queue):

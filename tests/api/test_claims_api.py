@@ -6,8 +6,22 @@ import uuid
 
 import pytest
 
-from tests.claim_helpers import (BILL, NOW, PAYEE, PDF, W1_PAYOUT, add_document, call, complete, policy_for,
-                                 post_form, review, stored_claim, submit, upload)
+from tests.claim_helpers import (
+    BILL,
+    NOW,
+    PAYEE,
+    PDF,
+    W1_PAYOUT,
+    add_document,
+    call,
+    complete,
+    policy_for,
+    post_form,
+    review,
+    stored_claim,
+    submit,
+    upload,
+)
 from tests.helpers import login, new_id, new_member
 
 
