@@ -67,7 +67,7 @@ def get_settings() -> Settings:
         for name, value in _load_secrets(arns).items():
             os.environ.setdefault(name, value)
     local = stage == LOCAL
-    token_secret = os.environ.get("HMB_TOKEN_SECRET") or ("local-dev-token-secret" if local else "")
+    token_secret = os.environ.get("HMB_TOKEN_SECRET") or ("local-only-token-secret-not-for-deployed-stages" if local else "")
     if not token_secret:
         raise RuntimeError("HMB_TOKEN_SECRET is required outside the local stage")
     return Settings(
