@@ -24,7 +24,9 @@ def _moto_world():
     import boto3
 
     from chalicelib.adapters import schema
+    from tools.moto_atomic import make_dynamodb_atomic
 
+    make_dynamodb_atomic()
     with moto.mock_aws():
         schema.ensure_table(boto3.client("dynamodb", region_name="cn-north-1"), os.environ["HMB_TABLE"])
         schema.ensure_bucket(boto3.client("s3", region_name="cn-north-1"), os.environ["HMB_BUCKET"])

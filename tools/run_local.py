@@ -31,6 +31,9 @@ def _on_signal(signum, frame):
 def start_moto():
     from moto.server import ThreadedMotoServer
 
+    from tools.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # concurrent clients must see DynamoDB's atomicity, not moto's races
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -46,25 +46,11 @@ class BrokenNotifier:
 
 
 @pytest.fixture()
-def atomic_moto(monkeypatch):
-    """Make moto's DynamoDB as atomic as the real one for these concurrency tests.
+def atomic_moto():
+    """moto's DynamoDB made as atomic as the real one (tests/conftest.py applies it to every test process)."""
+    from tools.moto_atomic import make_dynamodb_atomic
 
-    moto runs a TransactWriteItems check-then-write without a lock and, when any item fails, restores a deep copy of
-    the whole table taken when it started — erasing what other threads committed meanwhile. DynamoDB serialises
-    writes per item; one lock around moto's backend operations gives the same guarantee, so the tests below check
-    OUR conditions (versions, statuses), not moto's races."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "query",
-                 "batch_get_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+    make_dynamodb_atomic()
 
 
 @dataclass
