@@ -17,7 +17,7 @@ class Settings:
     token_secret: str
     token_ttl_seconds: int
     id_hash_key: bytes
-    id_data_key: bytes  # 32-byte AES key for ID numbers and bank accounts (local); KMS data key when deployed
+    id_data_key: bytes | None  # 32-byte AES key (local); deployed stages unwrap HMB_WRAPPED_DATA_KEY with KMS
     kms_key_id: str | None
     wechat_appid: str
     wechat_mchid: str
@@ -78,7 +78,7 @@ def get_settings() -> Settings:
         token_secret=token_secret,
         token_ttl_seconds=int(os.environ.get("HMB_TOKEN_TTL", "7200")),
         id_hash_key=_key("HMB_ID_HASH_KEY", _DEV_HASH_KEY if local else "00"),
-        id_data_key=_key("HMB_ID_DATA_KEY", _DEV_DATA_KEY if local else "00"),
+        id_data_key=_key("HMB_ID_DATA_KEY", _DEV_DATA_KEY) if local or os.environ.get("HMB_ID_DATA_KEY") else None,
         kms_key_id=os.environ.get("HMB_KMS_KEY_ID"),
         wechat_appid=os.environ.get("HMB_WECHAT_APPID", "wx-sandbox-appid"),
         wechat_mchid=os.environ.get("HMB_WECHAT_MCHID", "1900000001"),

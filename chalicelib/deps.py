@@ -81,6 +81,8 @@ def _cipher():
     wrapped = os.environ.get("HMB_WRAPPED_DATA_KEY")
     if s.kms_key_id and wrapped:
         return kms_field_cipher(s.kms_key_id, wrapped, s.id_hash_key, s.region)
+    if s.id_data_key is None:
+        raise RuntimeError("no ID data key: set HMB_WRAPPED_DATA_KEY (KMS) or HMB_ID_DATA_KEY")
     return FieldCipher(s.id_data_key, s.id_hash_key)
 
 

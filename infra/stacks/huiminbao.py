@@ -246,8 +246,11 @@ class HuiminbaoStack(cdk.Stack):
             )
 
         app_secret = secret(
-            "AppSecret", "app", "Session token signing key (HS256), generated at deploy.",
-            "HMB_TOKEN_SECRET", {}, password_length=64, exclude_punctuation=True,
+            "AppSecret", "app",
+            "Session token signing key (HS256), generated at deploy; the 医保 platform's request-signing secret and "
+            "app id, filled in by the operator (docs/medical-platform.md).",
+            "HMB_TOKEN_SECRET", {"HMB_MEDICAL_PLATFORM_SECRET": "", "HMB_MEDICAL_PLATFORM_APP_ID": ""},
+            password_length=64, exclude_punctuation=True,
         )
         id_keys = secret(
             "IdKeysSecret", "id-keys",
