@@ -29,16 +29,28 @@ from chalicelib import deps
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.domain.enrolment_rules import (RELATIONSHIP_ZH, benefit_start, check_eligible,
-                                               check_personal_account_allowed, check_plan_open)
-from chalicelib.domain.errors import (BadRequest, Conflict, DomainError, NotFound, RuleViolation,
-                                      UpstreamUnavailable)
+from chalicelib.domain.enrolment_rules import (
+    RELATIONSHIP_ZH,
+    benefit_start,
+    check_eligible,
+    check_personal_account_allowed,
+    check_plan_open,
+)
+from chalicelib.domain.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    NotFound,
+    RuleViolation,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 from chalicelib.domain.messages import message_for
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
 from chalicelib.services import idempotency
+from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person, require_identity
 
-ID_NUMBER_CONTEXT = "id_number"
 ORDER_SCOPE = "orders"
 CANCEL_SCOPE = "cancel"
 LEASE = timedelta(seconds=60)  # longer than a Lambda invocation (29 s): a live request is never overtaken
@@ -102,9 +114,26 @@ def place_order(table: Table, principal, plan_id: str, insured_refs: list[str], 
         return _replay_or_resume(table, platform, previous, request_hash, now)
     account = found.get(_key_tuple(keys.account(account_id)))
     if account is None:
-        from chalicelib.domain.errors import Unauthorized
-
         raise Unauthorized("TOKEN_INVALID")
+    try:
+        order = _validated_order(table, platform, cipher, plan, account, insured_refs, found, payment_method,
+                                 auto_renew, scope, idempotency_key, request_hash, now)
+    except DomainError:
+        # A duplicate of a request that finished while we validated (e.g. its cover markers now exist) must get
+        # that request's answer, not a refusal: look at the key once more.
+        previous = table.get(keys.idempotency(scope, idempotency_key))
+        if previous is not None:
+            return _replay_or_resume(table, platform, previous, request_hash, now)
+        raise
+    if payment_method == "personal_account":
+        return _pay_from_personal_account(table, platform, order, now)
+    return _order_wechat_pay(table, wechat or deps.wechat_pay(), account, order, now)
+
+
+def _validated_order(table: Table, platform, cipher, plan: Plan, account: dict[str, Any], insured_refs: list[str],
+                     found: dict, payment_method: str, auto_renew: bool, scope: str, idempotency_key: str,
+                     request_hash: str, now: datetime) -> dict[str, Any]:
+    """Every rule of DOMAIN §2–§4 for every insured, with no write: the order to place, or a refusal."""
     insured = _resolve_insured(account, insured_refs, found)
     today = now.astimezone(CHINA_TZ).date()
     check_plan_open(plan, today)
@@ -114,8 +143,6 @@ def place_order(table: Table, principal, plan_id: str, insured_refs: list[str], 
             person.person = _platform_person(platform, cipher, person.id_enc, person.who)
     payer = None
     if payment_method == "personal_account":
-        from chalicelib.services.family import require_identity
-
         require_identity(account)
         payer = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
             platform, cipher, account["id_enc"], "您本人")
@@ -137,8 +164,7 @@ def place_order(table: Table, principal, plan_id: str, insured_refs: list[str], 
     if payment_method == "personal_account":
         _check_relatives_limit(table, plan, account, insured)
         _check_balances(platform, cipher, account, order)
-        return _pay_from_personal_account(table, platform, order, now)
-    return _order_wechat_pay(table, wechat or deps.wechat_pay(), account, order, now)
+    return order
 
 
 def _check_request_shape(plan: Plan, refs: list[str], payment_method: str, auto_renew: bool) -> None:
@@ -162,8 +188,6 @@ def _key_tuple(key: dict[str, str]) -> tuple[str, str]:
 
 def _resolve_insured(account: dict[str, Any], refs: list[str], found: dict) -> list[Insured]:
     """`self` = the caller's bound person; member ids = the caller's own family members only (else 404)."""
-    from chalicelib.services.family import require_identity
-
     insured = []
     for position, ref in enumerate(refs, start=1):
         if ref == "self":
@@ -197,8 +221,6 @@ class _about:
 
 
 def _platform_person(platform, cipher, id_enc: str, who: str) -> PlatformPerson:
-    from chalicelib.services.family import find_platform_person
-
     person = find_platform_person(platform, cipher.decrypt(id_enc, ID_NUMBER_CONTEXT))
     if person is None:
         raise RuleViolation("INSURED_NOT_ON_PLATFORM", who=who)
@@ -652,7 +674,7 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
 
     plan = get_plan(order["plan_id"])
     ops = []
-    for n, (person, policy_id) in enumerate(zip(order["insured"], order["policy_ids"])):
+    for n, (person, policy_id) in enumerate(zip(order["insured"], order["policy_ids"], strict=True)):
         start, rule = benefit_starts[n] if benefit_starts else (date.fromisoformat(person["benefit_start"]),
                                                                 person["waiting_rule"])
         policy = {

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from chalicelib.adapters.clock import CHINA_TZ
-from tests.helpers import login, new_id, register_person, bind_identity
+from tests.helpers import bind_identity, login, new_id, register_person
 from tests.orders_support import IN_WINDOW, Family, post_order
 
 
