@@ -31,6 +31,7 @@ from chalicelib.domain.errors import (
     Forbidden,
     NotFound,
     RuleViolation,
+    UpstreamUnavailable,
 )
 from chalicelib.domain.messages import MESSAGES, message_for
 from chalicelib.domain.plan import CATEGORIES
@@ -105,12 +106,21 @@ def _check_bills_in_benefit_period(policy: dict[str, Any], bills: list[dict[str,
 
 
 def _compute(policy: dict[str, Any], bills: list[dict[str, Any]], ytd: engine.YearToDate) -> engine.Estimate:
+    """The engine on the policy's benefit period, minus the insured's basic-insurance suspensions (DOMAIN §2.4, §4.5)
+    as the 医保 platform reports them now. Money follows this figure, so a platform outage is a 503, not a guess."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
     from chalicelib.plans import get_plan
+    from chalicelib.services.estimates import insured_exclusions
 
     plan = get_plan(policy["plan_id"])
     period = engine.BenefitPeriod(date.fromisoformat(policy["benefit_start"]),
                                   date.fromisoformat(policy["coverage_end"]))
-    return engine.compute(plan.benefits, ytd, [engine_bill(b) for b in bills], benefit_period=period)
+    try:
+        excluded = insured_exclusions(policy, plan)
+    except (PlatformUnavailable, PlatformError):
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+    return engine.compute(plan.benefits, ytd, [engine_bill(b) for b in bills], benefit_period=period,
+                          excluded_periods=excluded)
 
 
 def _bill_results(estimate: engine.Estimate) -> list[dict[str, Any]]:

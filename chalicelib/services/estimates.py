@@ -93,19 +93,26 @@ def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill],
 
 
 def _suspensions_of_insured(policy: dict, plan: Plan, notes: list[str]) -> list[ExcludedPeriod]:
-    """The insured's basic-insurance suspensions as the 医保 platform reports them. If the platform cannot answer, the
-    estimate goes ahead without them and says so (an estimate is advice; the claim review checks again)."""
-    from chalicelib import deps
+    """For an estimate: if the platform cannot answer, the estimate goes ahead without suspensions and says so
+    (an estimate is advice; the claim review checks again, strictly)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    try:
+        return insured_exclusions(policy, plan)
+    except (PlatformUnavailable, PlatformError):
+        notes.append(MESSAGES["ESTIMATE_NOTE_SUSPENSIONS_UNKNOWN"])
+        return []
+
+
+def insured_exclusions(policy: dict, plan: Plan) -> list[ExcludedPeriod]:
+    """The insured's periods without benefits (basic-insurance suspensions and the waiting after restoration), as
+    the 医保 platform reports them now. Raises PlatformUnavailable / PlatformError when it cannot answer."""
+    from chalicelib import deps
 
     encrypted = policy.get("insured_id_enc")
     if not encrypted:
         return []
-    try:
-        person = deps.platform().find_person(deps.cipher().decrypt(encrypted, "id_number"))
-    except (PlatformUnavailable, PlatformError):
-        notes.append(MESSAGES["ESTIMATE_NOTE_SUSPENSIONS_UNKNOWN"])
-        return []
+    person = deps.platform().find_person(deps.cipher().decrypt(encrypted, "id_number"))
     return excluded_periods(person, plan) if person is not None else []
 
 

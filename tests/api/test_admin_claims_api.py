@@ -264,3 +264,27 @@ def test_bad_queue_parameters_are_400(client, insured, query, field):
 def test_an_unknown_claim_is_404_for_staff(client, insured):
     assert call(client, "GET", "/v1/admin/claims/nope", staff())[0] == 404
     assert review(client, "nope", "approve")[0] == 404
+
+
+# ---- basic-insurance suspensions (DOMAIN §2.4) ---------------------------------------------------------------------
+def test_approval_pays_nothing_for_bills_inside_a_basic_insurance_suspension(client, clock):
+    from datetime import date
+
+    from chalicelib.domain.platform import SuspensionPeriod
+
+    clock.set(NOW)
+    member = new_member(client, "13900000007", "李四", new_id(seq=107),
+                        suspensions=[SuspensionPeriod(start=date(2021, 10, 1), end=date(2021, 10, 25))])
+    member.policy_id = policy_for(member)
+    claim = new_claim(client, member)  # BILL is dated 2021-10-20, inside the suspension
+    status, body = review(client, claim, "approve")
+    assert (status, body["approved_fen"]) == (200, 0)
+
+
+def test_review_waits_when_the_platform_cannot_say_whether_basic_insurance_was_suspended(client, insured, claim_id):
+    from chalicelib import deps
+
+    deps.platform().fail_next("find_person", "before")
+    status, body = review(client, claim_id, "approve")
+    assert (status, body["code"]) == (503, "UPSTREAM_UNAVAILABLE")
+    assert stored_claim(claim_id)["status"] in ("submitted", "under_review")
