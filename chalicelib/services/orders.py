@@ -718,7 +718,7 @@ def order_view(order: dict[str, Any], wechat=None) -> dict[str, Any]:
                      "waiting_rule": p["waiting_rule"], "account_source": p.get("account_source")}
                     for p in order["insured"]],
         "policies": [{"policy_id": pid, "insured": p["ref"], "name": p["name"]}
-                     for p, pid in zip(order["insured"], order["policy_ids"])] if issued else [],
+                     for p, pid in zip(order["insured"], order["policy_ids"], strict=True)] if issued else [],
     }
     if order.get("failure"):
         message_code = ORDER_FAILURE_MESSAGES.get(order["failure"], "PAYMENT_REFUSED")
