@@ -26,15 +26,18 @@ from chalicelib.domain.errors import (
     Conflict,
     NotFound,
     RuleViolation,
-    UpstreamUnavailable,
 )
 from chalicelib.domain.identity import normalise_name
 from chalicelib.domain.messages import message_for
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
 from chalicelib.domain.resident_id import mask, parse_resident_id
+from chalicelib.services.people import (  # noqa: F401 (ID_NUMBER_CONTEXT, find_platform_person re-exported)
+    ID_NUMBER_CONTEXT,
+    find_platform_person,
+    verified_platform_person,
+)
 
-ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data of encrypted ID numbers (docs/access-patterns.md)
 MAX_FAMILY_MEMBERS = 20  # abuse guard: far above any real household, far below a scraping run
 RELATIONSHIPS = tuple(RELATIONSHIP_ZH)
 
@@ -74,20 +77,6 @@ def require_identity(account: dict[str, Any]) -> str:
     return person_hash
 
 
-def find_platform_person(platform, id_number: str) -> PlatformPerson | None:
-    """The 医保 platform's record, None if unknown; 503 when the platform does not answer."""
-    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-
-    try:
-        return platform.find_person(id_number)
-    except PlatformUnavailable:
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
-    except PlatformError as exc:
-        if exc.code == "PERSON_NOT_FOUND":
-            return None
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
-
-
 def open_plans(today: date) -> list[Plan]:
     from chalicelib.plans import all_plans
 
@@ -123,7 +112,7 @@ def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw
     id_hash = cipher.lookup_hash(resident.number)
     if id_hash == my_hash:
         raise RuleViolation("MEMBER_IS_SELF", field="id_number")
-    relative = _platform_record(platform, resident.number, name)
+    relative = verified_platform_person(platform, resident.number, name, field="id_number")
     account_id = account["account_id"]
     if len(member_items(table, account_id)) >= MAX_FAMILY_MEMBERS:
         raise RuleViolation("FAMILY_MEMBER_LIMIT", limit=MAX_FAMILY_MEMBERS)
@@ -183,16 +172,6 @@ def enrolment_options(table: Table, plans: list[Plan], payer: PlatformPerson | N
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
-def _platform_record(platform, id_number: str, name: str) -> PlatformPerson:
-    """Unknown ID and another name get the same answer, so this cannot be used to learn who is insured."""
-    from chalicelib.domain.identity import same_person_name
-
-    person = find_platform_person(platform, id_number)
-    if person is None or not same_person_name(name, person.name):
-        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM", field="id_number")
-    return person
-
-
 def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | None, item: dict[str, Any],
             already_covered: bool, today: date) -> PlanOption:
     base = {"plan_id": plan.plan_id, "plan_name": plan.name, "already_covered": already_covered}

@@ -19,7 +19,6 @@ from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.errors import (
     Conflict,
-    RuleViolation,
     TooManyRequests,
     Unauthorized,
     UpstreamUnavailable,
@@ -32,13 +31,12 @@ from chalicelib.domain.identity import (
     check_sms_code_shape,
     normalise_name,
     parse_phone,
-    same_person_name,
 )
 from chalicelib.domain.resident_id import mask, parse_resident_id
+from chalicelib.services.people import ID_NUMBER_CONTEXT, verified_platform_person
 
 CHANNEL_WECHAT = "wechat"
 CHANNEL_PHONE = "phone"
-ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data for encrypted ID numbers (docs/access-patterns.md)
 
 
 def person_id_for(id_hash: str) -> str:
@@ -189,24 +187,6 @@ class BoundIdentity:
     basic_insurance: BasicInsurance
 
 
-def _platform_record(platform, id_number: str, name: str):
-    """The 医保 platform's record of this person under this name. Unknown ID and wrong name get the same answer,
-    so the endpoint cannot be used to learn whether someone is insured."""
-    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-
-    try:
-        person = platform.find_person(id_number)
-    except PlatformUnavailable:
-        raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
-    except PlatformError as exc:
-        if exc.code != "PERSON_NOT_FOUND":
-            raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
-        person = None
-    if person is None or not same_person_name(name, person.name):
-        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM")
-    return person
-
-
 def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str, id_raw: str,
                   now: datetime) -> BoundIdentity:
     """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person."""
@@ -216,7 +196,7 @@ def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str
     account = load_account(table, account_id)
     if account.get("person_hash") not in (None, id_hash):
         raise Conflict("IDENTITY_ALREADY_SET")
-    record = _platform_record(platform, resident.number, name)
+    record = verified_platform_person(platform, resident.number, name, unavailable="IDENTITY_CHECK_UNAVAILABLE")
     name = record.name  # the platform's spelling is the person's legal name
     id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT)
     born, at = resident.birth_date.isoformat(), iso(now)
