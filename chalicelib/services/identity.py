@@ -271,7 +271,7 @@ def _granted(table: Table, person_hash: str) -> list[dict[str, Any]]:
             for a in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name])]
 
 
-def _masked(name: str | None) -> str | None:
+def _masked_name(name: str | None) -> str | None:
     """Someone else's name, masked as /v1/authorizations shows it (minimum necessary)."""
     from chalicelib.domain.masking import mask_name
 
@@ -290,6 +290,6 @@ def _held(table: Table, phone: str) -> list[dict[str, Any]]:
              if p.get("id_hash")}
     return [{"authorization_id": a.get("authorization_id"),
              "grantor_person_id": person_id_for(a["grantor_hash"]) if a.get("grantor_hash") else None,
-             "grantor_name": _masked(names.get(a.get("grantor_hash"))), "scopes": a.get("scopes", []),
+             "grantor_name": _masked_name(names.get(a.get("grantor_hash"))), "scopes": a.get("scopes", []),
              "created_at": a.get("created_at")}
             for a in held]
