@@ -94,6 +94,22 @@ def gsi_status(kind: str, status: str, sort: str) -> dict[str, str]:
     return {"GSI3PK": f"{kind}#{status}", "GSI3SK": sort}
 
 
+# Work queues of high-volume entities (orders, refunds) hold only items that still need work (a sparse index) and are
+# spread over shards, so a launch peak of ~700 orders/s never lands on one GSI partition key (~1000 writes/s each).
+WORK_QUEUE_SHARDS = 16
+
+
+def work_queue(kind: str, status: str, entity_id: str, sort: str) -> dict[str, str]:
+    import zlib
+
+    shard = zlib.crc32(entity_id.encode()) % WORK_QUEUE_SHARDS
+    return {"GSI3PK": f"{kind}#{status}#{shard:02d}", "GSI3SK": sort}
+
+
+def work_queue_partitions(kind: str, status: str) -> list[str]:
+    return [f"{kind}#{status}#{shard:02d}" for shard in range(WORK_QUEUE_SHARDS)]
+
+
 def gsi_grantee(phone: str, sort: str) -> dict[str, str]:
     return {"GSI4PK": f"GRANTEE#{phone}", "GSI4SK": sort}
 

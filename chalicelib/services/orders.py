@@ -61,6 +61,7 @@ PAID = "paid"
 FAILED = "failed"  # nothing was taken
 REFUND_PENDING = "refund_pending"  # money was taken, cover could not be issued: it is being returned
 REFUNDED = "refunded"  # money was taken and has been returned in full
+QUEUED_STATUSES = frozenset({PENDING_PAYMENT, SETTLING, REFUND_PENDING})  # still need work: in the GSI3 work queue
 RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
 
 _PLATFORM = "医保信息平台"
@@ -302,8 +303,15 @@ def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], paym
     return order
 
 
+def _order_queue(order: dict[str, Any], status: str) -> dict[str, str]:
+    """The order's work-queue keys while it still needs work (sparse and sharded: keys.work_queue); none after."""
+    if status not in QUEUED_STATUSES:
+        return {}
+    return keys.work_queue("ORDER", status, order["order_id"], f"{order['created_at']}#{order['order_id']}")
+
+
 def _with_status(order: dict[str, Any], status: str) -> dict[str, Any]:
-    return {**order, "status": status, **keys.gsi_status("ORDER", status, f"{order['created_at']}#{order['order_id']}"),
+    return {**order, "status": status, **_order_queue(order, status),
             **keys.gsi_account(order["payer_account_id"], f"ORDER#{order['created_at']}")}
 
 
@@ -652,16 +660,21 @@ def _reverse_order_payment(table: Table, platform, order: dict[str, Any], now: d
 def _transition(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
                 now: datetime) -> TxOp:
     """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status."""
-    gsi3 = keys.gsi_status("ORDER", to_status, f"{order['created_at']}#{order['order_id']}")
-    values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1,
-                              ":g3pk": gsi3["GSI3PK"], ":g3sk": gsi3["GSI3SK"]}
-    sets = ["#status = :to", "updated_at = :now", "version = version + :one", "GSI3PK = :g3pk", "GSI3SK = :g3sk"]
+    gsi3 = _order_queue(order, to_status)
+    values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
+    sets = ["#status = :to", "updated_at = :now", "version = version + :one"]
+    removes = [] if to_status == SETTLING else ["lease_until"]
+    if gsi3:
+        values.update({":g3pk": gsi3["GSI3PK"], ":g3sk": gsi3["GSI3SK"]})
+        sets += ["GSI3PK = :g3pk", "GSI3SK = :g3sk"]
+    else:
+        removes += ["GSI3PK", "GSI3SK"]
     names = {"#status": "status"}
     for n, (name, value) in enumerate(changes.items()):
         names[f"#c{n}"] = name
         values[f":c{n}"] = value
         sets.append(f"#c{n} = :c{n}")
-    update = "SET " + ", ".join(sets) + (" REMOVE lease_until" if to_status != SETTLING else "")
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     return TxOp.update_item(keys.order(order["order_id"]), update, condition="#status = :from", names=names,
                             values=values)
 
@@ -764,7 +777,7 @@ def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str,
         raise RuleViolation("POLICY_ALREADY_STARTED", policy_id=policy_id, benefit_start=policy["benefit_start"])
     order = table.get(keys.order(policy["order_id"]))
     refund_id = f"RF{policy_id[3:]}"
-    refund = {**keys.refund(refund_id), **keys.gsi_status("REFUND", REFUND_PENDING, f"{iso(now)}#{refund_id}"),
+    refund = {**keys.refund(refund_id), **keys.work_queue("REFUND", REFUND_PENDING, refund_id, f"{iso(now)}#{refund_id}"),
               "refund_id": refund_id, "policy_id": policy_id, "order_id": order["order_id"],
               "payment_method": order["payment_method"], "amount_fen": policy["premium_fen"],
               "status": REFUND_PENDING, "created_at": iso(now), "reason": "cancel"}
@@ -811,13 +824,11 @@ def _execute_refund(table: Table, refund: dict[str, Any], now: datetime, *, plat
                                                  refund["order_amount_fen"], reason="保障开始前退保")
     except (PlatformUnavailable, WeChatPayUnavailable):
         return refund
-    gsi3 = keys.gsi_status("REFUND", REFUNDED, f"{refund['created_at']}#{refund['refund_id']}")
-    try:
+    try:  # done: out of the work queue
         return table.update(keys.refund(refund["refund_id"]),
-                            "SET #status = :done, refunded_at = :now, GSI3PK = :pk, GSI3SK = :sk",
+                            "SET #status = :done, refunded_at = :now REMOVE GSI3PK, GSI3SK",
                             condition="#status = :pending", names={"#status": "status"},
-                            values={":done": REFUNDED, ":now": iso(now), ":pk": gsi3["GSI3PK"],
-                                    ":sk": gsi3["GSI3SK"], ":pending": REFUND_PENDING})
+                            values={":done": REFUNDED, ":now": iso(now), ":pending": REFUND_PENDING})
     except ConditionFailed:
         return table.get(keys.refund(refund["refund_id"])) or refund
 
@@ -872,9 +883,10 @@ def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dic
 
 def _queue(table: Table, kind: str, status: str):
     pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
-    index = keys.gsi_status(kind, status, "")
+    queued = [item for partition in keys.work_queue_partitions(kind, status)
+              for item in table.query_all(pk_name, partition, index=schema.GSI_BY_STATUS)]
     # GSI reads are eventually consistent: re-read each item strongly before acting on it.
-    for item in list(table.query_all(pk_name, index[pk_name], index=schema.GSI_BY_STATUS)):
+    for item in queued:
         key = keys.order(item["order_id"]) if kind == "ORDER" else keys.refund(item["refund_id"])
         fresh = table.get(key)
         if fresh is not None and fresh.get("status") == status:

@@ -285,3 +285,19 @@ def test_a_second_user_cannot_see_the_first_users_order(client, family):
 def test_orders_need_a_login(client):
     resp = client.http.get("/v1/orders")
     assert resp.status_code == 401
+
+
+def test_work_queue_holds_only_orders_that_still_need_work(family, client):
+    """GSI3 is sparse and sharded: a paid order leaves the reconciliation queue; a WeChat order waits in one shard."""
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    status, paid = family.order(["self"])
+    assert status == 201 and paid["status"] == "paid"
+    assert "GSI3PK" not in deps.table().get(keys.order(paid["order_id"]))
+
+    family.relative("spouse", "spouse")
+    status, pending = family.order(["spouse"], payment_method="wechat_pay")
+    assert status == 201 and pending["status"] == "pending_payment"
+    queued = deps.table().get(keys.order(pending["order_id"]))["GSI3PK"]
+    assert queued in keys.work_queue_partitions("ORDER", "pending_payment")
