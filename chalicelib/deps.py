@@ -5,7 +5,8 @@ Deployed stages get real adapters; the local stage gets simulators. Tests replac
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.config import get_settings
 

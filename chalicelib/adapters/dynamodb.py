@@ -6,8 +6,9 @@ boto3 is imported on first use, never at import time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from chalicelib.adapters import schema
 
@@ -37,19 +38,19 @@ class TxOp:
     values: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def put(cls, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)", **kw: Any) -> "TxOp":
+    def put(cls, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)", **kw: Any) -> TxOp:
         return cls("Put", item=item, condition=condition, **kw)
 
     @classmethod
-    def update_item(cls, key: dict[str, str], update: str, condition: str | None = None, **kw: Any) -> "TxOp":
+    def update_item(cls, key: dict[str, str], update: str, condition: str | None = None, **kw: Any) -> TxOp:
         return cls("Update", key=key, update=update, condition=condition, **kw)
 
     @classmethod
-    def delete(cls, key: dict[str, str], condition: str | None = None, **kw: Any) -> "TxOp":
+    def delete(cls, key: dict[str, str], condition: str | None = None, **kw: Any) -> TxOp:
         return cls("Delete", key=key, condition=condition, **kw)
 
     @classmethod
-    def check(cls, key: dict[str, str], condition: str, **kw: Any) -> "TxOp":
+    def check(cls, key: dict[str, str], condition: str, **kw: Any) -> TxOp:
         return cls("ConditionCheck", key=key, condition=condition, **kw)
 
 

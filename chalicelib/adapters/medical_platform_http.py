@@ -17,8 +17,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.adapters.medical_platform import (DEDUCTION_NOT_FOUND, PERSON_NOT_FOUND, PlatformError,
-                                                  PlatformUnavailable)
+from chalicelib.adapters.medical_platform import (
+    DEDUCTION_NOT_FOUND,
+    PERSON_NOT_FOUND,
+    PlatformError,
+    PlatformUnavailable,
+)
 from chalicelib.domain.platform import AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement
 
 # ---- request signing (both sides) -----------------------------------------------------------------------------

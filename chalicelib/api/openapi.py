@@ -29,7 +29,7 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, False
     origin = typing.get_origin(annotation)
-    if origin in (list, typing.List):
+    if origin in (list, list):
         (arg,) = typing.get_args(annotation)
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             return arg, True

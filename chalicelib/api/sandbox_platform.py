@@ -17,15 +17,36 @@ from urllib.parse import quote
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.adapters.medical_platform import (FAULT_TIMINGS, OPERATIONS, PlatformError, PlatformUnavailable,
-                                                  SimulatedPlatform)
+from chalicelib.adapters.medical_platform import (
+    FAULT_TIMINGS,
+    OPERATIONS,
+    PlatformError,
+    PlatformUnavailable,
+    SimulatedPlatform,
+)
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.domain.errors import (BadRequest, Conflict, DomainError, NotFound, RuleViolation, Unauthorized,
-                                      UpstreamUnavailable)
+from chalicelib.domain.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    NotFound,
+    RuleViolation,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 from chalicelib.domain.messages import message_for
-from chalicelib.domain.platform import (AccountSource, Balances, BasicStatus, BasicType, Deduction, LifeEvent,
-                                        PlatformPerson, Refund, Settlement)
+from chalicelib.domain.platform import (
+    AccountSource,
+    Balances,
+    BasicStatus,
+    BasicType,
+    Deduction,
+    LifeEvent,
+    PlatformPerson,
+    Refund,
+    Settlement,
+)
 from chalicelib.domain.resident_id import mask, parse_resident_id
 
 bp = Blueprint(__name__)

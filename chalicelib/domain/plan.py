@@ -82,7 +82,7 @@ class Benefits(_Strict):
     summary_zh: str = ""
 
     @model_validator(mode="after")
-    def _check(self) -> "Benefits":
+    def _check(self) -> Benefits:
         missing = [c for c in CATEGORIES if c not in self.categories]
         if missing:
             raise ValueError(f"every category must be configured; missing {missing}")
@@ -91,7 +91,7 @@ class Benefits(_Strict):
         bounds = [t.up_to_fen for t in self.tiers]
         if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
             raise ValueError("only the last tier is unbounded, and it must be")
-        if any(b2 <= b1 for b1, b2 in zip(bounds[:-2], bounds[1:-1])):  # type: ignore[operator]
+        if any(b2 <= b1 for b1, b2 in zip(bounds[:-2], bounds[1:-1], strict=True)):  # type: ignore[operator]
             raise ValueError("tier bounds must increase")
         return self
 
@@ -106,7 +106,7 @@ class Premium(_Strict):
     source: str = ""
 
     @model_validator(mode="after")
-    def _derived(self) -> "Premium":
+    def _derived(self) -> Premium:
         if self.basis == "pct_of_prior_year_disposable_income":
             if None in (self.income_year, self.income_per_capita_fen, self.ratio, self.rounding):
                 raise ValueError("a derived premium stores income_year, income_per_capita_fen, ratio and rounding")
@@ -130,7 +130,7 @@ class DateWindow(_Strict):
     end: date
 
     @model_validator(mode="after")
-    def _order(self) -> "DateWindow":
+    def _order(self) -> DateWindow:
         if self.end < self.start:
             raise ValueError("window end before start")
         return self
@@ -214,7 +214,7 @@ class Plan(_Strict):
     notes: list[str] = []
 
     @model_validator(mode="after")
-    def _dates(self) -> "Plan":
+    def _dates(self) -> Plan:
         if not (self.window_start <= self.window_end <= self.sales_end <= self.coverage_end):
             raise ValueError("dates must satisfy window_start ≤ window_end ≤ sales_end ≤ coverage_end")
         if self.coverage_end <= self.coverage_start:

@@ -38,7 +38,7 @@ def mask(number: str) -> str:
 
 
 def check_digit(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 # Residence permits for Hong Kong, Macao and Taiwan residents (港澳台居民居住证) use GB 11643 numbers with these

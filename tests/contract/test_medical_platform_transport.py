@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-from chalicelib.adapters.medical_platform_http import (HttpPlatform, canonical_request, signature,
-                                                       signature_problem)
+from chalicelib.adapters.medical_platform_http import HttpPlatform, canonical_request, signature, signature_problem
 from chalicelib.domain.platform import PlatformPerson
 from chalicelib.domain.resident_id import make_test_id
 

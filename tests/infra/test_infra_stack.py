@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters import schema
 from infra.stacks.params import API_GATEWAY_STAGE, APP_NAME, SCHEDULES, STAGES
-
-from chalice.utils import to_cfn_resource_name
 
 
 def resources(template: dict, cfn_type: str) -> dict[str, dict]:

@@ -6,7 +6,6 @@ import pytest
 
 from chalicelib.config import get_settings, reset_settings
 
-
 NAMES = ("HMB_STAGE", "HMB_TOKEN_SECRET", "HMB_ID_HASH_KEY", "HMB_ID_DATA_KEY", "HMB_SECRETS_ARN")
 
 

@@ -3,8 +3,15 @@ from datetime import date
 
 import pytest
 
-from chalicelib.domain.enrolment_rules import (add_months, benefit_start, check_eligible, check_personal_account_allowed,
-                                               check_plan_open, covered_on, payment_methods_for)
+from chalicelib.domain.enrolment_rules import (
+    add_months,
+    benefit_start,
+    check_eligible,
+    check_personal_account_allowed,
+    check_plan_open,
+    covered_on,
+    payment_methods_for,
+)
 from chalicelib.domain.errors import RuleViolation
 from chalicelib.domain.platform import LifeEvent, PlatformPerson, SuspensionPeriod
 from chalicelib.plans import all_plans
