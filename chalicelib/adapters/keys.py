@@ -116,3 +116,20 @@ def gsi_grantee(phone: str, sort: str) -> dict[str, str]:
 
 def gsi_renewal(plan_id: str, sort: str) -> dict[str, str]:
     return {"GSI4PK": f"RENEWAL#{plan_id}", "GSI4SK": sort}
+
+
+# Disclosure counters (DOMAIN §8): maintained inside the transactions that issue cover, cancel it and pay claims.
+# The shard is part of the partition key, so the launch peak's counter writes (~700/s, 2 WRU each in a transaction)
+# spread over 16 partition keys instead of crowding one; a reader queries every shard. Shards may only be added.
+DISCLOSURE_SHARDS = 16
+
+
+def disclosure_counter(plan_id: str, county: str, channel: str, sharding_id: str) -> dict[str, str]:
+    import zlib
+
+    shard = zlib.crc32(sharding_id.encode()) % DISCLOSURE_SHARDS
+    return {"PK": f"STATS#{plan_id}#{shard:02d}", "SK": f"COUNTY#{county}#CHANNEL#{channel}"}
+
+
+def disclosure_counter_partitions(plan_id: str) -> list[str]:
+    return [f"STATS#{plan_id}#{shard:02d}" for shard in range(DISCLOSURE_SHARDS)]

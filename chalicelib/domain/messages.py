@@ -209,6 +209,19 @@ MESSAGES: dict[str, str] = {
     "DOCUMENT_KIND_PROXY_ID": "代办人身份证",
     "DOCUMENT_KIND_AUTHORIZATION": "授权委托书",
     # --- disclosure ----------------------------------------------------------------------------------------
+    "CHANNEL_PERSONAL_ACCOUNT": "医保个人账户",
+    "CHANNEL_WECHAT_PAY": "微信支付",
+    "CHANNEL_SUBSIDY": "财政或医疗救助资助",
+    "CHANNEL_COLLECTIVE": "单位或集体统一投保",
+    "CHANNEL_OTHER": "其他渠道({channel})",
+    "CHANNEL_UNRECORDED": "未记录渠道",
+    "DISCLOSURE_COUNTY_UNRECORDED": "{city_name}(医保平台未登记区县)",
+    "DISCLOSURE_COUNTY_OTHER": "其他地区({county})",
+    "DISCLOSURE_NOTE_LOSS_RATIO": "赔付率 = 已赔付金额 ÷(保费 ×(1 − 运营费用比例 {fee_pct})),目标不低于 {target_pct}。",
+    "DISCLOSURE_NOTE_NET_OF_CANCELLATIONS": "参保人数和保费已扣除保障开始前退保的保单;数据实时统计。",
+    "DISCLOSURE_NOTE_PARTICIPATION_TARGET": "参保目标:参保率达到 {target_pct}。",
+    "DISCLOSURE_NOTE_RATE_UNAVAILABLE": "参保率以各区县基本医保参保人数为分母,该人数由医保部门提供,暂未公布,故参保率暂不计算。",
+    "DISCLOSURE_NOTE_COUNTY_UNRECORDED": "医保信息平台未登记区县的参保人,计入“{city_name}(医保平台未登记区县)”。",
 }
 
 

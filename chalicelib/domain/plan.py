@@ -182,10 +182,25 @@ class PersonalAccountRule(_Strict):
 
 
 class Disclosure(_Strict):
+    """Public figures (DOMAIN §8). `insured_population`: basic-insurance participants per county — the enrolled
+    rate's denominator, which only the 医保 bureau can state; left empty unless a source document gives it."""
+
     operating_fee_ratio: Decimal = Decimal("0")
     loss_ratio_target: Decimal = Decimal("0.95")
     participation_target: Decimal | None = None
     counties: dict[str, str] = {}
+    insured_population: dict[str, int] = {}
+
+    @model_validator(mode="after")
+    def _population_of_listed_counties(self) -> Disclosure:
+        unlisted = sorted(set(self.insured_population) - set(self.counties))
+        if unlisted:
+            raise ValueError(f"insured_population names counties not listed in counties: {unlisted}")
+        if any(n <= 0 for n in self.insured_population.values()):
+            raise ValueError("insured_population counts must be positive")
+        if not (Decimal("0") <= self.operating_fee_ratio < Decimal("1")):
+            raise ValueError("operating_fee_ratio must be within [0, 1)")
+        return self
 
 
 class Plan(_Strict):

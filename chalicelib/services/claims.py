@@ -35,7 +35,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.messages import MESSAGES, message_for
 from chalicelib.domain.plan import CATEGORIES
-from chalicelib.services import access, idempotency
+from chalicelib.services import access, disclosure, idempotency
 
 BANK_ACCOUNT_CONTEXT = "bank_account"  # AES-GCM associated data for payee account numbers
 MAX_DOCUMENTS_PER_CLAIM = 40
@@ -517,7 +517,9 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
 
     The payout is recomputed on the policy's year-to-date state *now* (another claim of the policy may have been
     paid since approval) and both figures are kept. The policy's version is the condition: when a concurrent
-    payment moved it, re-read and recompute (bounded)."""
+    payment moved it, re-read and recompute (bounded). The plan's disclosure counters move in the same transaction."""
+    from chalicelib.plans import get_plan
+
     actor = _staff(principal, PAY_ROLES)
     table = ports.table
     scope = f"STAFF#{actor.id}#claims.pay"
@@ -540,6 +542,7 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
                   "ytd_before_payment": _ytd_dict(estimate.year_to_date_before), "ytd_after_payment": _ytd_dict(after)}
         ops, version = _transition_ops(claim, ["paid"], actor, now, None, fields)
         ops.append(_advance_policy(policy, after))
+        ops.append(disclosure.claim_paid_op(get_plan(policy["plan_id"]), policy, claim_id, estimate.payout_fen))
         ops.append(_audit(claim_id, version, actor, now, "pay", paid_fen=estimate.payout_fen,
                           approved_fen=claim.get("approved_fen"), policy_version=int(policy.get("version") or 0) + 1))
         view = {**claim_summary({**claim, **fields, "status": "paid"}, now.date()),

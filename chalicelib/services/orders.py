@@ -29,6 +29,7 @@ from chalicelib import deps
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.enrolment_rules import (
     RELATIONSHIP_ZH,
     benefit_start,
@@ -48,7 +49,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.messages import message_for
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
-from chalicelib.services import idempotency
+from chalicelib.services import disclosure, idempotency
 from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person, require_identity
 
 ORDER_SCOPE = "orders"
@@ -681,7 +682,8 @@ def _transition(order: dict[str, Any], from_status: str, to_status: str, changes
 
 def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
                 benefit_starts: list[tuple[date, str]] | None) -> list[TxOp]:
-    """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it)."""
+    """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
+    disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
     from chalicelib.plans import get_plan
     from chalicelib.services.policies import consent_record, renewal_index_keys
 
@@ -702,6 +704,7 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
             "coverage_end": plan.coverage_end.isoformat(), "waiting_rule": rule, "auto_renew": order["auto_renew"],
             "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0, "version": 1,
             "created_at": iso(now),
+            "county": counted_county(plan, (person.get("platform") or {}).get("county")),  # as disclosed (§8)
         }
         if order["auto_renew"]:
             consenting = {"account_id": order["payer_account_id"], "login_channel": order.get("login_channel")}
@@ -710,7 +713,7 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
         ops.append(TxOp.put(policy))
         ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "policy_id": policy_id,
                              "order_id": order["order_id"], "plan_id": plan.plan_id, "created_at": iso(now)}))
-    return ops
+    return ops + disclosure.issuance_ops(plan, order)
 
 
 ORDER_FAILURE_MESSAGES = {"ALREADY_COVERED": "ORDER_FAILED_ALREADY_COVERED",
@@ -764,6 +767,7 @@ def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str,
                   now: datetime, *, platform=None, wechat=None) -> dict[str, Any]:
     """POST /v1/policies/{id}/cancel: before benefits start, a full refund to the original method; 422 after.
     The payer or the insured may cancel. The family order's other policies stay valid."""
+    from chalicelib.plans import get_plan
     from chalicelib.services.access import load_policy
 
     scope = f"{principal.account_id}#{CANCEL_SCOPE}"
@@ -800,6 +804,7 @@ def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str,
             TxOp.put(refund),
             idempotency.completed_op(scope, idempotency_key, request_hash, now, 200,
                                      {"policy_id": policy_id, "refund_id": refund_id}),
+            disclosure.cancellation_op(get_plan(policy["plan_id"]), policy),
         ])
     except ConditionFailed:
         current = table.get(keys.policy(policy_id)) or policy

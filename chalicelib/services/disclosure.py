@@ -1,0 +1,68 @@
+"""Disclosure counters and the public report (DOMAIN §8, GET /v1/disclosure/{plan_id}).
+
+The counters move inside the very transactions that issue cover, cancel it and pay a claim, so the published
+figures can never disagree with the money: a retried order, a duplicate WeChat notification or a replayed payment
+is refused by those transactions' own conditions, and the counter update goes with it. The counter ops carry no
+condition of their own and come last in each transaction (callers read cancellation reasons by position).
+
+Cells are sharded (keys.disclosure_counter): the shard comes from the order / policy / claim id, and every insured
+of one order shares the order's shard, so a family order touches one item per county — never one item twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.clock import iso
+from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.domain.disclosure import UNRECORDED_CHANNEL, Counts, counted_county, disclosure_figures, merge
+from chalicelib.domain.plan import Plan
+
+
+def _counter_op(plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> TxOp:
+    increments = counts.nonzero()
+    values: dict[str, Any] = {":plan": plan_id, ":county": county, ":channel": channel,
+                              **{f":{name}": amount for name, amount in increments.items()}}
+    update = ("SET plan_id = :plan, county = :county, channel = :channel ADD "
+              + ", ".join(f"{name} :{name}" for name in increments))
+    return TxOp.update_item(keys.disclosure_counter(plan_id, county, channel, sharding_id), update, values=values)
+
+
+def issuance_ops(plan: Plan, order: dict[str, Any]) -> list[TxOp]:
+    """Cover issued for every insured of a paid order: +1 enrolled and + the premium, per (county, channel)."""
+    channel = order["payment_method"]
+    per_insured = Counts(enrolled=1, premium_fen=order["premium_fen"])
+    cells = merge((counted_county(plan, (person.get("platform") or {}).get("county")), channel, per_insured)
+                  for person in order["insured"])
+    return [_counter_op(plan.plan_id, county, ch, order["order_id"], counts) for (county, ch), counts in cells.items()]
+
+
+def cancellation_op(plan: Plan, policy: dict[str, Any]) -> TxOp:
+    """A policy cancelled before its benefits start leaves the figures: −1 enrolled, − its premium, +1 cancelled."""
+    counts = Counts(enrolled=-1, premium_fen=-int(policy["premium_fen"]), cancelled=1)
+    return _counter_op(plan.plan_id, counted_county(plan, policy.get("county")), policy["payment_method"],
+                       policy["policy_id"], counts)
+
+
+def claim_paid_op(plan: Plan, policy: dict[str, Any], claim_id: str, paid_fen: int) -> TxOp:
+    """A claim paid: +1 claim and + the amount, in the county and channel where the policy was counted. A policy
+    that does not record its channel is still paid (the figures show it as unrecorded, never block the money)."""
+    counts = Counts(claims_paid=1, paid_fen=paid_fen)
+    channel = policy.get("payment_method") or UNRECORDED_CHANNEL
+    return _counter_op(plan.plan_id, counted_county(plan, policy.get("county")), channel, claim_id, counts)
+
+
+def read_cells(table: Table, plan_id: str) -> dict[tuple[str, str], Counts]:
+    """Every counter cell of a plan, summed over shards (one query per shard partition)."""
+    return merge((item["county"], item["channel"], Counts.from_item(item))
+                 for partition in keys.disclosure_counter_partitions(plan_id)
+                 for item in table.query_all(schema.PARTITION_KEY, partition))
+
+
+def report(table: Table, plan_id: str, now: datetime) -> dict[str, Any]:
+    """GET /v1/disclosure/{plan_id}: the public figures, computed from the counters at the time of asking."""
+    from chalicelib.plans import get_plan
+
+    plan = get_plan(plan_id)  # NotFound PLAN_NOT_FOUND
+    return disclosure_figures(plan, read_cells(table, plan.plan_id), iso(now))

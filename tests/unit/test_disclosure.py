@@ -1,0 +1,152 @@
+"""Disclosure arithmetic (DOMAIN §8) and the counter ops that the money transactions carry."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain.disclosure import Counts, counted_county, disclosure_figures, enrolled_rate, loss_ratio, merge
+from chalicelib.domain.plan import Disclosure
+from chalicelib.plans import get_plan
+from chalicelib.services import disclosure
+
+LISHUI = get_plan("lishui-2021")
+COUNTIES = list(LISHUI.disclosure.counties)
+
+
+# ---- loss ratio and enrolled rate ---------------------------------------------------------------------------------
+def test_loss_ratio_is_paid_over_premium_net_of_the_operating_fee():
+    # 9,500 paid on 10,000 of premium with a 5% operating fee: exactly the net premium → 100%
+    assert loss_ratio(9500, 10000, Decimal("0.05")) == Decimal("1.0000")
+    assert loss_ratio(4_650_000, 10000, Decimal("0.05")) == Decimal("489.4737")
+
+
+def test_loss_ratio_rounds_half_up_to_four_places_once():
+    assert loss_ratio(1, 20000, Decimal("0")) == Decimal("0.0001")  # 0.00005 → up
+    assert loss_ratio(2, 3, Decimal("0")) == Decimal("0.6667")
+    assert loss_ratio(1, 3, Decimal("0")) == Decimal("0.3333")
+
+
+def test_loss_ratio_is_unknown_without_premium():
+    assert loss_ratio(0, 0, Decimal("0.05")) is None
+    assert loss_ratio(500, 0, Decimal("0")) is None
+
+
+def test_enrolled_rate_needs_the_bureaus_population_figure():
+    assert enrolled_rate(1, 3) == Decimal("0.3333")
+    assert enrolled_rate(50, None) is None
+
+
+def test_an_insured_without_a_recorded_county_counts_in_the_plan_city():
+    assert counted_county(LISHUI, None) == "331100"
+    assert counted_county(LISHUI, "331121") == "331121"
+
+
+# ---- counter ops ---------------------------------------------------------------------------------------------------
+def family_order(counties: list[str | None], method: str = "personal_account") -> dict:
+    return {"order_id": "ORD20201215100000ABCDEF123456", "plan_id": LISHUI.plan_id, "payment_method": method,
+            "premium_fen": 10000, "insured": [{"platform": {"county": c}} for c in counties]}
+
+
+def test_a_family_order_touches_one_counter_per_county_with_merged_increments():
+    ops = disclosure.issuance_ops(LISHUI, family_order(["331102", "331121", "331102"]))
+    by_county = {op.values[":county"]: op.values for op in ops}
+    assert set(by_county) == {"331102", "331121"}
+    assert (by_county["331102"][":enrolled"], by_county["331102"][":premium_fen"]) == (2, 20000)
+    assert (by_county["331121"][":enrolled"], by_county["331121"][":premium_fen"]) == (1, 10000)
+    assert all(op.kind == "Update" and op.condition is None and " ADD " in op.update for op in ops)
+
+
+@given(st.lists(st.sampled_from([*COUNTIES, None]), min_size=1, max_size=10))
+def test_counter_ops_never_update_one_item_twice_and_count_everyone(counties):
+    ops = disclosure.issuance_ops(LISHUI, family_order(counties))
+    item_keys = [(op.key["PK"], op.key["SK"]) for op in ops]
+    assert len(item_keys) == len(set(item_keys))
+    assert sum(op.values[":enrolled"] for op in ops) == len(counties)
+    assert sum(op.values[":premium_fen"] for op in ops) == 10000 * len(counties)
+
+
+def test_a_family_order_lands_on_one_shard():
+    ops = disclosure.issuance_ops(LISHUI, family_order(COUNTIES))
+    assert len({op.key["PK"] for op in ops}) == 1 and len(ops) == len(COUNTIES)
+
+
+def test_shards_spread_orders_over_sixteen_partition_keys():
+    from chalicelib.adapters import keys
+
+    partitions = {keys.disclosure_counter("lishui-2021", "331102", "wechat_pay", f"ORD{n:06d}")["PK"]
+                  for n in range(400)}
+    assert partitions == set(keys.disclosure_counter_partitions("lishui-2021"))
+
+
+def test_cancellation_takes_the_policy_and_its_premium_out():
+    op = disclosure.cancellation_op(LISHUI, {"policy_id": "POL1", "premium_fen": 10000, "county": "331121",
+                                             "payment_method": "wechat_pay"})
+    assert {k: op.values[k] for k in (":enrolled", ":premium_fen", ":cancelled", ":county", ":channel")} == {
+        ":enrolled": -1, ":premium_fen": -10000, ":cancelled": 1, ":county": "331121", ":channel": "wechat_pay"}
+
+
+def test_a_zero_payout_still_counts_the_claim_paid():
+    op = disclosure.claim_paid_op(LISHUI, {"payment_method": "wechat_pay"}, "CLM1", 0)
+    assert op.values[":claims_paid"] == 1 and ":paid_fen" not in op.values
+    assert op.values[":county"] == "331100"
+
+
+def test_merge_sums_cells_read_from_several_shards():
+    cells = merge([("331102", "wechat_pay", Counts(enrolled=2, premium_fen=20000)),
+                   ("331102", "wechat_pay", Counts(enrolled=1, premium_fen=10000, claims_paid=1, paid_fen=500)),
+                   ("331121", "wechat_pay", Counts(enrolled=1, premium_fen=10000))])
+    assert cells[("331102", "wechat_pay")] == Counts(enrolled=3, premium_fen=30000, claims_paid=1, paid_fen=500)
+    assert len(cells) == 2
+
+
+# ---- the report ---------------------------------------------------------------------------------------------------
+def test_every_county_and_channel_appears_even_with_nobody_enrolled():
+    report = disclosure_figures(LISHUI, {}, "2021-01-01T00:00:00+08:00")
+    assert [c["county"] for c in report["by_county"]] == COUNTIES
+    assert [c["channel"] for c in report["by_channel"]] == LISHUI.payment_methods
+    assert report["by_county_channel"] == []
+    assert report["totals"] == {"enrolled": 0, "premium_fen": 0, "cancelled": 0, "claims_paid": 0, "paid_fen": 0,
+                                "loss_ratio": None, "rate": None}
+    assert (report["loss_ratio_target"], report["participation_target"], report["operating_fee_ratio"]) == (
+        "0.95", "0.5", "0.05")
+
+
+def test_without_population_figures_the_rate_is_null_and_a_note_says_why():
+    report = disclosure_figures(LISHUI, {("331102", "wechat_pay"): Counts(enrolled=5, premium_fen=50000)}, "t")
+    assert all(c["rate"] is None for c in report["by_county"]) and report["totals"]["rate"] is None
+    assert any("参保率暂不计算" in note for note in report["notes"])
+    assert any("50%" in note for note in report["notes"]) and any("95%" in note for note in report["notes"])
+
+
+def test_with_population_figures_rates_are_computed_per_county_and_in_total():
+    population = dict.fromkeys(COUNTIES, 1000)
+    plan = LISHUI.model_copy(update={"disclosure": LISHUI.disclosure.model_copy(
+        update={"insured_population": population})})
+    report = disclosure_figures(plan, {("331102", "personal_account"): Counts(enrolled=600, premium_fen=6_000_000),
+                                       ("331121", "wechat_pay"): Counts(enrolled=300, premium_fen=3_000_000)}, "t")
+    rates = {c["county"]: c["rate"] for c in report["by_county"]}
+    assert (rates["331102"], rates["331121"], rates["331122"]) == ("0.6000", "0.3000", "0.0000")
+    assert report["totals"]["rate"] == "0.1000"  # 900 of 9,000
+    assert not any("参保率暂不计算" in note for note in report["notes"])
+
+
+def test_the_plan_city_stands_for_an_unrecorded_county_with_a_note():
+    report = disclosure_figures(LISHUI, {("331100", "wechat_pay"): Counts(enrolled=1, premium_fen=10000)}, "t")
+    row = report["by_county"][-1]
+    assert (row["county"], row["county_name"], row["enrolled"]) == ("331100", "丽水市(医保平台未登记区县)", 1)
+    assert any("未登记区县" in note for note in report["notes"])
+
+
+def test_a_population_figure_for_an_unlisted_county_is_refused_at_load():
+    with pytest.raises(ValueError, match="not listed"):
+        Disclosure(counties={"331102": "莲都区"}, insured_population={"999999": 10})
+
+
+def test_a_claim_on_a_policy_without_a_recorded_channel_is_still_counted():
+    op = disclosure.claim_paid_op(LISHUI, {"county": "331102"}, "CLM2", 700)
+    assert (op.values[":channel"], op.values[":paid_fen"]) == ("unrecorded", 700)
+    report = disclosure_figures(LISHUI, {("331102", "unrecorded"): Counts(claims_paid=1, paid_fen=700)}, "t")
+    assert report["by_channel"][-1]["channel_name"] == "未记录渠道"
