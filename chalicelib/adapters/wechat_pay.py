@@ -138,7 +138,10 @@ class WeChatPay:
             raise NotificationRejected("malformed") from None
         if abs(int(self._clock.now().timestamp()) - sent_at) > MAX_CLOCK_SKEW_SECONDS:
             raise NotificationRejected("stale")
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        try:
+            text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        except UnicodeDecodeError:
+            raise NotificationRejected("malformed") from None
         from wechatpayv3.utils import aes_decrypt, rsa_verify
 
         if not rsa_verify(h["wechatpay-timestamp"], h.get("wechatpay-nonce", ""), text,

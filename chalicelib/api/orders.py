@@ -57,7 +57,7 @@ class OrderFailure(ResponseModel):
 class OrderOut(ResponseModel):
     order_id: str
     plan_id: str
-    status: Literal["pending_payment", "settling", "paid", "failed", "refund_pending", "refunded"]
+    status: Literal["pending_payment", "settling", "paid", "failed", "refund_pending", "refunded", "refund_failed"]
     payment_method: Literal["wechat_pay", "personal_account"]
     amount_fen: int
     premium_fen: int

@@ -62,7 +62,8 @@ PAID = "paid"
 FAILED = "failed"  # nothing was taken
 REFUND_PENDING = "refund_pending"  # money was taken, cover could not be issued: it is being returned
 REFUNDED = "refunded"  # money was taken and has been returned in full
-QUEUED_STATUSES = frozenset({PENDING_PAYMENT, SETTLING, REFUND_PENDING})  # still need work: in the GSI3 work queue
+REFUND_FAILED = "refund_failed"  # the channel refused the refund (e.g. merchant balance): an operator settles it
+QUEUED_STATUSES = frozenset({PENDING_PAYMENT, SETTLING, REFUND_PENDING, REFUND_FAILED})  # still need work (GSI3)
 RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
 
 _PLATFORM = "医保信息平台"
@@ -429,19 +430,24 @@ def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure:
     """Return whatever was deducted (reversal keys derived from the deduction keys), then end the order `failed`
     (nothing taken) or `refunded`, releasing the Idempotency-Key so the member may try again. A reversal that
     times out leaves the order `refund_pending` for the reconciliation — never money without cover."""
-    from chalicelib.adapters.medical_platform import PlatformUnavailable
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     idem = order["idempotency"]
     release = TxOp.delete(keys.idempotency(idem["scope"], idem["key"]),
                           condition="#state = :in_progress AND request_hash = :h", names={"#state": "state"},
                           values={":in_progress": "in_progress", ":h": idem["request_hash"]})
+    changes: dict[str, Any] = {"failure": failure}
     try:
         reversed_any = _reverse_deductions(platform, order)
         final = REFUNDED if reversed_any else FAILED
     except PlatformUnavailable:
         final = REFUND_PENDING
+    except PlatformError as exc:
+        final = REFUND_FAILED
+        changes["refund_failure"] = exc.code
+        _alarm_refund_refused("order", order["order_id"], exc.code)
     try:
-        table.transact([_transition(order, SETTLING, final, {"failure": failure}, now), release])
+        table.transact([_transition(order, SETTLING, final, changes, now), release])
     except ConditionFailed:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
 
@@ -638,9 +644,10 @@ def _benefit_starts_on(order: dict[str, Any], paid_on: date) -> list[tuple[date,
 
 def _reverse_order_payment(table: Table, platform, order: dict[str, Any], now: datetime, *, wechat=None) -> bool:
     """Return the whole payment of a `refund_pending` order and mark it refunded. False if the channel did not
-    answer (the order stays refund_pending for the next reconciliation)."""
-    from chalicelib.adapters.medical_platform import PlatformUnavailable
-    from chalicelib.adapters.wechat_pay import WeChatPayUnavailable
+    answer (the order stays refund_pending for the next reconciliation) or refused (the order goes to
+    `refund_failed` for an operator, with an alarm; it never blocks the rest of the queue)."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     try:
         if order["payment_method"] == "wechat_pay":
@@ -649,6 +656,13 @@ def _reverse_order_payment(table: Table, platform, order: dict[str, Any], now: d
         else:
             _reverse_deductions(platform, order)
     except (PlatformUnavailable, WeChatPayUnavailable):
+        return False
+    except (PlatformError, WeChatPayRefused) as exc:
+        _alarm_refund_refused("order", order["order_id"], exc.code)
+        try:
+            table.transact([_transition(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
+        except ConditionFailed:
+            pass
         return False
     try:
         table.transact([_transition(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
@@ -815,11 +829,19 @@ def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str,
     return _present_cancellation(policy_id, iso(now), refund)
 
 
+def _alarm_refund_refused(kind: str, entity_id: str, code: str) -> None:
+    """An ERROR log line with a stable message: the metric filter behind the refund alarm counts these."""
+    from chalicelib.observability import logger
+
+    logger().error("refund refused by the payment channel", extra={"kind": kind, "id": entity_id, "code": code})
+
+
 def _execute_refund(table: Table, refund: dict[str, Any], now: datetime, *, platform=None,
                     wechat=None) -> dict[str, Any]:
-    """Send a pending refund (idempotent by its id) and mark it refunded; unchanged if the channel did not answer."""
-    from chalicelib.adapters.medical_platform import PlatformUnavailable
-    from chalicelib.adapters.wechat_pay import WeChatPayUnavailable
+    """Send a pending refund (idempotent by its id) and mark it refunded; unchanged if the channel did not answer;
+    `refund_failed` (operators' queue, alarmed) if the channel refused it."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     try:
         if refund["payment_method"] == "personal_account":
@@ -829,6 +851,17 @@ def _execute_refund(table: Table, refund: dict[str, Any], now: datetime, *, plat
                                                  refund["order_amount_fen"], reason="保障开始前退保")
     except (PlatformUnavailable, WeChatPayUnavailable):
         return refund
+    except (PlatformError, WeChatPayRefused) as exc:
+        _alarm_refund_refused("refund", refund["refund_id"], exc.code)
+        queue = keys.work_queue("REFUND", REFUND_FAILED, refund["refund_id"], f"{refund['created_at']}#{refund['refund_id']}")
+        try:
+            return table.update(keys.refund(refund["refund_id"]),
+                                "SET #status = :failed, refund_failure = :code, GSI3PK = :pk, GSI3SK = :sk",
+                                condition="#status = :pending", names={"#status": "status"},
+                                values={":failed": REFUND_FAILED, ":code": exc.code, ":pk": queue["GSI3PK"],
+                                        ":sk": queue["GSI3SK"], ":pending": REFUND_PENDING})
+        except ConditionFailed:
+            return table.get(keys.refund(refund["refund_id"])) or refund
     try:  # done: out of the work queue
         return table.update(keys.refund(refund["refund_id"]),
                             "SET #status = :done, refunded_at = :now REMOVE GSI3PK, GSI3SK",
@@ -860,29 +893,38 @@ def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dic
     - cancellation refunds still pending: send them again.
     Every step is idempotent, so overlapping runs and a member's concurrent retry cannot double anything."""
     platform, wechat = platform or deps.platform(), wechat or deps.wechat_pay()
-    counts = {"issued": 0, "failed": 0, "refunded": 0, "still_pending": 0, "refunds_sent": 0}
-    for order in _queue(table, "ORDER", SETTLING):
+    counts = {"issued": 0, "failed": 0, "refunded": 0, "still_pending": 0, "refunds_sent": 0, "errors": 0}
+
+    def settle_order(order: dict[str, Any]) -> str:
         claimed = _claim_lease(table, order["order_id"], SETTLING, now)
         if claimed is None:
-            counts["still_pending"] += 1
-            continue
+            return "still_pending"
         try:
             _settle(table, platform, claimed, now, deduct=False)
-            counts["issued"] += 1
+            return "issued"
         except UpstreamUnavailable:
-            counts["still_pending"] += 1
+            return "still_pending"
         except DomainError:
-            counts["failed"] += 1
-    for order in _queue(table, "ORDER", REFUND_PENDING):
-        if _reverse_order_payment(table, platform, order, now, wechat=wechat):
-            counts["refunded"] += 1
-        else:
-            counts["still_pending"] += 1
-    for refund in _queue(table, "REFUND", REFUND_PENDING):
-        if _execute_refund(table, refund, now, platform=platform, wechat=wechat).get("status") == REFUNDED:
-            counts["refunds_sent"] += 1
-        else:
-            counts["still_pending"] += 1
+            return "failed"
+
+    def refund_order(order: dict[str, Any]) -> str:
+        return "refunded" if _reverse_order_payment(table, platform, order, now, wechat=wechat) else "still_pending"
+
+    def send_refund(refund: dict[str, Any]) -> str:
+        done = _execute_refund(table, refund, now, platform=platform, wechat=wechat).get("status") == REFUNDED
+        return "refunds_sent" if done else "still_pending"
+
+    for kind, status, step in (("ORDER", SETTLING, settle_order), ("ORDER", REFUND_PENDING, refund_order),
+                               ("REFUND", REFUND_PENDING, send_refund)):
+        for item in _queue(table, kind, status):
+            try:
+                counts[step(item)] += 1
+            except Exception:  # noqa: BLE001 — one bad item must never stop the queue behind it
+                from chalicelib.observability import logger
+
+                counts["errors"] += 1
+                logger().exception("reconciliation item failed",
+                                   extra={"kind": kind, "id": item.get("order_id") or item.get("refund_id")})
     return counts
 
 

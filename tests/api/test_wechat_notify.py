@@ -185,3 +185,14 @@ def test_refund_that_times_out_is_finished_by_reconciliation(client, family):
     assert resp.status_code == 200 and json.loads(resp.body)["refunded"] == 1
     assert order_of(client, family, slow["order_id"])["status"] == "refunded"
     assert simulator().refunded_fen(slow["order_id"]) == 10000
+
+
+def test_a_body_that_is_not_utf8_is_rejected_not_a_server_error(client, clock):
+    from chalicelib import deps
+
+    clock.set(IN_WINDOW)
+    headers = {"Wechatpay-Serial": deps.wechat_pay()._public_key_id,
+               "Wechatpay-Timestamp": str(int(IN_WINDOW.timestamp())), "Wechatpay-Nonce": "n",
+               "Wechatpay-Signature": "AAAA", "Content-Type": "application/json"}
+    resp = client.http.post("/v1/payments/wechat/notify", headers=headers, body=b"\xff\xfe{}")
+    assert 400 <= resp.status_code < 500
