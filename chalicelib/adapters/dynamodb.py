@@ -91,6 +91,8 @@ class Table:
 
         self.client = client
         self.name = table_name
+        self.transaction_attempts = 4  # a transaction cancelled by a conflict is sent again, up to this many times
+        self.pause = _jittered_pause
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
 
@@ -221,23 +223,51 @@ class Table:
             if op.values:
                 body["ExpressionAttributeValues"] = self._values(op.values)
             items.append({op.kind: body})
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-                if not reasons:  # moto puts the reasons only in the message
-                    msg = exc.response.get("Error", {}).get("Message", "")
-                    if "[" in msg:
-                        reasons = [r.strip() for r in msg[msg.index("[") + 1: msg.rindex("]")].split(",")]
-                if any(r == "ConditionalCheckFailed" for r in reasons):
-                    raise ConditionFailed(reasons) from exc
-                raise TransientStorageError(code) from exc
-            if code in {"ProvisionedThroughputExceededException", "ThrottlingException",
-                        "TransactionConflictException", "TransactionInProgressException"}:
-                raise TransientStorageError(code) from exc
-            raise
+        for attempt in range(self.transaction_attempts):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                error = _transaction_error(exc)
+                if error is exc:
+                    raise
+                # A cancellation for a conflict with another transaction (hot counters at a launch peak) applied
+                # nothing: it is safe to send again, after a short jittered pause.
+                if not isinstance(error, _Conflicted) or attempt == self.transaction_attempts - 1:
+                    raise (error.as_transient() if isinstance(error, _Conflicted) else error) from exc
+                self.pause(attempt)
+
+
+class _Conflicted(Exception):
+    def as_transient(self) -> TransientStorageError:
+        return TransientStorageError(str(self))
+
+
+def _transaction_error(exc) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        if not reasons:  # moto puts the reasons only in the message
+            msg = exc.response.get("Error", {}).get("Message", "")
+            if "[" in msg:
+                reasons = [r.strip() for r in msg[msg.index("[") + 1: msg.rindex("]")].split(",")]
+        if any(r == "ConditionalCheckFailed" for r in reasons):
+            return ConditionFailed(reasons)
+        if any(r == "TransactionConflict" for r in reasons):
+            return _Conflicted(code)
+        return TransientStorageError(code)
+    if code in {"TransactionConflictException", "TransactionInProgressException"}:
+        return _Conflicted(code)
+    if code in {"ProvisionedThroughputExceededException", "ThrottlingException"}:
+        return TransientStorageError(code)
+    return exc
+
+
+def _jittered_pause(attempt: int) -> None:
+    import random
+    import time
+
+    time.sleep(random.uniform(0.005, 0.025) * (2 ** attempt))
 
 
 def _plain(value: Any) -> Any:
