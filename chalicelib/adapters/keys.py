@@ -60,6 +60,11 @@ def claim(claim_id: str) -> dict[str, str]:
     return {"PK": f"CLAIM#{claim_id}", "SK": "CLAIM"}
 
 
+def paid_bill(policy_id: str, fingerprint: str) -> dict[str, str]:
+    """Uniqueness marker: one settlement slip (bill) is paid once per policy, by one claim."""
+    return {"PK": f"PAIDBILL#{policy_id}#{fingerprint}", "SK": "PAIDBILL"}
+
+
 def claim_document(claim_id: str, document_id: str) -> dict[str, str]:
     return {"PK": f"CLAIM#{claim_id}", "SK": f"DOC#{document_id}"}
 

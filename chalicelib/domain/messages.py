@@ -165,6 +165,9 @@ MESSAGES: dict[str, str] = {
     "ESTIMATE_NOTE_SUSPENSIONS_UNKNOWN": "暂时无法向医保系统核实基本医保是否中断,测算未考虑中断期间。",
     # --- claims ---------------------------------------------------------------------------------------------
     "CLAIM_NOT_FOUND": "找不到该理赔申请,或您无权查看。",
+    "CLAIM_BILL_ALREADY_PAID": "第{index}张费用单据已在理赔申请 {other_claim_id} 中赔付过,同一单据不能重复赔付。",
+    "CLAIM_BILL_REPEATED": "第{index}张费用单据与第{first}张完全相同,同一单据不能重复报销。",
+    "CLAIM_PAYER_IS_APPROVER": "审核通过该理赔的经办人不能同时办理支付,请由另一位经办人支付。",
     "CLAIM_POLICY_INACTIVE": "该保单已不在保障状态,不能申请理赔。",
     "CLAIM_BILL_IN_FUTURE": "第{index}张费用单据的就诊日期 {service_date} 晚于今天,请核对。",
     "CLAIM_BILL_OUTSIDE_BENEFIT_PERIOD": "第{index}张费用单据的就诊日期 {service_date} 不在本保单待遇期间({benefit_start} 至 {coverage_end})内,不能申请理赔。",

@@ -123,6 +123,32 @@ def _compute(policy: dict[str, Any], bills: list[dict[str, Any]], ytd: engine.Ye
                           excluded_periods=excluded)
 
 
+def bill_fingerprint(bill: dict[str, Any]) -> str:
+    """What identifies a settlement slip's figures: service date, setting and every amount."""
+    import hashlib
+
+    facts = [str(bill["service_date"]), bill["setting"]] + [str(int(bill.get(f"{c}_fen") or 0)) for c in CATEGORIES]
+    return hashlib.sha256("|".join(facts).encode()).hexdigest()[:32]
+
+
+def _check_bills_not_paid(table: Table, claim: dict[str, Any], bills: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The same bill may be paid once per policy (DOMAIN §5: the year-to-date state would count it twice). Returns
+    the markers the paying transaction puts (attribute_not_exists); 409 naming the bill if one was paid already."""
+    markers: list[dict[str, str]] = []
+    for index, bill in enumerate(bills):
+        marker = keys.paid_bill(claim["policy_id"], bill_fingerprint(bill))
+        if marker in markers:
+            raise Conflict("CLAIM_BILL_REPEATED", field=f"bills.{index}", index=index + 1,
+                           first=markers.index(marker) + 1)
+        markers.append(marker)
+    for found in table.batch_get(markers) if markers else []:
+        if found.get("claim_id") != claim["claim_id"]:
+            index = markers.index({"PK": found["PK"], "SK": found["SK"]})
+            raise Conflict("CLAIM_BILL_ALREADY_PAID", field=f"bills.{index}", index=index + 1,
+                           other_claim_id=found["claim_id"])
+    return markers
+
+
 def _bill_results(estimate: engine.Estimate) -> list[dict[str, Any]]:
     return [{"covered_fen": r.covered_fen, "deductible_applied_fen": r.deductible_applied_fen,
              "eligible_fen": r.eligible_fen, "payout_fen": r.payout_fen, "explanation": list(r.explanation)}
@@ -315,6 +341,8 @@ def verify_document(ports: ClaimPorts, principal, claim_id: str, document_id: st
             raise NotFound("DOCUMENT_NOT_FOUND")
         if doc["status"] != "awaiting_upload":
             return _document_view(ports, doc, with_url=True)  # already decided: verifying again changes nothing
+        if claim["status"] not in rules.BEFORE_DECISION:
+            raise rules.state_conflict(claim["status"], "documents")
         stored = ports.documents.head(doc["s3_key"])
         if stored is None:
             raise RuleViolation("DOCUMENT_NOT_UPLOADED")
@@ -500,8 +528,10 @@ def review(ports: ClaimPorts, principal, claim_id: str, decision: str, bills: li
         if policy is None:
             raise NotFound("POLICY_NOT_FOUND")
         _check_bills_in_benefit_period(policy, reviewed, now.date())
+        _check_bills_not_paid(table, claim, reviewed)
         estimate = _compute(policy, reviewed, _ytd(policy))
         fields = {"reviewed_bills": reviewed, "approved_fen": estimate.payout_fen, "approved_at": iso(now),
+                  "approved_by": actor.id,
                   "approved_ytd_before": _ytd_dict(estimate.year_to_date_before)}
         facts["approved_fen"] = estimate.payout_fen
     note = reason.strip() if reason and reason.strip() else None
@@ -533,6 +563,9 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
             if claim["status"] == "paid":
                 raise Conflict("CLAIM_ALREADY_PAID")
             raise rules.state_conflict(claim["status"], "paid")
+        if claim.get("approved_by") == actor.id:  # separation of duties: who approved does not pay
+            raise Forbidden("CLAIM_PAYER_IS_APPROVER")
+        markers = _check_bills_not_paid(table, claim, claim["reviewed_bills"])
         policy = table.get(keys.policy(claim["policy_id"]))
         if policy is None:
             raise NotFound("POLICY_NOT_FOUND")
@@ -542,6 +575,7 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
                   "ytd_before_payment": _ytd_dict(estimate.year_to_date_before), "ytd_after_payment": _ytd_dict(after)}
         ops, version = _transition_ops(claim, ["paid"], actor, now, None, fields)
         ops.append(_advance_policy(policy, after))
+        ops += [TxOp.put({**marker, "claim_id": claim_id, "paid_at": iso(now)}) for marker in markers]
         ops.append(disclosure.claim_paid_op(get_plan(policy["plan_id"]), policy, claim_id, estimate.payout_fen))
         ops.append(_audit(claim_id, version, actor, now, "pay", paid_fen=estimate.payout_fen,
                           approved_fen=claim.get("approved_fen"), policy_version=int(policy.get("version") or 0) + 1))

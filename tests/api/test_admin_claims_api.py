@@ -175,7 +175,7 @@ def test_only_an_approved_claim_can_be_paid(client, insured, claim_id):
 
 def test_payment_recomputes_on_the_year_to_date_state_at_payment_time(client, insured):
     first = new_claim(client, insured, bills=[SMALL_BILL])
-    second = new_claim(client, insured, bills=[SMALL_BILL])
+    second = new_claim(client, insured, bills=[dict(SMALL_BILL, service_date="2021-10-21")])  # another stay
     assert review(client, first, "approve")[1]["approved_fen"] == 150_000  # each alone: 200,000 after the deductible
     assert review(client, second, "approve")[1]["approved_fen"] == 150_000
     assert pay(client, first)[1]["paid_fen"] == 150_000
@@ -288,3 +288,31 @@ def test_review_waits_when_the_platform_cannot_say_whether_basic_insurance_was_s
     status, body = review(client, claim_id, "approve")
     assert (status, body["code"]) == (503, "UPSTREAM_UNAVAILABLE")
     assert stored_claim(claim_id)["status"] in ("submitted", "under_review")
+
+
+def test_who_approved_a_claim_cannot_also_pay_it(client, insured, claim_id):
+    assert review(client, claim_id, "approve", role="insurer_admin")[0] == 200
+    approver = staff("insurer_admin")  # the same staff id as the approver
+    status, body = call(client, "POST", f"/v1/admin/claims/{claim_id}/pay", approver, key="pay-by-approver-1")
+    assert (status, body["code"]) == (403, "CLAIM_PAYER_IS_APPROVER")
+    assert stored_claim(claim_id)["status"] == "approved"
+    other = staff("insurer_admin", "admin-2")
+    assert call(client, "POST", f"/v1/admin/claims/{claim_id}/pay", other, key="pay-by-other-1")[0] == 200
+
+
+def test_a_bill_repeated_inside_one_claim_is_refused_at_approval(client, insured):
+    claim = new_claim(client, insured, bills=[SMALL_BILL, SMALL_BILL])
+    status, body = review(client, claim, "approve")
+    assert (status, body["code"]) == (409, "CLAIM_BILL_REPEATED")
+
+
+def test_a_document_cannot_be_verified_after_the_decision(client, insured, claim_id):
+    from tests.claim_helpers import PDF, add_document, post_form
+
+    status, doc = add_document(client, insured.headers, claim_id, "expense_list")
+    assert status == 201
+    assert post_form(doc["upload"], PDF, "application/pdf").status_code in (200, 201, 204)
+    assert review(client, claim_id, "reject", reason="不属于保障范围")[0] == 200
+    status, body = call(client, "POST", f"/v1/claims/{claim_id}/documents/{doc['document_id']}/verify",
+                        insured.headers)
+    assert status == 409, body

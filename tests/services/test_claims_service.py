@@ -88,8 +88,8 @@ def _document(world, claim_id, kind):
     return claims.add_document(world.ports, INSURED, claim_id, kind, "application/pdf", 1000, NOW)["document_id"]
 
 
-def _approved(world) -> str:
-    claim_id = _submit(world)
+def _approved(world, bills=None) -> str:
+    claim_id = _submit(world, bills)
     for kind in ("invoice", "settlement_slip"):
         claims.verify_document(world.ports, INSURED, claim_id, _document(world, claim_id, kind), NOW)
     claims.review(world.ports, REVIEWER, claim_id, "approve", None, None, NOW)
@@ -117,7 +117,7 @@ def _run_together(*calls):
 
 
 def test_two_claims_of_one_policy_paid_concurrently_both_advance_the_year_to_date_state(world, atomic_moto):
-    first, second = _approved(world), _approved(world)
+    first, second = _approved(world), _approved(world, [dict(SMALL_BILL, service_date="2021-10-21")])
     results, errors = _run_together(lambda: claims.pay(world.ports, ADMIN, first, "pay-key-first", NOW),
                                     lambda: claims.pay(world.ports, ADMIN, second, "pay-key-second", NOW))
     assert errors == []
@@ -182,3 +182,14 @@ def test_a_claim_holds_at_most_forty_documents(world):
     with pytest.raises(RuleViolation) as caught:
         _document(world, claim_id, "expense_list")
     assert caught.value.code == "TOO_MANY_DOCUMENTS"
+
+
+def test_the_same_bill_is_paid_once_even_through_two_claims(world):
+    first, second = _approved(world), _submit(world)  # the second claim repeats the first one's settlement slip
+    claims.pay(world.ports, ADMIN, first, "pay-key-first", NOW)
+    for kind in ("invoice", "settlement_slip"):
+        claims.verify_document(world.ports, INSURED, second, _document(world, second, kind), NOW)
+    with pytest.raises(Conflict) as err:
+        claims.review(world.ports, REVIEWER, second, "approve", None, None, NOW)
+    assert err.value.code == "CLAIM_BILL_ALREADY_PAID"
+    assert world.ports.table.get(keys.policy(world.policy_id))["ytd_paid_fen"] == 150_000
