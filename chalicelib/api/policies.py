@@ -6,6 +6,7 @@ from datetime import date
 from typing import Literal
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
@@ -51,7 +52,8 @@ class PolicyOut(ResponseModel):
     waiting_rule: str
     auto_renew: bool
     auto_renew_consent: ConsentOut | None
-    year_to_date: YearToDateOut
+    year_to_date: YearToDateOut | None = Field(
+        description="null for a payer without the insured's authorisation (claim figures are the insured's)")
     premium_fen: int
     payment_method: str
     roles: list[Literal["insured", "payer", "view", "claims"]]

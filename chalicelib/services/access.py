@@ -45,6 +45,8 @@ def roles_on_policy(table, account: dict[str, Any], policy: dict[str, Any]) -> s
     granted = granted_scopes(table, account, policy["insured_hash"]) if "insured" not in roles else set()
     if "claims" in granted:
         granted.add("view")  # handling claims needs the policy's figures
+    if granted:
+        granted.add("authorized")  # the insured let this account see their policy, claim figures included
     return roles | granted
 
 

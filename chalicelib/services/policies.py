@@ -41,7 +41,7 @@ class PolicyView:
     waiting_rule: str
     auto_renew: bool
     auto_renew_consent: dict[str, Any] | None
-    year_to_date: dict[str, int]
+    year_to_date: dict[str, int] | None
     premium_fen: int
     payment_method: str
     roles: list[str]
@@ -200,12 +200,19 @@ def _present(table: Table, cipher, account: dict[str, Any],
             coverage_end=policy["coverage_end"], waiting_rule=policy["waiting_rule"],
             auto_renew=bool(policy.get("auto_renew")),
             auto_renew_consent=_consent_for(policy.get("auto_renew_consent"), account),
-            year_to_date={"deductible_used_fen": policy.get("ytd_deductible_used_fen", 0),
-                          "eligible_fen": policy.get("ytd_eligible_fen", 0),
-                          "paid_fen": policy.get("ytd_paid_fen", 0)},
+            year_to_date=_year_to_date_for(policy, roles),
             premium_fen=policy["premium_fen"], payment_method=policy["payment_method"],
             roles=[r for r in VISIBLE_ROLES if r in roles]))
     return out
+
+
+def _year_to_date_for(policy: dict[str, Any], roles: set[str]) -> dict[str, int] | None:
+    """Year-to-date figures are claim data (health information): the insured and whoever they authorised see them;
+    a relative who only paid does not (DOMAIN §8: claims only with the insured's authorisation)."""
+    if not roles & {"insured", "authorized"}:
+        return None
+    return {"deductible_used_fen": policy.get("ytd_deductible_used_fen", 0),
+            "eligible_fen": policy.get("ytd_eligible_fen", 0), "paid_fen": policy.get("ytd_paid_fen", 0)}
 
 
 def _consent_for(consent: dict[str, Any] | None, account: dict[str, Any]) -> dict[str, Any] | None:

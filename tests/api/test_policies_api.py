@@ -82,6 +82,7 @@ def test_the_payer_sees_the_insureds_name_masked(client, family):
     assert out["insured"]["name"] == "李*"
     assert out["payer"]["is_me"] is True
     assert out["roles"] == ["payer", "view"]
+    assert out["year_to_date"] is None  # her claim figures are hers: paying does not authorise seeing them
 
 
 def test_a_policy_bought_for_oneself_says_self(client, family):
@@ -139,6 +140,7 @@ def test_an_authorised_relative_sees_the_policy_with_names_masked(client, family
     assert [p["policy_id"] for p in listed] == [family.her_policy]
     assert detail["insured"]["name"] == "李*" and detail["payer"]["name_masked"] == "张*"
     assert detail["roles"] == ["view"] + (["claims"] if scopes == ["claims"] else [])
+    assert detail["year_to_date"]["paid_fen"] == 150001  # she authorised this account
     assert get(client, grandson, f"/v1/policies/{family.my_policy}").status_code == 404  # not her policy
 
 
