@@ -29,6 +29,11 @@ def family_member(account_id: str, member_id: str) -> dict[str, str]:
     return {"PK": f"ACCOUNT#{account_id}", "SK": f"MEMBER#{member_id}"}
 
 
+def daily_quota(account_id: str, purpose: str, day: str) -> dict[str, str]:
+    """A per-account, per-day counter (expires with TTL) for abuse guards."""
+    return {"PK": f"ACCOUNT#{account_id}", "SK": f"QUOTA#{purpose}#{day}"}
+
+
 def family_member_prefix(account_id: str) -> tuple[str, str]:
     return f"ACCOUNT#{account_id}", "MEMBER#"
 

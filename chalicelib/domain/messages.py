@@ -64,6 +64,7 @@ MESSAGES: dict[str, str] = {
     "PLATFORM_NOT_SIMULATED": "当前未使用模拟医保平台,沙箱无法操作。",
     "SANDBOX_RESIDENT_HAS_NO_ACCOUNT": "城乡居民医保没有个人账户,不能设置账户余额。",
     # --- family members & authorisations -----------------------------------------------------------------
+    "FAMILY_MEMBER_CHECKS_PER_DAY": "今天添加家庭成员的次数已达上限({limit} 次),请明天再试。",
     "MEMBER_NOT_FOUND": "找不到该家庭成员,请先在家庭成员中添加。",
     "MEMBER_IS_SELF": "这是您本人的身份证号,无需添加为家庭成员。",
     "MEMBER_ALREADY_ADDED": "该家庭成员已添加过,无需重复添加。",

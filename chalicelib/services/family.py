@@ -39,6 +39,9 @@ from chalicelib.services.people import (  # noqa: F401 (ID_NUMBER_CONTEXT, find_
 )
 
 MAX_FAMILY_MEMBERS = 20  # abuse guard: far above any real household, far below a scraping run
+# Each check asks the 医保 platform about a named person: a daily quota per account (deleting members does not give
+# checks back), so the endpoint cannot be used to probe who is insured where.
+MEMBER_CHECKS_PER_DAY = 30
 RELATIONSHIPS = tuple(RELATIONSHIP_ZH)
 
 
@@ -112,6 +115,7 @@ def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw
     id_hash = cipher.lookup_hash(resident.number)
     if id_hash == my_hash:
         raise RuleViolation("MEMBER_IS_SELF", field="id_number")
+    _take_member_check(table, account["account_id"], now)
     relative = verified_platform_person(platform, resident.number, name, field="id_number")
     account_id = account["account_id"]
     if len(member_items(table, account_id)) >= MAX_FAMILY_MEMBERS:
@@ -129,6 +133,31 @@ def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw
     payer = find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
     options = enrolment_options(table, open_plans(today), payer, [(item, relative)], today)
     return _present(item, resident.number, relative, options[member_id])
+
+
+def _take_member_check(table: Table, account_id: str, now: datetime) -> None:
+    from datetime import timedelta
+
+    from chalicelib.domain.errors import TooManyRequests
+
+    day = now.astimezone(CHINA_TZ).date()
+    try:
+        table.update(keys.daily_quota(account_id, "member_checks", day.isoformat()),
+                     "ADD used :one SET expires_at = :exp",
+                     condition="attribute_not_exists(used) OR used < :limit",
+                     values={":one": 1, ":limit": MEMBER_CHECKS_PER_DAY,
+                             ":exp": int((now + timedelta(days=2)).timestamp())})
+    except ConditionFailed:
+        raise TooManyRequests("FAMILY_MEMBER_CHECKS_PER_DAY", limit=MEMBER_CHECKS_PER_DAY,
+                              retry_after=_seconds_to_midnight(now)) from None
+
+
+def _seconds_to_midnight(now: datetime) -> int:
+    from datetime import time, timedelta
+
+    local = now.astimezone(CHINA_TZ)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=CHINA_TZ)
+    return max(1, int((midnight - local).total_seconds()))
 
 
 def list_members(table: Table, cipher, platform, account: dict[str, Any], now: datetime) -> list[FamilyMember]:

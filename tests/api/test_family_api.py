@@ -269,3 +269,23 @@ def test_every_route_needs_a_login(client, method, path):
     resp = client.http.request(method, path, headers={"Content-Type": "application/json"}, body=b"{}")
 
     assert resp.status_code == 401
+
+
+def test_adding_and_deleting_members_cannot_probe_the_platform_without_limit(client, clock):
+    """Each add asks the 医保 platform about a named person; deleting gives no checks back (a daily quota)."""
+    from chalicelib.services.family import MEMBER_CHECKS_PER_DAY
+
+    clock.set(datetime(2021, 4, 15, 10, 0, tzinfo=CHINA_TZ))
+    prober = new_member(client, "13700000099", "赵六")
+    answers = []
+    for n in range(MEMBER_CHECKS_PER_DAY + 1):
+        person = new_id(born=date(1990, 1, 1), seq=300 + 2 * n)
+        register_person("钱七", person)
+        resp = client.http.post("/v1/family-members", headers=prober.headers, body=json.dumps(
+            {"name": "钱七", "id_number": person, "relationship": "other"}))
+        answers.append(resp.status_code)
+        if resp.status_code == 201:
+            member_id = json.loads(resp.body)["member_id"]
+            assert client.http.delete(f"/v1/family-members/{member_id}", headers=prober.headers).status_code == 204
+    assert answers[:MEMBER_CHECKS_PER_DAY] == [201] * MEMBER_CHECKS_PER_DAY
+    assert answers[-1] == 429
