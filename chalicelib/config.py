@@ -15,6 +15,7 @@ class Settings:
     bucket_name: str
     region: str
     token_secret: str
+    staff_token_secret: str  # a separate key: whoever mints staff tokens cannot mint members' tokens
     token_ttl_seconds: int
     id_hash_key: bytes
     id_data_key: bytes | None  # 32-byte AES key (local); deployed stages unwrap HMB_WRAPPED_DATA_KEY with KMS
@@ -59,6 +60,15 @@ def _load_secrets(arns: str) -> dict[str, str]:
     return values
 
 
+def _staff_secret(local: bool, member_secret: str) -> str:
+    secret = os.environ.get("HMB_STAFF_TOKEN_SECRET") or ("local-only-staff-token-secret-not-deployed" if local else "")
+    if not secret:
+        raise RuntimeError("HMB_STAFF_TOKEN_SECRET is required outside the local stage")
+    if secret == member_secret:
+        raise RuntimeError("staff and member tokens must be signed with different secrets")
+    return secret
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     stage = os.environ.get("HMB_STAGE", LOCAL)
@@ -76,6 +86,7 @@ def get_settings() -> Settings:
         bucket_name=os.environ.get("HMB_BUCKET", "huiminbao-documents"),
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1",
         token_secret=token_secret,
+        staff_token_secret=_staff_secret(local, token_secret),
         token_ttl_seconds=int(os.environ.get("HMB_TOKEN_TTL", "7200")),
         id_hash_key=_key("HMB_ID_HASH_KEY", _DEV_HASH_KEY if local else "00"),
         id_data_key=_key("HMB_ID_DATA_KEY", _DEV_DATA_KEY) if local or os.environ.get("HMB_ID_DATA_KEY") else None,

@@ -52,7 +52,7 @@ def issue_staff_token(staff_id: str, role: str, ttl: int = 8 * 3600) -> str:
     issued = int(time.time())
     claims = {"sub": staff_id, "aud": STAFF_AUDIENCE, "iss": s.staff_token_issuer, "role": role, "iat": issued,
               "exp": issued + ttl}
-    return jwt.encode(claims, s.token_secret, algorithm="HS256")
+    return jwt.encode(claims, s.staff_token_secret, algorithm="HS256")
 
 
 def _bearer(request) -> str | None:
@@ -74,7 +74,7 @@ def _decode(token: str) -> Principal:
         unverified = jwt.decode(token, options={"verify_signature": False})
         aud = unverified.get("aud")
         if aud == STAFF_AUDIENCE:
-            claims = jwt.decode(token, s.token_secret, algorithms=["HS256"], audience=STAFF_AUDIENCE,
+            claims = jwt.decode(token, s.staff_token_secret, algorithms=["HS256"], audience=STAFF_AUDIENCE,
                                 issuer=s.staff_token_issuer, options={"require": ["exp", "sub", "role"]})
             if claims["role"] not in STAFF_ROLES:
                 raise Unauthorized("TOKEN_INVALID")

@@ -125,8 +125,8 @@ class HuiminbaoStack(cdk.Stack):
         self.id_key = self._key("IdNumberKey", "id-number", "Envelope encryption of resident ID numbers (身份证号)")
         self.table = self._table()
         self.logs_bucket, self.documents_bucket = self._buckets()
-        self.app_secret, self.id_keys_secret, self.wechatpay_secret = self._secrets()
-        self.secrets = (self.app_secret, self.id_keys_secret, self.wechatpay_secret)
+        self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret = self._secrets()
+        self.secrets = (self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret)
         self.lambda_role = iam.Role(
             self,
             "LambdaRole",
@@ -252,7 +252,7 @@ class HuiminbaoStack(cdk.Stack):
         )
         return logs_bucket, documents
 
-    def _secrets(self) -> tuple[secretsmanager.Secret, secretsmanager.Secret, secretsmanager.Secret]:
+    def _secrets(self) -> tuple[secretsmanager.Secret, ...]:
         """Three JSON secrets whose keys are the environment variable names chalicelib/config.py reads.
 
         Split by lifecycle: the token key may be replaced, the ID keys never, the WeChat Pay material follows
@@ -296,7 +296,14 @@ class HuiminbaoStack(cdk.Stack):
             {key: "" for key in WECHATPAY_SECRET_KEYS},
             password_length=32, exclude_punctuation=True,
         )
-        return app_secret, id_keys, wechatpay
+        # Staff tokens are signed with their own key, shared with the insurer's staff identity service only: whoever
+        # holds it can mint staff tokens, never members' tokens.
+        staff = secret(
+            "StaffTokenSecret", "staff-token",
+            "Staff session token signing key (HS256), generated at deploy; shared with the staff identity service.",
+            "HMB_STAFF_TOKEN_SECRET", {}, password_length=64, exclude_punctuation=True,
+        )
+        return app_secret, id_keys, wechatpay, staff
 
     # -- the Chalice app -------------------------------------------------------------------------------------
 
@@ -585,6 +592,8 @@ class HuiminbaoStack(cdk.Stack):
                                   "key is re-wrapped by KMS key rotation itself; this secret must never rotate."),
             (self.wechatpay_secret, "The merchant key, APIv3 key and platform certificate are issued and rotated in "
                                     "the WeChat Pay merchant platform; the operator writes the new values here."),
+            (self.staff_secret, "The staff signing key is shared with the insurer's staff identity service; both "
+                                "sides must switch together, so it is rotated by the runbook, not a rotation Lambda."),
         ):
             suppress(secret, "AwsSolutions-SMG4", why)
 

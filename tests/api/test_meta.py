@@ -23,7 +23,7 @@ def test_openapi_document_is_valid_and_lists_every_route(client, app):
 
 def test_deployed_stage_has_no_sandbox_routes():
     code = ("import app, json; print(json.dumps(sorted(app.app.routes)))")
-    env = dict(os.environ, HMB_STAGE="prod", HMB_TOKEN_SECRET="x" * 32,
+    env = dict(os.environ, HMB_STAGE="prod", HMB_TOKEN_SECRET="x" * 32, HMB_STAFF_TOKEN_SECRET="y" * 32,
                HMB_ID_HASH_KEY="11" * 32, HMB_ID_DATA_KEY="22" * 32)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     routes = json.loads(out.stdout)

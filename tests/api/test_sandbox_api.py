@@ -137,7 +137,8 @@ def test_sandbox_routes_do_not_exist_outside_the_local_stage():
     import subprocess
     import sys
 
-    env = {**os.environ, "HMB_STAGE": "prod", "HMB_TOKEN_SECRET": "a-deployed-secret-of-at-least-32-bytes"}
+    env = {**os.environ, "HMB_STAGE": "prod", "HMB_TOKEN_SECRET": "a-deployed-secret-of-at-least-32-bytes",
+           "HMB_STAFF_TOKEN_SECRET": "another-deployed-secret-of-32-bytes"}
     out = subprocess.run([sys.executable, "-c", "import json; from app import app; print(json.dumps(list(app.routes)))"],
                          env=env, capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -153,6 +154,7 @@ def test_the_sandbox_guard_refuses_even_if_a_route_were_registered(monkeypatch):
 
     monkeypatch.setenv("HMB_STAGE", "prod")
     monkeypatch.setenv("HMB_TOKEN_SECRET", "a-deployed-secret-of-at-least-32-bytes")
+    monkeypatch.setenv("HMB_STAFF_TOKEN_SECRET", "another-deployed-secret-of-32-bytes")
     monkeypatch.setenv("HMB_ID_HASH_KEY", "11" * 32)
     monkeypatch.setenv("HMB_ID_DATA_KEY", "22" * 32)
     reset_settings()

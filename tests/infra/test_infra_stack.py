@@ -183,7 +183,8 @@ def test_app_environment_points_at_the_stacks_resources(prod):
 def test_secrets_are_encrypted_with_the_customer_key_and_named_by_stage(prod):
     secrets = resources(prod, "AWS::SecretsManager::Secret").values()
     assert sorted(s["Properties"]["Name"] for s in secrets) == [
-        f"{APP_NAME}/prod/app", f"{APP_NAME}/prod/id-keys", f"{APP_NAME}/prod/wechatpay",
+        f"{APP_NAME}/prod/app", f"{APP_NAME}/prod/id-keys", f"{APP_NAME}/prod/staff-token",
+        f"{APP_NAME}/prod/wechatpay",
     ]
     for secret in secrets:
         assert prod["Resources"][secret["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]]["Type"] == "AWS::KMS::Key"
