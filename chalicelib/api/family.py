@@ -7,7 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.domain.plan import Relationship
+from chalicelib.domain.vocabulary import Relationship
 
 bp = Blueprint(__name__)
 

@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict
 class RequestModel(BaseModel):
     """Base of every request body: unknown fields and wrong JSON types are refused (400 naming the field)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: validators are built on first use, not at import (cold start is product quality)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class ResponseModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)

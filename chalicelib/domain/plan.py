@@ -11,26 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SETTINGS = ("inpatient", "outpatient", "special_outpatient")
-Setting = Literal["inpatient", "outpatient", "special_outpatient"]
-CATEGORIES = (
-    "in_policy_after_catastrophic",
-    "in_policy_below_catastrophic",
-    "class_b_prepay",
-    "restricted",
-    "self_pay",
-    "admission_list",
-    "transfer_out",
-    "negative_list",
+from chalicelib.domain.vocabulary import (  # noqa: F401 (re-exported: the plan's vocabulary)
+    CATEGORIES,
+    SETTINGS,
+    BasicType,
+    Category,
+    LifeEventKind,
+    PaymentMethod,
+    Relationship,
+    Setting,
 )
-Category = Literal[
-    "in_policy_after_catastrophic", "in_policy_below_catastrophic", "class_b_prepay", "restricted", "self_pay",
-    "admission_list", "transfer_out", "negative_list",
-]
-BasicType = Literal["employee", "resident"]
-Relationship = Literal["spouse", "child", "parent", "sibling", "grandparent", "grandchild", "other"]
-PaymentMethod = Literal["wechat_pay", "personal_account", "subsidy", "collective"]
-LifeEventKind = Literal["newborn", "discharged_soldier", "household_moved_in", "released_from_prison"]
 
 # Attributes a plan may never condition enrolment on.
 FORBIDDEN_CONDITIONS = frozenset({
