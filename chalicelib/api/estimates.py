@@ -138,7 +138,7 @@ def create_estimate(ctx, body: EstimateRequest):
 
     ytd = body.year_to_date
     outcome = estimates.estimate(
-        deps.table(), ctx.principal, plan_id=body.plan_id, policy_id=body.policy_id,
+        deps.table, ctx.principal, plan_id=body.plan_id, policy_id=body.policy_id,
         year_to_date=YearToDate(ytd.deductible_used_fen, ytd.eligible_fen, ytd.paid_fen) if ytd else None,
         bills=[b.to_bill() for b in body.bills])
     result = outcome.estimate

@@ -40,13 +40,14 @@ class EstimateOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def estimate(table, principal, *, plan_id: str | None, policy_id: str | None, year_to_date: YearToDate | None,
+def estimate(table_port, principal, *, plan_id: str | None, policy_id: str | None, year_to_date: YearToDate | None,
              bills: Sequence[Bill]) -> EstimateOutcome:
-    """POST /v1/estimates: by policy when `policy_id` is given, else by plan."""
+    """POST /v1/estimates: by policy when `policy_id` is given, else by plan. `table_port` is called only for the
+    policy variant: an anonymous estimate touches no storage (and builds no AWS client on a cold start)."""
     if policy_id is not None:
         if year_to_date is not None:
             raise BadRequest("ESTIMATE_YTD_WITH_POLICY", field="year_to_date")
-        return estimate_for_policy(table, principal, policy_id, bills, plan_id=plan_id)
+        return estimate_for_policy(table_port(), principal, policy_id, bills, plan_id=plan_id)
     if plan_id is None:
         raise BadRequest("ESTIMATE_PLAN_REQUIRED", field="plan_id")
     return estimate_for_plan(plan_id, bills, year_to_date)
