@@ -1,7 +1,7 @@
 """Chalice entry point: create the app and register the route blueprints. Nothing else happens at import."""
 import os
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api.routes import register
 
@@ -16,3 +16,11 @@ def reconcile_orders(event):
     from chalicelib import jobs
 
     return jobs.reconcile_orders(event)
+
+
+@app.schedule(Cron(0, 18, "*", "*", "?", "*"), name="claim_deadline_sweep")
+def claim_deadline_sweep(event):
+    """02:00 Beijing daily: claims past their 15-working-day decision deadline (chalicelib/jobs.py)."""
+    from chalicelib import jobs
+
+    return jobs.claim_deadline_sweep(event)

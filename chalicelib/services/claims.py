@@ -628,6 +628,17 @@ def staff_queue(table: Table, principal, status: str | None, limit: int, cursor:
             "next": _encode_cursor(page[-1]["GSI3SK"]) if more else None}
 
 
+def overdue_claims(table: Table, today: date) -> list[dict[str, Any]]:
+    """Claims still awaiting a decision whose 15-working-day deadline (decision_due) is before `today`, oldest first.
+    Read from the staff queue's sort keys (`{decision_due}#{claim_id}`), so no scan."""
+    pk_name, sk_name = schema.GSIS[schema.GSI_BY_STATUS]
+    found: list[dict[str, Any]] = []
+    for status in rules.BEFORE_DECISION:
+        found += table.query_all(pk_name, keys.gsi_status("CLAIM", status, "")["GSI3PK"], index=schema.GSI_BY_STATUS,
+                                 sk_name=sk_name, sk_between=("0000-00-00", today.isoformat()))
+    return sorted(found, key=lambda c: c["GSI3SK"])
+
+
 def staff_summary(claim: dict[str, Any], today: date) -> dict[str, Any]:
     from chalicelib.domain.masking import mask_name
 

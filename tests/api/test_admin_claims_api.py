@@ -316,3 +316,19 @@ def test_a_document_cannot_be_verified_after_the_decision(client, insured, claim
     status, body = call(client, "POST", f"/v1/claims/{claim_id}/documents/{doc['document_id']}/verify",
                         insured.headers)
     assert status == 409, body
+
+
+def test_the_daily_sweep_counts_claims_past_their_decision_deadline(client, clock, insured, claim_id):
+    from chalicelib import jobs
+
+    due = stored_claim(claim_id)["decision_due"]
+    assert jobs.claim_deadline_sweep()["overdue"] == 0
+    from datetime import date, datetime
+
+    from chalicelib.adapters.clock import CHINA_TZ
+
+    clock.set(datetime.combine(date.fromisoformat(due) + timedelta(days=1), datetime.min.time(), tzinfo=CHINA_TZ))
+    summary = jobs.claim_deadline_sweep()
+    assert (summary["overdue"], summary["by_status"], summary["oldest_decision_due"]) == (1, {"submitted": 1}, due)
+    review(client, claim_id, "reject", reason="不属于保障范围")
+    assert jobs.claim_deadline_sweep()["overdue"] == 0  # decided: no longer awaiting a decision
