@@ -109,27 +109,8 @@ def test_platform_timeout_before_the_debit_fails_cleanly_and_the_key_can_be_used
     assert status == 201 and order["status"] == "paid"
 
 
-def test_dynamodb_failure_of_the_issuing_transaction_is_settled_by_reconciliation(family, clock, monkeypatch):
-    real = Table.transact
-    failures = iter([True])  # the issuing transaction (the one with policies) fails once
-
-    def flaky(self, ops):
-        ops = list(ops)
-        if any(op.kind == "Put" and op.item["PK"].startswith("POLICY#") for op in ops) and next(failures, False):
-            raise TransientStorageError("ThrottlingException")
-        return real(self, ops)
-
-    monkeypatch.setattr(Table, "transact", flaky)
-    with pytest.raises(UpstreamUnavailable):
-        place(family, ["self", "spouse", "child"], "fault-key-0004")
-    assert family.balances()["account_prior_years_fen"] == 80000  # money taken, no cover yet …
-    assert issued_policies() == 0
-    assert reconcile_after_lease(clock)["issued"] == 1  # … until reconciliation issues it
-    assert issued_policies() == 3
-    assert len(family.balances()["deductions"]) == 2
-
-
-def test_debit_then_dynamodb_failure_then_someone_else_covers_the_person_is_refunded(family, clock, monkeypatch):
+def fail_issuing_once(monkeypatch) -> None:
+    """The issuing transaction (the one that puts policies) fails once with a DynamoDB throttle."""
     real = Table.transact
     failures = iter([True])
 
@@ -140,10 +121,24 @@ def test_debit_then_dynamodb_failure_then_someone_else_covers_the_person_is_refu
         return real(self, ops)
 
     monkeypatch.setattr(Table, "transact", flaky)
+
+
+def test_dynamodb_failure_of_the_issuing_transaction_is_settled_by_reconciliation(family, clock, monkeypatch):
+    fail_issuing_once(monkeypatch)
+    with pytest.raises(UpstreamUnavailable):
+        place(family, ["self", "spouse", "child"], "fault-key-0004")
+    assert family.balances()["account_prior_years_fen"] == 80000  # money taken, no cover yet …
+    assert issued_policies() == 0
+    assert reconcile_after_lease(clock)["issued"] == 1  # … until reconciliation issues it
+    assert issued_policies() == 3
+    assert len(family.balances()["deductions"]) == 2
+
+
+def test_debit_then_dynamodb_failure_then_someone_else_covers_the_person_is_refunded(family, clock, monkeypatch):
+    fail_issuing_once(monkeypatch)
     with pytest.raises(UpstreamUnavailable):
         place(family, ["spouse"], "fault-key-0005")
     order_id = settling_order_ids()[0]
-    monkeypatch.setattr(Table, "transact", real)
     deps.table().put({**keys.cover_marker("lishui-2021", the_order(order_id)["insured"][0]["id_hash"]),
                       "policy_id": "POL-OTHER", "plan_id": "lishui-2021"})  # another payer's policy got there first
     counts = reconcile_after_lease(clock)
