@@ -16,6 +16,13 @@ for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_
 
 import moto  # noqa: E402  (must precede the app)
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Deterministic property tests: the same examples on every run, and no wall-clock deadline (a loaded CI machine must
+# not turn a slow example into a failure).
+settings.register_profile("deterministic", derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("deterministic")
 
 
 @pytest.fixture(scope="session")
