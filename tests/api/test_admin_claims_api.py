@@ -24,14 +24,6 @@ from tests.helpers import new_id, new_member
 SMALL_BILL = {"service_date": "2021-10-20", "setting": "inpatient", "self_pay_fen": 2_000_000}
 
 
-@pytest.fixture()
-def insured(client, clock):
-    clock.set(NOW)
-    member = new_member(client, "13900000001", "王小明", new_id(seq=101))
-    member.policy_id = policy_for(member)
-    return member
-
-
 def new_claim(client, insured, bills=None, documents=True) -> str:
     status, body = submit(client, insured.headers, insured.policy_id, bills=bills)
     assert status == 201, body

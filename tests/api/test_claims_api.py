@@ -8,14 +8,12 @@ import pytest
 
 from tests.claim_helpers import (
     BILL,
-    NOW,
     PAYEE,
     PDF,
     W1_PAYOUT,
     add_document,
     call,
     complete,
-    policy_for,
     post_form,
     review,
     stored_claim,
@@ -23,14 +21,6 @@ from tests.claim_helpers import (
     upload,
 )
 from tests.helpers import login, new_id, new_member
-
-
-@pytest.fixture()
-def insured(client, clock):
-    clock.set(NOW)
-    member = new_member(client, "13900000001", "王小明", new_id(seq=101))
-    member.policy_id = policy_for(member)
-    return member
 
 
 @pytest.fixture()
