@@ -179,3 +179,20 @@ def documents():
 
 def notifications():
     return get("notifications")
+
+
+@provider("job_queue")
+def _job_queue():
+    from chalicelib.adapters.job_queue import SqsJobQueue, sqs_client
+
+    s = get_settings()
+    client = sqs_client(s.region)
+    if s.jobs_queue_url:
+        return SqsJobQueue(client, s.jobs_queue_url, s.jobs_dead_letter_url)
+    if not s.is_local:
+        raise RuntimeError("HMB_JOBS_QUEUE_URL is required outside the local stage")
+    return SqsJobQueue.local(client)
+
+
+def job_queue():
+    return get("job_queue")

@@ -143,3 +143,17 @@ def disclosure_counter(plan_id: str, county: str, channel: str, sharding_id: str
 
 def disclosure_counter_partitions(plan_id: str) -> list[str]:
     return [f"STATS#{plan_id}#{shard:02d}" for shard in range(DISCLOSURE_SHARDS)]
+
+
+# Fan-out job runs (chalicelib/services/fanout.py): one run record per run, one marker per processed message (the
+# message's counts are added once, however often SQS delivers it); runs of a job listed newest first on GSI3.
+def job_run(run_id: str) -> dict[str, str]:
+    return {"PK": f"JOBRUN#{run_id}", "SK": "RUN"}
+
+
+def job_run_message(run_id: str, message_key: str) -> dict[str, str]:
+    return {"PK": f"JOBRUN#{run_id}", "SK": f"MSG#{message_key}"}
+
+
+def gsi_job_runs(job: str, sort: str) -> dict[str, str]:
+    return {"GSI3PK": f"JOBRUN#{job}", "GSI3SK": sort}

@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "WECHAT_NOTIFY_REJECTED": "通知验证未通过({reason})。",
     "WECHAT_NOTIFY_MISMATCH": "通知内容与订单不符({field})。",
     "SANDBOX_WECHAT_TRADE_NOT_FOUND": "模拟微信支付中没有该订单的预支付记录。",
+    "SANDBOX_JOB_NOT_FOUND": "没有这个批处理任务。",
     "SANDBOX_WECHAT_NOT_SIMULATED": "当前未使用模拟微信支付,沙箱无法操作。",
     # --- estimates -----------------------------------------------------------------------------------------
     "ESTIMATE_PLAN_REQUIRED": "请选择保险方案(plan_id)或保单(policy_id)。",
