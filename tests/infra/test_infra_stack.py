@@ -5,7 +5,8 @@ import pytest
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters import schema
-from infra.stacks.params import API_GATEWAY_STAGE, APP_NAME, SCHEDULES, STAGES
+from chalicelib.schedules import SCHEDULES
+from infra.stacks.params import API_GATEWAY_STAGE, APP_NAME, STAGES
 
 
 def resources(template: dict, cfn_type: str) -> dict[str, dict]:
@@ -154,6 +155,9 @@ def test_lambda_role_gets_only_the_actions_it_needs(prod):
         "secretsmanager:GetSecretValue",
         "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey",
         "logs:CreateLogStream", "logs:PutLogEvents",
+        # the fan-out job queue (tests/infra/test_infra_job_queue.py checks which queue each may reach)
+        "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
     }
 
 
