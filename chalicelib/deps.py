@@ -157,8 +157,11 @@ def _notifications():
 
         return RecordingNotifier(clock())
     from chalicelib.adapters.notifications import WeChatSubscribeNotifier
+    from chalicelib.adapters.wechat_token import SharedAccessToken, TableTokenStore
 
-    return WeChatSubscribeNotifier.from_env(get_settings())
+    s = get_settings()
+    tokens = SharedAccessToken(s.wechat_appid, s.wechat_app_secret, store=TableTokenStore(table()))
+    return WeChatSubscribeNotifier.from_env(s, tokens=tokens)
 
 
 def sms():

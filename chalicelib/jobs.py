@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.services.fanout import FanoutPorts, Job, JobRun, RunContext, WorkItem
 
 JOBS: dict[str, Job] = {}
+LOCAL_QUEUE_DEPTH = 50  # messages the local stage lets pile up before its worker drains them
 
 
 def register(job: Job) -> Job:
@@ -57,7 +58,15 @@ def run_now(job: str, *, params: Mapping[str, Any] | None = None,
     from chalicelib.services import fanout
 
     ports = fanout_ports()
-    run = fanout.start(ports, job, params=params)
+
+    def keep_the_queue_shallow(sent: int) -> None:
+        # moto's SQS costs grow with the number of queued messages (each receive and delete walks them all):
+        # the worker drains while the run is still enqueueing, as Lambda's pollers would.
+        if sent % LOCAL_QUEUE_DEPTH == 0:
+            fanout.drain_available(ports.queue, handle_sqs_event, LOCAL_QUEUE_DEPTH)
+
+    run = fanout.start(ports, job, params=params,
+                       after_send=keep_the_queue_shallow if stop_after_messages is None else None)
     return fanout.drain(ports, run.run_id, handle_sqs_event, stop_after_messages=stop_after_messages) or run
 
 

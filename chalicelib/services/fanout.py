@@ -189,9 +189,10 @@ def _message(run_id: str, job: str, key: str, attempt: int, items: list[list[Any
 
 
 def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None = None,
-          run_id: str | None = None) -> JobRun:
+          run_id: str | None = None, after_send: Callable[[int], None] | None = None) -> JobRun:
     """Create the run record, then page the job's items onto the queue, `items_per_message` per message and ten
-    messages per SendMessageBatch. Checks every thousand messages whether the run was stopped meanwhile."""
+    messages per SendMessageBatch. Checks every thousand messages whether the run was stopped meanwhile.
+    `after_send(messages sent so far)` runs after each batch (the local stage drains as it goes)."""
     job = resolve(ports.jobs, job_name)
     now = ports.clock.now()
     run_id = run_id or new_run_id(now)
@@ -215,6 +216,8 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
             if len(bodies) == 10:
                 ports.queue.send(bodies)
                 bodies = []
+                if after_send is not None:
+                    after_send(messages)
                 if messages % 1000 == 0:
                     current = get_run(ports.table, run_id)
                     if current is not None and current.status != RUNNING:
@@ -331,29 +334,38 @@ class DrainingQueue(JobQueue, Protocol):
     def release(self, receipt_handles: list[str]) -> None: ...
 
 
-def drain(ports: FanoutPorts, run_id: str, worker: Callable[[dict[str, Any]], dict[str, Any]], *,
-          stop_after_messages: int | None = None, max_idle_polls: int = 200) -> JobRun | None:
-    """Play Lambda's event source mapping until the run is finished (or stopped and its messages gone): receive
-    up to ten messages without waiting, hand them to `worker` as an SQS event, delete what succeeded and make the
-    failed ones visible again at once (zero visibility timeout) so they come straight back. `stop_after_messages`
-    stops the run after that many messages (to show a run interrupted and re-run)."""
-    queue: DrainingQueue = ports.queue  # type: ignore[assignment]
-    handled = idle = 0
-    while True:
-        wanted = 10 if stop_after_messages is None else max(1, min(10, stop_after_messages - handled))
-        received = queue.receive(wanted)
+def drain_available(queue: DrainingQueue, worker: Callable[[dict[str, Any]], dict[str, Any]],
+                    max_messages: int) -> int:
+    """Play Lambda's event source mapping for up to `max_messages` messages: receive up to ten without waiting,
+    hand them to `worker` as an SQS event, delete what succeeded and make the failed ones visible again at once
+    (zero visibility timeout) so they come straight back. Returns how many were handled (0: the queue is empty)."""
+    handled = 0
+    while handled < max_messages:
+        received = queue.receive(max(1, min(10, max_messages - handled)))
         if not received:
-            run = get_run(ports.table, run_id)
-            if run is None or run.status != RUNNING or run.complete or idle >= max_idle_polls:
-                return _finish_if_complete(ports.table, run, ports.clock.now())
-            idle += 1  # another drain (a concurrent sandbox call) holds the rest of this run's messages
-            continue
-        idle = 0
+            break
         result = worker({"Records": [r.as_lambda_record() for r in received]})
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         queue.delete([r.receipt_handle for r in received if r.message_id not in failed])
         queue.release([r.receipt_handle for r in received if r.message_id in failed])
         handled += len(received)
-        if stop_after_messages is not None and handled >= stop_after_messages:
-            stop(ports.table, run_id, ports.clock.now())
-            stop_after_messages = None
+    return handled
+
+
+def drain(ports: FanoutPorts, run_id: str, worker: Callable[[dict[str, Any]], dict[str, Any]], *,
+          stop_after_messages: int | None = None, max_idle_polls: int = 200) -> JobRun | None:
+    """Drain the queue (`drain_available`) until the run is finished, or stopped and its messages gone.
+    `stop_after_messages` stops the run after that many messages (to show a run interrupted and re-run)."""
+    queue: DrainingQueue = ports.queue  # type: ignore[assignment]
+    if stop_after_messages is not None:
+        drain_available(queue, worker, stop_after_messages)
+        stop(ports.table, run_id, ports.clock.now())
+    idle = 0
+    while True:
+        if drain_available(queue, worker, 100):
+            idle = 0
+            continue
+        run = get_run(ports.table, run_id)
+        if run is None or run.status != RUNNING or run.complete or idle >= max_idle_polls:
+            return _finish_if_complete(ports.table, run, ports.clock.now())
+        idle += 1  # another drain (a concurrent sandbox call) holds the rest of this run's messages
