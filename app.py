@@ -40,3 +40,12 @@ def job_worker(event):
     from chalicelib import jobs
 
     return jobs.handle_sqs_event(event.to_dict())
+
+
+@app.middleware("all")
+def request_ids_on_every_log_line(event, get_response):
+    """API Gateway's and Lambda's request ids on every log line of this invocation (chalicelib/observability.py)."""
+    from chalicelib.observability import bind_request_ids, ids_of
+
+    with bind_request_ids(ids_of(event)):
+        return get_response(event)
