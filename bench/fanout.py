@@ -26,8 +26,13 @@ def _trivial_job(size: int):
     return Job(JOB, enqueue=lambda run: ((f"I{i:07d}", None) for i in range(size)), handle=lambda item: "done")
 
 
-def _count_calls(client, calls: Counter, service: str) -> None:
-    client.meta.events.register(f"before-call.{service}.*", lambda model, **_: calls.update([f"{service}:{model.name}"]))
+def _count_calls(client, calls: Counter, service: str):
+    """Count the client's requests into `calls`; returns the function that stops counting."""
+    def count(model, **_):
+        calls.update([f"{service}:{model.name}"])
+
+    client.meta.events.register(f"before-call.{service}.*", count)
+    return lambda: client.meta.events.unregister(f"before-call.{service}.*", count)
 
 
 def _run(size: int) -> tuple[float, Counter, int]:
@@ -37,11 +42,12 @@ def _run(size: int) -> tuple[float, Counter, int]:
     jobs.register(_trivial_job(size))
     try:
         calls: Counter = Counter()
-        _count_calls(deps.table().client, calls, "dynamodb")
-        _count_calls(deps.job_queue().client, calls, "sqs")
+        stops = [_count_calls(deps.table().client, calls, "dynamodb"), _count_calls(deps.job_queue().client, calls, "sqs")]
         started = time.perf_counter()
         run = jobs.run_now(JOB)
         elapsed = time.perf_counter() - started
+        for stop in stops:
+            stop()
         if run.status != "finished" or run.counts != {"done": size}:
             raise RuntimeError(f"run did not finish cleanly: {run}")
         return elapsed, calls, run.messages

@@ -157,3 +157,8 @@ def job_run_message(run_id: str, message_key: str) -> dict[str, str]:
 
 def gsi_job_runs(job: str, sort: str) -> dict[str, str]:
     return {"GSI3PK": f"JOBRUN#{job}", "GSI3SK": sort}
+
+
+def wechat_access_token(appid: str) -> dict[str, str]:
+    """The one WeChat access token all containers share (chalicelib/adapters/wechat_token.py)."""
+    return {"PK": f"WECHAT_TOKEN#{appid}", "SK": "TOKEN"}

@@ -37,7 +37,9 @@ class TableTokenStore:
 
     @staticmethod
     def _key(appid: str) -> dict[str, str]:
-        return {"PK": f"WECHAT_TOKEN#{appid}", "SK": "TOKEN"}
+        from chalicelib.adapters import keys
+
+        return keys.wechat_access_token(appid)
 
     def read(self, appid: str) -> dict[str, Any] | None:
         return self.table.get(self._key(appid))
