@@ -159,10 +159,8 @@ class CityInsurance(_Strict):
         entry = self._rates.get((basic_type, setting, hospital_level))
         return entry[0] if entry else None
 
-    def compiled_rate(self, basic_type: str, setting: str, hospital_level: int) -> tuple | None:
-        """(rate, deductible, per_year, n, d, cap, group) — for layers.py."""
-        return self._rates.get((basic_type, setting, hospital_level))
-
-    def compiled_catastrophic(self, basic_type: str) -> tuple | None:
-        """(group, deductible, ((up_to, n·common/d, n, d, ratio), …), common, cap) — for layers.py."""
-        return self._catastrophic.get(basic_type)
+    def compiled(self) -> tuple[dict, dict]:
+        """For layers.py, fetched once per request (private attributes go through pydantic's __getattr__):
+        {(basic type, setting, level): (rate, deductible, per_year, n, d, cap, group)} and
+        {basic type: (group, deductible, ((up_to, n·common/d, n, d, ratio), …), common, cap)}."""
+        return self._rates, self._catastrophic

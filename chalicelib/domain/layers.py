@@ -144,10 +144,14 @@ class LayerResult:
     catastrophic_paid_fen: int
     # 惠民保's input
     slip: dict[str, int]
-    before: LayersYearToDate
+    before_figures: tuple[int, int, int, int]  # the layers' year-to-date state this bill started from
     rate: BasicRate = field(repr=False)
     basic_group: BasicGroup = field(repr=False)
     catastrophic_group: CatastrophicGroup = field(repr=False)
+
+    @property
+    def before(self) -> LayersYearToDate:
+        return LayersYearToDate(*self.before_figures)
 
     @property
     def basic_cap_reduction_fen(self) -> int:
@@ -210,18 +214,23 @@ def simulate_layers(city: CityInsurance, ytd: LayersYearToDate, bills: Sequence[
     used, basic_paid_ytd, base_ytd, cat_paid_ytd = (ytd.basic_deductible_used_fen, ytd.basic_paid_fen,
                                                     ytd.catastrophic_base_fen, ytd.catastrophic_paid_fen)
     out: list[LayerResult] = []
+    rates, catastrophics = city.compiled()
     for position, bill in enumerate(bills):
-        compiled = city.compiled_rate(bill.basic_type, bill.setting, bill.hospital_level)
-        catastrophic = city.compiled_catastrophic(bill.basic_type)
+        compiled = rates.get((bill.basic_type, bill.setting, bill.hospital_level))
+        catastrophic = catastrophics.get(bill.basic_type)
         if compiled is None or catastrophic is None:
             raise ValueError(f"no parameters for {bill.basic_type}/{bill.setting}/level {bill.hospital_level} "
                              f"in {city.city}")
-        problem = raw_bill_problem(bill)
-        if problem is not None:
-            raise ValueError(f"{problem.code} ({problem.field})")
+        self_pay = bill.self_pay_fen
+        in_policy = bill.total_fen - self_pay - bill.restricted_fen - bill.class_b_prepay_fen - bill.transfer_out_fen
+        # One cheap test for the usual, valid bill; the full check only to say what is wrong.
+        if in_policy < 0 or bill.negative_list_fen + bill.admission_list_fen > self_pay or min(
+                self_pay, bill.restricted_fen, bill.class_b_prepay_fen, bill.transfer_out_fen,
+                bill.negative_list_fen, bill.admission_list_fen) < 0:
+            problem = raw_bill_problem(bill)
+            raise ValueError(f"{problem.code} ({problem.field})" if problem else "bad raw bill")
         before = (used, basic_paid_ytd, base_ytd, cat_paid_ytd)
         rate, deductible, per_year, n, d, cap, group = compiled
-        in_policy = bill.in_policy_fen
 
         # 1. basic: the deductible, then the ratio above it, then the pooled fund's annual cap.
         left = max(0, deductible - used) if per_year else deductible
@@ -276,7 +285,7 @@ def simulate_layers(city: CityInsurance, ytd: LayersYearToDate, bills: Sequence[
             "in_policy_below_catastrophic": cat_ded,
             "class_b_prepay": bill.class_b_prepay_fen,
             "restricted": bill.restricted_fen,
-            "self_pay": bill.self_pay_fen - bill.negative_list_fen - bill.admission_list_fen,
+            "self_pay": self_pay - bill.negative_list_fen - bill.admission_list_fen,
             "admission_list": bill.admission_list_fen,
             "transfer_out": bill.transfer_out_fen,
             "negative_list": bill.negative_list_fen,
@@ -287,7 +296,7 @@ def simulate_layers(city: CityInsurance, ytd: LayersYearToDate, bills: Sequence[
             basic_paid_fen=basic_paid, catastrophic_base_fen=base, catastrophic_deductible_fen=cat_ded,
             bands=tuple(parts), catastrophic_rounding_adjustment_fen=cat_raw - shown_total,
             catastrophic_before_cap_fen=cat_raw, catastrophic_paid_fen=cat_paid, slip=slip,
-            before=LayersYearToDate(*before), rate=rate, basic_group=group, catastrophic_group=cat_group))
+            before_figures=before, rate=rate, basic_group=group, catastrophic_group=cat_group))
     return out, LayersYearToDate(used, basic_paid_ytd, base_ytd, cat_paid_ytd)
 
 

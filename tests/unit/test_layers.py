@@ -263,3 +263,17 @@ def test_the_slip_path_gives_the_same_huiminbao_figures_as_the_raw_path():
     slips = [Bill(b.layers.bill.service_date, b.layers.bill.setting, b.layers.slip) for b in result.layered]
     again = compute(LISHUI, YearToDate(), slips)
     assert [r.payout_fen for r in again.bills] == [b.huiminbao.payout_fen for b in result.layered]
+
+
+def test_importing_the_app_loads_no_city_parameters():
+    """Estimates are the cold-start-sensitive path: the parameters and the chain load on the first raw estimate."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, app; print(','.join(m for m in ('chalicelib.domain.city_insurance', 'chalicelib.domain.layers',"
+            " 'chalicelib.plans.cities') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                         env=dict(os.environ, HMB_STAGE="local"), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
