@@ -130,14 +130,6 @@ class LayersSumOut(ResponseModel):
     member_pays_fen: int
 
 
-class BandPartOut(ResponseModel):
-    from_fen: int
-    to_fen: int | None
-    amount_fen: int
-    ratio: str
-    paid_fen: int  # rounded as the explanation shows it
-
-
 class SlipOut(ResponseModel):
     """The settlement-slip amounts the chain left for 惠民保 (the estimate bill's fields)."""
 
@@ -154,7 +146,7 @@ class SlipOut(ResponseModel):
 class BillLayersOut(LayersSumOut):
     in_policy_fen: int
     basic_cap_reduction_fen: int
-    catastrophic_bands: list[BandPartOut]
+    catastrophic_bands: list[TierOut]  # bounds on the cumulative amount above the 大病 deductible
     catastrophic_cap_reduction_fen: int
     slip: SlipOut
 
@@ -266,8 +258,8 @@ def _layers(b: LayeredBill) -> BillLayersOut:
         basic=LayerOut(deductible_fen=lr.basic_deductible_fen, paid_fen=lr.basic_paid_fen),
         basic_cap_reduction_fen=lr.basic_cap_reduction_fen,
         catastrophic=LayerOut(deductible_fen=lr.catastrophic_deductible_fen, paid_fen=lr.catastrophic_paid_fen),
-        catastrophic_bands=[BandPartOut(from_fen=p.from_fen, to_fen=p.to_fen, amount_fen=p.amount_fen,
-                                        ratio=str(p.ratio), paid_fen=p.shown_fen) for p in lr.bands],
+        catastrophic_bands=[TierOut(from_fen=p.from_fen, to_fen=p.to_fen, amount_fen=p.amount_fen, ratio=str(p.ratio),
+                                    payout_fen=p.shown_fen) for p in lr.bands],
         catastrophic_cap_reduction_fen=lr.catastrophic_cap_reduction_fen,
         huiminbao=HuiminbaoLayerOut(payout_fen=b.huiminbao.payout_fen), member_pays_fen=b.member_pays_fen,
         slip=SlipOut(**{f"{c}_fen": v for c, v in lr.slip.items()}))

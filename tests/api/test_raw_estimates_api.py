@@ -90,6 +90,9 @@ def test_a_what_if_layer_state_moves_the_bill_past_the_catastrophic_deductible(c
                                  "bills": [big(20_000_000)]})
     assert status == 200, body
     assert layer_figures(body["bills"][0]) == (100_000, 12_935_000, 675_000, 3_903_500, 1_864_875, 1_296_625)
+    assert [(b["from_fen"], b["to_fen"], b["amount_fen"], b["ratio"], b["payout_fen"])
+            for b in body["bills"][0]["layers"]["catastrophic_bands"]] == [
+        (0, 5_000_000, 5_000_000, "0.60", 3_000_000), (5_000_000, 10_000_000, 1_390_000, "0.65", 903_500)]
     assert body["layers_year_to_date_before"]["catastrophic_base_fen"] == 1_000_000
     assert any("您填写的数值" in note and "大病" in note for note in body["notes"])
 
