@@ -193,6 +193,16 @@ class Disclosure(_Strict):
         return self
 
 
+class RenewalDates(_Strict):
+    """When the renewal into this plan notices and debits (DOMAIN §9.2–9.3). 浙丽保 names neither date: the plan
+    files choose illustrative ones inside the window [interpretation], which the bureau confirms before a run."""
+
+    notice_on: date
+    deduction_on: date
+    min_notice_days: int = Field(default=7, ge=1)
+    source: str = ""
+
+
 class Plan(_Strict):
     plan_id: str = Field(pattern=r"^[a-z]+-\d{4}$")
     scheme: str
@@ -217,6 +227,31 @@ class Plan(_Strict):
     benefits: Benefits
     disclosure: Disclosure = Disclosure()
     notes: list[str] = []
+    renewal: RenewalDates | None = None
+
+    @model_validator(mode="after")
+    def _renewal(self) -> Plan:
+        r = self.renewal
+        if r is None:
+            return self
+        if self.previous_plan_id is None:
+            raise ValueError("renewal settings need previous_plan_id (the plan renewed into this one)")
+        if "personal_account" not in self.payment_methods:
+            raise ValueError("auto-renewal deducts from the personal account: the plan must accept it")
+        if not (self.window_start <= r.notice_on < r.deduction_on <= self.window_end):
+            raise ValueError("renewal dates must satisfy window_start ≤ notice_on < deduction_on ≤ window_end")
+        if (r.deduction_on - r.notice_on).days < r.min_notice_days:
+            raise ValueError(f"the notice must go out at least {r.min_notice_days} days before the deduction")
+        return self
+
+    def renewal_schedule(self):
+        """The renewal into this plan as the domain's RenewalSchedule, or None when it renews nothing."""
+        from chalicelib.domain.renewal import RenewalSchedule
+
+        if self.renewal is None or self.previous_plan_id is None:
+            return None
+        return RenewalSchedule(from_plan_id=self.previous_plan_id, notice_on=self.renewal.notice_on,
+                               deduction_on=self.renewal.deduction_on, min_notice_days=self.renewal.min_notice_days)
 
     @model_validator(mode="after")
     def _dates(self) -> Plan:
