@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.domain.settlement import AutoClaims
 from chalicelib.domain.vocabulary import (  # noqa: F401 (re-exported: the plan's vocabulary)
     CATEGORIES,
     SETTINGS,
@@ -228,6 +229,7 @@ class Plan(_Strict):
     disclosure: Disclosure = Disclosure()
     notes: list[str] = []
     renewal: RenewalDates | None = None
+    auto_claims: AutoClaims = AutoClaims()  # 免申即享 (DOMAIN §11); by default every automatic claim is reviewed
 
     @model_validator(mode="after")
     def _renewal(self) -> Plan:
