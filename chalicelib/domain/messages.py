@@ -61,6 +61,13 @@ MESSAGES: dict[str, str] = {
     "PLATFORM_REFUND_EXCEEDS_DEDUCTION": "退款金额超过了原扣款的可退金额。",
     "PLATFORM_TIMEOUT": "医保平台响应超时,处理结果未知,请按请求编号查询后再处理。",
     "PLATFORM_SIGNATURE_INVALID": "医保平台接口签名校验失败:{reason}。",
+    # --- payout gateway: its refusal codes on the sandbox's HTTP face (key = "PAYOUT_" + code) ----------------
+    "PAYOUT_TRANSFER_NOT_FOUND": "支付网关未查到该笔转账。",
+    "PAYOUT_IDEMPOTENCY_KEY_REUSED": "该请求编号已用于另一笔不同的转账。",
+    "PAYOUT_INVALID_AMOUNT": "转账金额须为正整数(分)。",
+    "PAYOUT_TIMEOUT": "支付网关响应超时,转账结果未知,请按请求编号查询后再处理。",
+    "PAYOUT_SIGNATURE_INVALID": "支付网关接口签名校验失败:{reason}。",
+    "PAYOUT_NOT_SIMULATED": "当前环境的支付网关不是模拟器。",
     "PLATFORM_NOT_SIMULATED": "当前未使用模拟医保平台,沙箱无法操作。",
     "SANDBOX_RESIDENT_HAS_NO_ACCOUNT": "城乡居民医保没有个人账户,不能设置账户余额。",
     # --- family members & authorisations -----------------------------------------------------------------
