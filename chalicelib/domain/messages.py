@@ -283,6 +283,7 @@ MESSAGES: dict[str, str] = {
     "DISCLOSURE_NOTE_LOSS_RATIO": "赔付率 = 已赔付金额 ÷(保费 ×(1 − 运营费用比例 {fee_pct})),目标不低于 {target_pct}。",
     "DISCLOSURE_NOTE_NET_OF_CANCELLATIONS": "参保人数和保费已扣除保障开始前退保的保单;数据实时统计。",
     "DISCLOSURE_NOTE_PARTICIPATION_TARGET": "参保目标:参保率达到 {target_pct}。",
+    "DISCLOSURE_NOTE_POPULATION_ILLUSTRATIVE": "参保率的分母(各区县基本医保参保人数)为示意数据,非官方统计:{source}",
     "DISCLOSURE_NOTE_RATE_UNAVAILABLE": "参保率以各区县基本医保参保人数为分母,该人数由医保部门提供,暂未公布,故参保率暂不计算。",
     "DISCLOSURE_NOTE_COUNTY_UNRECORDED": "医保信息平台未登记区县的参保人,计入“{city_name}(医保平台未登记区县)”。",
 }

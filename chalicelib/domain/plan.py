@@ -179,8 +179,12 @@ class Disclosure(_Strict):
     operating_fee_ratio: Decimal = Decimal("0")
     loss_ratio_target: Decimal = Decimal("0.95")
     participation_target: Decimal | None = None
+    # A county's own target where the city assesses counties separately (浙丽保: each county's assessment).
+    county_participation_targets: dict[str, Decimal] = {}
     counties: dict[str, str] = {}
     insured_population: dict[str, int] = {}
+    insured_population_source: str = ""
+    insured_population_illustrative: bool = False  # no public figure: the report says so on every rate
 
     @model_validator(mode="after")
     def _population_of_listed_counties(self) -> Disclosure:
@@ -189,6 +193,14 @@ class Disclosure(_Strict):
             raise ValueError(f"insured_population names counties not listed in counties: {unlisted}")
         if any(n <= 0 for n in self.insured_population.values()):
             raise ValueError("insured_population counts must be positive")
+        if self.insured_population and not (self.insured_population_source or self.insured_population_illustrative):
+            raise ValueError("insured_population needs its source, or is marked illustrative")
+        unlisted = sorted(set(self.county_participation_targets) - set(self.counties))
+        if unlisted:
+            raise ValueError(f"county_participation_targets names counties not listed in counties: {unlisted}")
+        targets = [self.participation_target, *self.county_participation_targets.values()]
+        if any(t is not None and not (Decimal("0") < t <= Decimal("1")) for t in targets):
+            raise ValueError("participation targets must be within (0, 1]")
         if not (Decimal("0") <= self.operating_fee_ratio < Decimal("1")):
             raise ValueError("operating_fee_ratio must be within [0, 1)")
         return self
