@@ -185,3 +185,15 @@ def test_the_openapi_document_describes_raw_bills_and_layers(client):
     assert {"raw", "hospital_level", "basic_type"} <= set(schemas["EstimateRequestBill"]["properties"])
     assert {"layers", "simulated", "parameters"} <= set(schemas["BillEstimate"]["properties"])
     assert {"layers", "layers_year_to_date_after"} <= set(schemas["EstimateResponse"]["properties"])
+
+
+def test_a_plan_whose_city_has_no_parameters_refuses_raw_bills_but_not_slips(client, monkeypatch):
+    import chalicelib.plans.cities as cities
+
+    monkeypatch.setattr(cities, "city_insurance", lambda city: None)
+    status, body = post(client, {"plan_id": "lishui-2021", "bills": [SMALL]})
+    assert (status, body["code"], body["details"]["field"]) == (422, "ESTIMATE_RAW_CITY_UNSUPPORTED", "bills.0.raw")
+    assert "丽水市" in body["message"]
+    status, _ = post(client, {"plan_id": "lishui-2021", "bills": [
+        {"service_date": "2021-05-01", "setting": "inpatient", "self_pay_fen": 100}]})
+    assert status == 200
