@@ -346,14 +346,16 @@ def _explain(b: LayeredBill) -> tuple[str, ...]:
     member still pays, and that the figures are simulated and the settlement slip governs."""
     lr, bill = b.layers, b.layers.bill
     lines: list[str] = []
+    lines_total, basic_paid, catastrophic_paid = yuan(bill.total_fen), yuan(lr.basic_paid_fen), \
+        yuan(lr.catastrophic_paid_fen)
     # The bill split into what basic insurance looks at and what it never pays.
     parts = [_M[f"ESTIMATE_RAW_PART_{name.upper()}"].format(amount=yuan(getattr(bill, f"{name}_fen")))
              for name in RAW_PARTS if getattr(bill, f"{name}_fen")]
     if parts:
-        lines.append(_M["ESTIMATE_RAW_LINE_SPLIT"].format(total=yuan(bill.total_fen), parts="、".join(parts),
+        lines.append(_M["ESTIMATE_RAW_LINE_SPLIT"].format(total=lines_total, parts="、".join(parts),
                                                           in_policy=yuan(lr.in_policy_fen)))
     else:
-        lines.append(_M["ESTIMATE_RAW_LINE_SPLIT_ALL_IN_POLICY"].format(total=yuan(bill.total_fen)))
+        lines.append(_M["ESTIMATE_RAW_LINE_SPLIT_ALL_IN_POLICY"].format(total=lines_total))
     if bill.negative_list_fen or bill.admission_list_fen:
         lines.append(_M["ESTIMATE_RAW_LINE_SELF_PAY_LISTS"].format(negative=yuan(bill.negative_list_fen),
                                                                    admission=yuan(bill.admission_list_fen)))
@@ -381,13 +383,13 @@ def _explain(b: LayeredBill) -> tuple[str, ...]:
         if lr.basic_cap_reduction_fen:
             lines.append(_M["ESTIMATE_RAW_LINE_CAP"].format(
                 layer=_M["ESTIMATE_RAW_LAYER_BASIC"], cap=yuan(lr.basic_group.cap_fen or 0),
-                paid_before=yuan(lr.before.basic_paid_fen), before=yuan(lr.basic_before_cap_fen),
-                paid=yuan(lr.basic_paid_fen)))
-    lines.append(_M["ESTIMATE_RAW_LINE_BASIC_TOTAL"].format(paid=yuan(lr.basic_paid_fen)))
+                paid_before=yuan(lr.before_figures[1]), before=yuan(lr.basic_before_cap_fen),
+                paid=basic_paid))
+    lines.append(_M["ESTIMATE_RAW_LINE_BASIC_TOTAL"].format(paid=basic_paid))
 
     # 大病保险: where it starts, the bands.
     group = lr.catastrophic_group
-    cumulative_before = lr.before.catastrophic_base_fen
+    cumulative_before = lr.before_figures[2]
     cumulative = cumulative_before + lr.catastrophic_base_fen
     lines.append(_M["ESTIMATE_RAW_LINE_CAT_BASE"].format(base=yuan(lr.catastrophic_base_fen),
                                                          cumulative=yuan(cumulative)))
@@ -410,9 +412,9 @@ def _explain(b: LayeredBill) -> tuple[str, ...]:
     if lr.catastrophic_cap_reduction_fen:
         lines.append(_M["ESTIMATE_RAW_LINE_CAP"].format(
             layer=_M["ESTIMATE_RAW_LAYER_CATASTROPHIC"], cap=yuan(group.cap_fen or 0),
-            paid_before=yuan(lr.before.catastrophic_paid_fen), before=yuan(lr.catastrophic_before_cap_fen),
-            paid=yuan(lr.catastrophic_paid_fen)))
-    lines.append(_M["ESTIMATE_RAW_LINE_CAT_TOTAL"].format(paid=yuan(lr.catastrophic_paid_fen)))
+            paid_before=yuan(lr.before_figures[3]), before=yuan(lr.catastrophic_before_cap_fen),
+            paid=catastrophic_paid))
+    lines.append(_M["ESTIMATE_RAW_LINE_CAT_TOTAL"].format(paid=catastrophic_paid))
 
     # 惠民保: what it reads from the simulated slip, then its own lines (categories, deductible, tiers with ratios).
     lines.append(_M["ESTIMATE_RAW_LINE_HUIMINBAO"].format(
@@ -421,7 +423,7 @@ def _explain(b: LayeredBill) -> tuple[str, ...]:
 
     # What is left for the member, and what decides.
     lines.append(_M["ESTIMATE_RAW_LINE_SUM"].format(
-        total=yuan(bill.total_fen), basic=yuan(lr.basic_paid_fen), catastrophic=yuan(lr.catastrophic_paid_fen),
+        total=lines_total, basic=basic_paid, catastrophic=catastrophic_paid,
         huiminbao=yuan(b.huiminbao.payout_fen), member=yuan(b.member_pays_fen)))
     if lr.illustrative:
         lines.append(_M["ESTIMATE_RAW_LINE_ILLUSTRATIVE"].format(city=b.city.city_name))
