@@ -8,6 +8,8 @@
 - Slip path: `compute` on the very same bills as the settlement-slip amounts the chain left for 惠民保, so the two
   rates differ by the basic and 大病 simulation alone.
 - City parameters: the cost of loading and validating them (they load on the first raw estimate, not at import).
+- HTTP: p50/p95 of an anonymous POST /v1/estimates with 10 raw bills through chalice.test.Client inside moto (the
+  whole route: strict parsing, the chain, the explanation, the response model, JSON), after a warm-up.
 Median of several timed runs, by wall clock and per CPU-second (a shared machine lowers the first, not the second).
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ GOAL_BILLS_PER_SECOND = 50_000
 RUNS = int(os.environ.get("BENCH_RAWBILL_RUNS", "7"))
 RUN_SECONDS = float(os.environ.get("BENCH_RAWBILL_RUN_SECONDS", "0.5"))
 BILLS_PER_REQUEST = 10
+HTTP_REQUESTS = int(os.environ.get("BENCH_ESTIMATE_REQUESTS", "300"))
 PLANS = {"lishui-2021": date(2021, 1, 1), "dengfeng-2018": date(2018, 12, 1)}
 
 
@@ -129,6 +132,56 @@ def city_load_ms() -> float:
     return statistics.median(samples)
 
 
+def _json_bill(bill) -> dict:
+    return {"service_date": bill.service_date.isoformat(), "setting": bill.setting,
+            "hospital_level": bill.hospital_level, "basic_type": bill.basic_type,
+            "raw": {name: getattr(bill, name) for name in (
+                "total_fen", "self_pay_fen", "restricted_fen", "class_b_prepay_fen", "transfer_out_fen",
+                "negative_list_fen", "admission_list_fen")}}
+
+
+def http_latency_ms() -> tuple[float, float]:
+    """p50, p95 of POST /v1/estimates with 10 raw bills, in milliseconds (bench.engine's environment and moto)."""
+    import json
+
+    from bench.engine import _Env
+    from chalicelib.plans import get_plan
+
+    plan_of = {get_plan(plan_id).city: plan_id for plan_id in PLANS}
+    bodies = [json.dumps({"plan_id": plan_of[city.city], "bills": [_json_bill(b) for b in bills]})
+              for _benefits, city, bills in sample_requests(50)]
+    with _Env():
+        import boto3
+        import moto
+
+        with moto.mock_aws():
+            from chalice.test import Client
+
+            from chalicelib import deps
+            from chalicelib.adapters import schema
+            from chalicelib.adapters.dynamodb import reset_clients
+            from chalicelib.config import reset_settings
+
+            reset_settings(), reset_clients(), deps.reset()
+            schema.ensure_table(boto3.client("dynamodb", region_name="cn-north-1"), os.environ["HMB_TABLE"])
+            from app import app
+
+            headers = {"Content-Type": "application/json"}
+            samples = []
+            with Client(app, stage_name="local") as client:
+                for i in range(20 + HTTP_REQUESTS):  # 20 warm-up requests, untimed
+                    started = time.perf_counter()
+                    response = client.http.post("/v1/estimates", body=bodies[i % len(bodies)], headers=headers)
+                    elapsed = time.perf_counter() - started
+                    if response.status_code != 200:
+                        raise RuntimeError(f"estimate answered {response.status_code}: {response.body[:200]!r}")
+                    if i >= 20:
+                        samples.append(elapsed * 1000)
+            deps.reset(), reset_clients(), reset_settings()
+    cuts = statistics.quantiles(samples, n=100)
+    return cuts[49], cuts[94]
+
+
 def run() -> dict[str, str]:
     figures, figures_cpu, figures_share = raw_throughput(explain=False)
     explained, explained_cpu, explained_share = raw_throughput(explain=True)
@@ -143,4 +196,7 @@ def run() -> dict[str, str]:
         "same bills as slips, 惠民保 engine only (bills/s)": f"{slip:,.0f} wall, {slip_cpu:,.0f} per CPU-second "
                                                             f"({slip_share:.0%} of a core)",
         "city parameters load + validate (first raw estimate)": f"{city_load_ms():.2f} ms",
+        f"POST /v1/estimates, {BILLS_PER_REQUEST} raw bills, p50 / p95": "{:.2f} ms / {:.2f} ms ({} requests "
+                                                                       "in-process)".format(*http_latency_ms(),
+                                                                                            HTTP_REQUESTS),
     }
