@@ -26,6 +26,7 @@ class Settings:
     medical_platform_url: str | None
     staff_token_issuer: str
     public_base_url: str
+    payout_url: str | None  # the insurer's payment gateway (docs/payouts.md); the simulator when unset locally
     # The fan-out job queue (chalicelib/services/fanout.py) and its dead-letter queue; the stack provides both URLs.
     # Unset in the local stage: the queue adapter finds (or creates) queues of these names on the moto server.
     jobs_queue_url: str | None = None
@@ -101,6 +102,7 @@ def get_settings() -> Settings:
         medical_platform_url=os.environ.get("HMB_MEDICAL_PLATFORM_URL"),
         staff_token_issuer=os.environ.get("HMB_STAFF_ISSUER", "huiminbao-staff"),
         public_base_url=os.environ.get("HMB_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+        payout_url=os.environ.get("HMB_PAYOUT_URL"),
         jobs_queue_url=os.environ.get("HMB_JOBS_QUEUE_URL") or None,
         jobs_dead_letter_url=os.environ.get("HMB_JOBS_DLQ_URL") or None,
     )
