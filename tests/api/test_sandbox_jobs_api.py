@@ -27,8 +27,14 @@ def test_the_claim_deadline_sweep_runs_as_a_job(client):
     assert status == 200 and body["job"] == "claim_deadline_sweep" and body["counts"] == {"overdue": 0}
 
 
-def test_runs_are_listed_newest_first(client):
+def test_runs_are_listed_newest_first(client, clock):
+    from datetime import datetime, timedelta
+
+    from chalicelib.adapters.clock import CHINA_TZ
+
+    clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=CHINA_TZ))
     first = post(client, "/sandbox/jobs/claim_deadline_sweep")[1]
+    clock.advance(timedelta(seconds=1))
     second = post(client, "/sandbox/jobs/claim_deadline_sweep")[1]
 
     resp = client.http.get("/sandbox/jobs/claim_deadline_sweep/runs")
