@@ -179,3 +179,16 @@ def documents():
 
 def notifications():
     return get("notifications")
+
+
+# ---- use-case port bundles ------------------------------------------------------------------------------------
+def claim_ports():
+    """The complete ports of the claim use cases (services.claims), over the table and this process's adapters."""
+    from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.services.claims.ports import ClaimPorts, TableClaimants
+
+    t = table()
+    return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
+                      calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
+                      cipher=cipher(), platform=platform())

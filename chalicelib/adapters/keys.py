@@ -143,3 +143,8 @@ def disclosure_counter(plan_id: str, county: str, channel: str, sharding_id: str
 
 def disclosure_counter_partitions(plan_id: str) -> list[str]:
     return [f"STATS#{plan_id}#{shard:02d}" for shard in range(DISCLOSURE_SHARDS)]
+
+
+def official_calendar(year: int) -> dict[str, str]:
+    """One year of the State Council's holiday and make-up working-day notice, as loaded by an operator."""
+    return {"PK": f"CALENDAR#{year:04d}", "SK": "CALENDAR"}
