@@ -24,3 +24,12 @@ def claim_deadline_sweep(event):
     from chalicelib import jobs
 
     return jobs.claim_deadline_sweep(event)
+
+
+@app.lambda_function(name="document_uploaded")
+def document_uploaded(event, context):
+    """The documents bucket's ObjectCreated events under claims/ (wired in the CDK stack): verify each uploaded claim
+    document as the client's verify call would, so a client that crashed after uploading still completes its claim."""
+    from chalicelib import jobs
+
+    return jobs.document_uploaded(event)
