@@ -117,7 +117,8 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
                                   "policy_version": (policy.version or 0) + 1})
         counter = disclosure.claim_paid_op(get_plan(policy.plan_id), {"county": policy.county,
                                                                       "payment_method": policy.payment_method},
-                                           claim_id, estimate.payout_fen)
+                                           claim_id, estimate.payout_fen,
+                                           without_application=claim.claimant_kind == "system")
         try:
             ports.claims.pay(claim, after, common.events_for(claim, ["paid"], actor, now, None), audit, policy,
                              after.ytd_after_payment,
