@@ -230,3 +230,61 @@ class TestCalendarRepository:
         calendar.put_year(second, "bureau-1", LATER)
         assert calendar.years([2027]) == {2027: second}
         assert calendar.years([]) == {}
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def claimants(request):
+    """The insured (acc-1, person h1) of pol-1; a daughter (acc-2, phone 13700000002) holding h1's `claims` grant;
+    a payer-only account (acc-3) of the same policy without it."""
+    if request.param == "memory":
+        from chalicelib.adapters.repositories.claimants import InMemoryClaimants
+
+        twin = InMemoryClaimants()
+        twin.insured("acc-1", POLICY)
+        twin.proxy("acc-2", POLICY)
+        return twin
+    request.getfixturevalue("aws")
+    from chalicelib import deps
+    from chalicelib.adapters.repositories.claimants import TableClaimants
+
+    table = deps.table()
+    table.put({**keys.account("acc-1"), "account_id": "acc-1", "person_hash": "h1", "phone": "13700000001"})
+    table.put({**keys.identity_binding("h1"), "account_id": "acc-1"})
+    table.put({**keys.account("acc-2"), "account_id": "acc-2", "phone": "13700000002"})
+    table.put({**keys.account("acc-3"), "account_id": "acc-3", "phone": "13700000003"})
+    table.put({**keys.policy("pol-1"), "policy_id": "pol-1", "plan_id": "lishui-2021", "insured_hash": "h1",
+               "insured_name": "王小明", "payer_account_id": "acc-3", "status": "active",
+               "benefit_start": "2021-07-16", "coverage_end": "2021-12-31", "county": "331102",
+               "payment_method": "wechat", "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0,
+               "version": 1})
+    table.put({**keys.authorization("g1"), "authorization_id": "g1", "grantor_hash": "h1",
+               "grantee_phone": "13700000002", "scopes": ["claims"], "status": "active",
+               **keys.gsi_grantee("13700000002", "AUTHZ#g1")})
+    return TableClaimants(table)
+
+
+class TestClaimants:
+    def test_the_insured_and_a_claims_grantee_may_claim_on_the_policy(self, claimants):
+        from chalicelib.api.auth import Principal
+
+        policy, roles = claimants.policy_for_claimant(Principal("member", "acc-1"), "pol-1")
+        assert (policy, "insured" in roles, "claims" in roles) == (POLICY, True, True)
+        policy, roles = claimants.policy_for_claimant(Principal("member", "acc-2"), "pol-1")
+        assert ("insured" in roles, "claims" in roles) == (False, True)
+
+    def test_a_payer_without_the_grant_and_an_unknown_policy_are_404(self, claimants):
+        from chalicelib.api.auth import Principal
+        from chalicelib.domain.errors import NotFound
+
+        for principal, policy_id in ((Principal("member", "acc-3"), "pol-1"), (Principal("member", "acc-1"), "nope")):
+            with pytest.raises(NotFound) as caught:
+                claimants.policy_for_claimant(principal, policy_id)
+            assert caught.value.code == "POLICY_NOT_FOUND"
+
+    def test_whom_each_account_handles_and_whom_to_notify(self, claimants):
+        from chalicelib.api.auth import Principal
+
+        assert claimants.persons_handled(Principal("member", "acc-1")) == {"h1"}
+        assert claimants.persons_handled(Principal("member", "acc-2")) == {"h1"}
+        assert claimants.persons_handled(Principal("member", "acc-3")) == set()
+        assert (claimants.account_of_insured("h1"), claimants.account_of_insured("h9")) == ("acc-1", None)
