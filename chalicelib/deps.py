@@ -217,8 +217,8 @@ def payout_secret() -> bytes:
 def claim_ports():
     """The complete ports of the claim use cases (services.claims), over the table and this process's adapters."""
     from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
-    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
     from chalicelib.adapters.repositories.claimants import TableClaimants
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
     from chalicelib.services.claims.ports import ClaimPorts
 
     t = table()
