@@ -49,3 +49,12 @@ def request_ids_on_every_log_line(event, get_response):
 
     with bind_request_ids(ids_of(event)):
         return get_response(event)
+
+
+@app.lambda_function(name="document_uploaded")
+def document_uploaded(event, context):
+    """The documents bucket's ObjectCreated events under claims/ (wired in the CDK stack): verify each uploaded claim
+    document as the client's verify call would, so a client that crashed after uploading still completes its claim."""
+    from chalicelib import jobs
+
+    return jobs.document_uploaded(event)

@@ -231,3 +231,17 @@ def _job_queue():
 
 def job_queue():
     return get("job_queue")
+
+
+# ---- use-case port bundles ------------------------------------------------------------------------------------
+def claim_ports():
+    """The complete ports of the claim use cases (services.claims), over the table and this process's adapters."""
+    from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
+    from chalicelib.adapters.repositories.claimants import TableClaimants
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.services.claims.ports import ClaimPorts
+
+    t = table()
+    return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
+                      calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
+                      cipher=cipher(), platform=platform())

@@ -113,12 +113,12 @@ def claim_deadline_summary(today) -> dict[str, Any]:
     from chalicelib.observability import logger
     from chalicelib.services.claims import overdue_claims
 
-    overdue = overdue_claims(deps.table(), today)
+    overdue = overdue_claims(deps.claim_ports(), today)
     by_status: dict[str, int] = {}
     for claim in overdue:
-        by_status[claim["status"]] = by_status.get(claim["status"], 0) + 1
+        by_status[claim.status] = by_status.get(claim.status, 0) + 1
     summary = {"as_of": today.isoformat(), "overdue": len(overdue), "by_status": by_status,
-               "oldest_decision_due": overdue[0]["decision_due"] if overdue else None}
+               "oldest_decision_due": overdue[0].decision_due.isoformat() if overdue else None}
     if overdue:
         logger().warning("claims past their decision deadline", extra=summary)
     else:
@@ -130,3 +130,21 @@ def claim_deadline_sweep(event: Any = None) -> dict[str, Any]:
     from chalicelib import deps
 
     return claim_deadline_summary(deps.clock().today())
+
+
+def document_uploaded(event: Any) -> dict[str, int]:
+    """S3 ObjectCreated records → verify the claim document each object belongs to (services.claims.documents)."""
+    from urllib.parse import unquote_plus
+
+    from chalicelib import deps
+    from chalicelib.observability import logger
+    from chalicelib.services.claims import verify_uploaded
+
+    ports, now = deps.claim_ports(), deps.clock().now()
+    counts: dict[str, int] = {}
+    for record in (event or {}).get("Records", []):
+        key = unquote_plus(((record.get("s3") or {}).get("object") or {}).get("key", ""))  # S3 URL-encodes keys
+        outcome = verify_uploaded(ports, key, now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    logger().info("uploaded documents checked", extra={"counts": counts})
+    return counts

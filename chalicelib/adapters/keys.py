@@ -162,3 +162,8 @@ def gsi_job_runs(job: str, sort: str) -> dict[str, str]:
 def wechat_access_token(appid: str) -> dict[str, str]:
     """The one WeChat access token all containers share (chalicelib/adapters/wechat_token.py)."""
     return {"PK": f"WECHAT_TOKEN#{appid}", "SK": "TOKEN"}
+
+
+def official_calendar(year: int) -> dict[str, str]:
+    """One year of the State Council's holiday and make-up working-day notice, as loaded by an operator."""
+    return {"PK": f"CALENDAR#{year:04d}", "SK": "CALENDAR"}
