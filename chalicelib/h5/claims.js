@@ -2,7 +2,7 @@
 // (timeline, what is missing, uploads through the pre-signed S3 POST, then verify).
 import * as api from './api.js';
 import { billFields, errorCard, go, needLogin, readBill } from './screens.js';
-import { DOCUMENT_KINDS, backLink, dateTime, field, h, localError, mount, onSubmit, yuan } from './ui.js';
+import { DOCUMENT_KINDS, backLink, dateTime, field, h, localError, onSubmit, screenMount, yuan } from './ui.js';
 
 // T/IAC 54-2025: tell the member once, up front, everything a claim will need.
 function documentList() {
@@ -16,6 +16,7 @@ function documentList() {
 }
 
 export async function claims() {
+  const mount = screenMount();
   if (needLogin('#/claims')) return;
   mount(h('p', { class: 'loading' }, '正在加载理赔…'));
   let list;
@@ -33,6 +34,7 @@ export async function claims() {
 }
 
 export async function newClaim() {
+  const mount = screenMount();
   if (needLogin('#/claims/new')) return;
   mount(h('p', { class: 'loading' }, '正在加载保单…'));
   let policies;
@@ -65,6 +67,7 @@ export async function newClaim() {
 }
 
 export async function claim(claimId) {
+  const mount = screenMount();
   if (needLogin(`#/claims/${claimId}`)) return;
   mount(h('p', { class: 'loading' }, '正在加载…'));
   let c;
@@ -94,10 +97,15 @@ function uploadForm(c, missing) {
   if (!['submitted', 'under_review', 'need_more_info'].includes(c.status)) return null;
   const kinds = Object.keys(DOCUMENT_KINDS);
   const kind = h('select', {}, kinds.map((k) => h('option', { value: k, selected: k === missing[0] }, DOCUMENT_KINDS[k])));
-  const file = h('input', { type: 'file', accept: 'image/jpeg,image/png,application/pdf' });
+  // The file input itself is hidden behind a Chinese button: the browser's own "Choose File" is not localised.
+  const file = h('input', { type: 'file', accept: 'image/jpeg,image/png,application/pdf', class: 'sr-only', id: 'upload-file',
+    'data-field': 'content_type', 'aria-describedby': 'upload-file-err' });
+  const chosen = h('p', { class: 'muted', id: 'upload-chosen' }, '未选择文件(JPG、PNG 照片或 PDF)');
+  file.addEventListener('change', () => { chosen.textContent = file.files[0] ? file.files[0].name : '未选择文件'; });
   const form = h('form', { novalidate: true, 'aria-label': '上传理赔材料' },
     field('材料类型', kind, { name: 'kind' }),
-    field('选择文件', file, { name: 'content_type', hint: 'JPG、PNG 照片或 PDF' }),
+    h('div', { class: 'field' }, h('label', { for: 'upload-file', class: 'btn secondary' }, '拍照或选择文件'), file, chosen,
+      h('p', { class: 'field-error', id: 'upload-file-err', role: 'alert' })),
     h('button', { class: 'btn', type: 'submit' }, '上传'),
     h('p', { class: 'form-error', role: 'alert' }));
   return onSubmit(form, async (data) => {

@@ -82,6 +82,6 @@ function clockForm(out) {
 
 export function mountPanel(slot) {
   const out = h('p', { class: 'success', id: 'sb-out', role: 'status' }, '本地沙箱:以下操作只影响本机 make run 的模拟数据。');
-  slot.replaceChildren(h('details', { class: 'sandbox elder-hide', id: 'sandbox-panel' },
+  slot.replaceChildren(h('details', { class: 'sandbox', id: 'sandbox-panel' },
     h('summary', {}, '沙箱工具(仅本地 local 环境)'), out, personForm(out), smsForm(out), clockForm(out)));
 }

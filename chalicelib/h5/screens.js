@@ -2,7 +2,7 @@
 import * as api from './api.js';
 import {
   CATEGORIES, ORDER_STATUS, PAYMENT_METHODS, PLAN_STATUS, RELATIONSHIPS, SETTINGS, WAITING_RULES,
-  backLink, clearErrors, date, field, h, localError, mount, onSubmit, showError, toFen, yuan,
+  backLink, clearErrors, date, field, h, localError, onSubmit, screenMount, showError, toFen, yuan,
 } from './ui.js';
 
 export const go = (hash) => { if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange')); else location.hash = hash; };
@@ -24,6 +24,7 @@ function options(map, selected) {
 
 // ---- home ----------------------------------------------------------------------------------------------------
 export function home() {
+  const mount = screenMount();
   mount(
     h('section', { class: 'card hero' },
       h('h1', {}, '城市惠民保'), h('p', {}, '政府指导、商业保险公司承保的城市补充医疗保险。看一看一笔医疗费能赔多少,为自己和家人一键参保。'),
@@ -33,7 +34,7 @@ export function home() {
       h('a', { href: '#/plans' }, '参保', h('span', {}, '本人与家人,医保个人账户或微信支付')),
       h('a', { href: '#/policies' }, '我的保单', h('span', {}, '待遇开始日、等待期、自动续保')),
       h('a', { href: '#/claims' }, '理赔', h('span', {}, '申请、补材料、看进度')),
-      h('a', { href: '#/me', class: 'elder-hide' }, '我的', h('span', {}, '登录、实名、家庭成员'))),
+      h('a', { href: '#/me' }, '我的', h('span', {}, '登录、实名、家庭成员'))),
   );
 }
 
@@ -43,9 +44,10 @@ export function home() {
 export const estimateModes = { slip: { label: '按医保结算单', build: slipForm } };
 
 export async function estimate() {
-  const view = mount(backLink(), h('h1', {}, '测一测能赔多少'), h('p', { class: 'loading' }, '正在加载方案…'));
+  const mount = screenMount();
+  mount(backLink(), h('h1', {}, '测一测能赔多少'), h('p', { class: 'loading' }, '正在加载方案…'));
   let plans;
-  try { plans = await api.plans(); } catch (e) { view.replaceChildren(errorCard(e)); return; }
+  try { plans = await api.plans(); } catch (e) { mount(errorCard(e)); return; }
   const modeIds = Object.keys(estimateModes);
   const result = h('section', { id: 'estimate-result', 'aria-live': 'polite' });
   const body = h('div', {});
@@ -157,6 +159,7 @@ export function estimateResult(answer) {
 
 // ---- login ---------------------------------------------------------------------------------------------------
 export function login() {
+  const mount = screenMount();
   const phone = h('input', { type: 'tel', inputmode: 'numeric', autocomplete: 'tel', maxlength: 11, placeholder: '11 位手机号', id: 'login-phone' });
   const code = h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, placeholder: '6 位验证码', id: 'login-code' });
   const sent = h('p', { class: 'success', hidden: true, role: 'status', id: 'sms-sent' });
@@ -195,6 +198,7 @@ export function login() {
 
 // ---- me: identity and family ---------------------------------------------------------------------------------
 export async function me() {
+  const mount = screenMount();
   if (needLogin('#/me')) return;
   mount(h('p', { class: 'loading' }, '正在加载…'));
   let account;
@@ -258,6 +262,7 @@ async function loadFamily(section) {
 
 // ---- plans and enrolment -------------------------------------------------------------------------------------
 export async function plans() {
+  const mount = screenMount();
   mount(h('p', { class: 'loading' }, '正在加载方案…'));
   let list;
   try { list = await api.plans(true); } catch (e) { mount(errorCard(e)); return; }
@@ -278,6 +283,7 @@ export async function plans() {
 }
 
 export async function plan(planId) {
+  const mount = screenMount();
   mount(h('p', { class: 'loading' }, '正在加载方案…'));
   let detail;
   try { detail = await api.get(`v1/plans/${encodeURIComponent(planId)}`, { auth: false }); } catch (e) { mount(errorCard(e)); return; }
@@ -318,9 +324,10 @@ function enrolForm(detail, account, members) {
       h('span', {}, p.label, p.reason ? h('span', { class: 'hint' }, p.reason) : null))),
     h('p', { class: 'field-error', id: 'enrol-insured-err', role: 'alert' }));
   const methods = detail.payment_methods.filter((m) => PAYMENT_METHODS[m]);
+  const preferred = methods.includes('personal_account') ? 'personal_account' : methods[0]; // no WeChat needed
   const pay = h('fieldset', { class: 'plain', 'data-field': 'payment_method', id: 'enrol-pay', 'aria-describedby': 'enrol-pay-err' },
     h('legend', { class: 'label' }, '支付方式'),
-    methods.map((m, i) => h('label', { class: 'check' }, h('input', { type: 'radio', name: 'payment_method', value: m, checked: i === 0 }),
+    methods.map((m) => h('label', { class: 'check' }, h('input', { type: 'radio', name: 'payment_method', value: m, checked: m === preferred }),
       h('span', {}, PAYMENT_METHODS[m], m === 'personal_account' && detail.personal_account_relationships.length
         ? h('span', { class: 'hint' }, '可为' + detail.personal_account_relationships.map((r) => RELATIONSHIPS[r] || r).join('、') + '使用') : null))),
     h('p', { class: 'field-error', id: 'enrol-pay-err', role: 'alert' }));
@@ -407,6 +414,7 @@ function payButtons(order, render) {
 
 // ---- policies ------------------------------------------------------------------------------------------------
 export async function policies() {
+  const mount = screenMount();
   if (needLogin('#/policies')) return;
   mount(h('p', { class: 'loading' }, '正在加载保单…'));
   let list;

@@ -23,6 +23,14 @@ export function mount(...nodes) {
   return view;
 }
 
+// Each screen starts with `const mount = screenMount()`: once the person has moved on to another screen, a slow
+// answer for the old one can no longer paint over the new one.
+let screenSeq = 0;
+export function screenMount() {
+  const mine = ++screenSeq;
+  return (...nodes) => (mine === screenSeq ? mount(...nodes) : document.createElement('div'));
+}
+
 // ---- money: integer fen, never floats --------------------------------------------------------------------------
 export function yuan(fen) {
   const n = BigInt(fen);

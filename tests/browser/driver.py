@@ -192,3 +192,25 @@ def member_ready(page, base_url: str, name: str = "张三") -> tuple[str, str]:
     log_in(page, base_url, phone)
     bind(page, name, id_number)
     return phone, id_number
+
+
+def submit_claim(page, base_url: str, payee: str, service_date: str = "2021-05-01") -> None:
+    """A claim for the member's first policy: one inpatient bill (W1's amounts) and a payee account."""
+    open_page(page, base_url, "#/claims/new")
+    form = page.locator("form[aria-label='申请理赔']")
+    form.locator("[name=service_date]").fill(service_date)
+    form.locator("[name=setting]").select_option("inpatient")
+    form.locator("[name=in_policy_after_catastrophic_fen]").fill("30000")
+    form.locator("[name=self_pay_fen]").fill("50000")
+    form.locator("[name=account_name]").fill(payee)
+    form.locator("[name=bank_name]").fill("中国工商银行丽水分行")
+    form.locator("[name=account_number]").fill("6222020000001234567")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#missing, form[aria-label='申请理赔'] :is(.form-error, .field-error):not(:empty)")
+    if not page.locator("#missing").count():
+        raise AssertionError("claim refused: " + form.inner_text())
+
+
+def close_sandbox(page) -> None:
+    if page.locator("#sandbox-panel[open]").count():
+        page.locator("#sandbox-panel > summary").click()

@@ -109,6 +109,23 @@ def test_claims_screen_lists_every_needed_document_once(page, base_url):
         assert needed in listed
 
 
+def test_a_claim_shows_its_timeline_and_what_is_missing(page, base_url):
+    driver.member_ready(page, base_url, name="周八")
+    driver.buy_self(page, base_url)
+    driver.set_clock(page, "2021-06-01T10:00")  # after the stay in hospital
+
+    driver.submit_claim(page, base_url, payee="周八")
+
+    assert "理赔进度" in page.text_content("h1")
+    missing = page.locator("#missing li").all_text_contents()
+    assert missing == ["医疗费用发票", "医保结算单"]
+    timeline = page.locator("ol.timeline li")
+    assert timeline.count() >= 1
+    assert "本人" in timeline.first.text_content()
+    driver.open_page(page, base_url, "#/claims")
+    assert page.locator("a.card[href^='#/claims/']").count() == 1
+
+
 def test_elder_mode_enlarges_type_and_targets_and_is_remembered(page, base_url):
     driver.open_page(page, base_url, "#/estimate")
     normal = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
