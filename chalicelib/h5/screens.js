@@ -39,30 +39,52 @@ export function home() {
 }
 
 // ---- estimate ------------------------------------------------------------------------------------------------
-// Modes of the estimate screen: the settlement slip (结算单) today; a raw hospital bill (原始账单) is a second mode
-// registered the same way when the API supports it (see estimateModes.raw below).
-export const estimateModes = { slip: { label: '按医保结算单', build: slipForm } };
+// Modes of the estimate screen: the settlement slip (结算单), and a raw hospital bill (医院账单, API.md v1.1
+// "Estimates from a raw bill") shown only when the API accepts one — an API without it answers 400 to the probe.
+export const estimateModes = {
+  slip: { label: '按医保结算单', build: slipForm },
+  raw: { label: '按医院账单', build: rawForm, available: rawBillSupported },
+};
+
+let rawProbe = null;
+function rawBillSupported(plans) {
+  if (!rawProbe) {
+    const plan = plans.find((p) => p.status === 'open') || plans[0];
+    rawProbe = api.post('v1/estimates', { plan_id: plan.plan_id, bills: [{ service_date: plan.coverage_start, setting: 'inpatient',
+      hospital_level: 3, basic_type: 'employee', raw: { total_fen: 100000 } }] }, { auth: false })
+      .then((r) => Boolean(r && r.bills && r.bills[0] && r.bills[0].layers), () => false);
+  }
+  return rawProbe;
+}
 
 export async function estimate() {
   const mount = screenMount();
   mount(backLink(), h('h1', {}, '测一测能赔多少'), h('p', { class: 'loading' }, '正在加载方案…'));
   let plans;
   try { plans = await api.plans(); } catch (e) { mount(errorCard(e)); return; }
-  const modeIds = Object.keys(estimateModes);
   const result = h('section', { id: 'estimate-result', 'aria-live': 'polite' });
   const body = h('div', {});
+  const seg = h('div', { class: 'seg', role: 'tablist', 'aria-label': '测算方式', hidden: true });
   const show = (id) => {
     seg.querySelectorAll('button').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.mode === id)));
     result.replaceChildren();
     body.replaceChildren(estimateModes[id].build(plans, result));
   };
-  const seg = h('div', { class: 'seg', role: 'tablist', 'aria-label': '测算方式', hidden: modeIds.length < 2 },
-    modeIds.map((id) => h('button', { type: 'button', role: 'tab', dataset: { mode: id }, onclick: () => show(id) },
-      estimateModes[id].label)));
+  for (const [id, mode] of Object.entries(estimateModes)) {
+    const tab = h('button', { type: 'button', role: 'tab', dataset: { mode: id }, onclick: () => show(id), hidden: Boolean(mode.available) }, mode.label);
+    seg.append(tab);
+    if (mode.available) {
+      mode.available(plans).then((ok) => {
+        tab.hidden = !ok;
+        seg.hidden = [...seg.children].filter((b) => !b.hidden).length < 2;
+        document.body.dataset[id + 'Mode'] = ok ? 'yes' : 'no';
+      });
+    }
+  }
   mount(backLink(), h('h1', {}, '测一测能赔多少'),
-    h('p', { class: 'muted elder-hide' }, '按医保结算单上的金额估算惠民保这一层能赔多少;结果仅供参考,以理赔审核为准。无需登录。'),
+    h('p', { class: 'muted elder-hide' }, '按医保结算单(或医院账单)上的金额估算惠民保这一层能赔多少;结果仅供参考,以理赔审核为准。无需登录。'),
     seg, body, result);
-  show(modeIds[0]);
+  show('slip');
 }
 
 function planSelect(plans, name = 'plan_id') {
@@ -137,6 +159,65 @@ function slipForm(plans, result) {
     result.replaceChildren(estimateResult(answer));
     result.scrollIntoView({ behavior: 'smooth', block: 'start' });
   });
+}
+
+const RAW_AMOUNTS = [
+  ['total_fen', '医疗费用总额', '发票上的合计金额'],
+  ['self_pay_fen', '其中全自费', '含负面清单和准入清单项目'],
+  ['class_b_prepay_fen', '其中乙类先行自付', null],
+  ['restricted_fen', '其中超限价自付', null],
+  ['transfer_out_fen', '其中转外就医自理', null],
+  ['negative_list_fen', '全自费中的负面清单项目', null],
+  ['admission_list_fen', '全自费中的准入清单项目', null],
+];
+
+function rawForm(plans, result) {
+  const planField = planSelect(plans);
+  const planOf = () => plans.find((p) => p.plan_id === planField.querySelector('select').value);
+  const amount = ([name, label, hint]) => field(label + '(元)', amountInput(name), { name, hint });
+  const form = h('form', { class: 'card', novalidate: true, 'aria-label': '按医院账单测算' },
+    planField,
+    h('div', { class: 'row' },
+      field('就诊日期', h('input', { type: 'date', value: defaultServiceDate(planOf()) }), { name: 'service_date' }),
+      field('就诊类型', h('select', {}, options(SETTINGS, 'inpatient')), { name: 'setting' })),
+    h('div', { class: 'row' },
+      field('医院等级', h('select', {}, options({ 3: '三级医院', 2: '二级医院', 1: '一级及以下' }, '3')), { name: 'hospital_level' }),
+      field('基本医保', h('select', {}, options({ employee: '职工医保', resident: '城乡居民医保' }, 'employee')), { name: 'basic_type' })),
+    RAW_AMOUNTS.slice(0, 3).map(amount),
+    h('details', { class: 'elder-hide' }, h('summary', {}, '更多(超限价、转外、负面清单等)'), RAW_AMOUNTS.slice(3).map(amount)),
+    h('p', { class: 'muted' }, '基本医保和大病保险按本市公开的参数模拟计算,实际以医保结算单为准。'),
+    h('button', { class: 'btn', type: 'submit' }, '开始测算'),
+    h('p', { class: 'form-error', role: 'alert' }));
+  planField.querySelector('select').addEventListener('change', () => {
+    form.querySelector('[name="service_date"]').value = defaultServiceDate(planOf());
+  });
+  return onSubmit(form, async (data) => {
+    const raw = {};
+    for (const [name, label] of RAW_AMOUNTS) {
+      const fen = toFen(data.get(name));
+      if (Number.isNaN(fen)) throw localError(name, `${label}应为金额,例如 100000 或 100000.50`);
+      if (fen || name === 'total_fen') raw[name] = fen || 0;
+    }
+    const bill = { service_date: data.get('service_date'), setting: data.get('setting'),
+      hospital_level: Number(data.get('hospital_level')), basic_type: data.get('basic_type'), raw };
+    const answer = await api.post('v1/estimates', { plan_id: data.get('plan_id'), bills: [bill] }, { auth: false });
+    result.replaceChildren(layersCard(answer), estimateResult(answer));
+    result.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  });
+}
+
+// Who pays what of a raw bill: basic insurance, 大病保险, 惠民保, and the member.
+function layersCard(answer) {
+  const l = answer.layers || (answer.bills[0] && answer.bills[0].layers);
+  if (!l) return h('div');
+  return h('div', { class: 'card', id: 'layers' }, h('h2', {}, '这笔费用由谁来付(模拟)'),
+    h('dl', { class: 'kv' },
+      h('dt', {}, '医疗费用总额'), h('dd', {}, yuan(l.total_fen)),
+      h('dt', {}, '基本医保报销'), h('dd', { id: 'layer-basic' }, yuan(l.basic.paid_fen)),
+      h('dt', {}, '大病保险报销'), h('dd', { id: 'layer-catastrophic' }, yuan(l.catastrophic.paid_fen)),
+      h('dt', {}, '惠民保赔付'), h('dd', { id: 'layer-huiminbao' }, yuan(l.huiminbao.payout_fen)),
+      h('dt', {}, '个人最终负担'), h('dd', { id: 'layer-member' }, yuan(l.member_pays_fen))),
+    h('p', { class: 'muted elder-hide' }, `本笔计入基本医保起付线 ${yuan(l.basic.deductible_fen)},计入大病保险起付线 ${yuan(l.catastrophic.deductible_fen)}。`));
 }
 
 export function estimateResult(answer) {

@@ -29,6 +29,7 @@ def test_an_api_error_shows_its_chinese_message_next_to_the_field_it_names(page,
 
 def test_a_malformed_amount_is_refused_beside_its_field_before_any_request(browser, page, base_url):
     driver.open_page(page, base_url, "#/estimate")
+    page.wait_for_selector("body[data-raw-mode]", state="attached")  # the raw-bill probe has answered
     browser.requests.clear()
     page.fill("[name=self_pay_fen]", "12.345")
     page.locator("form[aria-label='按结算单测算'] button[type=submit]").click()
@@ -38,6 +39,48 @@ def test_a_malformed_amount_is_refused_beside_its_field_before_any_request(brows
     assert "金额" in slot.text_content()
     assert page.get_attribute("[name=self_pay_fen]", "aria-invalid") == "true"
     assert not [u for u in browser.requests if "/v1/estimates" in u]
+
+
+def test_the_raw_bill_tab_is_there_exactly_when_the_api_takes_a_raw_bill(page, base_url):
+    import json
+    import urllib.error
+    import urllib.request
+
+    probe = {"plan_id": "lishui-2021", "bills": [{"service_date": "2021-05-01", "setting": "inpatient",
+                                                  "hospital_level": 3, "basic_type": "employee",
+                                                  "raw": {"total_fen": 10_000_000, "self_pay_fen": 2_000_000}}]}
+    request = urllib.request.Request(base_url + "/v1/estimates", json.dumps(probe).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            api_status = answer.status
+    except urllib.error.HTTPError as error:
+        api_status = error.code
+    assert api_status in (200, 400)
+
+    driver.open_page(page, base_url, "#/estimate")
+    page.wait_for_selector("body[data-raw-mode]", state="attached")
+    raw_tab = page.locator(".seg button[data-mode=raw]")
+    if api_status == 400:
+        assert page.get_attribute("body", "data-raw-mode") == "no"
+        assert not raw_tab.is_visible() and not page.locator(".seg").is_visible()
+        return
+    assert page.get_attribute("body", "data-raw-mode") == "yes"
+    raw_tab.click()
+    form = page.locator("form[aria-label='按医院账单测算']")
+    form.locator("[name=plan_id]").select_option("lishui-2021")
+    form.locator("[name=service_date]").fill("2021-05-01")
+    form.locator("[name=total_fen]").fill("100000")
+    form.locator("[name=self_pay_fen]").fill("20000")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#layers")
+
+    def fen(selector: str) -> int:
+        return int(page.text_content(selector).replace(",", "").replace(" 元", "").replace(".", ""))
+
+    parts = sum(fen(f"#layer-{k}") for k in ("basic", "catastrophic", "huiminbao", "member"))
+    assert parts == 10_000_000
+    assert page.text_content("#payout") == page.text_content("#layer-huiminbao")
 
 
 def test_log_in_bind_buy_for_self_and_see_the_policy(page, base_url):
