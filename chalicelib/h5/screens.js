@@ -439,7 +439,7 @@ function inWeChat() {
 
 // The order after POST /v1/orders: paid at once (personal account) or waiting for WeChat Pay.
 export function orderCard(order) {
-  const card = h('div', { class: 'card', id: 'order-card', dataset: { status: order.status } });
+  const card = h('div', { class: 'card', id: 'order-card', dataset: { status: order.status, orderId: order.order_id } });
   const render = (o) => {
     card.dataset.status = o.status;
     const parts = [h('h2', {}, `订单 ${ORDER_STATUS[o.status] || o.status}`),
@@ -470,10 +470,13 @@ function payButtons(order, render) {
   if (inWeChat() && order.wechat_pay) {
     // JSAPI inside WeChat: the signed parameters go to getBrandWCPayRequest; the server learns the result from
     // WeChat's notification, so the page only asks the order again.
-    box.append(h('button', { type: 'button', class: 'btn', onclick: () => {
-      window.WeixinJSBridge.invoke('getBrandWCPayRequest', order.wechat_pay, (res) => {
-        if (res.err_msg === 'get_brand_wcpay_request:ok') refresh(); else msg.textContent = '支付未完成,可再次点击支付。';
-      });
+    const invoke = () => window.WeixinJSBridge.invoke('getBrandWCPayRequest', order.wechat_pay, (res) => {
+      if (res.err_msg === 'get_brand_wcpay_request:ok') refresh().catch((e) => { msg.textContent = e.message; });
+      else msg.textContent = '支付未完成,可再次点击支付。';
+    });
+    box.append(h('button', { type: 'button', class: 'btn', id: 'wechat-pay', onclick: () => {
+      // WeChat injects the bridge a moment after the page loads: wait for it if it is not there yet.
+      if (window.WeixinJSBridge) invoke(); else document.addEventListener('WeixinJSBridgeReady', invoke, { once: true });
     } }, '微信支付'));
   } else if (order.h5_url) {
     // Outside WeChat: WeChat Pay's H5 payment type opens its own page and comes back here.

@@ -41,12 +41,15 @@ class Browser:
     requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
 
-    def page(self, base_url: str, *, width: int = PHONE["width"], height: int = PHONE["height"], elder: bool = False):
+    def page(self, base_url: str, *, width: int = PHONE["width"], height: int = PHONE["height"], elder: bool = False,
+             init_script: str | None = None):
         origin = _origin(base_url)
         context = self.browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
                                            timezone_id="Asia/Shanghai", device_scale_factor=1)
         if elder:
             context.add_init_script("localStorage.setItem('hmb.elder', '1')")
+        if init_script:
+            context.add_init_script(init_script)
 
         def guard(route):
             url = route.request.url

@@ -144,6 +144,40 @@ def test_buy_for_a_parent_with_wechat_pay_completed_by_the_sandbox_simulator(pag
     assert "赵六" in page.text_content("#order-card")
 
 
+# Inside WeChat: a stand-in for the bridge WeChat injects. Like WeChat, it completes the payment (here through the
+# sandbox's WeChat Pay simulator, which sends the signed notification) before it calls the page back.
+WECHAT_BRIDGE = """
+window.__wxCalls = [];
+window.WeixinJSBridge = { invoke(name, params, callback) {
+  window.__wxCalls.push({ name, params });
+  const id = document.getElementById('order-card').dataset.orderId;
+  const root = location.href.replace(/h5(#.*)?$/, '');
+  fetch(root + 'sandbox/wechat/pay/' + id, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: '{"result": "success"}' }).then(() => callback({ err_msg: 'get_brand_wcpay_request:ok' }));
+} };
+"""
+
+
+def test_inside_wechat_the_page_pays_through_the_jsapi_bridge(browser, base_url):
+    page = browser.page(base_url, init_script=WECHAT_BRIDGE)
+    try:
+        driver.member_ready(page, base_url, name="吴九")
+        driver.buy_self(page, base_url, method="wechat_pay")
+        page.wait_for_selector("#order-card[data-status=pending_payment]")
+
+        page.click("#wechat-pay")
+        page.wait_for_selector("#order-card[data-status=paid]")
+
+        calls = page.evaluate("window.__wxCalls")
+        assert [c["name"] for c in calls] == ["getBrandWCPayRequest"]
+        params = calls[0]["params"]
+        assert set(params) >= {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+        assert params["package"].startswith("prepay_id=") and params["signType"] == "RSA"
+        assert page.js_errors == []
+    finally:
+        page.context.close()
+
+
 def test_claims_screen_lists_every_needed_document_once(page, base_url):
     driver.member_ready(page, base_url, name="孙七")
     driver.open_page(page, base_url, "#/claims")
@@ -210,3 +244,25 @@ def test_the_page_only_talks_to_the_api_and_loads_nothing_from_elsewhere(browser
     assert browser.requests, "requests were recorded"
     assert all(u.startswith(base_url + "/") for u in browser.requests), browser.requests
     assert any(u.startswith(base_url + "/v1/estimates") for u in browser.requests)
+
+
+def test_a_deployed_stage_page_has_no_sandbox_panel_and_calls_no_sandbox_route(browser, base_url):
+    import re
+
+    page = browser.page(base_url)
+
+    def as_deployed(route):  # the page as a deployed stage serves it (its stage flag), against this server
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace('content="local"', 'content="prod"'))
+
+    page.route(re.compile(r".*/h5$"), as_deployed)
+    try:
+        browser.requests.clear()
+        driver.estimate_w1(page, base_url)
+
+        assert page.text_content("#payout") == "46,500.00 元"
+        assert page.locator("#sandbox-panel").count() == 0
+        assert not [u for u in browser.requests if "/sandbox" in u]
+        assert page.js_errors == []
+    finally:
+        page.context.close()
