@@ -107,10 +107,10 @@ export function clearErrors(form) {
 }
 
 // Put the API's Chinese message beside the control whose data-field matches details.field (the full path first,
-// then its last segment: "bills.0.self_pay_fen" → "self_pay_fen"), else at the top of the form.
+// then its last segment: "bills.0.self_pay_fen" → "self_pay_fen", then its first), else at the top of the form.
 export function showError(form, err) {
   const path = err.field || '';
-  const candidates = [path, path.split('.').pop()].filter(Boolean);
+  const candidates = [path, path.split('.').pop(), path.split('.')[0]].filter(Boolean); // insured.1 → insured
   let control = null;
   for (const c of candidates) {
     control = form.querySelector(`[data-field="${CSS.escape(c)}"]`);
