@@ -52,7 +52,10 @@ function rawBillSupported(plans) {
     const plan = plans.find((p) => p.status === 'open') || plans[0];
     rawProbe = api.post('v1/estimates', { plan_id: plan.plan_id, bills: [{ service_date: plan.coverage_start, setting: 'inpatient',
       hospital_level: 3, basic_type: 'employee', raw: { total_fen: 100000 } }] }, { auth: false })
-      .then((r) => Boolean(r && r.bills && r.bills[0] && r.bills[0].layers), () => false);
+      // 200, or a rule about this city's parameters (e.g. 登封 has no 职工 parameters): raw bills are understood.
+      // An API without them refuses the unknown field `raw` (400 UNKNOWN_FIELD); a network failure hides the tab too.
+      .then((r) => Boolean(r && r.bills && r.bills[0] && r.bills[0].layers),
+        (e) => e.status >= 400 && e.status < 500 && e.code !== 'UNKNOWN_FIELD' && e.code !== 'MALFORMED_JSON');
   }
   return rawProbe;
 }

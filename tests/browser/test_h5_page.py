@@ -82,6 +82,12 @@ def test_the_raw_bill_tab_is_there_exactly_when_the_api_takes_a_raw_bill(page, b
     assert parts == 10_000_000
     assert page.text_content("#payout") == page.text_content("#layer-huiminbao")
 
+    form.locator("[name=plan_id]").select_option("dengfeng-2018")  # 登封 has parameters for 城乡居民 only
+    form.locator("[name=basic_type]").select_option("employee")
+    form.locator("button[type=submit]").click()
+    slot = page.locator("#" + form.locator("[name=basic_type]").get_attribute("id") + "-err")
+    driver.expect(slot).to_contain_text("职工医保")
+
 
 def test_log_in_bind_buy_for_self_and_see_the_policy(page, base_url):
     driver.member_ready(page, base_url, name="张三")
