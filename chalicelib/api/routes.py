@@ -16,6 +16,7 @@ MEMBER_MODULES = [
     "chalicelib.api.claims",  # /v1/claims...
     "chalicelib.api.admin_claims",  # /v1/admin/claims...
     "chalicelib.api.disclosure",  # /v1/disclosure/{plan_id}
+    "chalicelib.api.h5",  # /h5, /h5/{file}: the H5 page
 ]
 SANDBOX_MODULES = [
     "chalicelib.api.sandbox",  # clock, sms, staff tokens, notifications
