@@ -36,6 +36,8 @@ class OrderPolicyOut(ResponseModel):
     policy_id: str
     insured: str
     name: str
+    benefit_start: date
+    waiting_rule: str
 
 
 class WeChatPayParams(ResponseModel):
@@ -57,13 +59,15 @@ class OrderFailure(ResponseModel):
 class OrderOut(ResponseModel):
     order_id: str
     plan_id: str
-    status: Literal["pending_payment", "settling", "paid", "failed", "refund_pending", "refunded", "refund_failed"]
+    status: Literal["pending_payment", "settling", "paid", "failed", "expired", "refund_pending", "refunded",
+                    "refund_failed"]
     payment_method: Literal["wechat_pay", "personal_account"]
     amount_fen: int
     premium_fen: int
     auto_renew: bool
     created_at: str
     paid_at: str | None = None
+    expires_at: str | None = Field(default=None, description="an unpaid WeChat order is closed at this time")
     insured: list[OrderInsuredOut]
     policies: list[OrderPolicyOut]
     wechat_pay: WeChatPayParams | None = None
@@ -95,7 +99,8 @@ def get_order(ctx, order_id: str):
     from chalicelib import deps
     from chalicelib.services import orders
 
-    return OrderOut.model_validate(orders.get_order(deps.table(), ctx.principal, order_id))
+    return OrderOut.model_validate(orders.get_order(deps.table(), ctx.principal, order_id,
+                                                    wechat=deps.wechat_pay()))
 
 
 class WeChatNotifyOut(ResponseModel):

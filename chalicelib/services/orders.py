@@ -47,6 +47,23 @@ from chalicelib.domain.errors import (
     UpstreamUnavailable,
 )
 from chalicelib.domain.messages import message_for
+from chalicelib.domain.order_lifecycle import (
+    COVER_ISSUED,
+    COVER_RESERVED,
+    EXPIRED,
+    FAILED,
+    PAID,
+    PENDING_PAYMENT,
+    QUEUED_STATUSES,
+    RESERVING_STATUSES,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUNDED,
+    SETTLING,
+    cover_issued,
+    refund_transition,
+    transition,
+)
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
 from chalicelib.services import disclosure, idempotency
@@ -56,14 +73,8 @@ ORDER_SCOPE = "orders"
 CANCEL_SCOPE = "cancel"
 LEASE = timedelta(seconds=60)  # longer than a Lambda invocation (29 s): a live request is never overtaken
 
-PENDING_PAYMENT = "pending_payment"
-SETTLING = "settling"
-PAID = "paid"
-FAILED = "failed"  # nothing was taken
-REFUND_PENDING = "refund_pending"  # money was taken, cover could not be issued: it is being returned
-REFUNDED = "refunded"  # money was taken and has been returned in full
-REFUND_FAILED = "refund_failed"  # the channel refused the refund (e.g. merchant balance): an operator settles it
-QUEUED_STATUSES = frozenset({PENDING_PAYMENT, SETTLING, REFUND_PENDING, REFUND_FAILED})  # still need work (GSI3)
+# The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
+WECHAT_PAY_WINDOW = timedelta(minutes=30)  # an unpaid WeChat order expires (prepay `time_expire`) and is closed
 RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
 
 _PLATFORM = "医保信息平台"
@@ -152,16 +163,17 @@ def _validated_order(table: Table, platform, cipher, plan: Plan, account: dict[s
     for person in insured:
         with _about(person):
             check_eligible(plan, person.person, who=person.who)
-            person.renewal_without_gap = bool(plan.previous_plan_id) and _key_tuple(
-                keys.cover_marker(plan.previous_plan_id, person.id_hash)) in covered
+            person.renewal_without_gap = bool(plan.previous_plan_id) and cover_issued(
+                covered.get(_key_tuple(keys.cover_marker(plan.previous_plan_id, person.id_hash))))
             start = benefit_start(plan, person.person, today, person.renewal_without_gap, who=person.who)
             person.benefit_start, person.waiting_rule = start.benefit_start, start.waiting_rule
             if payment_method == "personal_account":
                 person.account_source = check_personal_account_allowed(plan, payer, person.person,
                                                                        person.relationship, who=person.who)
     for person in insured:
-        if _key_tuple(keys.cover_marker(plan.plan_id, person.id_hash)) in covered:
-            raise Conflict("ALREADY_COVERED", who=person.who, plan_name=plan.name, insured=person.ref)
+        marker = covered.get(_key_tuple(keys.cover_marker(plan.plan_id, person.id_hash)))
+        if marker is not None:
+            raise _taken(marker, plan, account["account_id"], person.who, person.ref)
     order = _new_order(plan, account, insured, payment_method, auto_renew, scope, idempotency_key, request_hash,
                        now)
     if payment_method == "personal_account":
@@ -230,11 +242,66 @@ def _platform_person(platform, cipher, id_enc: str, who: str) -> PlatformPerson:
     return person
 
 
-def _covered(table: Table, plan: Plan, insured: list[Insured]) -> set[tuple[str, str]]:
-    """One BatchGetItem: the cover markers of everyone, in this plan and the previous one (renewal without gap)."""
+def _covered(table: Table, plan: Plan, insured: list[Insured]) -> dict[tuple[str, str], dict[str, Any]]:
+    """One BatchGetItem: the cover markers (issued or reserved) of everyone, in this plan and the previous one
+    (renewal without gap)."""
     plan_ids = [plan.plan_id] + ([plan.previous_plan_id] if plan.previous_plan_id else [])
     markers = [keys.cover_marker(p, i.id_hash) for i in insured for p in plan_ids]
-    return {_key_tuple(m) for m in table.batch_get(markers)}
+    return {_key_tuple(m): m for m in table.batch_get(markers)}
+
+
+def _taken(marker: dict[str, Any], plan: Plan, account_id: str, who: str, ref: str) -> Conflict:
+    """Why a person cannot be ordered for: covered already (or another payer's order holds them) → ALREADY_COVERED;
+    the caller's own order in flight → ORDER_IN_FLIGHT naming it, so an unpaid WeChat order can be resumed."""
+    if marker.get("state") == COVER_RESERVED and marker.get("payer_account_id") == account_id:
+        return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker["order_id"],
+                        expires_at=marker.get("expires_at"))
+    return Conflict("ALREADY_COVERED", who=who, plan_name=plan.name, insured=ref)
+
+
+def _reservation_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
+    """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
+    Written in the transaction that records the order, before any money moves."""
+    return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
+                      "order_id": order["order_id"], "plan_id": order["plan_id"],
+                      "payer_account_id": order["payer_account_id"], "expires_at": order.get("expires_at"),
+                      "created_at": iso(now)})
+            for person in order["insured"]]
+
+
+def _release_ops(order: dict[str, Any]) -> list[TxOp]:
+    """Free the people this order reserved (only while the marker is still this order's reservation)."""
+    return [TxOp.delete(keys.cover_marker(order["plan_id"], person["id_hash"]),
+                        condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
+                        values={":o": order["order_id"], ":reserved": COVER_RESERVED})
+            for person in order["insured"]]
+
+
+def _reservation_refused(table: Table, order: dict[str, Any], reasons: list[str], first: int) -> Conflict | None:
+    """After a refused reserving transaction whose cover markers start at position `first`: the 409 for the first
+    person someone else holds, or None if no marker was the cause."""
+    failed = [n - first for n, r in enumerate(reasons) if r == "ConditionalCheckFailed" and n >= first]
+    if not failed:
+        return None
+    person = order["insured"][failed[0]]
+    marker = table.get(keys.cover_marker(order["plan_id"], person["id_hash"])) or {}
+    return _taken(marker, _plan(order["plan_id"]), order["payer_account_id"], person["who"], person["ref"])
+
+
+def _transact_releasing(table: Table, ops: list[TxOp], order: dict[str, Any]) -> None:
+    """`ops` (ending an order) together with the release of its reservations, in one transaction. A marker that is
+    no longer this order's reservation (already released, or an order from before reservations) is left out and the
+    transaction sent again; any other refusal is raised."""
+    releases = _release_ops(order)
+    try:
+        table.transact(ops + releases)
+        return
+    except ConditionFailed as exc:
+        reasons = exc.reasons
+        if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
+            raise
+        kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
+    table.transact(ops + kept)
 
 
 def _check_relatives_limit(table: Table, plan: Plan, account: dict[str, Any], insured: list[Insured]) -> None:
@@ -295,6 +362,8 @@ def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], paym
         "idempotency": {"scope": scope, "key": idempotency_key, "request_hash": request_hash},
         "login_channel": account.get("login_channel"),
     }
+    if payment_method == "wechat_pay":
+        order["expires_at"] = iso(now + WECHAT_PAY_WINDOW)
     if payment_method == "personal_account":
         # One deduction per part of the account: current balance for self, 历年结余 for relatives.
         by_source: dict[str, int] = {}
@@ -326,13 +395,26 @@ def _pay_from_personal_account(table: Table, platform, order: dict[str, Any],
                    "state": "in_progress", "created_at": iso(now), "resource_id": order["order_id"],
                    schema.TTL_ATTRIBUTE: int((now + idempotency.RETENTION).timestamp())}
     try:
-        table.transact([TxOp.put(reservation), TxOp.put(order)])
-    except ConditionFailed:  # a concurrent request with the same key got there first
+        table.transact([TxOp.put(reservation), TxOp.put(order), *_reservation_ops(order, now)])
+    except ConditionFailed as exc:
+        return _after_reservation_refused(table, platform, order, exc.reasons, now)
+    return _settle(table, platform, order, now, deduct=True)
+
+
+def _after_reservation_refused(table: Table, platform, order: dict[str, Any], reasons: list[str],
+                               now: datetime) -> tuple[int, dict[str, Any]]:
+    """The transaction reserving key, order and people was refused, so nothing was written and nothing charged:
+    a concurrent request with the same key got there first (its answer), or someone holds a person (409)."""
+    idem = order["idempotency"]
+    if reasons and reasons[0] == "ConditionalCheckFailed" or not reasons:
         previous = table.get(keys.idempotency(idem["scope"], idem["key"]))
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
         return _replay_or_resume(table, platform, previous, idem["request_hash"], now)
-    return _settle(table, platform, order, now, deduct=True)
+    refusal = _reservation_refused(table, order, reasons, first=2)
+    if refusal is None:
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务")
+    raise refusal
 
 
 def _settle(table: Table, platform, order: dict[str, Any], now: datetime, *, deduct: bool) -> tuple[int, dict]:
@@ -414,16 +496,22 @@ def _after_issue_refused(table: Table, platform, order: dict[str, Any], reasons:
     if current["status"] == SETTLING:  # only the idempotency record moved (e.g. expired): try again later
         _release_lease(table, current, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"])
-    if current["status"] in (FAILED, REFUNDED):  # settled as failed while our deduction was in flight
+    if current["status"] == FAILED:  # settled as failed (nothing found) while our deduction was in flight
         _reopen_for_refund(table, current, now)
         _reverse_order_payment(table, platform, {**current, "status": REFUND_PENDING}, now)
+    elif current["status"] == REFUNDED:  # settled and reversed already: reversing again is idempotent by key,
+        _reverse_deductions(platform, current)  # and returns a deduction that landed after (refunded stays)
     raise RuleViolation("PAYMENT_REFUSED", order_id=order["order_id"])
 
 
-def _plan_name(plan_id: str) -> str:
+def _plan(plan_id: str) -> Plan:
     from chalicelib.plans import get_plan
 
-    return get_plan(plan_id).name
+    return get_plan(plan_id)
+
+
+def _plan_name(plan_id: str) -> str:
+    return _plan(plan_id).name
 
 
 def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure: str) -> None:
@@ -447,7 +535,7 @@ def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure:
         changes["refund_failure"] = exc.code
         _alarm_refund_refused("order", order["order_id"], exc.code)
     try:
-        table.transact([_transition(order, SETTLING, final, changes, now), release])
+        _transact_releasing(table, [_transition(order, SETTLING, final, changes, now), release], order)
     except ConditionFailed:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
 
@@ -512,26 +600,53 @@ def _replay_or_resume(table: Table, platform, previous: dict[str, Any], request_
 # ---- WeChat Pay ----------------------------------------------------------------------------------------------------
 def _order_wechat_pay(table: Table, wechat, account: dict[str, Any], order: dict[str, Any],
                       now: datetime) -> tuple[int, dict[str, Any]]:
+    """Reserve (key, order `pending_payment`, the people) in ONE transaction, then the JSAPI prepay with the order's
+    expiry, then ONE transaction storing the prepay id and the answer. Nothing can be paid before the people are
+    held, so a second order for them is refused before WeChat is asked for anything."""
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     idem = order["idempotency"]
+    order = _with_status(order, PENDING_PAYMENT)
+    record = {**keys.idempotency(idem["scope"], idem["key"]), "request_hash": idem["request_hash"],
+              "state": "in_progress", "created_at": iso(now), "resource_id": order["order_id"],
+              schema.TTL_ATTRIBUTE: int((now + idempotency.RETENTION).timestamp())}
+    try:
+        table.transact([TxOp.put(record), TxOp.put(order), *_reservation_ops(order, now)])
+    except ConditionFailed as exc:
+        return _after_reservation_refused(table, None, order, exc.reasons, now)
     try:
         prepay_id = wechat.prepay_jsapi(order["order_id"], _plan_name(order["plan_id"]), order["amount_fen"],
-                                        account.get("openid"))
-    except WeChatPayUnavailable:
+                                        account.get("openid"),
+                                        time_expire=datetime.fromisoformat(order["expires_at"]))
+    except (WeChatPayUnavailable, WeChatPayRefused) as exc:
+        # Nothing can have been paid without a prepay id reaching the member: end the order, free the people and
+        # the key (an orphan prepay at WeChat, if any, expires by its time_expire).
+        release = TxOp.delete(keys.idempotency(idem["scope"], idem["key"]),
+                              condition="#state = :in_progress AND request_hash = :h", names={"#state": "state"},
+                              values={":in_progress": "in_progress", ":h": idem["request_hash"]})
+        code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
+        try:
+            _transact_releasing(table, [_transition(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
+                                        release], order)
+        except ConditionFailed:
+            pass
+        if isinstance(exc, WeChatPayRefused):
+            raise RuleViolation("WECHAT_PAY_REFUSED", wechat_code=exc.code) from None
         raise UpstreamUnavailable("WECHAT_PAY_UNAVAILABLE") from None
-    except WeChatPayRefused as exc:
-        raise RuleViolation("WECHAT_PAY_REFUSED", wechat_code=exc.code) from None
-    order = {**_with_status(order, PENDING_PAYMENT), "wechat": {"prepay_id": prepay_id}}
-    view = order_view(order, wechat)
+    order = {**order, "wechat": {"prepay_id": prepay_id}}
+    view = order_view(order, wechat, sign=True)
     try:
-        table.transact([TxOp.put(order), idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"],
-                                                                  now, 201, view, resource_id=order["order_id"])])
+        table.transact([
+            TxOp.update_item(keys.order(order["order_id"]), "SET wechat = :w", condition="#status = :pending",
+                             names={"#status": "status"},
+                             values={":w": order["wechat"], ":pending": PENDING_PAYMENT}),
+            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
+                                     resource_id=order["order_id"], reserved=True)])
     except ConditionFailed:
         previous = table.get(keys.idempotency(idem["scope"], idem["key"]))
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
-        return _replay_or_resume(table, deps.platform(), previous, idem["request_hash"], now)
+        return _replay_or_resume(table, None, previous, idem["request_hash"], now)
     return 201, view
 
 
@@ -568,6 +683,12 @@ def receive_wechat_notification(table: Table, headers: dict[str, str], body: byt
     if order["status"] != PENDING_PAYMENT:
         if order.get("wechat", {}).get("transaction_id") == note.transaction_id:
             return NotifyAnswer(200, "SUCCESS")  # a duplicate: already applied
+        if order["status"] in (EXPIRED, FAILED) and not order.get("wechat", {}).get("transaction_id"):
+            try:
+                _refund_late_payment(table, wechat, order, note, now)
+            except TransientStorageError:
+                return NotifyAnswer(500, "FAIL", message_for("INTERNAL_ERROR"))  # WeChat retries
+            return NotifyAnswer(200, "SUCCESS")
         logger().error("second wechat transaction for a settled order", extra={"order_id": order["order_id"]})
         return NotifyAnswer(409, "FAIL", message_for("WECHAT_NOTIFY_MISMATCH", field="transaction_id"))
     try:
@@ -609,7 +730,8 @@ def _apply_wechat_payment(table: Table, wechat, order: dict[str, Any], note, now
     except RuleViolation:
         starts, reason = None, "ORDER_FAILED_CANNOT_START"
     if starts is not None:
-        ops = [_transition(order, PENDING_PAYMENT, PAID, changes, now), marker]
+        policy_starts = [{"benefit_start": start.isoformat(), "waiting_rule": rule} for start, rule in starts]
+        ops = [_transition(order, PENDING_PAYMENT, PAID, {**changes, "policy_starts": policy_starts}, now), marker]
         ops += _policy_ops(order, now, paid_at=paid_at, benefit_starts=starts)
         try:
             table.transact(ops)
@@ -620,12 +742,30 @@ def _apply_wechat_payment(table: Table, wechat, order: dict[str, Any], note, now
                 return  # the order or the transaction was applied concurrently: a duplicate
             reason = "ORDER_FAILED_ALREADY_COVERED"
     try:
-        table.transact([_transition(order, PENDING_PAYMENT, REFUND_PENDING, {**changes, "failure": reason}, now),
-                        marker])
+        _transact_releasing(table, [_transition(order, PENDING_PAYMENT, REFUND_PENDING,
+                                                {**changes, "failure": reason}, now), marker], order)
     except ConditionFailed:
         return
-    _reverse_order_payment(table, deps.platform(), {**order, **changes, "status": REFUND_PENDING}, now,
-                           wechat=wechat)
+    _reverse_order_payment(table, None, {**order, **changes, "status": REFUND_PENDING}, now, wechat=wechat)
+
+
+def _refund_late_payment(table: Table, wechat, order: dict[str, Any], note, now: datetime) -> None:
+    """Money for an order that had already ended unpaid (closed at expiry, or failed): no cover is issued (the people
+    were freed and may be covered by another order by now). ONE transaction: the order → `refund_pending` with the
+    WeChat transaction marker; then the full refund → `refunded`; reported on an ERROR line."""
+    from chalicelib.observability import logger
+
+    paid_at = datetime.fromisoformat(note.success_time) if note.success_time else now
+    changes = {"paid_at": iso(paid_at), "wechat": {**order.get("wechat", {}), "transaction_id": note.transaction_id}}
+    marker = TxOp.put({**keys.wechat_transaction(note.transaction_id), "order_id": order["order_id"],
+                       "created_at": iso(now)})
+    try:
+        table.transact([_transition(order, order["status"], REFUND_PENDING, changes, now), marker])
+    except ConditionFailed:
+        return  # applied concurrently (a duplicate notification)
+    logger().error("wechat payment for a closed order refunded",
+                   extra={"order_id": order["order_id"], "status": order["status"]})
+    _reverse_order_payment(table, None, {**order, **changes, "status": REFUND_PENDING}, now, wechat=wechat)
 
 
 def _benefit_starts_on(order: dict[str, Any], paid_on: date) -> list[tuple[date, str]]:
@@ -674,7 +814,9 @@ def _reverse_order_payment(table: Table, platform, order: dict[str, Any], now: d
 # ---- shared transaction pieces ---------------------------------------------------------------------------------
 def _transition(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
                 now: datetime) -> TxOp:
-    """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status."""
+    """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status.
+    Only a move the domain's lifecycle table allows is ever written."""
+    transition(from_status, to_status)
     gsi3 = _order_queue(order, to_status)
     values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
     sets = ["#status = :to", "updated_at = :now", "version = version + :one"]
@@ -725,19 +867,25 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
             policy["auto_renew_consent"] = consent_record(consenting, person["account_source"], now)
             policy.update(renewal_index_keys(plan.plan_id, order["payer_account_id"], policy_id))
         ops.append(TxOp.put(policy))
-        ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "policy_id": policy_id,
-                             "order_id": order["order_id"], "plan_id": plan.plan_id, "created_at": iso(now)}))
+        # The person's reservation by this order becomes their cover (an order placed before reservations existed
+        # finds no marker; anyone else's marker refuses the whole issuance).
+        ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "state": COVER_ISSUED,
+                             "policy_id": policy_id, "order_id": order["order_id"], "plan_id": plan.plan_id,
+                             "created_at": iso(now)},
+                            condition="attribute_not_exists(PK) OR order_id = :o", values={":o": order["order_id"]}))
     return ops + disclosure.issuance_ops(plan, order)
 
 
 ORDER_FAILURE_MESSAGES = {"ALREADY_COVERED": "ORDER_FAILED_ALREADY_COVERED",
                           "ORDER_FAILED_ALREADY_COVERED": "ORDER_FAILED_ALREADY_COVERED",
-                          "ORDER_FAILED_CANNOT_START": "ORDER_FAILED_CANNOT_START"}
+                          "ORDER_FAILED_CANNOT_START": "ORDER_FAILED_CANNOT_START",
+                          "ORDER_EXPIRED": "ORDER_EXPIRED"}
 
 
 # ==== reading orders ===============================================================================================
-def order_view(order: dict[str, Any], wechat=None) -> dict[str, Any]:
-    """The order as the payer sees it (API.md). WeChat payment parameters are signed afresh while it is unpaid."""
+def order_view(order: dict[str, Any], wechat=None, *, sign: bool = False) -> dict[str, Any]:
+    """The order as the payer sees it (API.md). With `sign` (one order asked for, or just placed), the WeChat
+    payment parameters of an unpaid order are signed afresh so the member can pay or resume; lists never sign."""
     issued = order["status"] == PAID
     view: dict[str, Any] = {
         "order_id": order["order_id"], "plan_id": order["plan_id"], "status": order["status"],
@@ -747,24 +895,31 @@ def order_view(order: dict[str, Any], wechat=None) -> dict[str, Any]:
         "insured": [{"insured": p["ref"], "name": p["name"], "benefit_start": p["benefit_start"],
                      "waiting_rule": p["waiting_rule"], "account_source": p.get("account_source")}
                     for p in order["insured"]],
-        "policies": [{"policy_id": pid, "insured": p["ref"], "name": p["name"]}
-                     for p, pid in zip(order["insured"], order["policy_ids"], strict=True)] if issued else [],
+        "expires_at": order.get("expires_at") if order["status"] == PENDING_PAYMENT else None,
+        "policies": [{"policy_id": pid, "insured": p["ref"], "name": p["name"],
+                      "benefit_start": start["benefit_start"], "waiting_rule": start["waiting_rule"]}
+                     for p, pid, start in zip(order["insured"], order["policy_ids"],
+                                              order.get("policy_starts") or order["insured"], strict=True)]
+        if issued else [],
     }
     if order.get("failure"):
         message_code = ORDER_FAILURE_MESSAGES.get(order["failure"], "PAYMENT_REFUSED")
+        if order["failure"] == "ORDER_EXPIRED" and order["status"] != EXPIRED:  # paid after it was closed
+            message_code = "ORDER_PAID_AFTER_CLOSE"
         view["failure"] = {"code": order["failure"], "message": message_for(message_code)}
     prepay_id = order.get("wechat", {}).get("prepay_id")
-    if order["status"] == PENDING_PAYMENT and prepay_id:
-        view["wechat_pay"] = (wechat or deps.wechat_pay()).jsapi_parameters(prepay_id)
+    if sign and order["status"] == PENDING_PAYMENT and prepay_id:
+        view["wechat_pay"] = wechat.jsapi_parameters(prepay_id)
     return view
 
 
-def get_order(table: Table, principal, order_id: str) -> dict[str, Any]:
-    """GET /v1/orders/{id}: the payer's own orders only (404 for anyone else, so ids cannot be probed)."""
+def get_order(table: Table, principal, order_id: str, *, wechat) -> dict[str, Any]:
+    """GET /v1/orders/{id}: the payer's own orders only (404 for anyone else, so ids cannot be probed). An unpaid
+    WeChat order comes with freshly signed payment parameters: this is how a member resumes it."""
     order = table.get(keys.order(order_id))
     if order is None or order["payer_account_id"] != principal.account_id:
         raise NotFound("ORDER_NOT_FOUND", order_id=order_id)
-    return order_view(order)
+    return order_view(order, wechat, sign=True)
 
 
 def list_orders(table: Table, principal, limit: int = 50) -> list[dict[str, Any]]:
@@ -773,7 +928,7 @@ def list_orders(table: Table, principal, limit: int = 50) -> list[dict[str, Any]
     index = keys.gsi_account(principal.account_id, "ORDER#")
     items, _ = table.query(pk_name, index[pk_name], index=schema.GSI_BY_ACCOUNT, sk_name=sk_name,
                            sk_prefix=index[sk_name], forward=False, limit=limit)
-    return [order_view(item) for item in items]
+    return [order_view(item) for item in items]  # no signing here: one RSA signature per pending order per read
 
 
 # ==== cancellation =================================================================================================
@@ -889,11 +1044,13 @@ def _present_cancellation(policy_id: str, cancelled_at: str | None, refund: dict
 def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dict[str, int]:
     """Settle what a failure left behind (scheduled every 10 minutes; also `POST /sandbox/jobs/reconcile`):
     - orders `settling` whose lease expired: issue if every deduction is found at the platform, else undo;
+    - WeChat orders `pending_payment` past their expiry: close them at WeChat, then `expired` (people freed);
     - orders `refund_pending`: return the payment;
     - cancellation refunds still pending: send them again.
     Every step is idempotent, so overlapping runs and a member's concurrent retry cannot double anything."""
     platform, wechat = platform or deps.platform(), wechat or deps.wechat_pay()
-    counts = {"issued": 0, "failed": 0, "refunded": 0, "still_pending": 0, "refunds_sent": 0, "errors": 0}
+    counts = {"issued": 0, "failed": 0, "refunded": 0, "still_pending": 0, "refunds_sent": 0, "expired": 0,
+              "errors": 0}
 
     def settle_order(order: dict[str, Any]) -> str:
         claimed = _claim_lease(table, order["order_id"], SETTLING, now)
@@ -907,6 +1064,11 @@ def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dic
         except DomainError:
             return "failed"
 
+    def expire_order(order: dict[str, Any]) -> str:
+        if _expires_at(order) > now:
+            return "still_pending"
+        return "expired" if expire_unpaid_order(table, wechat, order, now) else "still_pending"
+
     def refund_order(order: dict[str, Any]) -> str:
         return "refunded" if _reverse_order_payment(table, platform, order, now, wechat=wechat) else "still_pending"
 
@@ -914,7 +1076,8 @@ def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dic
         done = _execute_refund(table, refund, now, platform=platform, wechat=wechat).get("status") == REFUNDED
         return "refunds_sent" if done else "still_pending"
 
-    for kind, status, step in (("ORDER", SETTLING, settle_order), ("ORDER", REFUND_PENDING, refund_order),
+    for kind, status, step in (("ORDER", SETTLING, settle_order), ("ORDER", PENDING_PAYMENT, expire_order),
+                               ("ORDER", REFUND_PENDING, refund_order),
                                ("REFUND", REFUND_PENDING, send_refund)):
         for item in _queue(table, kind, status):
             try:
@@ -926,6 +1089,32 @@ def reconcile(table: Table, now: datetime, *, platform=None, wechat=None) -> dic
                 logger().exception("reconciliation item failed",
                                    extra={"kind": kind, "id": item.get("order_id") or item.get("refund_id")})
     return counts
+
+
+def _expires_at(order: dict[str, Any]) -> datetime:
+    """When an unpaid WeChat order closes (orders from before expiry existed: the same window from creation)."""
+    if order.get("expires_at"):
+        return datetime.fromisoformat(order["expires_at"])
+    return datetime.fromisoformat(order["created_at"]) + WECHAT_PAY_WINDOW
+
+
+def expire_unpaid_order(table: Table, wechat, order: dict[str, Any], now: datetime) -> bool:
+    """Close an unpaid WeChat order at WeChat (so it can no longer be paid), then ONE transaction: the order
+    `pending_payment → expired` (failure ORDER_EXPIRED, out of the work queue) and its people's reservations freed.
+    False when WeChat did not answer, or says it was paid (the notification settles it)."""
+    from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
+
+    try:
+        wechat.close_order(order["order_id"])
+    except (WeChatPayUnavailable, WeChatPayRefused):
+        return False
+    try:
+        _transact_releasing(table, [_transition(order, PENDING_PAYMENT, EXPIRED, {"failure": "ORDER_EXPIRED",
+                                                                                  "closed_at": iso(now)}, now)],
+                            order)
+    except ConditionFailed:
+        return False  # paid (or ended) meanwhile
+    return True
 
 
 def _queue(table: Table, kind: str, status: str):
