@@ -41,6 +41,7 @@ from chalicelib.domain.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    Forbidden,
     NotFound,
     RuleViolation,
     Unauthorized,
@@ -935,7 +936,8 @@ def list_orders(table: Table, principal, limit: int = 50) -> list[dict[str, Any]
 def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str, request_hash: str,
                   now: datetime, *, platform=None, wechat=None) -> dict[str, Any]:
     """POST /v1/policies/{id}/cancel: before benefits start, a full refund to the original method; 422 after.
-    The payer or the insured may cancel. The family order's other policies stay valid."""
+    Only the payer (投保人) may cancel: the insured who did not pay sees the policy but gets 403 NOT_POLICYHOLDER;
+    anyone else 404. The family order's other policies stay valid."""
     from chalicelib.plans import get_plan
     from chalicelib.services.access import load_policy
 
@@ -943,7 +945,9 @@ def cancel_policy(table: Table, principal, policy_id: str, idempotency_key: str,
     replay = idempotency.lookup(table, scope, idempotency_key, request_hash)
     if replay is not None:
         return _cancellation_view(table, replay["body"]["policy_id"], replay["body"]["refund_id"])
-    policy, _roles = load_policy(table, principal, policy_id, need="payer_or_insured")
+    policy, roles = load_policy(table, principal, policy_id, need="payer_or_insured")
+    if "payer" not in roles:
+        raise Forbidden("NOT_POLICYHOLDER", policy_id=policy_id)
     if policy["status"] == "cancelled":
         raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id)
     if now.astimezone(CHINA_TZ).date() >= date.fromisoformat(policy["benefit_start"]):
