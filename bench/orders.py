@@ -90,7 +90,7 @@ def _race(jobs: list[tuple[str, list[str], str, str]]) -> Counter:
         account_id, insured, method, key = job
         barrier.wait()
         try:
-            status, _ = orders.place_order(deps.table(), Principal("member", account_id), "lishui-2021", insured,
+            status, _ = orders.place_order(deps.order_ports(), Principal("member", account_id), "lishui-2021", insured,
                                            method, False, key, "bench-" + "-".join(insured), deps.clock().now())
             return str(status)
         except DomainError as exc:

@@ -179,3 +179,11 @@ def documents():
 
 def notifications():
     return get("notifications")
+
+
+# ---- ports bundles of use-case families (services receive these; they never import deps) ------------------------
+def order_ports():
+    """Everything the order, payment, cancellation and reconciliation use cases need."""
+    from chalicelib.services.orders.ports import OrderPorts
+
+    return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher())

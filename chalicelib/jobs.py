@@ -10,7 +10,7 @@ def reconcile_orders(event: Any = None) -> dict[str, int]:
     from chalicelib.observability import logger
     from chalicelib.services.orders import reconcile
 
-    counts = reconcile(deps.table(), deps.clock().now())
+    counts = reconcile(deps.order_ports(), deps.clock().now())
     logger().info("orders reconciled", extra=counts)
     return counts
 

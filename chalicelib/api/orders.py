@@ -1,6 +1,6 @@
 """POST /v1/orders, GET /v1/orders, GET /v1/orders/{order_id}, POST /v1/payments/wechat/notify.
 
-Thin routes over chalicelib/services/orders.py (the payment sequence and its failure table: docs/payments.md)."""
+Thin routes over the chalicelib/services/orders package (the payment sequence, its failure table: docs/payments.md)."""
 from __future__ import annotations
 
 import json
@@ -81,7 +81,7 @@ def place_order(ctx, body: OrderIn):
     from chalicelib.services import orders
     from chalicelib.services.idempotency import body_hash
 
-    status, view = orders.place_order(deps.table(), ctx.principal, body.plan_id, body.insured, body.payment_method,
+    status, view = orders.place_order(deps.order_ports(), ctx.principal, body.plan_id, body.insured, body.payment_method,
                                       body.auto_renew, ctx.idempotency_key, body_hash(body), deps.clock().now())
     return status, OrderOut.model_validate(view)
 
@@ -91,7 +91,7 @@ def list_orders(ctx):
     from chalicelib import deps
     from chalicelib.services import orders
 
-    return [OrderOut.model_validate(v) for v in orders.list_orders(deps.table(), ctx.principal)]
+    return [OrderOut.model_validate(v) for v in orders.list_orders(deps.order_ports(), ctx.principal)]
 
 
 @endpoint(bp, "/v1/orders/{order_id}", summary="订单详情", response=OrderOut, tags=("orders",))
@@ -99,8 +99,7 @@ def get_order(ctx, order_id: str):
     from chalicelib import deps
     from chalicelib.services import orders
 
-    return OrderOut.model_validate(orders.get_order(deps.table(), ctx.principal, order_id,
-                                                    wechat=deps.wechat_pay()))
+    return OrderOut.model_validate(orders.get_order(deps.order_ports(), ctx.principal, order_id))
 
 
 class WeChatNotifyOut(ResponseModel):
@@ -123,6 +122,6 @@ def notify_response(headers: dict[str, str], body: bytes, now):
     from chalicelib import deps
     from chalicelib.services.orders import receive_wechat_notification
 
-    answer = receive_wechat_notification(deps.table(), headers, body, now)
+    answer = receive_wechat_notification(deps.order_ports(), headers, body, now)
     return Response(body=json.dumps(answer.body(), ensure_ascii=False), status_code=answer.status,
                     headers={"Content-Type": "application/json; charset=utf-8"})

@@ -68,9 +68,9 @@ def test_verified_notification_issues_the_policies(client, family):
 
 
 def test_benefit_start_is_computed_from_the_payment_time(client, clock, family, monkeypatch):
-    from chalicelib.services import orders
+    from chalicelib.services.orders import placing
 
-    monkeypatch.setattr(orders, "WECHAT_PAY_WINDOW", timedelta(days=365))  # a pay sheet left open that long
+    monkeypatch.setattr(placing, "WECHAT_PAY_WINDOW", timedelta(days=365))  # a pay sheet left open that long
     _, order = family.order(["self"], payment_method="wechat_pay")  # ordered in the window …
     clock.set(datetime(2021, 4, 2, 9, tzinfo=CHINA_TZ))  # … paid late: six months' wait
     sandbox_pay(client, order["order_id"])

@@ -94,7 +94,7 @@ def test_refund_that_times_out_stays_pending_until_reconciliation(client, family
     status, body = cancel(client, family.headers, order["policies"][0]["policy_id"])
     assert status == 200 and body["refund"]["status"] == "pending"
     assert family.balances()["account_current_fen"] == 40000
-    assert reconcile(deps.table(), deps.clock().now())["refunds_sent"] == 1
+    assert reconcile(deps.order_ports(), deps.clock().now())["refunds_sent"] == 1
     assert family.balances()["account_current_fen"] == 50000
     _, replay = cancel(client, family.headers, order["policies"][0]["policy_id"])  # same key: now refunded
     assert replay["refund"]["status"] == "refunded"

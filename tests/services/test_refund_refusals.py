@@ -78,7 +78,7 @@ def test_one_refused_refund_does_not_stop_the_reconciliation_queue(client, clock
     status, a = family.order(["spouse"], payment_method="wechat_pay")
     assert status == 201
     clock.set(IN_WINDOW + timedelta(minutes=31))
-    assert reconcile(deps.table(), deps.clock().now())["expired"] == 1
+    assert reconcile(deps.order_ports(), deps.clock().now())["expired"] == 1
     # order C (personal account): its cancellation refund times out and waits for the reconciliation
     status, c = family.order(["self"])
     assert status == 201, c
@@ -91,7 +91,7 @@ def test_one_refused_refund_does_not_stop_the_reconciliation_queue(client, clock
     status = pay_after_close(a["order_id"])  # cover is impossible now; the refund is refused
     assert status < 500
     clock.set(IN_WINDOW + timedelta(minutes=45))
-    counts = reconcile(deps.table(), deps.clock().now())
+    counts = reconcile(deps.order_ports(), deps.clock().now())
 
     assert deps.table().get(keys.order(a["order_id"]))["status"] == "refund_failed"
     assert deps.table().get(keys.refund(body["refund"]["refund_id"]))["status"] == "refunded"
@@ -101,6 +101,7 @@ def test_one_refused_refund_does_not_stop_the_reconciliation_queue(client, clock
 
 def test_reconciliation_survives_an_unexpected_error_in_one_item(client, clock, monkeypatch):
     from chalicelib.services import orders
+    from chalicelib.services.orders import reconciliation
 
     clock.set(IN_WINDOW)
     family = Family(client)
@@ -113,6 +114,6 @@ def test_reconciliation_survives_an_unexpected_error_in_one_item(client, clock, 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(orders, "_execute_refund", broken)
-    counts = orders.reconcile(deps.table(), IN_WINDOW + timedelta(minutes=10))
+    monkeypatch.setattr(reconciliation, "_execute_refund", broken)
+    counts = orders.reconcile(deps.order_ports(), IN_WINDOW + timedelta(minutes=10))
     assert counts["errors"] == 1

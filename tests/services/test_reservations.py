@@ -34,7 +34,7 @@ def family(client, clock):
 def place(family: Family, insured: list[str], key: str | None = None, payment_method: str = "personal_account"):
     refs = [family.members.get(i, i) for i in insured]
     request = {"plan_id": "lishui-2021", "insured": refs, "payment_method": payment_method, "auto_renew": False}
-    return orders.place_order(deps.table(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
+    return orders.place_order(deps.order_ports(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
                               payment_method, False, key or uuid.uuid4().hex, body_hash(request),
                               deps.clock().now())
 
@@ -100,7 +100,7 @@ def test_another_payers_order_in_flight_is_already_covered_for_me(family, client
     member = add_member(client, other.headers, deps.platform().find_person(spouse_id).name, spouse_id, "spouse")
     assert place(family, ["spouse"], payment_method="wechat_pay")[0] == 201
     with pytest.raises(Conflict) as refused:
-        orders.place_order(deps.table(), Principal("member", account_id_of(other.headers)), "lishui-2021", [member],
+        orders.place_order(deps.order_ports(), Principal("member", account_id_of(other.headers)), "lishui-2021", [member],
                            "personal_account", False, "other-payer-1", "h", deps.clock().now())
     assert refused.value.code == "ALREADY_COVERED" and "order_id" not in refused.value.details  # not theirs to see
     assert other.balances()["deductions"] == []
@@ -131,17 +131,17 @@ def test_a_prepay_that_fails_frees_the_people_and_the_key(family):
 def test_an_unpaid_wechat_order_expires_closes_and_frees_the_person(family, clock):
     status, view = place(family, ["self", "spouse"], payment_method="wechat_pay")
     assert status == 201 and view["expires_at"] == (IN_WINDOW + orders.WECHAT_PAY_WINDOW).isoformat()
-    assert orders.reconcile(deps.table(), deps.clock().now())["expired"] == 0  # not yet
+    assert orders.reconcile(deps.order_ports(), deps.clock().now())["expired"] == 0  # not yet
 
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(seconds=1))
-    assert orders.reconcile(deps.table(), deps.clock().now())["expired"] == 1
+    assert orders.reconcile(deps.order_ports(), deps.clock().now())["expired"] == 1
 
     order = the_order(view["order_id"])
     assert order["status"] == "expired" and order["failure"] == "ORDER_EXPIRED"
     assert "GSI3PK" not in order  # out of the work queue
     assert deps.wechat_pay().simulator.trades[view["order_id"]].closed  # closed at WeChat: it cannot be paid
     assert marker(family, "self") is None and marker(family, "spouse") is None
-    assert orders.reconcile(deps.table(), deps.clock().now())["expired"] == 0  # nothing left to do
+    assert orders.reconcile(deps.order_ports(), deps.clock().now())["expired"] == 0  # nothing left to do
     assert place(family, ["self"])[0] == 201
 
 
@@ -149,7 +149,7 @@ def test_an_order_wechat_cannot_close_stays_pending(family, clock):
     _, view = place(family, ["self"], payment_method="wechat_pay")
     deps.wechat_pay().simulator.fail_next("close", "before")
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(minutes=1))
-    counts = orders.reconcile(deps.table(), deps.clock().now())
+    counts = orders.reconcile(deps.order_ports(), deps.clock().now())
     assert (counts["expired"], counts["still_pending"]) == (0, 1)
     assert the_order(view["order_id"])["status"] == "pending_payment"
     assert marker(family, "self")["state"] == "reserved"
@@ -160,7 +160,7 @@ def test_a_payment_arriving_after_the_close_is_refunded_and_reported(family, clo
 
     _, view = place(family, ["self"], payment_method="wechat_pay")
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(minutes=1))
-    orders.reconcile(deps.table(), deps.clock().now())
+    orders.reconcile(deps.order_ports(), deps.clock().now())
     simulator = deps.wechat_pay().simulator
     trade = simulator.trades[view["order_id"]]
     trade.transaction_id = "42" + uuid.uuid4().hex[:26]  # the member's payment raced the close
@@ -183,7 +183,7 @@ def test_a_closed_order_cannot_be_paid_in_the_sandbox(client, family, clock):
 
     _, view = place(family, ["self"], payment_method="wechat_pay")
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(minutes=1))
-    orders.reconcile(deps.table(), deps.clock().now())
+    orders.reconcile(deps.order_ports(), deps.clock().now())
     resp = client.http.post(f"/sandbox/wechat/pay/{view['order_id']}", headers={"Content-Type": "application/json"},
                             body=json.dumps({"result": "success"}))
     assert resp.status_code == 409 and json.loads(resp.body)["code"] == "SANDBOX_WECHAT_TRADE_CLOSED"
