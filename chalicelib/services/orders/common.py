@@ -54,7 +54,7 @@ def _taken(marker: dict[str, Any], plan: Plan, account_id: str, who: str, ref: s
     the caller's own order in flight → ORDER_IN_FLIGHT naming it, so an unpaid WeChat order can be resumed."""
     if marker.get("state") == COVER_RESERVED and marker.get("payer_account_id") == account_id:
         return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker["order_id"],
-                        expires_at=marker.get("expires_at"))
+                        expires_at=marker.get("pay_before"))
     return Conflict("ALREADY_COVERED", who=who, plan_name=plan.name, insured=ref)
 
 
@@ -63,7 +63,7 @@ def _reservation_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
     Written in the transaction that records the order, before any money moves."""
     return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
                       "order_id": order["order_id"], "plan_id": order["plan_id"],
-                      "payer_account_id": order["payer_account_id"], "expires_at": order.get("expires_at"),
+                      "payer_account_id": order["payer_account_id"], "pay_before": order.get("pay_before"),
                       "created_at": iso(now)})
             for person in order["insured"]]
 

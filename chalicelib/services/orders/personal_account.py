@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
+from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
 from chalicelib.domain.errors import (
@@ -50,11 +50,9 @@ def _pay_from_personal_account(ports: OrderPorts, order: dict[str, Any],
     table = ports.table
     idem = order["idempotency"]
     order = {**_with_status(order, SETTLING), "lease_until": iso(now + LEASE)}
-    reservation = {**keys.idempotency(idem["scope"], idem["key"]), "request_hash": idem["request_hash"],
-                   "state": "in_progress", "created_at": iso(now), "resource_id": order["order_id"],
-                   schema.TTL_ATTRIBUTE: int((now + idempotency.RETENTION).timestamp())}
+    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([TxOp.put(reservation), TxOp.put(order), *_reservation_ops(order, now)])
+        table.transact([claim, TxOp.put(order), *_reservation_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     return _settle(ports, order, now, deduct=True)
@@ -174,9 +172,7 @@ def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     idem = order["idempotency"]
-    release = TxOp.delete(keys.idempotency(idem["scope"], idem["key"]),
-                          condition="#state = :in_progress AND request_hash = :h", names={"#state": "state"},
-                          values={":in_progress": "in_progress", ":h": idem["request_hash"]})
+    release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
     changes: dict[str, Any] = {"failure": failure}
     try:
         reversed_any = _reverse_deductions(platform, order)

@@ -260,7 +260,8 @@ def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], paym
         "login_channel": account.get("login_channel"),
     }
     if payment_method == "wechat_pay":
-        order["expires_at"] = iso(now + WECHAT_PAY_WINDOW)
+        # Not `expires_at`: that is the table's TTL attribute (a number); an order is never deleted by TTL.
+        order["pay_before"] = iso(now + WECHAT_PAY_WINDOW)
     if payment_method == "personal_account":
         # One deduction per part of the account: current balance for self, 历年结余 for relatives.
         by_source: dict[str, int] = {}

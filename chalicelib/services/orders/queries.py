@@ -33,7 +33,7 @@ def order_view(order: dict[str, Any], wechat=None, *, sign: bool = False) -> dic
         "insured": [{"insured": p["ref"], "name": p["name"], "benefit_start": p["benefit_start"],
                      "waiting_rule": p["waiting_rule"], "account_source": p.get("account_source")}
                     for p in order["insured"]],
-        "expires_at": order.get("expires_at") if order["status"] == PENDING_PAYMENT else None,
+        "expires_at": order.get("pay_before") if order["status"] == PENDING_PAYMENT else None,
         "policies": [{"policy_id": pid, "insured": p["ref"], "name": p["name"],
                       "benefit_start": start["benefit_start"], "waiting_rule": start["waiting_rule"]}
                      for p, pid, start in zip(order["insured"], order["policy_ids"],

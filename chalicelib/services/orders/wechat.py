@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
+from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
 from chalicelib.domain.enrolment_rules import (
@@ -51,23 +51,19 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
 
     idem = order["idempotency"]
     order = _with_status(order, PENDING_PAYMENT)
-    record = {**keys.idempotency(idem["scope"], idem["key"]), "request_hash": idem["request_hash"],
-              "state": "in_progress", "created_at": iso(now), "resource_id": order["order_id"],
-              schema.TTL_ATTRIBUTE: int((now + idempotency.RETENTION).timestamp())}
+    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([TxOp.put(record), TxOp.put(order), *_reservation_ops(order, now)])
+        table.transact([claim, TxOp.put(order), *_reservation_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
         prepay_id = wechat.prepay_jsapi(order["order_id"], _plan_name(order["plan_id"]), order["amount_fen"],
                                         account.get("openid"),
-                                        time_expire=datetime.fromisoformat(order["expires_at"]))
+                                        time_expire=datetime.fromisoformat(order["pay_before"]))
     except (WeChatPayUnavailable, WeChatPayRefused) as exc:
         # Nothing can have been paid without a prepay id reaching the member: end the order, free the people and
         # the key (an orphan prepay at WeChat, if any, expires by its time_expire).
-        release = TxOp.delete(keys.idempotency(idem["scope"], idem["key"]),
-                              condition="#state = :in_progress AND request_hash = :h", names={"#state": "state"},
-                              values={":in_progress": "in_progress", ":h": idem["request_hash"]})
+        release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
         code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
         try:
             _transact_releasing(table, [_transition(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
@@ -228,8 +224,8 @@ def _benefit_starts_on(order: dict[str, Any], paid_on: date) -> list[tuple[date,
 
 def _expires_at(order: dict[str, Any]) -> datetime:
     """When an unpaid WeChat order closes (orders from before expiry existed: the same window from creation)."""
-    if order.get("expires_at"):
-        return datetime.fromisoformat(order["expires_at"])
+    if order.get("pay_before"):
+        return datetime.fromisoformat(order["pay_before"])
     return datetime.fromisoformat(order["created_at"]) + WECHAT_PAY_WINDOW
 
 
