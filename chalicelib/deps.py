@@ -184,6 +184,9 @@ def notifications():
 # ---- ports bundles of use-case families (services receive these; they never import deps) ------------------------
 def order_ports():
     """Everything the order, payment, cancellation and reconciliation use cases need."""
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services.orders.ports import OrderPorts
 
-    return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher())
+    return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
+                      orders=OrderRepository(table()), policies=PolicyRepository(table()))

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
     Conflict,
@@ -23,6 +24,7 @@ from chalicelib.domain.order_lifecycle import (
     transition,
 )
 from chalicelib.domain.plan import Plan
+from chalicelib.domain.policy import Policy
 from chalicelib.services import disclosure
 from chalicelib.services.orders.ports import OrderPorts
 
@@ -212,32 +214,27 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
     """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
     disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
     from chalicelib.plans import get_plan
-    from chalicelib.services.policies import consent_record, renewal_index_keys
+    from chalicelib.services.policies import consent_record
 
     plan = get_plan(order["plan_id"])
     ops = []
     for n, (person, policy_id) in enumerate(zip(order["insured"], order["policy_ids"], strict=True)):
         start, rule = benefit_starts[n] if benefit_starts else (date.fromisoformat(person["benefit_start"]),
                                                                 person["waiting_rule"])
-        policy = {
-            **keys.policy(policy_id), **keys.gsi_person(person["id_hash"], f"POLICY#{plan.plan_id}"),
-            **keys.gsi_account(order["payer_account_id"], f"POLICY#{plan.plan_id}#{policy_id}"),
-            "policy_id": policy_id, "plan_id": plan.plan_id, "order_id": order["order_id"],
-            "insured_hash": person["id_hash"], "insured_name": person["name"], "insured_id_enc": person["id_enc"],
-            "insured_member_id": person["member_id"], "payer_account_id": order["payer_account_id"],
-            "payer_hash": order.get("payer_hash"), "payment_method": order["payment_method"],
-            "account_source": person.get("account_source"), "premium_fen": order["premium_fen"],
-            "status": "active", "paid_at": iso(paid_at), "benefit_start": start.isoformat(),
-            "coverage_end": plan.coverage_end.isoformat(), "waiting_rule": rule, "auto_renew": order["auto_renew"],
-            "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0, "version": 1,
-            "created_at": iso(now),
-            "county": counted_county(plan, (person.get("platform") or {}).get("county")),  # as disclosed (§8)
-        }
+        consent = None
         if order["auto_renew"]:
             consenting = {"account_id": order["payer_account_id"], "login_channel": order.get("login_channel")}
-            policy["auto_renew_consent"] = consent_record(consenting, person["account_source"], now)
-            policy.update(renewal_index_keys(plan.plan_id, order["payer_account_id"], policy_id))
-        ops.append(TxOp.put(policy))
+            consent = consent_record(consenting, person["account_source"], now)
+        policy = Policy(
+            policy_id=policy_id, plan_id=plan.plan_id, order_id=order["order_id"], insured_hash=person["id_hash"],
+            insured_name=person["name"], insured_id_enc=person["id_enc"], insured_member_id=person["member_id"],
+            payer_account_id=order["payer_account_id"], payer_hash=order.get("payer_hash"),
+            payment_method=order["payment_method"], account_source=person.get("account_source"),
+            premium_fen=order["premium_fen"], paid_at=iso(paid_at), benefit_start=start.isoformat(),
+            coverage_end=plan.coverage_end.isoformat(), waiting_rule=rule, auto_renew=order["auto_renew"],
+            auto_renew_consent=consent, created_at=iso(now),
+            county=counted_county(plan, (person.get("platform") or {}).get("county")))  # as disclosed (§8)
+        ops.append(PolicyRepository.issue_op(policy))  # keys, indexes (renewal while consenting) are its
         # The person's reservation by this order becomes their cover (an order placed before reservations existed
         # finds no marker; anyone else's marker refuses the whole issuance).
         ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "state": COVER_ISSUED,

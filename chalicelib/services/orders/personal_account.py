@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.adapters.repositories.orders import order_of
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
@@ -123,7 +124,7 @@ def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -
     table = ports.table
     idem = order["idempotency"]
     paid = {**_with_status(order, PAID), "paid_at": iso(now), "updated_at": iso(now)}
-    view = order_view(paid)
+    view = order_view(order_of(paid))
     ops = [_transition(order, SETTLING, PAID, {"paid_at": iso(now)}, now),
            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
                                     resource_id=order["order_id"], reserved=True)]
@@ -153,7 +154,7 @@ def _after_issue_refused(ports: OrderPorts, order: dict[str, Any], reasons: list
                        order_id=order["order_id"])
     current = table.get(keys.order(order["order_id"])) or order
     if current["status"] == PAID:
-        return 201, order_view(current)
+        return 201, order_view(order_of(current))
     if current["status"] == SETTLING:  # only the idempotency record moved (e.g. expired): try again later
         _release_lease(table, current, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"])

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.repositories.orders import OrderRepository
+from chalicelib.adapters.repositories.policies import PolicyRepository
 
 
 @dataclass(frozen=True)
@@ -14,3 +16,5 @@ class OrderPorts:
     platform: Any  # adapters.medical_platform.SimulatedPlatform | adapters.medical_platform_http.HttpPlatform
     wechat: Any  # adapters.wechat_pay.WeChatPay
     cipher: Any  # adapters.crypto.FieldCipher
+    orders: OrderRepository  # orders, cover markers, refunds (or the in-memory twin)
+    policies: PolicyRepository

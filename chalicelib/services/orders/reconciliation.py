@@ -1,11 +1,11 @@
 """The scheduled reconciliation: settle what a failure left behind, expire unpaid WeChat orders, resend refunds."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
-from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.repositories.orders import order_item, refund_item
 from chalicelib.domain.errors import (
     DomainError,
     UpstreamUnavailable,
@@ -61,7 +61,7 @@ def reconcile(ports: OrderPorts, now: datetime) -> dict[str, int]:
     for kind, status, step in (("ORDER", SETTLING, settle_order), ("ORDER", PENDING_PAYMENT, expire_order),
                                ("ORDER", REFUND_PENDING, refund_order),
                                ("REFUND", REFUND_PENDING, send_refund)):
-        for item in _queue(table, kind, status):
+        for item in _queue(ports, kind, status):
             try:
                 counts[step(item)] += 1
             except Exception:  # noqa: BLE001 — one bad item must never stop the queue behind it
@@ -73,13 +73,10 @@ def reconcile(ports: OrderPorts, now: datetime) -> dict[str, int]:
     return counts
 
 
-def _queue(table: Table, kind: str, status: str):
-    pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
-    queued = [item for partition in keys.work_queue_partitions(kind, status)
-              for item in table.query_all(pk_name, partition, index=schema.GSI_BY_STATUS)]
-    # GSI reads are eventually consistent: re-read each item strongly before acting on it.
-    for item in queued:
-        key = keys.order(item["order_id"]) if kind == "ORDER" else keys.refund(item["refund_id"])
-        fresh = table.get(key)
-        if fresh is not None and fresh.get("status") == status:
-            yield fresh
+def _queue(ports: OrderPorts, kind: str, status: str) -> Iterator[dict[str, Any]]:
+    """The work queue's items, each freshly re-read by the repository, as the stored items the settling steps
+    work on (they are not yet typed end to end)."""
+    if kind == "ORDER":
+        yield from (order_item(order) for order in ports.orders.queued(status))
+    else:
+        yield from (refund_item(refund) for refund in ports.orders.queued_refunds(status))

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.adapters.repositories.orders import order_of
 from chalicelib.domain.enrolment_rules import (
     benefit_start,
 )
@@ -74,7 +75,7 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
             raise RuleViolation("WECHAT_PAY_REFUSED", wechat_code=exc.code) from None
         raise UpstreamUnavailable("WECHAT_PAY_UNAVAILABLE") from None
     order = {**order, "wechat": {"prepay_id": prepay_id}}
-    view = order_view(order, wechat, sign=True)
+    view = order_view(order_of(order), wechat, sign=True)
     try:
         table.transact([
             TxOp.update_item(keys.order(order["order_id"]), "SET wechat = :w", condition="#status = :pending",
