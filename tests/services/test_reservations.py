@@ -187,3 +187,25 @@ def test_a_closed_order_cannot_be_paid_in_the_sandbox(client, family, clock):
     resp = client.http.post(f"/sandbox/wechat/pay/{view['order_id']}", headers={"Content-Type": "application/json"},
                             body=json.dumps({"result": "success"}))
     assert resp.status_code == 409 and json.loads(resp.body)["code"] == "SANDBOX_WECHAT_TRADE_CLOSED"
+
+
+def test_ordering_again_after_the_deadline_closes_the_unpaid_order_at_once(family, clock):
+    """The member need not wait for the next reconciliation run once their pay sheet's deadline has passed."""
+    _, stale = place(family, ["self"], payment_method="wechat_pay")
+    clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(seconds=1))
+
+    status, view = place(family, ["self"])
+
+    assert status == 201 and view["status"] == "paid"
+    assert the_order(stale["order_id"])["status"] == "expired"
+    assert deps.wechat_pay().simulator.trades[stale["order_id"]].closed
+    assert marker(family, "self")["state"] == "issued"
+
+
+def test_before_the_deadline_the_unpaid_order_still_holds_the_person(family, clock):
+    _, pending = place(family, ["self"], payment_method="wechat_pay")
+    clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW - timedelta(seconds=1))
+    with pytest.raises(Conflict) as refused:
+        place(family, ["self"])
+    assert refused.value.code == "ORDER_IN_FLIGHT" and refused.value.details["order_id"] == pending["order_id"]
+    assert the_order(pending["order_id"])["status"] == "pending_payment"

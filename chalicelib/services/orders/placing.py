@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.repositories.orders import order_item
 from chalicelib.domain.enrolment_rules import (
     RELATIONSHIP_ZH,
     benefit_start,
@@ -25,6 +26,8 @@ from chalicelib.domain.errors import (
     UpstreamUnavailable,
 )
 from chalicelib.domain.order_lifecycle import (
+    COVER_RESERVED,
+    PENDING_PAYMENT,
     cover_issued,
 )
 from chalicelib.domain.plan import Plan
@@ -41,7 +44,7 @@ from chalicelib.services.orders.common import (
 )
 from chalicelib.services.orders.personal_account import _pay_from_personal_account, _replay_or_resume
 from chalicelib.services.orders.ports import OrderPorts
-from chalicelib.services.orders.wechat import _order_wechat_pay
+from chalicelib.services.orders.wechat import _order_wechat_pay, expire_unpaid_order
 
 
 @dataclass
@@ -76,7 +79,7 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
     """POST /v1/orders → (status code, order view). All or nothing, exactly once per Idempotency-Key."""
     from chalicelib.plans import get_plan
 
-    table, platform, cipher = ports.table, ports.platform, ports.cipher
+    table = ports.table
     plan = get_plan(plan_id)
     _check_request_shape(plan, insured_refs, payment_method, auto_renew)
     account_id = principal.account_id
@@ -92,8 +95,8 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
     if account is None:
         raise Unauthorized("TOKEN_INVALID")
     try:
-        order = _validated_order(table, platform, cipher, plan, account, insured_refs, found, payment_method,
-                                 auto_renew, scope, idempotency_key, request_hash, now)
+        order = _validated_order(ports, plan, account, insured_refs, found, payment_method, auto_renew, scope,
+                                 idempotency_key, request_hash, now)
     except DomainError:
         # A duplicate of a request that finished while we validated (e.g. its cover markers now exist) must get
         # that request's answer, not a refusal: look at the key once more.
@@ -106,10 +109,11 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
     return _order_wechat_pay(ports, account, order, now)
 
 
-def _validated_order(table: Table, platform, cipher, plan: Plan, account: dict[str, Any], insured_refs: list[str],
+def _validated_order(ports: OrderPorts, plan: Plan, account: dict[str, Any], insured_refs: list[str],
                      found: dict, payment_method: str, auto_renew: bool, scope: str, idempotency_key: str,
                      request_hash: str, now: datetime) -> dict[str, Any]:
     """Every rule of DOMAIN §2–§4 for every insured, with no write: the order to place, or a refusal."""
+    table, platform, cipher = ports.table, ports.platform, ports.cipher
     insured = _resolve_insured(account, insured_refs, found)
     today = now.astimezone(CHINA_TZ).date()
     check_plan_open(plan, today)
@@ -134,7 +138,7 @@ def _validated_order(table: Table, platform, cipher, plan: Plan, account: dict[s
                                                                        person.relationship, who=person.who)
     for person in insured:
         marker = covered.get(_key_tuple(keys.cover_marker(plan.plan_id, person.id_hash)))
-        if marker is not None:
+        if marker is not None and not _freed_by_expiry(ports, marker, now):
             raise _taken(marker, plan, account["account_id"], person.who, person.ref)
     order = _new_order(plan, account, insured, payment_method, auto_renew, scope, idempotency_key, request_hash,
                        now)
@@ -198,6 +202,18 @@ def _platform_person(platform, cipher, id_enc: str, who: str) -> PlatformPerson:
     if person is None:
         raise RuleViolation("INSURED_NOT_ON_PLATFORM", who=who)
     return person
+
+
+def _freed_by_expiry(ports: OrderPorts, marker: dict[str, Any], now: datetime) -> bool:
+    """A person held by an unpaid WeChat order past its deadline, not yet closed by the reconciliation: close it now
+    (through the Pay API, as the reconciliation would) rather than make the member wait for the next run."""
+    pay_before = marker.get("pay_before")
+    if marker.get("state") != COVER_RESERVED or not pay_before or datetime.fromisoformat(pay_before) > now:
+        return False
+    holder = ports.orders.get(marker["order_id"])
+    if holder is None or holder.status != PENDING_PAYMENT:
+        return False
+    return expire_unpaid_order(ports, order_item(holder), now)
 
 
 def _covered(table: Table, plan: Plan, insured: list[Insured]) -> dict[tuple[str, str], dict[str, Any]]:
