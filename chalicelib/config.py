@@ -26,6 +26,7 @@ class Settings:
     medical_platform_url: str | None
     staff_token_issuer: str
     public_base_url: str
+    payout_url: str | None  # the insurer's payment gateway (docs/payouts.md); the simulator when unset locally
 
     @property
     def is_local(self) -> bool:
@@ -97,6 +98,7 @@ def get_settings() -> Settings:
         medical_platform_url=os.environ.get("HMB_MEDICAL_PLATFORM_URL"),
         staff_token_issuer=os.environ.get("HMB_STAFF_ISSUER", "huiminbao-staff"),
         public_base_url=os.environ.get("HMB_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+        payout_url=os.environ.get("HMB_PAYOUT_URL"),
     )
 
 

@@ -181,6 +181,38 @@ def notifications():
     return get("notifications")
 
 
+@provider("payouts")
+def _payouts():
+    s = get_settings()
+    if s.payout_url:
+        from chalicelib.adapters.payout_http import HttpPayouts
+
+        return HttpPayouts(s.payout_url, payout_secret())
+    if not s.is_local:
+        raise RuntimeError("HMB_PAYOUT_URL is required outside the local stage")
+    from chalicelib.adapters.payout import SimulatedPayouts
+
+    return SimulatedPayouts(clock())
+
+
+def payouts():
+    return get("payouts")
+
+
+def payout_secret() -> bytes:
+    """The secret shared with the payout gateway (HMB_PAYOUT_SECRET); a development one in the local stage."""
+    import os
+
+    from chalicelib.adapters.payout_http import LOCAL_SECRET
+
+    secret = os.environ.get("HMB_PAYOUT_SECRET")
+    if secret:
+        return secret.encode()
+    if not get_settings().is_local:
+        raise RuntimeError("HMB_PAYOUT_SECRET is required outside the local stage")
+    return LOCAL_SECRET
+
+
 # ---- ports bundles of use-case families (services receive these; they never import deps) ------------------------
 def order_ports():
     """Everything the order, payment, cancellation and reconciliation use cases need."""
