@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import keys, schema
-from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.clock import iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
 from chalicelib.domain.order import CoverMarker, Order, Refund
-from chalicelib.domain.order_lifecycle import QUEUED_STATUSES, REFUND_FAILED, REFUND_PENDING
+from chalicelib.domain.order_lifecycle import (
+    COVER_RESERVED,
+    QUEUED_STATUSES,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    SETTLING,
+    transition,
+)
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
 _QUEUED_REFUNDS = frozenset({REFUND_PENDING, REFUND_FAILED})
@@ -49,6 +58,82 @@ def refund_item(refund: Refund) -> dict[str, Any]:
 
 def cover_item(marker: CoverMarker, id_hash: str) -> dict[str, Any]:
     return {**marker.model_dump(exclude_none=True), **keys.cover_marker(marker.plan_id, id_hash)}
+
+
+# ---- named transaction operations and conditional writes (the services' only way to build them) -----------------
+def order_queue_keys(order: dict[str, Any], status: str) -> dict[str, str]:
+    """The order's work-queue keys while it still needs work (sparse and sharded: keys.work_queue); none after."""
+    if status not in QUEUED_STATUSES:
+        return {}
+    return keys.work_queue("ORDER", status, order["order_id"], f"{order['created_at']}#{order['order_id']}")
+
+
+def with_status(order: dict[str, Any], status: str) -> dict[str, Any]:
+    return {**order, "status": status, **order_queue_keys(order, status),
+            **keys.gsi_account(order["payer_account_id"], f"ORDER#{order['created_at']}")}
+
+
+def status_op(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
+              now: datetime) -> TxOp:
+    """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status.
+    Only a move the domain's lifecycle table allows is ever written."""
+    transition(from_status, to_status)
+    gsi3 = order_queue_keys(order, to_status)
+    values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
+    sets = ["#status = :to", "updated_at = :now", "version = version + :one"]
+    removes = [] if to_status == SETTLING else ["lease_until"]
+    if gsi3:
+        values.update({":g3pk": gsi3["GSI3PK"], ":g3sk": gsi3["GSI3SK"]})
+        sets += ["GSI3PK = :g3pk", "GSI3SK = :g3sk"]
+    else:
+        removes += ["GSI3PK", "GSI3SK"]
+    names = {"#status": "status"}
+    for n, (name, value) in enumerate(changes.items()):
+        names[f"#c{n}"] = name
+        values[f":c{n}"] = value
+        sets.append(f"#c{n} = :c{n}")
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return TxOp.update_item(keys.order(order["order_id"]), update, condition="#status = :from", names=names,
+                            values=values)
+
+
+def reserve_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
+    """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
+    Written in the transaction that records the order, before any money moves."""
+    return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
+                      "order_id": order["order_id"], "plan_id": order["plan_id"],
+                      "payer_account_id": order["payer_account_id"], "pay_before": order.get("pay_before"),
+                      "created_at": iso(now)})
+            for person in order["insured"]]
+
+
+def release_ops(order: dict[str, Any]) -> list[TxOp]:
+    """Free the people this order reserved (only while the marker is still this order's reservation)."""
+    return [TxOp.delete(keys.cover_marker(order["plan_id"], person["id_hash"]),
+                        condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
+                        values={":o": order["order_id"], ":reserved": COVER_RESERVED})
+            for person in order["insured"]]
+
+
+def claim_lease(table: Table, order_id: str, status: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+    """Hold an order in `status` for `lease` if nobody else does; the updated order, or None."""
+    try:
+        return table.update(keys.order(order_id), "SET lease_until = :until",
+                            condition="#status = :status AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+                            names={"#status": "status"},
+                            values={":until": iso(now + lease), ":status": status, ":now": iso(now)})
+    except ConditionFailed:
+        return None
+
+
+def release_lease(table: Table, order: dict[str, Any], now: datetime) -> None:
+    """Let the next retry or the reconciliation take over at once (best effort: the lease expires anyway)."""
+    try:
+        table.update(keys.order(order["order_id"]), "SET lease_until = :now",
+                     condition="#status = :settling", names={"#status": "status"},
+                     values={":now": iso(now), ":settling": SETTLING})
+    except (ConditionFailed, TransientStorageError):
+        pass
 
 
 class OrderRepository:

@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.orders import release_ops, status_op
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
@@ -16,12 +17,10 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
     COVER_RESERVED,
-    QUEUED_STATUSES,
     REFUND_FAILED,
     REFUND_PENDING,
     REFUNDED,
     SETTLING,
-    transition,
 )
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.policy import Policy
@@ -29,22 +28,12 @@ from chalicelib.services import disclosure
 from chalicelib.services.orders.ports import OrderPorts
 
 ORDER_SCOPE = "orders"
-
-
 CANCEL_SCOPE = "cancel"
-
-
 LEASE = timedelta(seconds=60)  # longer than a Lambda invocation (29 s): a live request is never overtaken
-
-
-# The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
 WECHAT_PAY_WINDOW = timedelta(minutes=30)  # an unpaid WeChat order expires (prepay `time_expire`) and is closed
-
-
 RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
-
-
 _PLATFORM = "医保信息平台"
+# The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
 
 
 def _key_tuple(key: dict[str, str]) -> tuple[str, str]:
@@ -58,24 +47,6 @@ def _taken(marker: dict[str, Any], plan: Plan, account_id: str, who: str, ref: s
         return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker["order_id"],
                         expires_at=marker.get("pay_before"))
     return Conflict("ALREADY_COVERED", who=who, plan_name=plan.name, insured=ref)
-
-
-def _reservation_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
-    """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
-    Written in the transaction that records the order, before any money moves."""
-    return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
-                      "order_id": order["order_id"], "plan_id": order["plan_id"],
-                      "payer_account_id": order["payer_account_id"], "pay_before": order.get("pay_before"),
-                      "created_at": iso(now)})
-            for person in order["insured"]]
-
-
-def _release_ops(order: dict[str, Any]) -> list[TxOp]:
-    """Free the people this order reserved (only while the marker is still this order's reservation)."""
-    return [TxOp.delete(keys.cover_marker(order["plan_id"], person["id_hash"]),
-                        condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
-                        values={":o": order["order_id"], ":reserved": COVER_RESERVED})
-            for person in order["insured"]]
 
 
 def _reservation_refused(table: Table, order: dict[str, Any], reasons: list[str], first: int) -> Conflict | None:
@@ -93,7 +64,7 @@ def _transact_releasing(table: Table, ops: list[TxOp], order: dict[str, Any]) ->
     """`ops` (ending an order) together with the release of its reservations, in one transaction. A marker that is
     no longer this order's reservation (already released, or an order from before reservations) is left out and the
     transaction sent again; any other refusal is raised."""
-    releases = _release_ops(order)
+    releases = release_ops(order)
     try:
         table.transact(ops + releases)
         return
@@ -110,18 +81,6 @@ _SOURCE_ZH = {"current": "当年", "prior_years": "历年结余"}
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _order_queue(order: dict[str, Any], status: str) -> dict[str, str]:
-    """The order's work-queue keys while it still needs work (sparse and sharded: keys.work_queue); none after."""
-    if status not in QUEUED_STATUSES:
-        return {}
-    return keys.work_queue("ORDER", status, order["order_id"], f"{order['created_at']}#{order['order_id']}")
-
-
-def _with_status(order: dict[str, Any], status: str) -> dict[str, Any]:
-    return {**order, "status": status, **_order_queue(order, status),
-            **keys.gsi_account(order["payer_account_id"], f"ORDER#{order['created_at']}")}
 
 
 def _plan(plan_id: str) -> Plan:
@@ -151,7 +110,7 @@ def _reverse_deductions(platform, order: dict[str, Any]) -> bool:
 
 def _reopen_for_refund(table: Table, order: dict[str, Any], now: datetime) -> None:
     try:
-        table.transact([_transition(order, order["status"], REFUND_PENDING, {}, now)])
+        table.transact([status_op(order, order["status"], REFUND_PENDING, {}, now)])
     except ConditionFailed:
         pass
 
@@ -174,39 +133,15 @@ def _reverse_order_payment(ports: OrderPorts, order: dict[str, Any], now: dateti
     except (PlatformError, WeChatPayRefused) as exc:
         _alarm_refund_refused("order", order["order_id"], exc.code)
         try:
-            ports.table.transact([_transition(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
+            ports.table.transact([status_op(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
         except ConditionFailed:
             pass
         return False
     try:
-        ports.table.transact([_transition(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
+        ports.table.transact([status_op(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
     except ConditionFailed:
         pass
     return True
-
-
-def _transition(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
-                now: datetime) -> TxOp:
-    """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status.
-    Only a move the domain's lifecycle table allows is ever written."""
-    transition(from_status, to_status)
-    gsi3 = _order_queue(order, to_status)
-    values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
-    sets = ["#status = :to", "updated_at = :now", "version = version + :one"]
-    removes = [] if to_status == SETTLING else ["lease_until"]
-    if gsi3:
-        values.update({":g3pk": gsi3["GSI3PK"], ":g3sk": gsi3["GSI3SK"]})
-        sets += ["GSI3PK = :g3pk", "GSI3SK = :g3sk"]
-    else:
-        removes += ["GSI3PK", "GSI3SK"]
-    names = {"#status": "status"}
-    for n, (name, value) in enumerate(changes.items()):
-        names[f"#c{n}"] = name
-        values[f":c{n}"] = value
-        sets.append(f"#c{n} = :c{n}")
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return TxOp.update_item(keys.order(order["order_id"]), update, condition="#status = :from", names=names,
-                            values=values)
 
 
 def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,

@@ -9,7 +9,14 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.adapters.repositories.orders import order_of
+from chalicelib.adapters.repositories.orders import (
+    claim_lease,
+    order_of,
+    release_lease,
+    reserve_ops,
+    status_op,
+    with_status,
+)
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
@@ -33,13 +40,10 @@ from chalicelib.services.orders.common import (
     _plan_name,
     _policy_ops,
     _reopen_for_refund,
-    _reservation_ops,
     _reservation_refused,
     _reverse_deductions,
     _reverse_order_payment,
     _transact_releasing,
-    _transition,
-    _with_status,
     _yuan,
 )
 from chalicelib.services.orders.ports import OrderPorts
@@ -50,10 +54,10 @@ def _pay_from_personal_account(ports: OrderPorts, order: dict[str, Any],
                                now: datetime) -> tuple[int, dict[str, Any]]:
     table = ports.table
     idem = order["idempotency"]
-    order = {**_with_status(order, SETTLING), "lease_until": iso(now + LEASE)}
+    order = {**with_status(order, SETTLING), "lease_until": iso(now + LEASE)}
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([claim, TxOp.put(order), *_reservation_ops(order, now)])
+        table.transact([claim, TxOp.put(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     return _settle(ports, order, now, deduct=True)
@@ -101,7 +105,7 @@ def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: 
                 refusal, refused = PlatformError("DEDUCTION_NOT_FOUND"), planned
                 break
     except PlatformUnavailable:
-        _release_lease(table, order, now)
+        release_lease(table, order, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
     if refusal is None:
         return _issue_paid_order(ports, order, now)
@@ -123,9 +127,9 @@ def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -
     """ONE transaction: order settling → paid, policies, cover markers, idempotency record completed."""
     table = ports.table
     idem = order["idempotency"]
-    paid = {**_with_status(order, PAID), "paid_at": iso(now), "updated_at": iso(now)}
+    paid = {**with_status(order, PAID), "paid_at": iso(now), "updated_at": iso(now)}
     view = order_view(order_of(paid))
-    ops = [_transition(order, SETTLING, PAID, {"paid_at": iso(now)}, now),
+    ops = [status_op(order, SETTLING, PAID, {"paid_at": iso(now)}, now),
            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
                                     resource_id=order["order_id"], reserved=True)]
     ops += _policy_ops(order, now, paid_at=now, benefit_starts=None)
@@ -134,7 +138,7 @@ def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -
     except ConditionFailed as exc:
         return _after_issue_refused(ports, order, exc.reasons, now)
     except TransientStorageError:
-        _release_lease(table, order, now)
+        release_lease(table, order, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
     return 201, view
 
@@ -156,7 +160,7 @@ def _after_issue_refused(ports: OrderPorts, order: dict[str, Any], reasons: list
     if current["status"] == PAID:
         return 201, order_view(order_of(current))
     if current["status"] == SETTLING:  # only the idempotency record moved (e.g. expired): try again later
-        _release_lease(table, current, now)
+        release_lease(table, current, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"])
     if current["status"] == FAILED:  # settled as failed (nothing found) while our deduction was in flight
         _reopen_for_refund(table, current, now)
@@ -185,30 +189,9 @@ def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure:
         changes["refund_failure"] = exc.code
         _alarm_refund_refused("order", order["order_id"], exc.code)
     try:
-        _transact_releasing(table, [_transition(order, SETTLING, final, changes, now), release], order)
+        _transact_releasing(table, [status_op(order, SETTLING, final, changes, now), release], order)
     except ConditionFailed:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
-
-
-def _release_lease(table: Table, order: dict[str, Any], now: datetime) -> None:
-    """Let the next retry or the reconciliation take over at once (best effort: the lease expires anyway)."""
-    try:
-        table.update(keys.order(order["order_id"]), "SET lease_until = :now",
-                     condition="#status = :settling", names={"#status": "status"},
-                     values={":now": iso(now), ":settling": SETTLING})
-    except (ConditionFailed, TransientStorageError):
-        pass
-
-
-def _claim_lease(table: Table, order_id: str, status: str, now: datetime) -> dict[str, Any] | None:
-    """Hold an order in `status` for LEASE if nobody else does; the updated order, or None."""
-    try:
-        return table.update(keys.order(order_id), "SET lease_until = :until",
-                            condition="#status = :status AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
-                            names={"#status": "status"},
-                            values={":until": iso(now + LEASE), ":status": status, ":now": iso(now)})
-    except ConditionFailed:
-        return None
 
 
 def _replay_or_resume(ports: OrderPorts, previous: dict[str, Any], request_hash: str,
@@ -220,7 +203,7 @@ def _replay_or_resume(ports: OrderPorts, previous: dict[str, Any], request_hash:
     if previous["state"] == "completed":
         return int(previous["status_code"]), json.loads(previous["response"])
     order_id = previous.get("resource_id")
-    claimed = _claim_lease(table, order_id, SETTLING, now) if order_id else None
+    claimed = claim_lease(table, order_id, SETTLING, now, LEASE) if order_id else None
     if claimed is None:
         raise Conflict("IDEMPOTENCY_IN_FLIGHT", field="Idempotency-Key", resource_id=order_id)
     return _settle(ports, claimed, now, deduct=False)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.repositories.orders import order_item, refund_item
+from chalicelib.adapters.repositories.orders import claim_lease, order_item, refund_item
 from chalicelib.domain.errors import (
     DomainError,
     UpstreamUnavailable,
@@ -17,8 +17,8 @@ from chalicelib.domain.order_lifecycle import (
     SETTLING,
 )
 from chalicelib.services.orders.cancellation import _execute_refund
-from chalicelib.services.orders.common import _reverse_order_payment
-from chalicelib.services.orders.personal_account import _claim_lease, _settle
+from chalicelib.services.orders.common import LEASE, _reverse_order_payment
+from chalicelib.services.orders.personal_account import _settle
 from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.wechat import _expires_at, expire_unpaid_order
 
@@ -35,7 +35,7 @@ def reconcile(ports: OrderPorts, now: datetime) -> dict[str, int]:
               "errors": 0}
 
     def settle_order(order: dict[str, Any]) -> str:
-        claimed = _claim_lease(table, order["order_id"], SETTLING, now)
+        claimed = claim_lease(table, order["order_id"], SETTLING, now, LEASE)
         if claimed is None:
             return "still_pending"
         try:

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.adapters.repositories.orders import order_of
+from chalicelib.adapters.repositories.orders import order_of, reserve_ops, status_op, with_status
 from chalicelib.domain.enrolment_rules import (
     benefit_start,
 )
@@ -31,11 +31,8 @@ from chalicelib.services.orders.common import (
     WECHAT_PAY_WINDOW,
     _plan_name,
     _policy_ops,
-    _reservation_ops,
     _reverse_order_payment,
     _transact_releasing,
-    _transition,
-    _with_status,
 )
 from chalicelib.services.orders.personal_account import _after_reservation_refused, _replay_or_resume
 from chalicelib.services.orders.ports import OrderPorts
@@ -51,10 +48,10 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     idem = order["idempotency"]
-    order = _with_status(order, PENDING_PAYMENT)
+    order = with_status(order, PENDING_PAYMENT)
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([claim, TxOp.put(order), *_reservation_ops(order, now)])
+        table.transact([claim, TxOp.put(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
@@ -67,7 +64,7 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
         release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
         code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
         try:
-            _transact_releasing(table, [_transition(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
+            _transact_releasing(table, [status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
                                         release], order)
         except ConditionFailed:
             pass
@@ -172,7 +169,7 @@ def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: d
         starts, reason = None, "ORDER_FAILED_CANNOT_START"
     if starts is not None:
         policy_starts = [{"benefit_start": start.isoformat(), "waiting_rule": rule} for start, rule in starts]
-        ops = [_transition(order, PENDING_PAYMENT, PAID, {**changes, "policy_starts": policy_starts}, now), marker]
+        ops = [status_op(order, PENDING_PAYMENT, PAID, {**changes, "policy_starts": policy_starts}, now), marker]
         ops += _policy_ops(order, now, paid_at=paid_at, benefit_starts=starts)
         try:
             ports.table.transact(ops)
@@ -183,7 +180,7 @@ def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: d
                 return  # the order or the transaction was applied concurrently: a duplicate
             reason = "ORDER_FAILED_ALREADY_COVERED"
     try:
-        _transact_releasing(ports.table, [_transition(order, PENDING_PAYMENT, REFUND_PENDING,
+        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, REFUND_PENDING,
                                                 {**changes, "failure": reason}, now), marker], order)
     except ConditionFailed:
         return
@@ -201,7 +198,7 @@ def _refund_late_payment(ports: OrderPorts, order: dict[str, Any], note, now: da
     marker = TxOp.put({**keys.wechat_transaction(note.transaction_id), "order_id": order["order_id"],
                        "created_at": iso(now)})
     try:
-        ports.table.transact([_transition(order, order["status"], REFUND_PENDING, changes, now), marker])
+        ports.table.transact([status_op(order, order["status"], REFUND_PENDING, changes, now), marker])
     except ConditionFailed:
         return  # applied concurrently (a duplicate notification)
     logger().error("wechat payment for a closed order refunded",
@@ -241,7 +238,7 @@ def expire_unpaid_order(ports: OrderPorts, order: dict[str, Any], now: datetime)
     except (WeChatPayUnavailable, WeChatPayRefused):
         return False
     try:
-        _transact_releasing(ports.table, [_transition(order, PENDING_PAYMENT, EXPIRED, {"failure": "ORDER_EXPIRED",
+        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, EXPIRED, {"failure": "ORDER_EXPIRED",
                                                                                   "closed_at": iso(now)}, now)],
                             order)
     except ConditionFailed:
