@@ -245,3 +245,13 @@ def claim_ports():
     return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
                       calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
                       cipher=cipher(), platform=platform())
+
+
+def order_ports():
+    """Everything the order, payment, cancellation and reconciliation use cases need."""
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.orders.ports import OrderPorts
+
+    return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
+                      orders=OrderRepository(table()), policies=PolicyRepository(table()))

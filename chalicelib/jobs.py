@@ -81,7 +81,7 @@ def _reconcile_orders(item: WorkItem) -> dict[str, int]:
     from chalicelib.observability import logger
     from chalicelib.services.orders import reconcile
 
-    counts = reconcile(deps.table(), item.now)
+    counts = reconcile(deps.order_ports(), item.now)
     logger().info("orders reconciled", extra=counts)
     return counts
 

@@ -73,7 +73,11 @@ def local_server(host: str, port: int):
     .chalice/config.json are applied to this process before app.py is imported, as `chalice local` does."""
     from chalice.cli import create_local_server
     from chalice.cli.factory import CLIFactory
+    from chalice.local import ThreadedHTTPServer
 
+    # socketserver's default listen backlog (5) resets connections when a phone burst (the e2e concurrency tests:
+    # 20 orders at once) arrives together; API Gateway queues them, so the local server should too.
+    ThreadedHTTPServer.request_queue_size = 128
     factory = CLIFactory(PROJECT_DIR, environ=os.environ)
     return create_local_server(factory, host, port, STAGE)
 

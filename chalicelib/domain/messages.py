@@ -173,6 +173,13 @@ MESSAGES: dict[str, str] = {
     "SANDBOX_WECHAT_TRADE_NOT_FOUND": "模拟微信支付中没有该订单的预支付记录。",
     "SANDBOX_JOB_NOT_FOUND": "没有这个批处理任务。",
     "SANDBOX_WECHAT_NOT_SIMULATED": "当前未使用模拟微信支付,沙箱无法操作。",
+    "SANDBOX_WECHAT_TRADE_CLOSED": "该订单已关闭或超过支付时限,微信支付不再收款。",
+    # ---- orders: reservation, expiry, lifecycle, cancellation (issue 9, issue 10 item 7) ----
+    "ORDER_IN_FLIGHT": "{who}在{plan_name}已有一笔您的订单尚未完成,本次未扣费。请继续支付或等待该订单结束。",
+    "ORDER_EXPIRED": "订单超过支付时限未支付,已关闭,未扣费。",
+    "ORDER_PAID_AFTER_CLOSE": "订单关闭后才收到付款,款项已全额原路退回。",
+    "STATE_CONFLICT": "当前状态不允许该操作,请刷新后重试。",
+    "NOT_POLICYHOLDER": "只有投保人(付款人)可以退保,被保险人可以查看保单。",
     # --- estimates -----------------------------------------------------------------------------------------
     "ESTIMATE_PLAN_REQUIRED": "请选择保险方案(plan_id)或保单(policy_id)。",
     "ESTIMATE_PLAN_MISMATCH": "保单 {policy_id} 属于方案 {policy_plan_id},与填写的方案 {plan_id} 不一致。",
