@@ -179,3 +179,15 @@ def documents():
 
 def notifications():
     return get("notifications")
+
+
+# ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------
+@provider("rate_limiter")
+def _rate_limiter():
+    from chalicelib.adapters.rate_limits import DynamoRateLimiter
+
+    return DynamoRateLimiter(table())
+
+
+def rate_limiter():
+    return get("rate_limiter")

@@ -143,3 +143,12 @@ def disclosure_counter(plan_id: str, county: str, channel: str, sharding_id: str
 
 def disclosure_counter_partitions(plan_id: str) -> list[str]:
     return [f"STATS#{plan_id}#{shard:02d}" for shard in range(DISCLOSURE_SHARDS)]
+
+
+def rate_counter(scope: str, subject: str, window_start: int) -> dict[str, str]:
+    """A fixed-window attempt counter (expires with TTL). `subject` is an account id or a keyed hash, never a
+    plain ID number, phone or address."""
+    return {"PK": f"RATE#{scope}#{subject}", "SK": f"W#{window_start}"}
+
+
+RATE_COUNTER_PREFIX = "RATE#"

@@ -125,6 +125,20 @@ class HttpPlatform:
             raise PlatformUnavailable("unreadable settlements response")
         return [_parse(Settlement, r) for r in records]
 
+    def send_identity_proof(self, id_number: str) -> str:
+        body = self._call("POST", "/identity/proofs", {"id_number": id_number})
+        sent_to = body.get("sent_to") if isinstance(body, dict) else None
+        if not isinstance(sent_to, str) or not sent_to:
+            raise PlatformUnavailable("unreadable identity proof response")
+        return sent_to
+
+    def check_identity_proof(self, id_number: str, code: str) -> bool:
+        body = self._call("POST", "/identity/proofs/check", {"id_number": id_number, "code": code})
+        valid = body.get("valid") if isinstance(body, dict) else None
+        if not isinstance(valid, bool):
+            raise PlatformUnavailable("unreadable identity proof check")
+        return valid
+
     # -- transport --
     def _call(self, method: str, path: str, payload: dict | None = None, *, query: dict[str, str] | None = None,
               absent: str | None = None) -> Any:

@@ -31,6 +31,16 @@ class SmsVerifyIn(RequestModel):
 class IdentityIn(RequestModel):
     name: str = Field(max_length=64, description="身份证上的姓名")
     id_number: str = Field(max_length=32, description="18 位居民身份证号码")
+    proof_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$",
+                                   description="医保平台发到本人登记手机的 6 位身份核验码(POST /v1/me/identity/proof)")
+
+
+class IdentityProofIn(RequestModel):
+    id_number: str = Field(max_length=32, description="18 位居民身份证号码")
+
+
+class IdentityProofOut(ResponseModel):
+    sent_to: str = Field(description="核验码发往的手机号(脱敏),如 138****8000")
 
 
 # ---- responses -----------------------------------------------------------------------------------------------
@@ -153,9 +163,21 @@ def bind_identity(ctx, body: IdentityIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    bound = identity.bind_identity(deps.table(), deps.cipher(), deps.platform(), ctx.principal.account_id,
-                                   body.name, body.id_number, deps.clock().now())
+    bound = identity.bind_identity(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+                                   ctx.principal.account_id, body.name, body.id_number, deps.clock().now(),
+                                   proof_code=body.proof_code, notifier=deps.notifications())
     return IdentityOut.model_validate(bound, from_attributes=True)
+
+
+@endpoint(bp, "/v1/me/identity/proof", methods=("POST",), summary="实名认证:请医保平台向本人登记的手机发送身份核验码",
+          request=IdentityProofIn, response=IdentityProofOut, status=202, tags=("identity",))
+def send_identity_proof(ctx, body: IdentityProofIn):
+    from chalicelib import deps
+    from chalicelib.services import identity
+
+    sent = identity.send_identity_proof(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+                                        ctx.principal.account_id, body.id_number, deps.clock().now())
+    return IdentityProofOut(sent_to=sent.sent_to)
 
 
 @endpoint(bp, "/v1/me", summary="我的账户:实名信息、家庭成员、授权", response=MeOut, tags=("identity",))

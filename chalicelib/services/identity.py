@@ -19,6 +19,7 @@ from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.errors import (
     Conflict,
+    RuleViolation,
     TooManyRequests,
     Unauthorized,
     UpstreamUnavailable,
@@ -187,15 +188,35 @@ class BoundIdentity:
     basic_insurance: BasicInsurance
 
 
-def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str, id_raw: str,
-                  now: datetime) -> BoundIdentity:
-    """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person."""
+def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name_raw: str, id_raw: str,
+                  now: datetime, proof_code: str | None = None, notifier=None) -> BoundIdentity:
+    """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person.
+
+    Without a proof each attempt is a guess, limited per account and per ID number (429 RATE_LIMITED). With a
+    proof (the code the 医保 platform texted to the person's phone) the proof is checked first — before the name,
+    so a made-up code cannot be used to test names past the limit — and then binds even while guessing is throttled,
+    and takes the ID back from another account that bound it (`_recover`).
+    """
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import security_event, take
+
     name = normalise_name(name_raw)
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
     id_hash = cipher.lookup_hash(resident.number)
     account = load_account(table, account_id)
     if account.get("person_hash") not in (None, id_hash):
         raise Conflict("IDENTITY_ALREADY_SET")
+    epoch = int(now.timestamp())
+    proven = False
+    if proof_code is not None:
+        take(limiter, L.PROOF_CHECKS_PER_ID, id_hash, epoch, "identity_proof_throttled")
+        if not _proof_valid(platform, resident.number, proof_code):
+            security_event("identity_proof_rejected")
+            raise RuleViolation("IDENTITY_PROOF_INVALID", field="proof_code")
+        proven = True
+    elif account.get("person_hash") != id_hash:
+        take(limiter, L.BIND_GUESSES_PER_ACCOUNT, account_id, epoch, "identity_bind_throttled")
+        take(limiter, L.BIND_GUESSES_PER_ID, id_hash, epoch, "identity_bind_throttled")
     record = verified_platform_person(platform, resident.number, name, unavailable="IDENTITY_CHECK_UNAVAILABLE")
     name = record.name  # the platform's spelling is the person's legal name
     id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT)
@@ -213,12 +234,7 @@ def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str
                          "SET account_id = :me, bound_at = if_not_exists(bound_at, :at)",
                          condition="attribute_not_exists(PK) OR account_id = :me",
                          values={":me": account_id, ":at": at}),
-        TxOp.update_item(keys.account(account_id),
-                         "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
-                         "identity_bound_at = if_not_exists(identity_bound_at, :at)",
-                         condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
-                         values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": resident.sex,
-                                 ":at": at}),
+        _bind_account_op(account_id, id_hash, name, id_enc, born, resident.sex, at),
     ]
     try:
         table.transact(ops)
@@ -226,11 +242,108 @@ def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str
         failed = [i for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"]
         if 2 in failed:
             raise Conflict("IDENTITY_ALREADY_SET") from None
-        raise Conflict("IDENTITY_ALREADY_BOUND") from None
+        if not proven:
+            security_event("identity_bound_elsewhere")
+            raise Conflict("IDENTITY_ALREADY_BOUND", proof_available=True) from None
+        _recover(table, notifier, account_id, id_hash, ops[0], name, id_enc, born, resident.sex, now)
     return BoundIdentity(person_id=person_id_for(id_hash), name=name, id_number_masked=resident.masked,
                          birth_date=resident.birth_date, sex=resident.sex,
                          basic_insurance=BasicInsurance(type=record.basic_type, city=record.city,
                                                         status=record.status))
+
+
+def _bind_account_op(account_id: str, id_hash: str, name: str, id_enc: str, born: str, sex: str, at: str) -> TxOp:
+    return TxOp.update_item(
+        keys.account(account_id),
+        "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
+        "identity_bound_at = if_not_exists(identity_bound_at, :at)",
+        condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
+        values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": sex, ":at": at})
+
+
+def _proof_valid(platform, id_number: str, code: str) -> bool:
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    try:
+        return platform.check_identity_proof(id_number, code.strip())
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
+    except PlatformError:
+        return False
+
+
+def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: TxOp, name: str, id_enc: str,
+             born: str, sex: str, now: datetime) -> None:
+    """The person proved who they are: move the binding from the account that holds it to theirs, in one
+    transaction conditional on that account still holding it; then revoke the authorisations given in the
+    person's name from that account, and tell that account."""
+    from chalicelib.services import authorizations
+    from chalicelib.services.limits import security_event
+
+    marker = table.get(keys.identity_binding(id_hash))
+    other = marker["account_id"] if marker else None
+    if other is None or other == account_id:  # freed or taken by us in the meantime: let the caller retry
+        raise Conflict("IDEMPOTENCY_IN_FLIGHT")
+    at = iso(now)
+    try:
+        table.transact([
+            person_op,
+            TxOp.update_item(keys.identity_binding(id_hash), "SET account_id = :me, bound_at = :at, "
+                             "recovered_from = :other", condition="account_id = :other",
+                             values={":me": account_id, ":at": at, ":other": other}),
+            TxOp.update_item(keys.account(other), "REMOVE person_hash, person_name, id_enc, birth_date, sex, "
+                             "identity_bound_at SET identity_lost_at = :at", condition="person_hash = :h",
+                             values={":h": id_hash, ":at": at}),
+            _bind_account_op(account_id, id_hash, name, id_enc, born, sex, at),
+        ])
+    except ConditionFailed as exc:
+        if len(exc.reasons) > 3 and exc.reasons[3] == "ConditionalCheckFailed":
+            raise Conflict("IDENTITY_ALREADY_SET") from None
+        raise Conflict("IDEMPOTENCY_IN_FLIGHT") from None
+    revoked = 0
+    for grant in authorizations._given(table, id_hash):
+        if grant["status"] == "active" and grant.get("grantor_account_id") == other:
+            authorizations.revoke(table, {"person_hash": id_hash}, grant["authorization_id"], now)
+            revoked += 1
+    security_event("identity_recovered", grants_revoked=revoked)
+    if notifier is not None:
+        notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
+
+
+def message_for_recovered() -> str:
+    from chalicelib.domain.messages import message_for
+
+    return message_for("IDENTITY_RECOVERED_ELSEWHERE")
+
+
+@dataclass(frozen=True)
+class ProofSent:
+    sent_to: str
+
+
+def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str, id_raw: str,
+                        now: datetime) -> ProofSent:
+    """Ask the 医保 platform to text a one-time code to the phone it holds for this person (POST
+    /v1/me/identity/proof). Limited per ID number and per account, so nobody can flood a person's phone."""
+    from chalicelib.adapters.medical_platform import NO_PHONE_ON_RECORD, PlatformError, PlatformUnavailable
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import take
+
+    resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
+    id_hash = cipher.lookup_hash(resident.number)
+    load_account(table, account_id)
+    epoch = int(now.timestamp())
+    take(limiter, L.PROOF_SENDS_PER_ACCOUNT, account_id, epoch, "identity_proof_throttled")
+    take(limiter, L.PROOF_SENDS_PER_ID, id_hash, epoch, "identity_proof_throttled")
+    try:
+        return ProofSent(sent_to=platform.send_identity_proof(resident.number))
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("IDENTITY_PROOF_UNAVAILABLE") from None
+    except PlatformError as exc:
+        if exc.code == NO_PHONE_ON_RECORD:
+            raise RuleViolation("IDENTITY_PROOF_NO_PHONE", field="id_number") from None
+        # Unknown person: the same refusal as a wrong name, so this route cannot tell who is insured.
+        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM", field="id_number") from None
 
 
 # ---- who am I ------------------------------------------------------------------------------------------------
