@@ -74,12 +74,10 @@ def table():
 
 @provider("cipher")
 def _cipher():
-    import os
-
     from chalicelib.adapters.crypto import FieldCipher, kms_field_cipher
 
     s = get_settings()
-    wrapped = os.environ.get("HMB_WRAPPED_DATA_KEY")
+    wrapped = s.wrapped_data_key
     if s.kms_key_id and wrapped:
         return kms_field_cipher(s.kms_key_id, wrapped, s.id_hash_key, s.region)
     if s.id_data_key is None:
@@ -97,7 +95,7 @@ def _platform():
     if s.medical_platform_url:
         from chalicelib.adapters.medical_platform_http import HttpPlatform
 
-        return HttpPlatform(s.medical_platform_url)
+        return HttpPlatform(s.medical_platform_url, app_id=s.medical_platform_app_id)
     if not s.is_local:
         raise RuntimeError("HMB_MEDICAL_PLATFORM_URL is required outside the local stage")
     from chalicelib.adapters.medical_platform import SimulatedPlatform
@@ -118,7 +116,7 @@ def _sms():
         return SimulatedSms(clock())
     from chalicelib.adapters.sms import HttpSmsGateway
 
-    return HttpSmsGateway.from_env()
+    return HttpSmsGateway.from_env(get_settings())
 
 
 @provider("wechat_login")
@@ -191,3 +189,19 @@ def _rate_limiter():
 
 def rate_limiter():
     return get("rate_limiter")
+
+
+@provider("captcha")
+def _captcha():
+    s = get_settings()
+    if s.is_local:
+        from chalicelib.adapters.captcha import SimulatedCaptcha
+
+        return SimulatedCaptcha()
+    from chalicelib.adapters.captcha import HttpCaptcha
+
+    return HttpCaptcha(*s.require("HMB_CAPTCHA_URL", "HMB_CAPTCHA_SECRET"))
+
+
+def captcha():
+    return get("captcha")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -33,14 +32,14 @@ SIGNATURE_HEADER = "X-Platform-Signature"
 SIGNATURE_MAX_AGE_SECONDS = 300
 
 # Development-only secret: the local stage's simulator and any client pointed at it agree on it.
-_LOCAL_SECRET = "local-only-medical-platform-secret"
+_LOCAL_SECRET = "local-only-medical-platform-secret"  # config.py SETTINGS: the local default
 
 
 def signing_secret() -> bytes:
     """The shared secret the bureau issued to this insurer (HMB_MEDICAL_PLATFORM_SECRET; read at call time)."""
     from chalicelib.config import get_settings
 
-    secret = os.environ.get("HMB_MEDICAL_PLATFORM_SECRET") or (_LOCAL_SECRET if get_settings().is_local else "")
+    secret = get_settings().medical_platform_secret
     if not secret:
         raise RuntimeError("HMB_MEDICAL_PLATFORM_SECRET is required to call the 医保 platform outside the local stage")
     return secret.encode()
@@ -88,7 +87,7 @@ class HttpPlatform:
                  timeout: tuple[float, float] = (3.05, 10.0)) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret
-        self._app_id = app_id or os.environ.get("HMB_MEDICAL_PLATFORM_APP_ID", "huiminbao")
+        self._app_id = app_id or "huiminbao"
         self._timeout = timeout
         self._session = None
 

@@ -21,6 +21,8 @@ class WeChatLoginIn(RequestModel):
 
 class SmsCodeIn(RequestModel):
     phone: str = Field(max_length=32, description="中国大陆手机号")
+    captcha_ticket: str | None = Field(default=None, min_length=1, max_length=512,
+                                       description="安全验证票据:答复 428 CHALLENGE_REQUIRED 后完成验证码再提交")
 
 
 class SmsVerifyIn(RequestModel):
@@ -126,6 +128,17 @@ def _session(account_id: str) -> SessionOut:
     return SessionOut(token=token, expires_in=expires_in, account_id=account_id)
 
 
+def _login_guard(ctx, captcha_ticket: str | None):
+    from chalicelib import deps
+    from chalicelib.config import get_settings
+    from chalicelib.services.identity import LoginGuard
+
+    identity_ctx = (ctx.request.context or {}).get("identity") or {}
+    return LoginGuard(limiter=deps.rate_limiter(), captcha=deps.captcha(),
+                      address=str(identity_ctx.get("sourceIp") or "unknown"), captcha_ticket=captcha_ticket,
+                      settings=get_settings())
+
+
 # ---- routes --------------------------------------------------------------------------------------------------
 @endpoint(bp, "/v1/auth/wechat", methods=("POST",), summary="微信小程序登录(wx.login code 换取会话)", auth="none",
           request=WeChatLoginIn, response=SessionOut, tags=("identity",))
@@ -143,7 +156,8 @@ def send_sms_code(ctx, body: SmsCodeIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    sent = identity.send_login_code(deps.table(), deps.sms(), deps.cipher(), body.phone, deps.clock().now())
+    sent = identity.send_login_code(deps.table(), deps.sms(), deps.cipher(), body.phone, deps.clock().now(),
+                                    guard=_login_guard(ctx, body.captcha_ticket))
     return SmsCodeSentOut(expires_in=sent.expires_in, resend_after=sent.resend_after)
 
 
@@ -153,7 +167,8 @@ def verify_sms_code(ctx, body: SmsVerifyIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    account_id = identity.verify_login_code(deps.table(), deps.cipher(), body.phone, body.code, deps.clock().now())
+    account_id = identity.verify_login_code(deps.table(), deps.cipher(), body.phone, body.code, deps.clock().now(),
+                                            guard=_login_guard(ctx, None))
     return _session(account_id)
 
 

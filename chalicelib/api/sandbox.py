@@ -111,3 +111,29 @@ def notifications(ctx):
     sent = sorted((n for r in dict.fromkeys(recipients) for n in notifier.sent(r)), key=lambda n: n.sent_at)
     return [NotificationOut(recipient=n.recipient, template=n.template, data=n.data, sent_at=iso(n.sent_at))
             for n in sent]
+
+
+# ---- account security (issue #10): rate-limit counters and the captcha simulator ---------------------------------
+class LimitsResetOut(ResponseModel):
+    reset: bool
+
+
+class CaptchaTicketOut(ResponseModel):
+    captcha_ticket: str = Field(description="一次性安全验证票据(模拟已完成滑块验证)")
+
+
+@endpoint(bp, "/sandbox/limits/reset", methods=("POST",), summary="沙箱:清空所有限流计数", auth="sandbox",
+          response=LimitsResetOut, tags=("sandbox",))
+def reset_limits(ctx):
+    from chalicelib import deps
+
+    deps.rate_limiter().reset()
+    return LimitsResetOut(reset=True)
+
+
+@endpoint(bp, "/sandbox/captcha", methods=("POST",), summary="沙箱:完成一次安全验证,得到票据", auth="sandbox",
+          response=CaptchaTicketOut, status=201, tags=("sandbox",))
+def solve_captcha(ctx):
+    from chalicelib import deps
+
+    return CaptchaTicketOut(captcha_ticket=deps.captcha().issue())

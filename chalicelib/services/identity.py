@@ -108,11 +108,68 @@ def _code_hash(cipher, phone: str, code: str) -> str:
     return cipher.lookup_hash(f"{phone}:{code}", purpose="sms")
 
 
-def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime) -> CodeSent:
-    """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code."""
+@dataclass(frozen=True)
+class LoginGuard:
+    """What guards SMS login against abuse: the rate-limit port, the captcha port, the caller's address (source
+    IP) and captcha ticket, and the stage's ceilings (config.py)."""
+
+    limiter: Any
+    captcha: Any
+    address: str
+    captcha_ticket: str | None
+    settings: Any
+
+
+def _guard_send(guard: LoginGuard | None, cipher, phone: str, now: datetime) -> None:
+    """Per address (challenge, then 429), overall (sharded), per phone per day."""
+    if guard is None:
+        return
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import refused, security_event, take
+
+    s, epoch = guard.settings, int(now.timestamp())
+    address = cipher.lookup_hash(guard.address, purpose="addr")
+    per_address = L.sms_sends_per_address(s.sms_address_limit_per_hour)
+    verdict = take(guard.limiter, per_address, address, epoch, "sms_send_throttled")
+    if verdict.count > s.sms_address_challenge_per_hour:
+        if not guard.captcha_ticket or not guard.captcha.verify(guard.captcha_ticket, guard.address):
+            security_event("sms_send_challenged", scope=per_address.scope)
+            from chalicelib.domain.errors import ChallengeRequired
+
+            raise ChallengeRequired("CHALLENGE_REQUIRED", field="captcha_ticket")
+    shard = L.global_shard("sms_global", s.sms_global_per_minute)
+    verdict = guard.limiter.hit(shard, f"shard{secrets.randbelow(L.GLOBAL_SHARDS)}", epoch)
+    if not verdict.allowed:
+        raise refused(verdict, shard, "sms_global_throttled")
+    take(guard.limiter, L.SMS_SENDS_PER_PHONE_PER_DAY, cipher.lookup_hash(phone, purpose="phone"), epoch,
+         "sms_send_throttled")
+
+
+def _guard_verify(guard: LoginGuard | None, cipher, phone: str, now: datetime) -> None:
+    if guard is None:
+        return
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import refused, take
+
+    s, epoch = guard.settings, int(now.timestamp())
+    take(guard.limiter, L.sms_verifies_per_address(s.sms_verify_address_limit_per_hour),
+         cipher.lookup_hash(guard.address, purpose="addr"), epoch, "sms_verify_throttled")
+    shard = L.global_shard("sms_verify_global", 4 * s.sms_global_per_minute)
+    verdict = guard.limiter.hit(shard, f"shard{secrets.randbelow(L.GLOBAL_SHARDS)}", epoch)
+    if not verdict.allowed:
+        raise refused(verdict, shard, "sms_verify_global_throttled")
+    take(guard.limiter, L.SMS_VERIFIES_PER_PHONE_PER_DAY, cipher.lookup_hash(phone, purpose="phone"), epoch,
+         "sms_verify_throttled")
+
+
+def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime,
+                    guard: LoginGuard | None = None) -> CodeSent:
+    """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code. With a guard, also
+    within the per-address, overall and per-phone daily limits (428 CHALLENGE_REQUIRED / 429 RATE_LIMITED)."""
     from chalicelib.adapters.sms import SmsUnavailable
 
     phone = parse_phone(phone_raw)
+    _guard_send(guard, cipher, phone, now)
     code = f"{secrets.randbelow(10 ** SMS_CODE_LENGTH):0{SMS_CODE_LENGTH}d}"
     code_hash = _code_hash(cipher, phone, code)
     sent = int(now.timestamp())
@@ -140,10 +197,13 @@ def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime) ->
     return CodeSent(expires_in=valid_until - sent, resend_after=resend)
 
 
-def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime) -> str:
-    """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it."""
+def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime,
+                      guard: LoginGuard | None = None) -> str:
+    """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it. With a guard,
+    guesses are also limited per address, overall and per phone per day."""
     phone = parse_phone(phone_raw)
     code = check_sms_code_shape(code_raw)
+    _guard_verify(guard, cipher, phone, now)
     key = keys.sms_code(phone)
     item = table.get(key)
     if item is None or int(now.timestamp()) >= item["valid_until"]:
