@@ -77,9 +77,9 @@ SETTINGS: dict[str, Setting] = {s.env: s for s in (
             description="the one origin allowed to call the API from a browser (the H5 page); never * deployed; "
                         "empty: no cross-origin calls"),
     # Login abuse ceilings (per client address, per hour; carrier-grade NAT puts many residents behind one address).
-    Setting("HMB_SMS_ADDRESS_CHALLENGE_PER_HOUR", "int", default=600, local=60),
-    Setting("HMB_SMS_ADDRESS_LIMIT_PER_HOUR", "int", default=3000, local=120),
-    Setting("HMB_SMS_VERIFY_ADDRESS_LIMIT_PER_HOUR", "int", default=6000, local=240),
+    Setting("HMB_SMS_ADDRESS_CHALLENGE_PER_HOUR", "int", default=600, local=200),
+    Setting("HMB_SMS_ADDRESS_LIMIT_PER_HOUR", "int", default=3000, local=400),
+    Setting("HMB_SMS_VERIFY_ADDRESS_LIMIT_PER_HOUR", "int", default=6000, local=800),
     Setting("HMB_SMS_GLOBAL_PER_MINUTE", "int", default=30000, local=600),
 )}
 

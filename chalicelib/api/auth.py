@@ -104,6 +104,30 @@ def resolve(request, mode: str) -> Principal | None:
     principal = _decode(token)
     if mode == "member" and principal.kind != "member":
         raise Forbidden("FORBIDDEN")
+    if principal.kind == "member":
+        _require_account(principal.subject)
     if mode == "staff" and principal.kind != "staff":
         raise Forbidden("STAFF_ONLY")
     return principal
+
+
+# ---- a validly signed token for an account that does not exist is not a session (issue #10 item 4) ------------
+_KNOWN_ACCOUNT_SECONDS = 60
+_known_accounts: dict[str, float] = {}
+
+
+def _require_account(account_id: str) -> None:
+    """401 TOKEN_INVALID unless the account exists: checked once a minute per account and container (one
+    consistent GetItem), so every route refuses the same way — not only those that load the account."""
+    seen = _known_accounts.get(account_id)
+    now = time.monotonic()
+    if seen is not None and now - seen < _KNOWN_ACCOUNT_SECONDS:
+        return
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    if deps.table().get(keys.account(account_id)) is None:
+        raise Unauthorized("TOKEN_INVALID")
+    if len(_known_accounts) > 10_000:
+        _known_accounts.clear()
+    _known_accounts[account_id] = now

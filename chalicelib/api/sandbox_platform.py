@@ -145,7 +145,7 @@ def register_person(ctx, body: SandboxPersonIn):
     if body.basic_type == "resident" and (body.account_current_fen or body.account_prior_years_fen):
         raise BadRequest("SANDBOX_RESIDENT_HAS_NO_ACCOUNT", field="account_current_fen")
     person = PlatformPerson(
-        id_number=resident.number, name=body.name.strip(), city=body.city, county=body.county,
+        id_number=resident.number, name=_canonical(body.name), city=body.city, county=body.county,
         basic_type=body.basic_type, status=body.status, basic_start=body.basic_start, restored_on=body.restored_on,
         special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [])
     _simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
@@ -195,6 +195,12 @@ def push_settlement(ctx, body: SettlementIn):
 
 
 # ---- identity proof (the code the platform texts to the person's phone) ------------------------------------------
+def _canonical(name: str) -> str:
+    from chalicelib.domain.identity import canonical_name
+
+    return canonical_name(name)
+
+
 def _register_phone(id_number: str, phone_raw: str | None) -> None:
     from chalicelib.domain.identity import parse_phone
 

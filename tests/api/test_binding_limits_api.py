@@ -170,3 +170,12 @@ def test_rebinding_the_same_person_is_not_counted_as_a_guess(client):
     headers = login(client, "13900000001")
     statuses = [_bind(client, headers, "张三", person).status_code for _ in range(8)]
     assert statuses == [200] * 8
+
+
+def test_a_token_for_an_account_that_does_not_exist_is_refused_on_every_route(client):
+    from chalicelib.api.auth import issue_member_token
+
+    headers = {"Authorization": f"Bearer {issue_member_token('no-such-account')[0]}"}
+    for path in ("/v1/orders", "/v1/me", "/v1/policies", "/v1/claims"):
+        resp = client.http.get(path, headers=headers)
+        assert (resp.status_code, json.loads(resp.body)["code"]) == (401, "TOKEN_INVALID"), path
