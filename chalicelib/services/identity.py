@@ -279,7 +279,7 @@ def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name
         take(limiter, L.BIND_GUESSES_PER_ID, id_hash, epoch, "identity_bind_throttled")
     record = verified_platform_person(platform, resident.number, name, unavailable="IDENTITY_CHECK_UNAVAILABLE")
     name = record.name  # the platform's spelling is the person's legal name
-    id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT)
+    id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash)  # bound to the person
     born, at = resident.birth_date.isoformat(), iso(now)
     ops = [
         # The person may already be known (e.g. as someone's family member): fill only what is missing.
@@ -407,8 +407,8 @@ def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str
 
 
 # ---- who am I ------------------------------------------------------------------------------------------------
-def _masked(cipher, id_enc: str | None) -> str | None:
-    return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT)) if id_enc else None
+def _masked(cipher, id_enc: str | None, person_hash: str | None = None) -> str | None:
+    return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT, record=person_hash)) if id_enc else None
 
 
 def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
@@ -418,12 +418,12 @@ def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
     identity = None
     if person_hash:
         identity = {"person_id": person_id_for(person_hash), "name": account.get("person_name"),
-                    "id_number_masked": _masked(cipher, account.get("id_enc")),
+                    "id_number_masked": _masked(cipher, account.get("id_enc"), person_hash),
                     "birth_date": account.get("birth_date"), "sex": account.get("sex"),
                     "bound_at": account.get("identity_bound_at")}
     pk, prefix = keys.family_member_prefix(account_id)
     members = [{"member_id": m.get("member_id"), "name": m.get("name"),
-                "id_number_masked": _masked(cipher, m.get("id_enc")), "relationship": m.get("relationship"),
+                "id_number_masked": _masked(cipher, m.get("id_enc"), m.get("id_hash")), "relationship": m.get("relationship"),
                 "birth_date": m.get("birth_date"), "sex": m.get("sex"), "created_at": m.get("created_at")}
                for m in table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix)]
     return {"account_id": account_id, "created_at": account.get("created_at"),
