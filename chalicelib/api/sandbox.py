@@ -32,13 +32,17 @@ class SentSmsOut(ResponseModel):
 
 class StaffTokenIn(RequestModel):
     role: StaffRole
-    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+                                 description="默认每次签发一个新的经办人员 id")
+    cities: list[str] | None = Field(default=None, min_length=1, max_length=50,
+                                     description="可办理的统筹区代码(6 位);默认全部城市")
 
 
 class StaffTokenOut(ResponseModel):
     token: str
     role: StaffRole
     staff_id: str
+    cities: list[str]
 
 
 class NotificationOut(ResponseModel):
@@ -81,8 +85,17 @@ def last_sms(ctx, phone: str):
 def staff_token(ctx, body: StaffTokenIn):
     from chalicelib.api.auth import issue_staff_token
 
-    staff_id = body.staff_id or f"sandbox-{body.role}"
-    return StaffTokenOut(token=issue_staff_token(staff_id, body.role), role=body.role, staff_id=staff_id)
+    import uuid
+
+    from chalicelib.api.auth import ALL_CITIES
+    from chalicelib.domain.errors import BadRequest
+
+    staff_id = body.staff_id or f"sandbox-{body.role}-{uuid.uuid4().hex[:8]}"
+    cities = body.cities or [ALL_CITIES]
+    if any(not (len(c) == 6 and c.isdigit()) for c in body.cities or []):
+        raise BadRequest("VALIDATION_FAILED", field_label="cities 应为 6 位统筹区代码", field="cities")
+    return StaffTokenOut(token=issue_staff_token(staff_id, body.role, cities=cities), role=body.role,
+                         staff_id=staff_id, cities=cities)
 
 
 @endpoint(bp, "/sandbox/notifications", summary="沙箱:查看发给某手机号/账户的通知", auth="sandbox",

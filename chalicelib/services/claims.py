@@ -156,6 +156,12 @@ def _bill_results(estimate: engine.Estimate) -> list[dict[str, Any]]:
 
 
 # ---- loading with access rules -----------------------------------------------------------------------------------
+def require_plan_city(principal, plan_id: str) -> None:
+    from chalicelib.api.auth import require_plan_city as check  # staff act only for their cities (issue #10)
+
+    check(principal, plan_id)
+
+
 def _claim_or_404(table: Table, claim_id: str) -> dict[str, Any]:
     claim = table.get(keys.claim(claim_id))
     if claim is None:
@@ -412,6 +418,7 @@ def get_for_member(ports: ClaimPorts, principal, claim_id: str, today: date) -> 
 def get_for_staff(ports: ClaimPorts, principal, claim_id: str, today: date) -> dict[str, Any]:
     _staff(principal)
     claim, docs, events = _read_whole_claim(ports.table, claim_id)
+    require_plan_city(principal, claim["plan_id"])
     return claim_view(ports, claim, docs, events, for_staff=True, today=today)
 
 
@@ -512,6 +519,7 @@ def review(ports: ClaimPorts, principal, claim_id: str, decision: str, bills: li
     actor = _staff(principal, REVIEW_ROLES)
     table = ports.table
     claim = _claim_or_404(table, claim_id)
+    require_plan_city(principal, claim["plan_id"])
     if decision != "approve" and not (reason or "").strip():
         raise BadRequest("CLAIM_REASON_REQUIRED", field="reason")
     if claim["status"] in rules.BEFORE_DECISION and "completed_at" not in claim:
@@ -551,6 +559,7 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
     from chalicelib.plans import get_plan
 
     actor = _staff(principal, PAY_ROLES)
+    require_plan_city(principal, _claim_or_404(ports.table, claim_id)["plan_id"])
     table = ports.table
     scope = f"STAFF#{actor.id}#claims.pay"
     request_hash = idempotency.body_hash({"claim_id": claim_id})
