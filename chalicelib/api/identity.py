@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import ID_NUMBER_SCHEMA, PHONE_SCHEMA, SMS_CODE_PATTERN, RequestModel, ResponseModel
 
 bp = Blueprint(__name__)
 
@@ -20,25 +20,25 @@ class WeChatLoginIn(RequestModel):
 
 
 class SmsCodeIn(RequestModel):
-    phone: str = Field(max_length=32, description="中国大陆手机号")
+    phone: str = Field(max_length=32, description="中国大陆手机号", json_schema_extra=PHONE_SCHEMA)
     captcha_ticket: str | None = Field(default=None, min_length=1, max_length=512,
                                        description="安全验证票据:答复 428 CHALLENGE_REQUIRED 后完成验证码再提交")
 
 
 class SmsVerifyIn(RequestModel):
-    phone: str = Field(max_length=32)
-    code: str = Field(max_length=16, description="6 位短信验证码")
+    phone: str = Field(max_length=32, json_schema_extra=PHONE_SCHEMA)
+    code: str = Field(max_length=16, description="6 位短信验证码", json_schema_extra={"pattern": SMS_CODE_PATTERN})
 
 
 class IdentityIn(RequestModel):
     name: str = Field(max_length=64, description="身份证上的姓名")
-    id_number: str = Field(max_length=32, description="18 位居民身份证号码")
+    id_number: str = Field(max_length=32, description="18 位居民身份证号码", json_schema_extra=ID_NUMBER_SCHEMA)
     proof_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$",
                                    description="医保平台发到本人登记手机的 6 位身份核验码(POST /v1/me/identity/proof)")
 
 
 class IdentityProofIn(RequestModel):
-    id_number: str = Field(max_length=32, description="18 位居民身份证号码")
+    id_number: str = Field(max_length=32, description="18 位居民身份证号码", json_schema_extra=ID_NUMBER_SCHEMA)
 
 
 class IdentityProofOut(ResponseModel):

@@ -35,4 +35,12 @@ def install() -> None:
                                 json.dumps(payload, ensure_ascii=False).encode()) from None
 
     local.LocalGateway.handle_request = handle_request
+    # Methods chalice's local HTTP handler does not implement (TRACE, QUERY, anything) reach the app like any other,
+    # which answers 405 METHOD_NOT_ALLOWED, instead of http.server's HTML 501.
+    def any_method(self, name):
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    local.ChaliceRequestHandler.__getattr__ = any_method
     _installed.append(True)

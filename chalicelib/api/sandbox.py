@@ -83,11 +83,9 @@ def last_sms(ctx, phone: str):
 @endpoint(bp, "/sandbox/staff-token", methods=("POST",), summary="沙箱:签发经办人员令牌", auth="sandbox",
           request=StaffTokenIn, response=StaffTokenOut, tags=("sandbox",))
 def staff_token(ctx, body: StaffTokenIn):
-    from chalicelib.api.auth import issue_staff_token
-
     import uuid
 
-    from chalicelib.api.auth import ALL_CITIES
+    from chalicelib.api.auth import ALL_CITIES, issue_staff_token
     from chalicelib.domain.errors import BadRequest
 
     staff_id = body.staff_id or f"sandbox-{body.role}-{uuid.uuid4().hex[:8]}"
