@@ -365,9 +365,37 @@ def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: T
         if grant["status"] == "active" and grant.get("grantor_account_id") == other:
             authorizations.revoke(table, {"person_hash": id_hash}, grant["authorization_id"], now)
             revoked += 1
-    security_event("identity_recovered", grants_revoked=revoked)
+    moved = _take_back_policies(table, other, account_id, id_hash, now)
+    security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved)
     if notifier is not None:
         notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
+
+
+def _take_back_policies(table: Table, other: str, account_id: str, id_hash: str, now: datetime) -> int:
+    """Policies the other account bought for this person with the person's own medical-account money become the
+    person's (payer = their account). Auto-renewal that account consented to stops: the person decides anew.
+    Each move is conditional on the policy still being that account's."""
+    index = schema.GSI_BY_PERSON
+    pk_name, sk_name = schema.GSIS[index]
+    k = keys.gsi_person(id_hash, "POLICY#")
+    renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
+    moved = 0
+    for policy in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name]):
+        if (policy.get("payer_account_id"), policy.get("payer_hash"), policy.get("payment_method")) != (
+                other, id_hash, "personal_account"):
+            continue
+        payer_keys = keys.gsi_account(account_id, f"POLICY#{policy['plan_id']}#{policy['policy_id']}")
+        try:
+            table.update(keys.policy(policy["policy_id"]),
+                         "SET payer_account_id = :me, GSI2PK = :g2pk, GSI2SK = :g2sk, auto_renew = :off, "
+                         f"transferred_from = :other, transferred_at = :at REMOVE {renewal_pk}, {renewal_sk}",
+                         condition="payer_account_id = :other",
+                         values={":me": account_id, ":g2pk": payer_keys["GSI2PK"], ":g2sk": payer_keys["GSI2SK"],
+                                 ":off": False, ":other": other, ":at": iso(now)})
+            moved += 1
+        except ConditionFailed:
+            continue  # moved or changed meanwhile
+    return moved
 
 
 def message_for_recovered() -> str:

@@ -179,3 +179,28 @@ def test_a_token_for_an_account_that_does_not_exist_is_refused_on_every_route(cl
     for path in ("/v1/orders", "/v1/me", "/v1/policies", "/v1/claims"):
         resp = client.http.get(path, headers=headers)
         assert (resp.status_code, json.loads(resp.body)["code"]) == (401, "TOKEN_INVALID"), path
+
+
+def test_policies_bought_with_the_persons_own_account_money_pass_to_the_person(client):
+    from tests.helpers import write_policy
+
+    person = new_id()
+    _register("张三", person)
+    impostor = login(client, "13900000001")
+    assert _bind(client, impostor, "张三", person).status_code == 200
+    own_money = write_policy(person, "张三", account_id_of(impostor), payer_id=person,
+                             payment_method="personal_account", auto_renew=True, GSI4PK="RENEWAL#lishui-2022",
+                             GSI4SK=f"{account_id_of(impostor)}#x")
+    wallet = write_policy(person, "张三", account_id_of(impostor), plan_id="lishui-2022", payer_id=person,
+                          payment_method="wechat_pay")
+    owner = login(client, "13800138000")
+    _proof(client, owner, person)
+
+    assert _bind(client, owner, "张三", person, proof_code=_code(person)).status_code == 200
+
+    table = deps.table()
+    moved = table.get(keys.policy(own_money))
+    assert (moved["payer_account_id"], moved["GSI2PK"], moved["auto_renew"]) == (
+        account_id_of(owner), f"ACCOUNT#{account_id_of(owner)}", False)
+    assert "GSI4PK" not in moved
+    assert table.get(keys.policy(wallet))["payer_account_id"] == account_id_of(impostor)
