@@ -71,6 +71,8 @@ SETTINGS: dict[str, Setting] = {s.env: s for s in (
     Setting("HMB_SMS_TEMPLATE", default="LOGIN_CODE"),
     Setting("HMB_CAPTCHA_URL", required=True, secret=True, description="captcha ticket verification endpoint"),
     Setting("HMB_CAPTCHA_SECRET", required=True, secret=True),
+    Setting("HMB_PAYOUT_URL", required=True, secret=True, description="the insurer's payment gateway (payouts)"),
+    Setting("HMB_PAYOUT_SECRET", required=True, secret=True, description="shared with the payment gateway"),
     Setting("HMB_DOCUMENT_MAX_BYTES", "int", default=10 * 1024 * 1024),
     Setting("HMB_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"),
     Setting("HMB_CORS_ORIGIN", default="", local="*",
@@ -110,6 +112,7 @@ class Settings:
     sms_address_limit_per_hour: int
     sms_verify_address_limit_per_hour: int
     sms_global_per_minute: int
+    payout_url: str | None  # the insurer's payment gateway (docs/payouts.md); the simulator when unset locally
     values: dict[str, Any] = field(default_factory=dict, repr=False)  # every declared setting, by env name
 
     @property
@@ -222,6 +225,7 @@ def get_settings() -> Settings:
         sms_address_limit_per_hour=values["HMB_SMS_ADDRESS_LIMIT_PER_HOUR"],
         sms_verify_address_limit_per_hour=values["HMB_SMS_VERIFY_ADDRESS_LIMIT_PER_HOUR"],
         sms_global_per_minute=values["HMB_SMS_GLOBAL_PER_MINUTE"],
+        payout_url=values["HMB_PAYOUT_URL"],
         values=values,
     )
 
@@ -232,6 +236,7 @@ _CHECKED_BY_ADAPTERS = frozenset({
     "HMB_WECHATPAY_PRIVATE_KEY", "HMB_WECHATPAY_CERT_SERIAL", "HMB_WECHATPAY_APIV3_KEY", "HMB_WECHATPAY_PUBLIC_KEY",
     "HMB_WECHATPAY_PUBLIC_KEY_ID", "HMB_WECHAT_APP_SECRET", "HMB_WECHAT_APPID", "HMB_WECHAT_MCHID", "HMB_SMS_URL", "HMB_SMS_TOKEN", "HMB_CAPTCHA_URL",
     "HMB_CAPTCHA_SECRET", "HMB_MEDICAL_PLATFORM_URL", "HMB_MEDICAL_PLATFORM_SECRET", "HMB_KMS_KEY_ID",
+    "HMB_PAYOUT_URL", "HMB_PAYOUT_SECRET",
 })
 
 

@@ -179,6 +179,36 @@ def notifications():
     return get("notifications")
 
 
+@provider("payouts")
+def _payouts():
+    s = get_settings()
+    if s.payout_url:
+        from chalicelib.adapters.payout_http import HttpPayouts
+
+        return HttpPayouts(s.payout_url, payout_secret())
+    if not s.is_local:
+        raise RuntimeError("HMB_PAYOUT_URL is required outside the local stage")
+    from chalicelib.adapters.payout import SimulatedPayouts
+
+    return SimulatedPayouts(clock())
+
+
+def payouts():
+    return get("payouts")
+
+
+def payout_secret() -> bytes:
+    """The secret shared with the payout gateway (HMB_PAYOUT_SECRET); a development one in the local stage."""
+    from chalicelib.adapters.payout_http import LOCAL_SECRET
+
+    secret = get_settings().get("HMB_PAYOUT_SECRET")
+    if secret:
+        return secret.encode()
+    if not get_settings().is_local:
+        raise RuntimeError("HMB_PAYOUT_SECRET is required outside the local stage")
+    return LOCAL_SECRET
+
+
 # ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------
 @provider("rate_limiter")
 def _rate_limiter():

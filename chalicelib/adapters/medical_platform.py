@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime
+from datetime import date, timedelta, timezone
 from typing import Protocol
 
-from chalicelib.domain.platform import AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement
+from chalicelib.domain.platform import (
+    AccountSource,
+    Balances,
+    Deduction,
+    DeductionNotice,
+    NoticeReceipt,
+    NoticeReply,
+    PlatformPerson,
+    Refund,
+    Settlement,
+    StatementEntry,
+)
 
 # The platform's own refusal codes (the `code` of its error bodies).
 PERSON_NOT_FOUND = "PERSON_NOT_FOUND"
@@ -24,8 +35,13 @@ DEDUCTION_NOT_FOUND = "DEDUCTION_NOT_FOUND"
 REFUND_EXCEEDS_DEDUCTION = "REFUND_EXCEEDS_DEDUCTION"
 NO_PHONE_ON_RECORD = "NO_PHONE_ON_RECORD"
 
-OPERATIONS = ("find_person", "balances", "deduct", "find_deduction", "refund", "settlements",
+NOTICE_NOT_FOUND = "NOTICE_NOT_FOUND"
+
+OPERATIONS = ("find_person", "balances", "deduct", "find_deduction", "refund", "settlements_after",
+              "send_deduction_notice", "notice_replies", "account_statement",
               "send_identity_proof", "check_identity_proof")
+PAGE_LIMIT = 500  # the most records one page of settlements or replies carries
+CHINA_TZ = timezone(timedelta(hours=8))  # the platform keeps its books in China time
 
 # Identity proof (核验码): a code the platform texts to the phone it holds for the person.
 PROOF_CODE_LENGTH = 6
@@ -58,7 +74,13 @@ class MedicalPlatform(Protocol):
 
     def refund(self, deduction_idempotency_key: str, amount_fen: int, idempotency_key: str) -> Refund: ...
 
-    def settlements(self, since: datetime) -> list[Settlement]: ...
+    def settlements_after(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[Settlement]: ...
+
+    def send_deduction_notice(self, notice: DeductionNotice) -> NoticeReceipt: ...
+
+    def notice_replies(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[NoticeReply]: ...
+
+    def account_statement(self, day: date) -> list[StatementEntry]: ...
 
     def send_identity_proof(self, id_number: str) -> str:
         """Text a one-time code to the phone the platform holds for this person; the phone, masked (138****8000).
@@ -83,7 +105,10 @@ class SimulatedPlatform:
         self.deductions: dict[str, Deduction] = {}  # by the caller's idempotency key
         self.refunds: dict[str, Refund] = {}  # by the caller's idempotency key
         self._refund_targets: dict[str, str] = {}  # refund idempotency key → deduction idempotency key
-        self._settlements: list[Settlement] = []
+        self._settlements: list[Settlement] = []  # in sequence order
+        self.notices: dict[str, DeductionNotice] = {}  # by the caller's idempotency key
+        self._receipts: dict[str, NoticeReceipt] = {}
+        self._replies: list[NoticeReply] = []
         self.faults: list[tuple[str, str]] = []  # pending (operation, "before" | "after")
         self.calls: list[str] = []  # operations called, in order (tests assert on round trips)
         self.phones: dict[str, str] = {}  # id_number → the phone the platform holds
@@ -109,9 +134,22 @@ class SimulatedPlatform:
             proof = self.proofs.get(id_number)
             return dict(proof) if proof else None
 
-    def add_settlement(self, settlement: Settlement) -> None:
+    def add_settlement(self, settlement: Settlement) -> Settlement:
+        """Publish a record: it takes the next sequence number, whatever its settlement time."""
         with self._lock:
-            self._settlements.append(settlement)
+            published = settlement.model_copy(update={"seq": len(self._settlements) + 1})
+            self._settlements.append(published)
+            return published
+
+    def reply_to_notice(self, idempotency_key: str, reply: str = "stop") -> NoticeReply:
+        """The person answers a deduction notice through the platform's own channel (医保 app, SMS reply)."""
+        with self._lock:
+            if idempotency_key not in self.notices:
+                raise PlatformError(NOTICE_NOT_FOUND)
+            answer = NoticeReply(seq=len(self._replies) + 1, notice_idempotency_key=idempotency_key,
+                                 reply=reply, at=self._clock.now())  # type: ignore[arg-type]
+            self._replies.append(answer)
+            return answer
 
     def fail_next(self, operation: str, when: str = "after") -> None:
         if operation not in OPERATIONS or when not in FAULT_TIMINGS:
@@ -198,10 +236,40 @@ class SimulatedPlatform:
                 self.deductions[deduction_idempotency_key] = deduction.model_copy(update={"status": "refunded"})
             return refund
 
-    def settlements(self, since: datetime) -> list[Settlement]:
-        """Settlement records settled at or after `since`, oldest first (inclusive: callers dedupe by id)."""
-        with self._call("settlements"):
-            return sorted((s for s in self._settlements if s.settled_at >= since), key=lambda s: s.settled_at)
+    def settlements_after(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[Settlement]:
+        """Records published after sequence number `after_seq`, in sequence order, at most `limit`."""
+        with self._call("settlements_after"):
+            return self._settlements[max(after_seq, 0):max(after_seq, 0) + max(min(limit, PAGE_LIMIT), 1)]
+
+    def send_deduction_notice(self, notice: DeductionNotice) -> NoticeReceipt:
+        with self._call("send_deduction_notice"):
+            existing = self.notices.get(notice.idempotency_key)
+            if existing is not None:
+                if existing != notice:
+                    raise PlatformError(IDEMPOTENCY_KEY_REUSED)
+                return self._receipts[notice.idempotency_key]
+            if notice.id_number not in self.people:
+                raise PlatformError(PERSON_NOT_FOUND)
+            receipt = NoticeReceipt(notice_id=f"NTC{uuid.uuid4().hex[:20].upper()}",
+                                    idempotency_key=notice.idempotency_key, sent_at=self._clock.now())
+            self.notices[notice.idempotency_key] = notice
+            self._receipts[notice.idempotency_key] = receipt
+            return receipt
+
+    def notice_replies(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[NoticeReply]:
+        with self._call("notice_replies"):
+            return self._replies[max(after_seq, 0):max(after_seq, 0) + max(min(limit, PAGE_LIMIT), 1)]
+
+    def account_statement(self, day: date) -> list[StatementEntry]:
+        """The day's deductions and refunds (China time), in time order: what 对账 compares our records with."""
+        with self._call("account_statement"):
+            entries = [StatementEntry(kind="deduction", idempotency_key=d.idempotency_key,
+                                      deduction_idempotency_key=d.idempotency_key, amount_fen=d.amount_fen, at=d.at,
+                                      reference=d.reference) for d in self.deductions.values()]
+            entries += [StatementEntry(kind="refund", idempotency_key=key, deduction_idempotency_key=target,
+                                       amount_fen=self.refunds[key].amount_fen, at=self.refunds[key].at)
+                        for key, target in self._refund_targets.items()]
+            return sorted((e for e in entries if e.at.astimezone(CHINA_TZ).date() == day), key=lambda e: e.at)
 
     def send_identity_proof(self, id_number: str) -> str:
         import secrets

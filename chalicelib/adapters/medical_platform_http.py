@@ -12,17 +12,29 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.adapters.medical_platform import (
     DEDUCTION_NOT_FOUND,
+    PAGE_LIMIT,
     PERSON_NOT_FOUND,
     PlatformError,
     PlatformUnavailable,
 )
-from chalicelib.domain.platform import AccountSource, Balances, Deduction, PlatformPerson, Refund, Settlement
+from chalicelib.domain.platform import (
+    AccountSource,
+    Balances,
+    Deduction,
+    DeductionNotice,
+    NoticeReceipt,
+    NoticeReply,
+    PlatformPerson,
+    Refund,
+    Settlement,
+    StatementEntry,
+)
 
 # ---- request signing (both sides) -----------------------------------------------------------------------------
 APP_ID_HEADER = "X-Platform-App-Id"
@@ -117,12 +129,20 @@ class HttpPlatform:
                    "idempotency_key": idempotency_key}
         return _parse(Refund, self._call("POST", "/accounts/refunds", payload))
 
-    def settlements(self, since: datetime) -> list[Settlement]:
-        body = self._call("GET", "/settlements", query={"since": since.isoformat()})
-        records = body.get("settlements") if isinstance(body, dict) else None
-        if not isinstance(records, list):
-            raise PlatformUnavailable("unreadable settlements response")
-        return [_parse(Settlement, r) for r in records]
+    def settlements_after(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[Settlement]:
+        body = self._call("GET", "/settlements", query={"after": str(after_seq), "limit": str(limit)})
+        return [_parse(Settlement, r) for r in _listed(body, "settlements")]
+
+    def send_deduction_notice(self, notice: DeductionNotice) -> NoticeReceipt:
+        return _parse(NoticeReceipt, self._call("POST", "/notices/deductions", notice.model_dump(mode="json")))
+
+    def notice_replies(self, after_seq: int, limit: int = PAGE_LIMIT) -> list[NoticeReply]:
+        body = self._call("GET", "/notices/replies", query={"after": str(after_seq), "limit": str(limit)})
+        return [_parse(NoticeReply, r) for r in _listed(body, "replies")]
+
+    def account_statement(self, day: date) -> list[StatementEntry]:
+        body = self._call("GET", "/accounts/statement", query={"date": day.isoformat()})
+        return [_parse(StatementEntry, r) for r in _listed(body, "entries")]
 
     def send_identity_proof(self, id_number: str) -> str:
         body = self._call("POST", "/identity/proofs", {"id_number": id_number})
@@ -180,6 +200,13 @@ class HttpPlatform:
 
             self._session = requests.Session()
         return self._session
+
+
+def _listed(body: Any, name: str) -> list:
+    records = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise PlatformUnavailable(f"unreadable {name} response")
+    return records
 
 
 def _parse(model, data: Any):

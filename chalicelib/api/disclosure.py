@@ -19,6 +19,8 @@ class Figures(ResponseModel):
     cancelled: int
     claims_paid: int
     paid_fen: int
+    claims_paid_auto: int
+    auto_claim_share: str | None
     loss_ratio: str | None
 
 
@@ -29,6 +31,9 @@ class Totals(Figures):
 class CountyFigures(Totals):
     county: str
     county_name: str
+    insured_population: int | None
+    participation_target: str | None
+    target_met: bool | None
 
 
 class ChannelFigures(Figures):
@@ -54,6 +59,8 @@ class DisclosureReport(ResponseModel):
     loss_ratio_target: str
     participation_target: str | None
     operating_fee_ratio: str
+    insured_population_source: str | None
+    insured_population_illustrative: bool
     notes: list[str]
 
 

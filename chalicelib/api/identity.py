@@ -60,7 +60,7 @@ class SmsCodeSentOut(ResponseModel):
 class BasicInsuranceOut(ResponseModel):
     type: Literal["employee", "resident"]
     city: str
-    status: Literal["active", "suspended"]
+    status: Literal["active", "suspended", "terminated"]
 
 
 class IdentityOut(ResponseModel):

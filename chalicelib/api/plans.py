@@ -45,6 +45,17 @@ class BenefitSummary(ResponseModel):
     summary_zh: str
 
 
+class RenewalOut(ResponseModel):
+    """How the renewal into this plan runs (DOMAIN §9.2–9.3): notices from `notice_on`, one deduction on
+    `deduction_on`, and no deduction without a notice at least `min_notice_days` before it."""
+
+    from_plan_id: str
+    notice_on: date
+    deduction_on: date
+    min_notice_days: int
+    source: str
+
+
 class PlanDetail(PlanSummary):
     scheme: str
     insurer: str
@@ -61,6 +72,7 @@ class PlanDetail(PlanSummary):
     benefits: BenefitSummary
     warnings: list[str]
     notes: list[str]
+    renewal: RenewalOut | None
 
 
 def _summary(plan, today: date) -> dict:
@@ -96,5 +108,14 @@ def get_plan(ctx, plan_id: str):
         personal_account_relationships=list(pa.relationships_allowed) if pa else [],
         max_relatives_per_payer=pa.max_relatives_per_payer if pa else 0,
         max_insured_per_order=plan.max_insured_per_order, waiting=data["waiting"], benefits=data["benefits"],
-        warnings=plan.warnings(), notes=plan.notes,
+        warnings=plan.warnings(), notes=plan.notes, renewal=_renewal(plan),
     )
+
+
+def _renewal(plan) -> RenewalOut | None:
+    schedule = plan.renewal_schedule()
+    if schedule is None:
+        return None
+    return RenewalOut(from_plan_id=schedule.from_plan_id, notice_on=schedule.notice_on,
+                      deduction_on=schedule.deduction_on, min_notice_days=schedule.min_notice_days,
+                      source=plan.renewal.source)

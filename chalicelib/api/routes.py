@@ -21,6 +21,7 @@ SANDBOX_MODULES = [
     "chalicelib.api.sandbox",  # clock, sms, staff tokens, notifications
     "chalicelib.api.sandbox_platform",  # people and the simulated 医保 platform's HTTP face
     "chalicelib.api.sandbox_wechat",  # WeChat Pay simulator
+    "chalicelib.api.sandbox_payout",  # the payout gateway simulator (claims paid by bank transfer)
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.adapters.medical_platform import (
     FAULT_TIMINGS,
@@ -42,12 +42,17 @@ from chalicelib.domain.platform import (
     BasicStatus,
     BasicType,
     Deduction,
+    DeductionNotice,
     LifeEvent,
+    NoticeReceipt,
+    NoticeReply,
     PlatformPerson,
     Refund,
     Settlement,
+    StatementEntry,
 )
 from chalicelib.domain.resident_id import mask, parse_resident_id
+from chalicelib.domain.settlement import NationalSettlement
 
 bp = Blueprint(__name__)
 
@@ -119,20 +124,35 @@ class Fault(ResponseModel):
 
 
 class SettlementIn(RequestModel):
+    """Either our §5 categories (`service_date`, `setting`, `amounts_fen`) or a record in the national 2304 shape
+    (`settlement`, amounts as decimal strings in yuan; its service date is `setl_time`'s date)."""
+
     id_number: str
-    service_date: date
-    setting: Literal["inpatient", "outpatient", "special_outpatient"]
-    amounts_fen: dict[str, int]
+    service_date: date | None = None
+    setting: Literal["inpatient", "outpatient", "special_outpatient"] | None = None
+    amounts_fen: dict[str, int] | None = None
+    settlement: NationalSettlement | None = None
     settled_at: datetime | None = None  # default: the sandbox clock's now
     settlement_id: str | None = Field(default=None, min_length=1, max_length=64)
 
+    @model_validator(mode="after")
+    def _one_shape(self) -> SettlementIn:
+        ours = (self.service_date, self.setting, self.amounts_fen)
+        if self.settlement is None and None in ours:
+            raise ValueError("give service_date, setting and amounts_fen, or a national settlement record")
+        if self.settlement is not None and any(v is not None for v in ours):
+            raise ValueError("give either our categories or a national settlement record, not both")
+        return self
+
 
 class SandboxSettlement(ResponseModel):
+    seq: int
     settlement_id: str
     id_number_masked: str
     service_date: date
-    setting: str
+    setting: str | None
     amounts_fen: dict[str, int]
+    national: NationalSettlement | None
     settled_at: datetime
 
 
@@ -186,12 +206,34 @@ def push_settlement(ctx, body: SettlementIn):
     number = body.id_number.strip().upper()
     if number not in simulator.people:
         raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
-    settlement = Settlement(
-        settlement_id=body.settlement_id or f"SET{uuid.uuid4().hex[:20].upper()}", id_number=number,
-        service_date=body.service_date, setting=body.setting, amounts_fen=body.amounts_fen,
-        settled_at=body.settled_at or deps.clock().now())
-    simulator.add_settlement(settlement)
-    return SandboxSettlement(**settlement.model_dump(exclude={"id_number"}), id_number_masked=mask(number))
+    national = body.settlement
+    if national is not None:
+        from chalicelib.domain.settlement import MED_TYPES, service_date
+
+        settlement = Settlement(settlement_id=body.settlement_id or national.setl_id, id_number=number,
+                                service_date=service_date(national.setl_time), setting=MED_TYPES.get(national.med_type),
+                                national=national, settled_at=body.settled_at or national.setl_time)
+    else:
+        settlement = Settlement(
+            settlement_id=body.settlement_id or f"SET{uuid.uuid4().hex[:20].upper()}", id_number=number,
+            service_date=body.service_date, setting=body.setting, amounts_fen=body.amounts_fen,
+            settled_at=body.settled_at or deps.clock().now())
+    published = simulator.add_settlement(settlement)
+    return SandboxSettlement(**published.model_dump(exclude={"id_number"}), id_number_masked=mask(number))
+
+
+class NoticeReplyIn(RequestModel):
+    reply: Literal["stop"] = "stop"
+
+
+@endpoint(bp, "/sandbox/platform/notices/{idempotency_key}/reply", methods=("POST",),
+          summary="参保人通过医保平台渠道回复扣费确认通知(如:停止续保)", auth="sandbox", request=NoticeReplyIn,
+          response=NoticeReply, status=201, tags=TAGS)
+def reply_to_notice(ctx, idempotency_key: str, body: NoticeReplyIn):
+    try:
+        return _simulator().reply_to_notice(idempotency_key, body.reply)
+    except PlatformError as exc:
+        raise _as_http_error(exc) from None
 
 
 # ---- identity proof (the code the platform texts to the person's phone) ------------------------------------------
@@ -275,6 +317,14 @@ class SettlementsPage(BaseModel):
     settlements: list[Settlement]
 
 
+class RepliesPage(BaseModel):
+    replies: list[NoticeReply]
+
+
+class StatementPage(BaseModel):
+    entries: list[StatementEntry]
+
+
 @endpoint(bp, CONTRACT_PREFIX + "/persons/query", methods=("POST",), summary="医保平台:按身份证号查询参保人",
           auth="sandbox", request=PersonQuery, response=PlatformPerson, tags=PLATFORM_TAGS)
 def platform_find_person(ctx, body: PersonQuery):
@@ -318,19 +368,53 @@ def platform_refund(ctx, body: RefundIn):
     return _platform_call(lambda p: p.refund(body.deduction_idempotency_key, body.amount_fen, body.idempotency_key))
 
 
-@endpoint(bp, CONTRACT_PREFIX + "/settlements", summary="医保平台:某时刻以来的结算单", auth="sandbox",
-          response=SettlementsPage, query={"since": "ISO 8601 时间(含时区),返回此刻及之后结算的记录"},
+@endpoint(bp, CONTRACT_PREFIX + "/settlements", summary="医保平台:某序号之后发布的结算单", auth="sandbox",
+          response=SettlementsPage, query={"after": "上次读到的序号(不含),从 0 开始", "limit": "每页条数,至多 500"},
           tags=PLATFORM_TAGS)
 def platform_settlements(ctx):
     _verify_signature(ctx, "/settlements")
-    raw = ctx.query.get("since")
+    after, limit = _page(ctx)
+    return SettlementsPage(settlements=_platform_call(lambda p: p.settlements_after(after, limit)))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/notices/deductions", methods=("POST",),
+          summary="医保平台:发送代扣代缴确认信息(幂等)", auth="sandbox", request=DeductionNotice,
+          response=NoticeReceipt, status=201, tags=PLATFORM_TAGS)
+def platform_send_notice(ctx, body: DeductionNotice):
+    _verify_signature(ctx, "/notices/deductions")
+    return _platform_call(lambda p: p.send_deduction_notice(body))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/notices/replies", summary="医保平台:某序号之后参保人对确认信息的回复",
+          auth="sandbox", response=RepliesPage, query={"after": "上次读到的序号(不含)", "limit": "每页条数,至多 500"},
+          tags=PLATFORM_TAGS)
+def platform_notice_replies(ctx):
+    _verify_signature(ctx, "/notices/replies")
+    after, limit = _page(ctx)
+    return RepliesPage(replies=_platform_call(lambda p: p.notice_replies(after, limit)))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/accounts/statement", summary="医保平台:某日个人账户扣款与退款对账单",
+          auth="sandbox", response=StatementPage, query={"date": "YYYY-MM-DD(北京时间)"}, tags=PLATFORM_TAGS)
+def platform_account_statement(ctx):
+    _verify_signature(ctx, "/accounts/statement")
     try:
-        since = datetime.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(ctx.query.get("date") or "")
     except ValueError:
-        since = None
-    if since is None or since.tzinfo is None:
-        raise BadRequest("BAD_QUERY_PARAMETER", field="since")
-    return SettlementsPage(settlements=_platform_call(lambda p: p.settlements(since)))
+        raise BadRequest("BAD_QUERY_PARAMETER", field="date") from None
+    return StatementPage(entries=_platform_call(lambda p: p.account_statement(day)))
+
+
+def _page(ctx) -> tuple[int, int]:
+    from chalicelib.adapters.medical_platform import PAGE_LIMIT
+
+    values = []
+    for name, default in (("after", "0"), ("limit", str(PAGE_LIMIT))):
+        raw = ctx.query.get(name) or default
+        if not raw.isdigit():
+            raise BadRequest("BAD_QUERY_PARAMETER", field=name)
+        values.append(int(raw))
+    return values[0], min(max(values[1], 1), PAGE_LIMIT)
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
@@ -371,6 +455,7 @@ _STATUS_OF_CODE: dict[str, type[DomainError]] = {
     "INSUFFICIENT_BALANCE": RuleViolation,
     "REFUND_EXCEEDS_DEDUCTION": RuleViolation,
     "NO_PHONE_ON_RECORD": RuleViolation,
+    "NOTICE_NOT_FOUND": NotFound,
 }
 
 

@@ -28,6 +28,7 @@ class Counts:
     cancelled: int = 0
     claims_paid: int = 0
     paid_fen: int = 0
+    claims_paid_auto: int = 0  # of claims_paid, those paid without an application (免申即享, DOMAIN §11.4)
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -68,6 +69,23 @@ def enrolled_rate(enrolled: int, population: int | None) -> Decimal | None:
     return (Decimal(enrolled) / Decimal(population)).quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
 
 
+def auto_claim_share(counts: Counts) -> Decimal | None:
+    """免申即享 share = claims paid without an application ÷ claims paid, half-up to 4 places; None before any."""
+    if counts.claims_paid <= 0:
+        return None
+    return (Decimal(counts.claims_paid_auto) / Decimal(counts.claims_paid)).quantize(RATIO_PLACES,
+                                                                                     rounding=ROUND_HALF_UP)
+
+
+def county_target(plan: Plan, county: str) -> Decimal | None:
+    """The participation target a county is assessed on: its own, else the plan's (温州/浙江: 50%)."""
+    return plan.disclosure.county_participation_targets.get(county, plan.disclosure.participation_target)
+
+
+def target_met(rate: Decimal | None, target: Decimal | None) -> bool | None:
+    return None if rate is None or target is None else rate >= target
+
+
 def county_name(plan: Plan, county: str) -> str:
     if county in plan.disclosure.counties:
         return plan.disclosure.counties[county]
@@ -87,6 +105,7 @@ def _ratio(value: Decimal | None) -> str | None:
 def _figures(plan: Plan, counts: Counts) -> dict[str, Any]:
     return {"enrolled": counts.enrolled, "premium_fen": counts.premium_fen, "cancelled": counts.cancelled,
             "claims_paid": counts.claims_paid, "paid_fen": counts.paid_fen,
+            "claims_paid_auto": counts.claims_paid_auto, "auto_claim_share": _ratio(auto_claim_share(counts)),
             "loss_ratio": _ratio(loss_ratio(counts.paid_fen, counts.premium_fen, plan.disclosure.operating_fee_ratio))}
 
 
@@ -113,14 +132,15 @@ def disclosure_figures(plan: Plan, cells: dict[tuple[str, str], Counts], as_of: 
                                  target_pct=_percent(settings.participation_target)))
     if not population_known:
         notes.append(message_for("DISCLOSURE_NOTE_RATE_UNAVAILABLE"))
+    if settings.insured_population and settings.insured_population_illustrative:
+        notes.append(message_for("DISCLOSURE_NOTE_POPULATION_ILLUSTRATIVE",
+                                 source=settings.insured_population_source))
     if plan.city in by_county and plan.city not in settings.counties:
         notes.append(message_for("DISCLOSURE_NOTE_COUNTY_UNRECORDED", city_name=plan.city_name))
     return {
         "plan_id": plan.plan_id, "plan_name": plan.name, "as_of": as_of,
         "totals": {**_figures(plan, totals), "rate": _ratio(enrolled_rate(totals.enrolled, total_population))},
-        "by_county": [{"county": c, "county_name": county_name(plan, c), **_figures(plan, n),
-                       "rate": _ratio(enrolled_rate(n.enrolled, settings.insured_population.get(c)))}
-                      for c, n in by_county.items()],
+        "by_county": [_county_row(plan, c, n) for c, n in by_county.items()],
         "by_channel": [{"channel": ch, "channel_name": channel_name(ch), **_figures(plan, n)}
                        for ch, n in by_channel.items()],
         "by_county_channel": [{"county": c, "county_name": county_name(plan, c), "channel": ch,
@@ -129,8 +149,18 @@ def disclosure_figures(plan: Plan, cells: dict[tuple[str, str], Counts], as_of: 
         "loss_ratio_target": str(settings.loss_ratio_target),
         "participation_target": _ratio(settings.participation_target),
         "operating_fee_ratio": str(settings.operating_fee_ratio),
+        "insured_population_source": settings.insured_population_source or None,
+        "insured_population_illustrative": settings.insured_population_illustrative,
         "notes": notes,
     }
+
+
+def _county_row(plan: Plan, county: str, counts: Counts) -> dict[str, Any]:
+    rate = enrolled_rate(counts.enrolled, plan.disclosure.insured_population.get(county))
+    target = county_target(plan, county) if county in plan.disclosure.counties else None
+    return {"county": county, "county_name": county_name(plan, county), **_figures(plan, counts),
+            "rate": _ratio(rate), "insured_population": plan.disclosure.insured_population.get(county),
+            "participation_target": _ratio(target), "target_met": target_met(rate, target)}
 
 
 def _percent(ratio: Decimal) -> str:

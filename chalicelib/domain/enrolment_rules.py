@@ -37,6 +37,8 @@ def check_eligible(plan: Plan, person: PlatformPerson, who: str = "被保险人"
     if person.basic_type not in plan.eligibility.basic_types_admitted:
         raise RuleViolation("BASIC_TYPE_NOT_ADMITTED", who=who, basic_type=_BASIC_TYPE_ZH[person.basic_type],
                             plan_name=plan.name)
+    if person.status == "terminated":  # death, or basic insurance moved to another city
+        raise RuleViolation("BASIC_INSURANCE_ENDED", who=who)
     if person.status != "active":
         raise RuleViolation("BASIC_INSURANCE_SUSPENDED", who=who)
     excluded = sorted(set(plan.eligibility.excluded_programmes) & set(person.special_groups))

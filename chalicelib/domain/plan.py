@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.domain.settlement import AutoClaims
 from chalicelib.domain.vocabulary import (  # noqa: F401 (re-exported: the plan's vocabulary)
     CATEGORIES,
     SETTINGS,
@@ -178,8 +179,12 @@ class Disclosure(_Strict):
     operating_fee_ratio: Decimal = Decimal("0")
     loss_ratio_target: Decimal = Decimal("0.95")
     participation_target: Decimal | None = None
+    # A county's own target where the city assesses counties separately (浙丽保: each county's assessment).
+    county_participation_targets: dict[str, Decimal] = {}
     counties: dict[str, str] = {}
     insured_population: dict[str, int] = {}
+    insured_population_source: str = ""
+    insured_population_illustrative: bool = False  # no public figure: the report says so on every rate
 
     @model_validator(mode="after")
     def _population_of_listed_counties(self) -> Disclosure:
@@ -188,9 +193,27 @@ class Disclosure(_Strict):
             raise ValueError(f"insured_population names counties not listed in counties: {unlisted}")
         if any(n <= 0 for n in self.insured_population.values()):
             raise ValueError("insured_population counts must be positive")
+        if self.insured_population and not (self.insured_population_source or self.insured_population_illustrative):
+            raise ValueError("insured_population needs its source, or is marked illustrative")
+        unlisted = sorted(set(self.county_participation_targets) - set(self.counties))
+        if unlisted:
+            raise ValueError(f"county_participation_targets names counties not listed in counties: {unlisted}")
+        targets = [self.participation_target, *self.county_participation_targets.values()]
+        if any(t is not None and not (Decimal("0") < t <= Decimal("1")) for t in targets):
+            raise ValueError("participation targets must be within (0, 1]")
         if not (Decimal("0") <= self.operating_fee_ratio < Decimal("1")):
             raise ValueError("operating_fee_ratio must be within [0, 1)")
         return self
+
+
+class RenewalDates(_Strict):
+    """When the renewal into this plan notices and debits (DOMAIN §9.2–9.3). 浙丽保 names neither date: the plan
+    files choose illustrative ones inside the window [interpretation], which the bureau confirms before a run."""
+
+    notice_on: date
+    deduction_on: date
+    min_notice_days: int = Field(default=7, ge=1)
+    source: str = ""
 
 
 class Plan(_Strict):
@@ -217,6 +240,32 @@ class Plan(_Strict):
     benefits: Benefits
     disclosure: Disclosure = Disclosure()
     notes: list[str] = []
+    renewal: RenewalDates | None = None
+    auto_claims: AutoClaims = AutoClaims()  # 免申即享 (DOMAIN §11); by default every automatic claim is reviewed
+
+    @model_validator(mode="after")
+    def _renewal(self) -> Plan:
+        r = self.renewal
+        if r is None:
+            return self
+        if self.previous_plan_id is None:
+            raise ValueError("renewal settings need previous_plan_id (the plan renewed into this one)")
+        if "personal_account" not in self.payment_methods:
+            raise ValueError("auto-renewal deducts from the personal account: the plan must accept it")
+        if not (self.window_start <= r.notice_on < r.deduction_on <= self.window_end):
+            raise ValueError("renewal dates must satisfy window_start ≤ notice_on < deduction_on ≤ window_end")
+        if (r.deduction_on - r.notice_on).days < r.min_notice_days:
+            raise ValueError(f"the notice must go out at least {r.min_notice_days} days before the deduction")
+        return self
+
+    def renewal_schedule(self):
+        """The renewal into this plan as the domain's RenewalSchedule, or None when it renews nothing."""
+        from chalicelib.domain.renewal import RenewalSchedule
+
+        if self.renewal is None or self.previous_plan_id is None:
+            return None
+        return RenewalSchedule(from_plan_id=self.previous_plan_id, notice_on=self.renewal.notice_on,
+                               deduction_on=self.renewal.deduction_on, min_notice_days=self.renewal.min_notice_days)
 
     @model_validator(mode="after")
     def _dates(self) -> Plan:

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.settlement import NationalSettlement
+
 BasicType = Literal["employee", "resident"]
-BasicStatus = Literal["active", "suspended"]
+BasicStatus = Literal["active", "suspended", "terminated"]  # terminated: death, leaving the city
 AccountSource = Literal["current", "prior_years"]
 
 
@@ -68,11 +70,56 @@ class Refund(_Value):
 
 
 class Settlement(_Value):
-    """A settlement record (结算单) pushed by the platform — input to 免申即享 claims."""
+    """A settlement record (结算单) the platform publishes — the input of 免申即享 claims (DOMAIN §11).
 
+    `seq` is the platform's sequence number: readers keep a cursor on it, never on time, so a record settled earlier
+    but published late is still read. The amounts come either in our §5 categories (`amounts_fen`, keys
+    `<category>_fen`: the sandbox's own shape) or in the national 2304 shape (`national`, yuan)."""
+
+    seq: int = 0
     settlement_id: str
     id_number: str
     service_date: date
-    setting: Literal["inpatient", "outpatient", "special_outpatient"]
-    amounts_fen: dict[str, int]
+    setting: Literal["inpatient", "outpatient", "special_outpatient"] | None = None  # None: a med_type not placed
+    amounts_fen: dict[str, int] = {}
+    national: NationalSettlement | None = None
     settled_at: datetime
+
+
+class DeductionNotice(_Value):
+    """The 代扣代缴确认信息 we ask the platform to send before a renewal deduction (DOMAIN §9.3, §9.9): it reaches
+    the insured through the platform's own channel, even a relative with no account with us."""
+
+    idempotency_key: str
+    id_number: str
+    plan_name: str
+    amount_fen: int
+    account_source: AccountSource
+    deduction_on: date
+    text: str
+
+
+class NoticeReceipt(_Value):
+    notice_id: str
+    idempotency_key: str
+    sent_at: datetime
+
+
+class NoticeReply(_Value):
+    """A person's answer to a deduction notice through the platform's channel (today only: stop the renewal)."""
+
+    seq: int
+    notice_idempotency_key: str
+    reply: Literal["stop"]
+    at: datetime
+
+
+class StatementEntry(_Value):
+    """One line of the platform's daily account statement (对账单): a deduction or a refund we asked for."""
+
+    kind: Literal["deduction", "refund"]
+    idempotency_key: str
+    deduction_idempotency_key: str  # for a deduction, its own key
+    amount_fen: int
+    at: datetime
+    reference: str = ""

@@ -34,7 +34,25 @@ def load_plans(directory: Path | None = None) -> dict[str, Plan]:
         if plan.plan_id != path.stem:
             raise PlanError(f"{path.name} defines {plan.plan_id}")
         plans[plan.plan_id] = plan
+    check_succession(plans)
     return plans
+
+
+def check_succession(plans: dict[str, Plan]) -> None:
+    """A plan that names a previous plan continues the same scheme in the same city, after it; a plan that renews
+    another also names when the renewal notices and debits (the previous plan must let members consent)."""
+    for plan in plans.values():
+        if plan.previous_plan_id is None:
+            continue
+        previous = plans.get(plan.previous_plan_id)
+        if previous is None:
+            raise PlanError(f"plan {plan.plan_id!r} names an unknown previous plan {plan.previous_plan_id!r}")
+        if (previous.scheme, previous.city) != (plan.scheme, plan.city):
+            raise PlanError(f"plan {plan.plan_id!r} does not continue {previous.plan_id!r}'s scheme and city")
+        if previous.coverage_end >= plan.coverage_start:
+            raise PlanError(f"plan {plan.plan_id!r} starts before {previous.plan_id!r} ends")
+        if plan.renewal is not None and "personal_account" not in previous.payment_methods:
+            raise PlanError(f"plan {plan.plan_id!r} renews {previous.plan_id!r}, which takes no personal account")
 
 
 def all_plans() -> dict[str, Plan]:

@@ -45,10 +45,12 @@ def cancellation_op(plan: Plan, policy: dict[str, Any]) -> TxOp:
                        policy["policy_id"], counts)
 
 
-def claim_paid_op(plan: Plan, policy: dict[str, Any], claim_id: str, paid_fen: int) -> TxOp:
+def claim_paid_op(plan: Plan, policy: dict[str, Any], claim_id: str, paid_fen: int, *,
+                  without_application: bool = False) -> TxOp:
     """A claim paid: +1 claim and + the amount, in the county and channel where the policy was counted. A policy
-    that does not record its channel is still paid (the figures show it as unrecorded, never block the money)."""
-    counts = Counts(claims_paid=1, paid_fen=paid_fen)
+    that does not record its channel is still paid (the figures show it as unrecorded, never block the money).
+    A claim created from the settlement feed (免申即享) also counts as paid without an application."""
+    counts = Counts(claims_paid=1, paid_fen=paid_fen, claims_paid_auto=1 if without_application else 0)
     channel = policy.get("payment_method") or UNRECORDED_CHANNEL
     return _counter_op(plan.plan_id, counted_county(plan, policy.get("county")), channel, claim_id, counts)
 

@@ -15,7 +15,6 @@ from types import ModuleType
 import aws_cdk as cdk
 from aws_cdk import (
     aws_apigateway as apigw,
-    aws_wafv2 as wafv2,
 )
 from aws_cdk import (
     aws_cloudwatch as cw,
@@ -59,6 +58,9 @@ from aws_cdk import (
 from aws_cdk import (
     aws_sqs as sqs,
 )
+from aws_cdk import (
+    aws_wafv2 as wafv2,
+)
 from cdk_nag import NagPackSuppression, NagSuppressions
 from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
@@ -87,6 +89,7 @@ WECHATPAY_SECRET_KEYS = (
 APP_SECRET_KEYS = (
     "HMB_MEDICAL_PLATFORM_URL", "HMB_MEDICAL_PLATFORM_SECRET", "HMB_MEDICAL_PLATFORM_APP_ID",
     "HMB_SMS_URL", "HMB_SMS_TOKEN", "HMB_CAPTCHA_URL", "HMB_CAPTCHA_SECRET", "HMB_WECHAT_SUBSCRIBE_TEMPLATES",
+    "HMB_PAYOUT_URL", "HMB_PAYOUT_SECRET",
 )
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY,

@@ -32,3 +32,12 @@ def test_unknown_plan_is_404_with_chinese_message(client):
     body = json.loads(resp.body)
     assert body["code"] == "PLAN_NOT_FOUND"
     assert "nowhere-2030" in body["message"]
+
+
+def test_a_plan_that_renews_another_shows_its_renewal_dates(client):
+    body = json.loads(client.http.get("/v1/plans/lishui-2022").body)
+    assert body["renewal"]["from_plan_id"] == "lishui-2021"
+    assert body["renewal"]["notice_on"] == "2021-11-01"
+    assert body["renewal"]["deduction_on"] == "2021-12-17"
+    assert body["renewal"]["min_notice_days"] == 7
+    assert json.loads(client.http.get("/v1/plans/lishui-2021").body)["renewal"] is None

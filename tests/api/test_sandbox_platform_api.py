@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -111,11 +112,42 @@ def test_a_pushed_settlement_is_listed_by_the_platform(client, clock):
 
     assert response.status_code == 201
     assert response.json_body["settled_at"] == "2021-05-03T09:00:00+08:00"
-    listed = deps.platform().settlements(datetime(2021, 5, 1, tzinfo=CHINA_TZ))
+    listed = deps.platform().settlements_after(0)
     assert [s.settlement_id for s in listed] == [response.json_body["settlement_id"]]
+    assert response.json_body["seq"] == 1
 
 
 def test_the_platform_contract_routes_refuse_unsigned_calls(client):
     response = post(client, "/sandbox/platform/persons/query", {"id_number": ID_NUMBER})
     assert response.status_code == 401
     assert response.json_body["code"] == "PLATFORM_SIGNATURE_INVALID"
+
+
+def test_a_settlement_in_the_national_shape_is_published_with_its_service_date_and_setting(client, clock):
+    from datetime import datetime
+
+    from chalicelib import deps
+    from chalicelib.adapters.clock import CHINA_TZ
+
+    clock.set(datetime(2021, 5, 3, 9, 0, tzinfo=CHINA_TZ))
+    post(client, "/sandbox/people", person())
+    record = {"setl_id": "N-1", "setl_time": "2021-05-01T10:00:00+08:00", "med_type": "21",
+              "medfee_sumamt": "250000.00", "fulamt_ownpay_amt": "50000.00", "inscp_scp_amt": "200000.00",
+              "hifp_pay": "140000.00", "hifmi_pay": "30000.00", "psn_part_amt": "80000.00", "acct_pay": "10000.00",
+              "psn_cash_pay": "70000.00"}
+
+    response = post(client, "/sandbox/settlements", {"id_number": ID_NUMBER, "settlement": record})
+
+    assert response.status_code == 201, response.json_body
+    body = response.json_body
+    assert (body["settlement_id"], body["service_date"], body["setting"]) == ("N-1", "2021-05-01", "inpatient")
+    assert body["national"]["medfee_sumamt"] == "250000.00"
+    [published] = deps.platform().settlements_after(0)
+    assert published.national.hifmi_pay == Decimal("30000.00")
+
+
+def test_a_settlement_with_both_shapes_or_neither_is_refused_naming_the_problem(client):
+    post(client, "/sandbox/people", person())
+    response = post(client, "/sandbox/settlements", {"id_number": ID_NUMBER})
+    assert response.status_code == 400
+    assert response.json_body["code"] == "VALIDATION_FAILED"

@@ -189,16 +189,92 @@ def test_a_refund_of_an_unknown_deduction_is_refused(platform, people):
 
 
 # ---- settlement records ----------------------------------------------------------------------------------------
-def test_settlements_since_a_moment_are_those_settled_then_or_later_oldest_first(platform, people):
-    def settled(settlement_id: str, day: int) -> Settlement:
-        return Settlement(settlement_id=settlement_id, id_number=EMPLOYEE_ID, service_date=date(2021, 4, day),
-                          setting="inpatient", amounts_fen={"in_policy_below_catastrophic_fen": 180_000},
-                          settled_at=datetime(2021, 4, day, 18, 0, tzinfo=CHINA_TZ))
+def _settled(settlement_id: str, day: int) -> Settlement:
+    return Settlement(settlement_id=settlement_id, id_number=EMPLOYEE_ID, service_date=date(2021, 4, day),
+                      setting="inpatient", amounts_fen={"in_policy_below_catastrophic_fen": 180_000},
+                      settled_at=datetime(2021, 4, day, 18, 0, tzinfo=CHINA_TZ))
 
-    for record in (settled("S-3", 12), settled("S-1", 2), settled("S-2", 10)):
+
+def test_settlements_are_read_after_a_sequence_number_in_publication_order(platform, people):
+    for record in (_settled("S-3", 12), _settled("S-1", 2), _settled("S-2", 10)):
         people.add_settlement(record)
 
-    since = platform.settlements(datetime(2021, 4, 10, 18, 0, tzinfo=CHINA_TZ))
+    page = platform.settlements_after(0)
 
-    assert [s.settlement_id for s in since] == ["S-2", "S-3"]
-    assert since[0] == settled("S-2", 10)
+    assert [(s.seq, s.settlement_id) for s in page] == [(1, "S-3"), (2, "S-1"), (3, "S-2")]
+    assert page[2] == _settled("S-2", 10).model_copy(update={"seq": 3})
+    assert [s.settlement_id for s in platform.settlements_after(1, limit=1)] == ["S-1"]
+
+
+def test_a_record_settled_earlier_but_published_late_is_not_skipped(platform, people):
+    people.add_settlement(_settled("S-10", 10))
+    cursor = platform.settlements_after(0)[-1].seq
+    people.add_settlement(_settled("S-LATE", 2))  # settled on the 2nd, published after the 10th's
+
+    assert [s.settlement_id for s in platform.settlements_after(cursor)] == ["S-LATE"]
+    assert platform.settlements_after(cursor + 1) == []
+
+
+def test_a_national_record_travels_whole(platform, people):
+    from chalicelib.domain.settlement import NationalSettlement
+
+    national = NationalSettlement(setl_id="N-1", setl_time=datetime(2021, 5, 1, 10, tzinfo=CHINA_TZ), med_type="21",
+                                  medfee_sumamt="250000.00", fulamt_ownpay_amt="50000.00", inscp_scp_amt="200000.00",
+                                  hifp_pay="140000.00", hifmi_pay="30000.00", psn_part_amt="80000.00",
+                                  acct_pay="10000.00", psn_cash_pay="70000.00")
+    people.add_settlement(Settlement(settlement_id="N-1", id_number=EMPLOYEE_ID, service_date=date(2021, 5, 1),
+                                     setting="inpatient", national=national, settled_at=national.setl_time))
+    [record] = platform.settlements_after(0)
+    assert record.national == national and record.amounts_fen == {}
+
+
+# ---- the 代扣代缴确认信息 and the replies to it (DOMAIN §9.3, §9.9) ------------------------------------------------
+def _notice(key: str = "renewal-PL1-lishui-2022-notice", amount: int = 10_700):
+    from chalicelib.domain.platform import DeductionNotice
+
+    return DeductionNotice(idempotency_key=key, id_number=EMPLOYEE_ID, plan_name="浙丽保 2022", amount_fen=amount,
+                           account_source="current", deduction_on=date(2021, 12, 17), text="【自动续保扣费确认】…")
+
+
+def test_a_deduction_notice_is_sent_once_per_key(platform, people):
+    first = platform.send_deduction_notice(_notice())
+    assert platform.send_deduction_notice(_notice()) == first
+    assert list(people.notices) == ["renewal-PL1-lishui-2022-notice"]
+
+
+def test_the_same_notice_key_with_another_notice_is_refused(platform, people):
+    platform.send_deduction_notice(_notice())
+    with pytest.raises(PlatformError) as refused:
+        platform.send_deduction_notice(_notice(amount=99))
+    assert refused.value.code == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_a_notice_to_an_unknown_person_is_refused(platform, people):
+    from chalicelib.domain.platform import DeductionNotice
+
+    with pytest.raises(PlatformError) as refused:
+        platform.send_deduction_notice(DeductionNotice(**(_notice().model_dump() | {"id_number": UNKNOWN_ID})))
+    assert refused.value.code == "PERSON_NOT_FOUND"
+
+
+def test_a_stop_given_through_the_platforms_channel_is_read_after_a_cursor(platform, people):
+    platform.send_deduction_notice(_notice("n-1"))
+    platform.send_deduction_notice(_notice("n-2"))
+    people.reply_to_notice("n-2", "stop")
+    people.reply_to_notice("n-1", "stop")
+
+    replies = platform.notice_replies(0)
+    assert [(r.seq, r.notice_idempotency_key, r.reply) for r in replies] == [(1, "n-2", "stop"), (2, "n-1", "stop")]
+    assert [r.notice_idempotency_key for r in platform.notice_replies(1)] == ["n-1"]
+
+
+# ---- the daily account statement (对账单, DOMAIN §9.10) --------------------------------------------------------
+def test_the_daily_statement_lists_that_days_deductions_and_refunds(platform, people):
+    platform.deduct(EMPLOYEE_ID, "current", 10_000, "order-S1-pay", "ORDER-S1")
+    platform.refund("order-S1-pay", 10_000, "order-S1-refund")
+
+    entries = platform.account_statement(date(2021, 4, 15))
+
+    assert [(e.kind, e.idempotency_key, e.deduction_idempotency_key, e.amount_fen) for e in entries] == [
+        ("deduction", "order-S1-pay", "order-S1-pay", 10_000), ("refund", "order-S1-refund", "order-S1-pay", 10_000)]
+    assert platform.account_statement(date(2021, 4, 16)) == []

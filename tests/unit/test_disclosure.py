@@ -14,6 +14,9 @@ from chalicelib.services import disclosure
 
 LISHUI = get_plan("lishui-2021")
 COUNTIES = list(LISHUI.disclosure.counties)
+# The report as it reads before the bureau gives population figures (the shipped plan carries illustrative ones).
+NO_POPULATION = LISHUI.model_copy(update={"disclosure": LISHUI.disclosure.model_copy(
+    update={"insured_population": {}, "insured_population_illustrative": False})})
 
 
 # ---- loss ratio and enrolled rate ---------------------------------------------------------------------------------
@@ -104,18 +107,19 @@ def test_merge_sums_cells_read_from_several_shards():
 
 # ---- the report ---------------------------------------------------------------------------------------------------
 def test_every_county_and_channel_appears_even_with_nobody_enrolled():
-    report = disclosure_figures(LISHUI, {}, "2021-01-01T00:00:00+08:00")
+    report = disclosure_figures(NO_POPULATION, {}, "2021-01-01T00:00:00+08:00")
     assert [c["county"] for c in report["by_county"]] == COUNTIES
     assert [c["channel"] for c in report["by_channel"]] == LISHUI.payment_methods
     assert report["by_county_channel"] == []
     assert report["totals"] == {"enrolled": 0, "premium_fen": 0, "cancelled": 0, "claims_paid": 0, "paid_fen": 0,
-                                "loss_ratio": None, "rate": None}
+                                "claims_paid_auto": 0, "auto_claim_share": None, "loss_ratio": None, "rate": None}
     assert (report["loss_ratio_target"], report["participation_target"], report["operating_fee_ratio"]) == (
         "0.95", "0.5", "0.05")
 
 
 def test_without_population_figures_the_rate_is_null_and_a_note_says_why():
-    report = disclosure_figures(LISHUI, {("331102", "wechat_pay"): Counts(enrolled=5, premium_fen=50000)}, "t")
+    report = disclosure_figures(NO_POPULATION, {("331102", "wechat_pay"): Counts(enrolled=5, premium_fen=50000)},
+                                "t")
     assert all(c["rate"] is None for c in report["by_county"]) and report["totals"]["rate"] is None
     assert any("参保率暂不计算" in note for note in report["notes"])
     assert any("50%" in note for note in report["notes"]) and any("95%" in note for note in report["notes"])
@@ -150,3 +154,46 @@ def test_a_claim_on_a_policy_without_a_recorded_channel_is_still_counted():
     assert (op.values[":channel"], op.values[":paid_fen"]) == ("unrecorded", 700)
     report = disclosure_figures(LISHUI, {("331102", "unrecorded"): Counts(claims_paid=1, paid_fen=700)}, "t")
     assert report["by_channel"][-1]["channel_name"] == "未记录渠道"
+
+
+# ---- participation targets and 免申即享 (DOMAIN §10.5, §11.4) --------------------------------------------------------
+def test_each_county_is_measured_against_its_participation_target():
+    population = dict.fromkeys(COUNTIES, 1000)
+    plan = LISHUI.model_copy(update={"disclosure": LISHUI.disclosure.model_copy(
+        update={"insured_population": population, "county_participation_targets": {"331121": Decimal("0.7")}})})
+    report = disclosure_figures(plan, {("331102", "subsidy"): Counts(enrolled=600, premium_fen=6_000_000),
+                                       ("331121", "collective"): Counts(enrolled=600, premium_fen=6_000_000)}, "t")
+    rows = {c["county"]: c for c in report["by_county"]}
+    assert (rows["331102"]["participation_target"], rows["331102"]["target_met"]) == ("0.5", True)  # 省定 50%
+    assert (rows["331121"]["participation_target"], rows["331121"]["target_met"]) == ("0.7", False)
+    assert rows["331122"]["target_met"] is False and rows["331122"]["insured_population"] == 1000
+
+
+def test_subsidy_and_collective_are_counted_as_their_own_channels():
+    report = disclosure_figures(LISHUI, {("331102", "subsidy"): Counts(enrolled=3, premium_fen=30000),
+                                         ("331102", "collective"): Counts(enrolled=2, premium_fen=20000)}, "t")
+    by_channel = {c["channel"]: c for c in report["by_channel"]}
+    assert (by_channel["subsidy"]["enrolled"], by_channel["collective"]["enrolled"]) == (3, 2)
+    assert by_channel["subsidy"]["channel_name"] != by_channel["collective"]["channel_name"]
+
+
+def test_illustrative_population_figures_are_said_to_be_so():
+    report = disclosure_figures(LISHUI, {}, "t")
+    assert report["insured_population_illustrative"] is True
+    assert any("示意数据" in note for note in report["notes"])
+
+
+def test_the_share_of_claims_paid_without_an_application():
+    cells = {("331102", "personal_account"): Counts(claims_paid=4, paid_fen=400, claims_paid_auto=3)}
+    report = disclosure_figures(LISHUI, cells, "t")
+    assert (report["totals"]["claims_paid_auto"], report["totals"]["auto_claim_share"]) == (3, "0.7500")
+    op = disclosure.claim_paid_op(LISHUI, {"county": "331102", "payment_method": "personal_account"}, "CLM3", 900,
+                                  without_application=True)
+    assert (op.values[":claims_paid"], op.values[":claims_paid_auto"]) == (1, 1)
+    op = disclosure.claim_paid_op(LISHUI, {"county": "331102", "payment_method": "personal_account"}, "CLM4", 900)
+    assert ":claims_paid_auto" not in op.values
+
+
+def test_a_population_without_a_source_is_refused_at_load():
+    with pytest.raises(ValueError, match="source"):
+        Disclosure(counties={"331102": "莲都区"}, insured_population={"331102": 10})
