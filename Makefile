@@ -20,7 +20,7 @@ test: $(VENV)/.installed ## install what tests need and run them
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.installed ## schemathesis over HTTP on a fresh `make run` (seeded; FUZZ_EXAMPLES per operation, >= 5,000 cases)
-	$(PY) tools/fuzz.py --serve $${FUZZ_EXAMPLES:-100} $${FUZZ_SEED:-1}
+	$(PY) tools/fuzz.py --serve $${FUZZ_EXAMPLES:-150} $${FUZZ_SEED:-1}
 
 bench: $(VENV)/.installed ## print the benchmark figures
 	$(PY) -m bench
