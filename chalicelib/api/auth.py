@@ -24,7 +24,7 @@ class Principal:
     kind: str  # "member" | "staff"
     subject: str  # account id for members, staff id for staff
     role: str | None = None
-    cities: tuple[str, ...] = ()  # staff: the 统筹区 division codes they act for; ("*",) = every city
+    cities: tuple[str, ...] = ("*",)  # staff: the 统筹区 codes they act for ("*" = every city); tokens must name them
 
     @property
     def account_id(self) -> str:
