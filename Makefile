@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: run test bench synth package lint clean fuzz
+.PHONY: run test bench synth package lint clean fuzz browser screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 run: $(VENV)/.installed ## serve the API with its sandbox on 127.0.0.1:$(PORT)
 	PORT=$(PORT) $(PY) tools/run_local.py
 
-test: $(VENV)/.installed ## install what tests need and run them
+test: $(VENV)/.installed browser ## install what tests need and run them
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.installed ## schemathesis over HTTP on a fresh `make run` (seeded; FUZZ_EXAMPLES per operation, >= 5,000 cases)
@@ -48,3 +48,19 @@ package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chali
 	rm -rf $(DIST)/chalice-package
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-cn-north-1} $(VENV)/bin/chalice package --stage $(PACKAGE_STAGE) $(DIST)/chalice-package
 	@$(PY) tools/package_budget.py $(DIST)/chalice-package/deployment.zip
+
+# ---- the H5 page's browser tests (tests/browser/, chalicelib/h5/) ----------------------------------------------------
+# Debian's Chromium and a CJK font (so pages and screenshots show Chinese), installed once when missing (CI runs as
+# root on a clean machine). Playwright drives /usr/bin/chromium; its own browser download is never used.
+browser: ## install Debian's chromium and a CJK font when missing
+	@if command -v chromium >/dev/null 2>&1 && command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; then :; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian chromium and fonts-noto-cjk for the browser tests"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk \
+	  || echo "WARNING: could not install chromium/fonts-noto-cjk; tests/browser will fail until they are installed"; \
+	fi
+
+screenshots: $(VENV)/.installed browser ## rewrite docs/screenshots/*.png (390x844, normal and 长辈模式) from make run
+	$(PY) -m tests.browser.screenshots

@@ -73,6 +73,8 @@ SETTINGS: dict[str, Setting] = {s.env: s for s in (
     Setting("HMB_CAPTCHA_SECRET", required=True, secret=True),
     Setting("HMB_PAYOUT_URL", required=True, secret=True, description="the insurer's payment gateway (payouts)"),
     Setting("HMB_PAYOUT_SECRET", required=True, secret=True, description="shared with the payment gateway"),
+    Setting("HMB_JOBS_QUEUE_URL", required=True, description="the fan-out job queue (set by the stack)"),
+    Setting("HMB_JOBS_DLQ_URL", required=True, description="its dead-letter queue (set by the stack)"),
     Setting("HMB_DOCUMENT_MAX_BYTES", "int", default=10 * 1024 * 1024),
     Setting("HMB_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"),
     Setting("HMB_CORS_ORIGIN", default="", local="*",
@@ -113,6 +115,10 @@ class Settings:
     sms_verify_address_limit_per_hour: int
     sms_global_per_minute: int
     payout_url: str | None  # the insurer's payment gateway (docs/payouts.md); the simulator when unset locally
+    # The fan-out job queue (chalicelib/services/fanout.py) and its dead-letter queue; the stack provides both URLs.
+    # Unset in the local stage: the queue adapter finds (or creates) queues of these names on the moto server.
+    jobs_queue_url: str | None = None
+    jobs_dead_letter_url: str | None = None
     values: dict[str, Any] = field(default_factory=dict, repr=False)  # every declared setting, by env name
 
     @property
@@ -226,6 +232,8 @@ def get_settings() -> Settings:
         sms_verify_address_limit_per_hour=values["HMB_SMS_VERIFY_ADDRESS_LIMIT_PER_HOUR"],
         sms_global_per_minute=values["HMB_SMS_GLOBAL_PER_MINUTE"],
         payout_url=values["HMB_PAYOUT_URL"],
+        jobs_queue_url=values["HMB_JOBS_QUEUE_URL"],
+        jobs_dead_letter_url=values["HMB_JOBS_DLQ_URL"],
         values=values,
     )
 
@@ -236,7 +244,7 @@ _CHECKED_BY_ADAPTERS = frozenset({
     "HMB_WECHATPAY_PRIVATE_KEY", "HMB_WECHATPAY_CERT_SERIAL", "HMB_WECHATPAY_APIV3_KEY", "HMB_WECHATPAY_PUBLIC_KEY",
     "HMB_WECHATPAY_PUBLIC_KEY_ID", "HMB_WECHAT_APP_SECRET", "HMB_WECHAT_APPID", "HMB_WECHAT_MCHID", "HMB_SMS_URL", "HMB_SMS_TOKEN", "HMB_CAPTCHA_URL",
     "HMB_CAPTCHA_SECRET", "HMB_MEDICAL_PLATFORM_URL", "HMB_MEDICAL_PLATFORM_SECRET", "HMB_KMS_KEY_ID",
-    "HMB_PAYOUT_URL", "HMB_PAYOUT_SECRET",
+    "HMB_PAYOUT_URL", "HMB_PAYOUT_SECRET", "HMB_JOBS_QUEUE_URL", "HMB_JOBS_DLQ_URL",
 })
 
 

@@ -155,8 +155,11 @@ def _notifications():
 
         return RecordingNotifier(clock())
     from chalicelib.adapters.notifications import WeChatSubscribeNotifier
+    from chalicelib.adapters.wechat_token import SharedAccessToken, TableTokenStore
 
-    return WeChatSubscribeNotifier.from_env(get_settings())
+    s = get_settings()
+    tokens = SharedAccessToken(s.wechat_appid, s.wechat_app_secret, store=TableTokenStore(table()))
+    return WeChatSubscribeNotifier.from_env(s, tokens=tokens)
 
 
 def sms():
@@ -207,6 +210,47 @@ def payout_secret() -> bytes:
     if not get_settings().is_local:
         raise RuntimeError("HMB_PAYOUT_SECRET is required outside the local stage")
     return LOCAL_SECRET
+
+
+@provider("job_queue")
+def _job_queue():
+    from chalicelib.adapters.job_queue import SqsJobQueue, sqs_client
+
+    s = get_settings()
+    client = sqs_client(s.region)
+    if s.jobs_queue_url:
+        return SqsJobQueue(client, s.jobs_queue_url, s.jobs_dead_letter_url)
+    if not s.is_local:
+        raise RuntimeError("HMB_JOBS_QUEUE_URL is required outside the local stage")
+    return SqsJobQueue.local(client)
+
+
+def job_queue():
+    return get("job_queue")
+
+
+# ---- use-case port bundles ------------------------------------------------------------------------------------
+def claim_ports():
+    """The complete ports of the claim use cases (services.claims), over the table and this process's adapters."""
+    from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
+    from chalicelib.adapters.repositories.claimants import TableClaimants
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.services.claims.ports import ClaimPorts
+
+    t = table()
+    return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
+                      calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
+                      cipher=cipher(), platform=platform())
+
+
+def order_ports():
+    """Everything the order, payment, cancellation and reconciliation use cases need."""
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.orders.ports import OrderPorts
+
+    return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
+                      orders=OrderRepository(table()), policies=PolicyRepository(table()))
 
 
 # ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------

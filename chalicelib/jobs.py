@@ -1,36 +1,150 @@
-"""Scheduled jobs (registered in app.py). Each is a plain function of the event, wired to the ports by deps."""
+"""The job registry and the entry points app.py's handlers call.
+
+Each job is registered once in `JOBS` (name → enqueue function + item handler, `chalicelib/services/fanout.py`'s
+`Job`); a schedule (`chalicelib/schedules.py`), `POST /sandbox/jobs/{job}` and the SQS worker all find it here.
+Job functions import their services lazily: importing this module builds nothing.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chalicelib.services.fanout import FanoutPorts, Job, JobRun, RunContext, WorkItem
 
-def reconcile_orders(event: Any = None) -> dict[str, int]:
-    """Every 10 minutes: settle orders a failure left `settling`/`refund_pending`, resend pending refunds."""
+JOBS: dict[str, Job] = {}
+LOCAL_QUEUE_DEPTH = 50  # messages the local stage lets pile up before its worker drains them
+
+
+def register(job: Job) -> Job:
+    """Add a job to the registry (the built-in jobs below; tests add their own)."""
+    JOBS[job.name] = job
+    return job
+
+
+def unregister(name: str) -> None:
+    JOBS.pop(name, None)
+
+
+# ---- ports ------------------------------------------------------------------------------------------------------
+def fanout_ports() -> FanoutPorts:
+    from chalicelib import deps
+    from chalicelib.config import get_settings
+    from chalicelib.observability import logger
+
+    local = get_settings().is_local
+    return FanoutPorts(table=deps.table(), queue=deps.job_queue(), clock=deps.clock(), jobs=JOBS, log=logger(),
+                       retry_delay_seconds=(lambda attempt: 0) if local else (lambda attempt: min(900, 30 * attempt)))
+
+
+# ---- entry points -------------------------------------------------------------------------------------------------
+def run_scheduled(job: str, event: Any = None) -> dict[str, Any]:
+    """A schedule fired: start a run (the worker does the work). Returns the run record as enqueued."""
+    from chalicelib.services import fanout
+
+    return fanout.start(fanout_ports(), job).to_dict()
+
+
+def handle_sqs_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The SQS-triggered worker (app.py `job_worker`; locally `run_now`'s drain): partial batch failures."""
+    from chalicelib.services import fanout
+
+    return fanout.handle_event(fanout_ports(), event)
+
+
+def run_now(job: str, *, params: Mapping[str, Any] | None = None,
+            stop_after_messages: int | None = None) -> JobRun:
+    """The local stage: start a run at the sandbox clock and drain the moto queue through the same worker, answering
+    when the work is done (or the run stopped)."""
+    from chalicelib.services import fanout
+
+    ports = fanout_ports()
+
+    def keep_the_queue_shallow(sent: int) -> None:
+        # moto's SQS costs grow with the number of queued messages (each receive and delete walks them all):
+        # the worker drains while the run is still enqueueing, as Lambda's pollers would.
+        if sent % LOCAL_QUEUE_DEPTH == 0:
+            fanout.drain_available(ports.queue, handle_sqs_event, LOCAL_QUEUE_DEPTH)
+
+    run = fanout.start(ports, job, params=params,
+                       after_send=keep_the_queue_shallow if stop_after_messages is None else None)
+    return fanout.drain(ports, run.run_id, handle_sqs_event, stop_after_messages=stop_after_messages) or run
+
+
+# ---- the jobs ---------------------------------------------------------------------------------------------------
+def _single(context: RunContext) -> Iterable[tuple[str, Any]]:
+    """One item for jobs that do their whole pass in one go (they page their own sparse work queues)."""
+    yield context.job, {}
+
+
+def _reconcile_orders(item: WorkItem) -> dict[str, int]:
     from chalicelib import deps
     from chalicelib.observability import logger
     from chalicelib.services.orders import reconcile
 
-    counts = reconcile(deps.table(), deps.clock().now())
+    counts = reconcile(deps.order_ports(), item.now)
     logger().info("orders reconciled", extra=counts)
     return counts
 
 
-def claim_deadline_sweep(event: Any = None) -> dict[str, Any]:
-    """Daily: count the claims past their statutory decision deadline (15 working days, 001 §五) by status. The
-    WARNING line is what the deadline alarm's metric filter counts; staff see the same claims first in their queue."""
+def _claim_deadline_sweep(item: WorkItem) -> dict[str, int]:
+    summary = claim_deadline_summary(item.now.date())
+    return {"overdue": summary["overdue"], **{f"overdue_{k}": v for k, v in summary["by_status"].items()}}
+
+
+register(Job("reconcile_orders", enqueue=_single, handle=_reconcile_orders, aliases=("reconcile",),
+             description="Settle orders a failure left settling/refund_pending; resend pending refunds"))
+register(Job("claim_deadline_sweep", enqueue=_single, handle=_claim_deadline_sweep,
+             description="Count claims past their statutory decision deadline"))
+
+
+# ---- the jobs' plain functions (also called directly by services tests) -------------------------------------------
+def reconcile_orders(event: Any = None) -> dict[str, int]:
+    """Settle orders a failure left `settling`/`refund_pending`, resend pending refunds, at the service clock."""
+    from chalicelib import deps
+
+    return _reconcile_orders(WorkItem(run_id="", job="reconcile_orders", item_id="", payload={}, attempt=1,
+                                      message_key="", now=deps.clock().now()))
+
+
+def claim_deadline_summary(today) -> dict[str, Any]:
+    """Count the claims past their statutory decision deadline (15 working days, 001 §五) by status. The WARNING
+    line is what the deadline alarm's metric filter counts; staff see the same claims first in their queue."""
     from chalicelib import deps
     from chalicelib.observability import logger
     from chalicelib.services.claims import overdue_claims
 
-    today = deps.clock().today()
-    overdue = overdue_claims(deps.table(), today)
+    overdue = overdue_claims(deps.claim_ports(), today)
     by_status: dict[str, int] = {}
     for claim in overdue:
-        by_status[claim["status"]] = by_status.get(claim["status"], 0) + 1
+        by_status[claim.status] = by_status.get(claim.status, 0) + 1
     summary = {"as_of": today.isoformat(), "overdue": len(overdue), "by_status": by_status,
-               "oldest_decision_due": overdue[0]["decision_due"] if overdue else None}
+               "oldest_decision_due": overdue[0].decision_due.isoformat() if overdue else None}
     if overdue:
         logger().warning("claims past their decision deadline", extra=summary)
     else:
         logger().info("no claim past its decision deadline", extra=summary)
     return summary
+
+
+def claim_deadline_sweep(event: Any = None) -> dict[str, Any]:
+    from chalicelib import deps
+
+    return claim_deadline_summary(deps.clock().today())
+
+
+def document_uploaded(event: Any) -> dict[str, int]:
+    """S3 ObjectCreated records → verify the claim document each object belongs to (services.claims.documents)."""
+    from urllib.parse import unquote_plus
+
+    from chalicelib import deps
+    from chalicelib.observability import logger
+    from chalicelib.services.claims import verify_uploaded
+
+    ports, now = deps.claim_ports(), deps.clock().now()
+    counts: dict[str, int] = {}
+    for record in (event or {}).get("Records", []):
+        key = unquote_plus(((record.get("s3") or {}).get("object") or {}).get("key", ""))  # S3 URL-encodes keys
+        outcome = verify_uploaded(ports, key, now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    logger().info("uploaded documents checked", extra={"counts": counts})
+    return counts

@@ -57,22 +57,41 @@ def _empty_world() -> None:
                    for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         if objects:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+    _empty_job_queues()
+
+
+def _empty_job_queues() -> None:
+    """The fan-out job queues start each test empty: deleted here, created again on first use by
+    chalicelib/adapters/job_queue.py (moto, like SQS, allows one PurgeQueue a minute)."""
+    import boto3
+
+    from chalicelib.adapters.job_queue import DEAD_LETTER_NAME, QUEUE_NAME
+
+    sqs = boto3.client("sqs", region_name="cn-north-1")
+    for name in (QUEUE_NAME, DEAD_LETTER_NAME):
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except sqs.exceptions.QueueDoesNotExist:
+            pass
 
 
 @pytest.fixture()
 def aws(_moto_world):
     """A clean moto world (empty table and bucket) and freshly built ports (simulators, sandbox clock)."""
     from chalicelib import deps
+    from chalicelib.adapters import job_queue
     from chalicelib.adapters.dynamodb import reset_clients
     from chalicelib.config import reset_settings
 
     reset_settings()
     reset_clients()
+    job_queue.reset_clients()
     deps.reset()
     _empty_world()
     yield
     deps.reset()
     reset_clients()
+    job_queue.reset_clients()
 
 
 @pytest.fixture()

@@ -1,7 +1,8 @@
 """`make run`: the API with its sandbox on 127.0.0.1:$PORT, no AWS account needed.
 
-1. starts an embedded moto server (DynamoDB, S3) on a free loopback port, with dummy credentials;
-2. creates the table and bucket from chalicelib/adapters/schema.py (the module the tests and the CDK stack read);
+1. starts an embedded moto server (DynamoDB, S3, SQS) on a free loopback port, with dummy credentials;
+2. creates the table and bucket from chalicelib/adapters/schema.py (the module the tests and the CDK stack read),
+   and the fan-out job queue with its dead-letter queue (chalicelib/adapters/job_queue.py);
 3. serves the app with chalice's own local server for the `local` stage (what `chalice local --stage local
    --no-autoreload` runs), in this process, so one Ctrl-C or SIGTERM stops the API and moto together.
 
@@ -47,7 +48,7 @@ def point_aws_at(endpoint: str) -> None:
     os.environ.update({
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION, "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_S3": endpoint,
-        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL_SQS": endpoint, "AWS_EC2_METADATA_DISABLED": "true",
     })
 
 
@@ -61,6 +62,9 @@ def create_storage() -> tuple[str, str]:
     settings = get_settings()
     schema.ensure_table(boto3.client("dynamodb", region_name=REGION), settings.table_name)
     schema.ensure_bucket(boto3.client("s3", region_name=REGION), settings.bucket_name)
+    from chalicelib.adapters.job_queue import SqsJobQueue, sqs_client
+
+    SqsJobQueue.local(sqs_client(REGION))  # POST /sandbox/jobs/{job} drains it through the SQS worker
     return settings.table_name, settings.bucket_name
 
 
@@ -69,7 +73,11 @@ def local_server(host: str, port: int):
     .chalice/config.json are applied to this process before app.py is imported, as `chalice local` does."""
     from chalice.cli import create_local_server
     from chalice.cli.factory import CLIFactory
+    from chalice.local import ThreadedHTTPServer
 
+    # socketserver's default listen backlog (5) resets connections when a phone burst (the e2e concurrency tests:
+    # 20 orders at once) arrives together; API Gateway queues them, so the local server should too.
+    ThreadedHTTPServer.request_queue_size = 128
     factory = CLIFactory(PROJECT_DIR, environ=os.environ)
     return create_local_server(factory, host, port, STAGE)
 
@@ -101,7 +109,7 @@ def main() -> int:
             f"    plans     {base}/v1/plans",
             f"    OpenAPI   {base}/v1/openapi.json",
             f"    sandbox   {base}/sandbox/...  (simulated 医保 platform, WeChat, SMS, clock)",
-            f"  moto (DynamoDB table {table}, S3 bucket {bucket}) on {moto_url}",
+            f"  moto (DynamoDB table {table}, S3 bucket {bucket}, SQS job queue) on {moto_url}",
             "  Data lives in memory until this process stops. Ctrl-C to stop.",
             "",
         ]), flush=True)

@@ -152,3 +152,26 @@ def rate_counter(scope: str, subject: str, window_start: int) -> dict[str, str]:
 
 
 RATE_COUNTER_PREFIX = "RATE#"
+
+# Fan-out job runs (chalicelib/services/fanout.py): one run record per run, one marker per processed message (the
+# message's counts are added once, however often SQS delivers it); runs of a job listed newest first on GSI3.
+def job_run(run_id: str) -> dict[str, str]:
+    return {"PK": f"JOBRUN#{run_id}", "SK": "RUN"}
+
+
+def job_run_message(run_id: str, message_key: str) -> dict[str, str]:
+    return {"PK": f"JOBRUN#{run_id}", "SK": f"MSG#{message_key}"}
+
+
+def gsi_job_runs(job: str, sort: str) -> dict[str, str]:
+    return {"GSI3PK": f"JOBRUN#{job}", "GSI3SK": sort}
+
+
+def wechat_access_token(appid: str) -> dict[str, str]:
+    """The one WeChat access token all containers share (chalicelib/adapters/wechat_token.py)."""
+    return {"PK": f"WECHAT_TOKEN#{appid}", "SK": "TOKEN"}
+
+
+def official_calendar(year: int) -> dict[str, str]:
+    """One year of the State Council's holiday and make-up working-day notice, as loaded by an operator."""
+    return {"PK": f"CALENDAR#{year:04d}", "SK": "CALENDAR"}

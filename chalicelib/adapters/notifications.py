@@ -7,7 +7,8 @@ issued, renewal due…). `recipient` is an account id (or a phone, for a grantee
     HMB_WECHAT_SUBSCRIBE_TEMPLATES  JSON object: our template name → the WeChat template id,
                                     e.g. {"claim_decided": "aBcD…", "policy_issued": "EfGh…"}
     HMB_WECHAT_MINIPROGRAM_STATE    formal | trial | developer (default formal)
-  and the app's HMB_WECHAT_APPID / HMB_WECHAT_APP_SECRET for the access token.
+  and the app's HMB_WECHAT_APPID / HMB_WECHAT_APP_SECRET for the access token — one token shared by every
+  container through the table (chalicelib/adapters/wechat_token.py).
 
 A notification is a courtesy, never part of a business write: `notify` does not raise. Failures are logged without
 the message content.
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/token"
 SUBSCRIBE_SEND_URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
 _TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})  # invalid / expired access token
 _NOT_SUBSCRIBED = 43101  # the member did not accept this template: nothing to do
@@ -68,18 +67,17 @@ class WeChatSubscribeNotifier:
     miniprogram_state: str = "formal"
     openid_of: Callable[[str], str | None] = _openid_from_table
     session: Any = None
-    _token: tuple[str, float] | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    tokens: Any = None  # chalicelib.adapters.wechat_token.SharedAccessToken (deps shares it through the table)
 
     TIMEOUT_SECONDS = 3
 
     @classmethod
-    def from_env(cls, settings) -> WeChatSubscribeNotifier:
+    def from_env(cls, settings, tokens: Any = None) -> WeChatSubscribeNotifier:
         templates = json.loads(settings.get("HMB_WECHAT_SUBSCRIBE_TEMPLATES") or "{}")
         if not isinstance(templates, dict):
             raise TypeError("HMB_WECHAT_SUBSCRIBE_TEMPLATES must be a JSON object")
         return cls(settings.wechat_appid, settings.wechat_app_secret, {str(k): str(v) for k, v in templates.items()},
-                   settings.get("HMB_WECHAT_MINIPROGRAM_STATE"))
+                   settings.get("HMB_WECHAT_MINIPROGRAM_STATE"), tokens=tokens)
 
     def _http(self):
         if self.session is None:
@@ -88,18 +86,12 @@ class WeChatSubscribeNotifier:
             self.session = requests.Session()
         return self.session
 
-    def _access_token(self, refresh: bool = False) -> str:
-        with self._lock:
-            if self._token and not refresh and self._token[1] > time.time():
-                return self._token[0]
-            resp = self._http().get(TOKEN_URL, params={"grant_type": "client_credential", "appid": self.appid,
-                                                       "secret": self.secret}, timeout=self.TIMEOUT_SECONDS)
-            data = json.loads(resp.text)
-            if not data.get("access_token"):
-                raise RuntimeError(f"access token refused (errcode {data.get('errcode')})")
-            # Renew five minutes early so a token never expires between our check and WeChat's.
-            self._token = (data["access_token"], time.time() + int(data.get("expires_in", 7200)) - 300)
-            return self._token[0]
+    def _tokens(self):
+        if self.tokens is None:  # this container's own token (no table given): still WeChat's stable token
+            from chalicelib.adapters.wechat_token import SharedAccessToken
+
+            self.tokens = SharedAccessToken(self.appid, self.secret, session=self._http())
+        return self.tokens
 
     def notify(self, recipient: str, template: str, data: dict[str, Any]) -> None:
         from chalicelib.observability import logger
@@ -115,9 +107,15 @@ class WeChatSubscribeNotifier:
                 return
             message = {"touser": openid, "template_id": template_id, "miniprogram_state": self.miniprogram_state,
                        "data": {k: {"value": str(v)} for k, v in data.items()}}
-            errcode = self._send(message, self._access_token())
+            token = self._tokens().get()
+            errcode = self._send(message, token)
             if errcode in _TOKEN_INVALID_ERRCODES:
-                errcode = self._send(message, self._access_token(refresh=True))
+                token = self._tokens().refused(token)
+                if token is None:  # another container is renewing the token right now
+                    logger().warning("subscribe message not sent: access token being renewed",
+                                     extra={"template": template})
+                    return
+                errcode = self._send(message, token)
             if errcode not in (0, _NOT_SUBSCRIBED):
                 logger().warning("subscribe message refused", extra={"template": template, "errcode": errcode})
         except Exception as exc:  # noqa: BLE001 — a notification must never fail the operation that triggered it

@@ -115,6 +115,11 @@ class WeChatPay:
         return {"appId": self.appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
                 "signType": "RSA", "paySign": pay_sign}
 
+    def close_order(self, out_trade_no: str) -> None:
+        """Close an unpaid order (关闭订单) so it can no longer be paid; idempotent. Raises WeChatPayRefused
+        ("ORDERPAID") if the member paid it meanwhile — the notification is then on its way."""
+        self._gateway.close(out_trade_no=out_trade_no)
+
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str) -> str:
         """Ask for a refund (idempotent by out_refund_no); returns WeChat's refund id."""
         return self._gateway.refund(out_trade_no=out_trade_no, out_refund_no=out_refund_no, refund_fen=refund_fen,
@@ -204,6 +209,13 @@ class _LibraryGateway:
         _, message = self._call(self._client.pay, **kwargs)
         return json.loads(message)["prepay_id"]
 
+    def close(self, out_trade_no: str) -> None:
+        try:
+            self._call(self._client.close, out_trade_no=out_trade_no)  # 204 No Content
+        except WeChatPayRefused as exc:
+            if exc.code != "ORDER_NOT_EXIST":  # never created (the prepay did not reach WeChat): nothing to close
+                raise
+
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str) -> str:
         _, message = self._call(self._client.refund, out_refund_no=out_refund_no, out_trade_no=out_trade_no,
                                    amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"},
@@ -274,13 +286,16 @@ class SimulatedTrade:
     openid: str | None
     transaction_id: str | None = None
     refunds: dict[str, int] = field(default_factory=dict)  # out_refund_no → fen
+    time_expire: datetime | None = None
+    closed: bool = False
 
 
 class WeChatPaySimulator:
     """WeChat's side in the local stage: trades by out_trade_no, refunds by out_refund_no, signed notifications.
 
-    `fail_next("prepay" | "refund", "before" | "after")` makes the next such call raise WeChatPayUnavailable
-    before it takes effect or after (the effect stays).
+    `fail_next("prepay" | "refund" | "close", "before" | "after")` makes the next such call raise
+    WeChatPayUnavailable before it takes effect or after (the effect stays). A trade closed, or past its
+    `time_expire`, can no longer be paid; a paid trade cannot be closed (ORDERPAID), as at WeChat.
     """
 
     def __init__(self, keys: _Keys, appid: str, mchid: str, clock) -> None:
@@ -293,7 +308,7 @@ class WeChatPaySimulator:
         self.faults: list[tuple[str, str]] = []
 
     def fail_next(self, operation: str, when: str = "after") -> None:
-        if operation not in ("prepay", "refund") or when not in ("before", "after"):
+        if operation not in ("prepay", "refund", "close") or when not in ("before", "after"):
             raise ValueError(f"unknown fault {operation!r} {when!r}")
         with self._lock:
             self.faults.append((operation, when))
@@ -311,12 +326,25 @@ class WeChatPaySimulator:
         with self._lock:
             trade = self.trades.get(out_trade_no)
             if trade is None:
-                trade = SimulatedTrade(out_trade_no, "wx" + uuid.uuid4().hex[:30], amount_fen, description, openid)
+                trade = SimulatedTrade(out_trade_no, "wx" + uuid.uuid4().hex[:30], amount_fen, description, openid,
+                                       time_expire=time_expire)
                 self.trades[out_trade_no] = trade
             elif trade.amount_fen != amount_fen:
                 raise WeChatPayRefused("OUT_TRADE_NO_USED")
+            elif trade.closed:
+                raise WeChatPayRefused("ORDER_CLOSED")
         self._fault("prepay", "after")
         return trade.prepay_id
+
+    def close(self, out_trade_no: str) -> None:
+        self._fault("close", "before")
+        with self._lock:
+            trade = self.trades.get(out_trade_no)
+            if trade is not None:
+                if trade.transaction_id is not None:
+                    raise WeChatPayRefused("ORDERPAID")
+                trade.closed = True
+        self._fault("close", "after")
 
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str) -> str:
         self._fault("refund", "before")
@@ -343,9 +371,15 @@ class WeChatPaySimulator:
             trade = self.trades.get(out_trade_no)
             if trade is None:
                 raise KeyError(out_trade_no)
+            if success and trade.transaction_id is None and not self.payable(trade):
+                raise WeChatPayRefused("ORDER_CLOSED")
             if success and trade.transaction_id is None:
                 trade.transaction_id = "42" + uuid.uuid4().hex[:26]
             return self.notification(trade, success=success)
+
+    def payable(self, trade: SimulatedTrade) -> bool:
+        """Not closed and not past its time_expire (WeChat refuses to take money for it then)."""
+        return not trade.closed and (trade.time_expire is None or self._clock.now() < trade.time_expire)
 
     def notification(self, trade: SimulatedTrade, success: bool = True, *, total_fen: int | None = None,
                      appid: str | None = None, mchid: str | None = None, transaction_id: str | None = None,

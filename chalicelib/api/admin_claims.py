@@ -8,11 +8,12 @@ Every staff change is written with an audit entry in the same transaction.
 """
 from __future__ import annotations
 
+from datetime import date
+
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.claims import ClaimOut, ClaimSummaryOut, ports
-from chalicelib.api.estimates import EstimateBill
+from chalicelib.api.claims import ClaimBill, ClaimOut, ClaimSummaryOut, ports
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.domain.claims import Decision
@@ -26,7 +27,7 @@ MAX_PAGE = 100
 
 class ReviewIn(RequestModel):
     decision: Decision
-    bills: list[EstimateBill] | None = Field(default=None, min_length=1, max_length=50,
+    bills: list[ClaimBill] | None = Field(default=None, min_length=1, max_length=50,
                                              description="reviewed amounts (approve); default: the submitted bills")
     reason: str | None = Field(default=None, max_length=500,
                                description="shown to the member; required to reject or ask for more")
@@ -61,14 +62,13 @@ def _page_size(raw: str | None) -> int:
           query={"status": "one state; default every open one (submitted, under_review, need_more_info, approved)",
                  "limit": f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})", "cursor": "the previous page's next"})
 def claim_queue(ctx):
-    from chalicelib import deps
     from chalicelib.domain.claims import STATUSES
     from chalicelib.services import claims
 
     status = ctx.query.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadRequest("BAD_QUERY_PARAMETER", field="status")
-    return QueueOut.model_validate(claims.staff_queue(deps.table(), ctx.principal, status,
+    return QueueOut.model_validate(claims.staff_queue(ports(), ctx.principal, status,
                                                       _page_size(ctx.query.get("limit")), ctx.query.get("cursor"),
                                                       _now().date()))
 
@@ -86,7 +86,7 @@ def staff_claim(ctx, claim_id: str):
 def review_claim(ctx, body: ReviewIn, claim_id: str):
     from chalicelib.services import claims
 
-    bills = [b.model_dump(mode="json") for b in body.bills] if body.bills is not None else None
+    bills = [b.model_dump(mode="json", exclude_none=True) for b in body.bills] if body.bills is not None else None
     return ClaimOut.model_validate(claims.review(ports(), ctx.principal, claim_id, body.decision, bills,
                                                  body.reason, _now()))
 
@@ -98,3 +98,32 @@ def pay_claim(ctx, claim_id: str):
 
     status, view = claims.pay(ports(), ctx.principal, claim_id, ctx.idempotency_key, _now())
     return status, PaidOut.model_validate(view)
+
+
+# ---- the official calendar (国务院办公厅节假日安排) -----------------------------------------------------------------
+class CalendarYearIn(RequestModel):
+    holidays: list[date] = Field(max_length=60, description="days off that would otherwise be working days "
+                                                          "(and the holidays falling on weekends)")
+    workdays: list[date] = Field(default_factory=list, max_length=20,
+                                 description="make-up working days (调休上班), weekend days only")
+
+
+class CalendarYearOut(ResponseModel):
+    year: int
+    holidays: list[str]
+    workdays: list[str]
+    loaded_by: str
+    loaded_at: str
+    claims_rescheduled: int = Field(description="open claims whose decision deadline changed")
+
+
+@endpoint(bp, "/v1/admin/calendar/{year}", methods=("PUT",), auth="staff", request=CalendarYearIn,
+          response=CalendarYearOut, tags=("admin",),
+          summary="经办:录入某年度法定节假日与调休上班日(国务院公布后),并重算未决理赔的决定期限")
+def put_calendar_year(ctx, body: CalendarYearIn, year: str):
+    from chalicelib.services import claims
+
+    if not (year.isdigit() and len(year) == 4 and 2000 <= int(year) <= 2100):
+        raise BadRequest("CALENDAR_YEAR_INVALID", field="year")
+    return CalendarYearOut.model_validate(claims.load_official_year(ports(), ctx.principal, int(year),
+                                                                    body.holidays, body.workdays, _now()))

@@ -31,9 +31,14 @@ class PayeeIn(RequestModel):
         return v
 
 
+class ClaimBill(EstimateBill):
+    settlement_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                      description="the 医保 settlement (结算单) this bill comes from, when known")
+
+
 class ClaimIn(RequestModel):
     policy_id: str = Field(min_length=1, max_length=64)
-    bills: list[EstimateBill] = Field(min_length=1, max_length=50)
+    bills: list[ClaimBill] = Field(min_length=1, max_length=50)
     payee: PayeeIn
 
 
@@ -139,9 +144,8 @@ class ClaimOut(ClaimSummaryOut):
 
 def ports():
     from chalicelib import deps
-    from chalicelib.services.claims import ClaimPorts
 
-    return ClaimPorts(deps.table(), deps.documents(), deps.notifications(), deps.cipher())
+    return deps.claim_ports()
 
 
 def _now():
@@ -157,17 +161,17 @@ def submit_claim(ctx, body: ClaimIn):
     from chalicelib.services import claims, idempotency
 
     status, view = claims.submit(ports(), ctx.principal, body.policy_id,
-                                 [b.model_dump(mode="json") for b in body.bills], body.payee.model_dump(),
+                                 [b.model_dump(mode="json", exclude_none=True) for b in body.bills],
+                                 body.payee.model_dump(),
                                  ctx.idempotency_key, idempotency.body_hash(body), _now())
     return status, ClaimOut.model_validate(view)
 
 
 @endpoint(bp, "/v1/claims", response=list[ClaimSummaryOut], summary="我的理赔(含我代办的)", tags=("claims",))
 def list_claims(ctx):
-    from chalicelib import deps
     from chalicelib.services import claims
 
-    return [ClaimSummaryOut.model_validate(c) for c in claims.list_for_member(deps.table(), ctx.principal,
+    return [ClaimSummaryOut.model_validate(c) for c in claims.list_for_member(ports(), ctx.principal,
                                                                               _now().date())]
 
 

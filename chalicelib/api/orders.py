@@ -1,6 +1,6 @@
 """POST /v1/orders, GET /v1/orders, GET /v1/orders/{order_id}, POST /v1/payments/wechat/notify.
 
-Thin routes over chalicelib/services/orders.py (the payment sequence and its failure table: docs/payments.md)."""
+Thin routes over the chalicelib/services/orders package (the payment sequence, its failure table: docs/payments.md)."""
 from __future__ import annotations
 
 import json
@@ -36,6 +36,8 @@ class OrderPolicyOut(ResponseModel):
     policy_id: str
     insured: str
     name: str
+    benefit_start: date
+    waiting_rule: str
 
 
 class WeChatPayParams(ResponseModel):
@@ -57,13 +59,15 @@ class OrderFailure(ResponseModel):
 class OrderOut(ResponseModel):
     order_id: str
     plan_id: str
-    status: Literal["pending_payment", "settling", "paid", "failed", "refund_pending", "refunded", "refund_failed"]
+    status: Literal["pending_payment", "settling", "paid", "failed", "expired", "refund_pending", "refunded",
+                    "refund_failed"]
     payment_method: Literal["wechat_pay", "personal_account"]
     amount_fen: int
     premium_fen: int
     auto_renew: bool
     created_at: str
     paid_at: str | None = None
+    expires_at: str | None = Field(default=None, description="an unpaid WeChat order is closed at this time")
     insured: list[OrderInsuredOut]
     policies: list[OrderPolicyOut]
     wechat_pay: WeChatPayParams | None = None
@@ -77,7 +81,7 @@ def place_order(ctx, body: OrderIn):
     from chalicelib.services import orders
     from chalicelib.services.idempotency import body_hash
 
-    status, view = orders.place_order(deps.table(), ctx.principal, body.plan_id, body.insured, body.payment_method,
+    status, view = orders.place_order(deps.order_ports(), ctx.principal, body.plan_id, body.insured, body.payment_method,
                                       body.auto_renew, ctx.idempotency_key, body_hash(body), deps.clock().now())
     return status, OrderOut.model_validate(view)
 
@@ -87,7 +91,7 @@ def list_orders(ctx):
     from chalicelib import deps
     from chalicelib.services import orders
 
-    return [OrderOut.model_validate(v) for v in orders.list_orders(deps.table(), ctx.principal)]
+    return [OrderOut.model_validate(v) for v in orders.list_orders(deps.order_ports(), ctx.principal)]
 
 
 @endpoint(bp, "/v1/orders/{order_id}", summary="订单详情", response=OrderOut, tags=("orders",))
@@ -95,7 +99,7 @@ def get_order(ctx, order_id: str):
     from chalicelib import deps
     from chalicelib.services import orders
 
-    return OrderOut.model_validate(orders.get_order(deps.table(), ctx.principal, order_id))
+    return OrderOut.model_validate(orders.get_order(deps.order_ports(), ctx.principal, order_id))
 
 
 class WeChatNotifyOut(ResponseModel):
@@ -118,6 +122,6 @@ def notify_response(headers: dict[str, str], body: bytes, now):
     from chalicelib import deps
     from chalicelib.services.orders import receive_wechat_notification
 
-    answer = receive_wechat_notification(deps.table(), headers, body, now)
+    answer = receive_wechat_notification(deps.order_ports(), headers, body, now)
     return Response(body=json.dumps(answer.body(), ensure_ascii=False), status_code=answer.status,
                     headers={"Content-Type": "application/json; charset=utf-8"})

@@ -104,5 +104,5 @@ def cancel_policy(ctx, policy_id: str):
     from chalicelib.services.idempotency import body_hash
     from chalicelib.services.orders import cancel_policy as cancel
 
-    return cancel(deps.table(), ctx.principal, policy_id, ctx.idempotency_key,
+    return cancel(deps.order_ports(), ctx.principal, policy_id, ctx.idempotency_key,
                   body_hash({"policy_id": policy_id}), deps.clock().now())

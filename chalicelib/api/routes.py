@@ -16,12 +16,14 @@ MEMBER_MODULES = [
     "chalicelib.api.claims",  # /v1/claims...
     "chalicelib.api.admin_claims",  # /v1/admin/claims...
     "chalicelib.api.disclosure",  # /v1/disclosure/{plan_id}
+    "chalicelib.api.h5",  # /h5, /h5/{file}: the H5 page
 ]
 SANDBOX_MODULES = [
     "chalicelib.api.sandbox",  # clock, sms, staff tokens, notifications
     "chalicelib.api.sandbox_platform",  # people and the simulated 医保 platform's HTTP face
     "chalicelib.api.sandbox_wechat",  # WeChat Pay simulator
     "chalicelib.api.sandbox_payout",  # the payout gateway simulator (claims paid by bank transfer)
+    "chalicelib.api.sandbox_jobs",  # POST /sandbox/jobs/{job}: a job run through the local queue
 ]
 
 

@@ -33,12 +33,14 @@ class ReconcileOut(ResponseModel):
     refunded: int
     refunds_sent: int
     still_pending: int
+    expired: int = 0
 
 
 @endpoint(bp, "/sandbox/wechat/pay/{order_id}", methods=("POST",), summary="沙箱:模拟微信支付并发送支付结果通知",
           auth="sandbox", request=SandboxPayIn, response=SandboxPayOut, tags=("sandbox",))
 def pay(ctx, body: SandboxPayIn, order_id: str):
     from chalicelib import deps
+    from chalicelib.adapters.wechat_pay import WeChatPayRefused
     from chalicelib.api.orders import notify_response
     from chalicelib.domain.errors import Conflict, NotFound
 
@@ -49,6 +51,8 @@ def pay(ctx, body: SandboxPayIn, order_id: str):
         headers, raw = simulator.pay(order_id, success=body.result == "success")
     except KeyError:
         raise NotFound("SANDBOX_WECHAT_TRADE_NOT_FOUND", order_id=order_id) from None
+    except WeChatPayRefused as exc:  # closed or past its time_expire: WeChat takes no money for it
+        raise Conflict("SANDBOX_WECHAT_TRADE_CLOSED", order_id=order_id, wechat_code=exc.code) from None
     answer: Response = notify_response(headers, raw, deps.clock().now())
     return SandboxPayOut(notify_status=answer.status_code, notify_response=json.loads(answer.body),
                          order_id=order_id)
@@ -59,4 +63,5 @@ def pay(ctx, body: SandboxPayIn, order_id: str):
 def reconcile(ctx):
     from chalicelib import jobs
 
-    return ReconcileOut(**jobs.reconcile_orders({}))
+    counts = jobs.run_now("reconcile_orders").counts  # through the job queue, as /sandbox/jobs/{job} runs it
+    return ReconcileOut(**{name: counts.get(name, 0) for name in ReconcileOut.model_fields})

@@ -2,8 +2,11 @@
 the decision deadline, and how a payee account is shown. Pure: no I/O, no clock.
 
     submitted → under_review → (need_more_info → under_review)* → approved → paid
-                                                                 ↘ rejected
+                                                                 ↘ rejected      ↘ payout_failed → paid
     withdrawn: by the claimant, from any state before a decision.
+
+`payout_failed`: the transfer did not go through and staff retry it (API.md v1.1; the payout port is a later issue).
+A claim need not be complete for staff to ask for more information or to reject it; only approval needs it.
 
 A review acting on a `submitted` or `need_more_info` claim first records `under_review` (two timeline entries, one
 write), so every decision in the timeline is preceded by the review that made it.
@@ -13,27 +16,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import MESSAGES
-from chalicelib.domain.working_days import Deadline, add_working_days
+from chalicelib.domain.working_days import Deadline, WorkingCalendar, add_working_days
 
-ClaimStatus = Literal["submitted", "under_review", "need_more_info", "approved", "paid", "rejected", "withdrawn"]
-STATUSES: tuple[str, ...] = ("submitted", "under_review", "need_more_info", "approved", "paid", "rejected",
-                             "withdrawn")
-OPEN_STATUSES: tuple[str, ...] = ("submitted", "under_review", "need_more_info", "approved")  # the staff queue
+ClaimStatus = Literal["submitted", "under_review", "need_more_info", "approved", "payout_failed", "paid", "rejected",
+                      "withdrawn"]
+STATUSES: tuple[str, ...] = get_args(ClaimStatus)
+OPEN_STATUSES: tuple[str, ...] = ("submitted", "under_review", "need_more_info", "approved",
+                                  "payout_failed")  # the staff queue
+AWAITING_PAYMENT: tuple[str, ...] = ("approved", "payout_failed")  # decided, money not yet moved
 BEFORE_DECISION: tuple[str, ...] = ("submitted", "under_review", "need_more_info")  # withdrawable, reviewable
 
 Decision = Literal["approve", "reject", "need_more_info"]
 _DECISION_STATUS = {"approve": "approved", "reject": "rejected", "need_more_info": "need_more_info"}
+DECISIONS_ON_INCOMPLETE: frozenset[str] = frozenset({"reject", "need_more_info"})  # approval needs a complete claim
 
 # from → the states it may move to directly
 TRANSITIONS: dict[str, frozenset[str]] = {
     "submitted": frozenset({"under_review", "withdrawn"}),
     "under_review": frozenset({"need_more_info", "approved", "rejected", "withdrawn"}),
     "need_more_info": frozenset({"under_review", "withdrawn"}),
-    "approved": frozenset({"paid"}),
+    "approved": frozenset({"paid", "payout_failed"}),
+    "payout_failed": frozenset({"paid"}),
     "paid": frozenset(),
     "rejected": frozenset(),
     "withdrawn": frozenset(),
@@ -41,10 +48,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 DocumentKind = Literal["id_card", "invoice", "settlement_slip", "expense_list", "discharge_summary",
                        "outpatient_record", "bank_card", "proxy_id", "authorization"]
-DOCUMENT_KINDS: tuple[str, ...] = ("id_card", "invoice", "settlement_slip", "expense_list", "discharge_summary",
-                                   "outpatient_record", "bank_card", "proxy_id", "authorization")
 ContentType = Literal["image/jpeg", "image/png", "application/pdf"]
-CONTENT_TYPES: tuple[str, ...] = ("image/jpeg", "image/png", "application/pdf")
 REQUIRED_FOR_COMPLETENESS: tuple[str, ...] = ("invoice", "settlement_slip")
 DocumentStatus = Literal["awaiting_upload", "verified", "rejected"]
 
@@ -91,9 +95,16 @@ def missing_for_completeness(documents: Iterable[DocumentState]) -> list[str]:
     return [k for k in REQUIRED_FOR_COMPLETENESS if k not in verified]
 
 
-def decision_due(completed_on: date) -> Deadline:
-    """15 statutory working days after the day the claim became complete."""
-    return add_working_days(completed_on, DECISION_WORKING_DAYS)
+def decision_due(completed_on: date, calendar: WorkingCalendar | None = None) -> Deadline:
+    """15 statutory working days after the day the claim became complete, on `calendar` (default: the published
+    calendar the library knows, public holidays by rule beyond it)."""
+    return add_working_days(completed_on, DECISION_WORKING_DAYS, calendar)
+
+
+def resumes_review(status: str, complete: bool) -> bool:
+    """A claim sent back for more information goes back to review when a newly verified document leaves nothing
+    missing (the timeline then shows the member's answer as the start of the next review)."""
+    return complete and status == "need_more_info"
 
 
 def upload_problem(declared_type: str, declared_size: int, actual_type: str | None, actual_size: int,

@@ -7,6 +7,9 @@ policies they may see. An estimate reads; it never changes any state.
   benefit period [benefit_start, coverage_end], its year-to-date state, and the insured's basic-insurance suspensions
   as the 医保 platform reports them (DOMAIN §2.4, §4.5) — bills inside one, or inside the waiting period after
   restoration, are not covered.
+- Raw hospital bills (DOMAIN §12) may stand beside slip bills in either variant: basic insurance and 大病 are
+  simulated with the plan's city parameters (loaded on first use), from a zero or what-if layers state (nothing
+  stores one: the layers belong to the 医保 bureau), then every bill goes through 惠民保.
 """
 from __future__ import annotations
 
@@ -24,6 +27,13 @@ from chalicelib.domain.benefits import (
 )
 from chalicelib.domain.enrolment_rules import add_months
 from chalicelib.domain.errors import BadRequest, RuleViolation, Unauthorized
+from chalicelib.domain.layers import (
+    LayeredEstimate,
+    LayersYearToDate,
+    RawBill,
+    estimate_with_layers,
+    raw_bill_problem,
+)
 from chalicelib.domain.messages import MESSAGES
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
@@ -38,41 +48,94 @@ class EstimateOutcome:
     benefit_period: BenefitPeriod
     estimate: Estimate
     notes: list[str] = field(default_factory=list)
+    layered: LayeredEstimate | None = None  # set when a bill is raw or a layers what-if state was given
 
 
 def estimate(table_port, principal, *, plan_id: str | None, policy_id: str | None, year_to_date: YearToDate | None,
-             bills: Sequence[Bill]) -> EstimateOutcome:
+             bills: Sequence[Bill | RawBill], layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
     """POST /v1/estimates: by policy when `policy_id` is given, else by plan. `table_port` is called only for the
     policy variant: an anonymous estimate touches no storage (and builds no AWS client on a cold start)."""
     if policy_id is not None:
         if year_to_date is not None:
             raise BadRequest("ESTIMATE_YTD_WITH_POLICY", field="year_to_date")
-        return estimate_for_policy(table_port(), principal, policy_id, bills, plan_id=plan_id)
+        return estimate_for_policy(table_port(), principal, policy_id, bills, plan_id=plan_id,
+                                   layers_year_to_date=layers_year_to_date)
     if plan_id is None:
         raise BadRequest("ESTIMATE_PLAN_REQUIRED", field="plan_id")
-    return estimate_for_plan(plan_id, bills, year_to_date)
+    return estimate_for_plan(plan_id, bills, year_to_date, layers_year_to_date)
 
 
-def estimate_for_plan(plan_id: str, bills: Sequence[Bill], year_to_date: YearToDate | None = None) -> EstimateOutcome:
+def estimate_for_plan(plan_id: str, bills: Sequence[Bill | RawBill], year_to_date: YearToDate | None = None,
+                      layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
     from chalicelib.plans import get_plan
 
     plan = get_plan(plan_id)
+    _check_raw_bills(bills)
     period = BenefitPeriod(plan.coverage_start, plan.coverage_end, of="plan")
     notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
              MESSAGES["ESTIMATE_NOTE_PLAN_PERIOD"].format(start=period.start.isoformat(), end=period.end.isoformat())]
     if year_to_date is not None:
         notes.append(MESSAGES["ESTIMATE_NOTE_WHAT_IF"])
-    result = compute(plan.benefits, year_to_date or YearToDate(), bills, period)
-    return EstimateOutcome(plan.plan_id, None, period, result, notes)
+    result, layered = _run(plan, year_to_date or YearToDate(), bills, period, (), layers_year_to_date, notes)
+    return EstimateOutcome(plan.plan_id, None, period, result, notes, layered)
 
 
-def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill],
-                        plan_id: str | None = None) -> EstimateOutcome:
+def _check_raw_bills(bills: Sequence[Bill | RawBill]) -> None:
+    """Parts larger than their whole → 400 naming the field (before any storage is read)."""
+    for i, bill in enumerate(bills):
+        if isinstance(bill, RawBill):
+            problem = raw_bill_problem(bill)
+            if problem is not None:
+                raise BadRequest(problem.code, field=f"bills.{i}.raw.{problem.field}", index=i + 1, **problem.details)
+
+
+def _run(plan: Plan, ytd: YearToDate, bills: Sequence[Bill | RawBill], period: BenefitPeriod,
+         excluded: Sequence[ExcludedPeriod], layers_ytd: LayersYearToDate | None,
+         notes: list[str]) -> tuple[Estimate, LayeredEstimate | None]:
+    """The slip path as it always was, unless a bill is raw or a layers state was given: then the chain."""
+    raw = [i for i, b in enumerate(bills) if isinstance(b, RawBill)]
+    if not raw and layers_ytd is None:
+        return compute(plan.benefits, ytd, bills, period, excluded), None  # type: ignore[arg-type]
+    city = _city_for(plan, bills, raw)
+    layered = estimate_with_layers(plan.benefits, ytd, city, layers_ytd or LayersYearToDate(), bills, period,
+                                   excluded)
+    if raw:
+        notes.append(MESSAGES["ESTIMATE_NOTE_RAW"])
+        if any(b is not None and b.layers.illustrative for b in layered.layered):
+            notes.append(MESSAGES["ESTIMATE_NOTE_RAW_ILLUSTRATIVE"].format(city=plan.city_name))
+    if layers_ytd is not None:
+        notes.append(MESSAGES["ESTIMATE_NOTE_LAYERS_WHAT_IF"])
+    return layered.estimate, layered
+
+
+def _city_for(plan: Plan, bills: Sequence[Bill | RawBill], raw: Sequence[int]):
+    """The plan's city parameters, or a 4xx saying why a raw bill cannot be simulated there."""
+    from chalicelib.domain.layers import basic_type_zh
+    from chalicelib.plans.cities import city_insurance
+
+    city = city_insurance(plan.city)
+    if city is None:
+        if raw:
+            raise RuleViolation("ESTIMATE_RAW_CITY_UNSUPPORTED", field=f"bills.{raw[0]}.raw", city_name=plan.city_name)
+        return None
+    for i in raw:
+        bill = bills[i]
+        if city.basic_group(bill.basic_type) is None:  # type: ignore[union-attr]
+            raise BadRequest("ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", field=f"bills.{i}.basic_type", index=i + 1,
+                             basic_type=bill.basic_type, basic_type_zh=basic_type_zh(bill.basic_type),  # type: ignore[union-attr]
+                             city_name=city.city_name, known="、".join(basic_type_zh(t) for t in city.basic_types))
+    return city
+
+
+def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill | RawBill],
+                        plan_id: str | None = None,
+                        layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
     from chalicelib.plans import get_plan
     from chalicelib.services.access import load_policy
 
     if principal is None:
         raise Unauthorized("TOKEN_MISSING")
+    _check_raw_bills(bills)
     policy, _roles = load_policy(table, principal, policy_id, need="view")
     if plan_id is not None and plan_id != policy["plan_id"]:
         raise BadRequest("ESTIMATE_PLAN_MISMATCH", field="plan_id", policy_id=policy_id,
@@ -89,8 +152,8 @@ def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill],
     notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
              MESSAGES["ESTIMATE_NOTE_POLICY"].format(start=period.start.isoformat(), end=period.end.isoformat())]
     excluded = _suspensions_of_insured(policy, plan, notes)
-    result = compute(plan.benefits, ytd, bills, period, excluded)
-    return EstimateOutcome(plan.plan_id, policy_id, period, result, notes)
+    result, layered = _run(plan, ytd, bills, period, excluded, layers_year_to_date, notes)
+    return EstimateOutcome(plan.plan_id, policy_id, period, result, notes, layered)
 
 
 def _suspensions_of_insured(policy: dict, plan: Plan, notes: list[str]) -> list[ExcludedPeriod]:

@@ -3,7 +3,8 @@ same key + another body → 409).
 
 The record is written *inside* the transaction it guards (`completed_op`), so a retry either sees the finished
 result or finds nothing and redoes the whole write — never half of it. Operations with an external side effect
-(a 医保 deduction) first reserve the key (`reserve`) so concurrent duplicates stop before calling out.
+(a 医保 deduction, a WeChat prepay) first claim the key (`in_progress_op`, in the transaction recording the order) so
+concurrent duplicates stop before calling out; `release_op` frees it when nothing was kept.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.dynamodb import Table, TxOp
 from chalicelib.domain.errors import Conflict
 
 RETENTION = timedelta(days=7)
@@ -51,15 +52,10 @@ def _item(scope: str, key: str, request_hash: str, now: datetime, state: str, **
             "expires_at": int((now + RETENTION).timestamp()), **extra}
 
 
-def reserve(table: Table, scope: str, key: str, request_hash: str, now: datetime, resource_id: str) -> None:
-    """Claim the key before an external side effect. A concurrent duplicate gets 409 (or the finished result
-    via `lookup` on its retry)."""
-    try:
-        table.put(_item(scope, key, request_hash, now, "in_progress", resource_id=resource_id),
-                  condition="attribute_not_exists(PK)")
-    except ConditionFailed:
-        lookup(table, scope, key, request_hash)  # raises the right 409
-        raise Conflict("IDEMPOTENCY_IN_FLIGHT", field="Idempotency-Key") from None
+def in_progress_op(scope: str, key: str, request_hash: str, now: datetime, resource_id: str) -> TxOp:
+    """The transaction item claiming the key before an external side effect (a deduction, a prepay): written with
+    the order it guards, refused if the key exists — a concurrent duplicate then reads the record instead."""
+    return TxOp.put(_item(scope, key, request_hash, now, "in_progress", resource_id=resource_id))
 
 
 def completed_op(scope: str, key: str, request_hash: str, now: datetime, status_code: int, response: Any,
@@ -73,7 +69,7 @@ def completed_op(scope: str, key: str, request_hash: str, now: datetime, status_
     return TxOp.put(item)
 
 
-def release(table: Table, scope: str, key: str) -> None:
-    """Forget a reservation whose operation failed cleanly (nothing moved), so the member can retry."""
-    table.delete(keys.idempotency(scope, key), condition="#state = :p", names={"#state": "state"},
-                 values={":p": "in_progress"})
+def release_op(scope: str, key: str, request_hash: str) -> TxOp:
+    """The transaction item forgetting a claim whose operation ended with nothing kept (the member may retry)."""
+    return TxOp.delete(keys.idempotency(scope, key), condition="#state = :in_progress AND request_hash = :h",
+                       names={"#state": "state"}, values={":in_progress": "in_progress", ":h": request_hash})

@@ -47,6 +47,9 @@ from aws_cdk import (
     aws_s3 as s3,
 )
 from aws_cdk import (
+    aws_s3_notifications as s3n,
+)
+from aws_cdk import (
     aws_secretsmanager as secretsmanager,
 )
 from aws_cdk import (
@@ -66,7 +69,7 @@ from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
-from .params import API_GATEWAY_STAGE, APP_NAME, SCHEDULES, Schedule, StageParams
+from .params import API_GATEWAY_STAGE, APP_NAME, JOB_WORKER, StageParams
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 _RETENTION = {
@@ -105,6 +108,16 @@ def load_table_schema(project_dir: str) -> ModuleType:
     return module
 
 
+def load_schedules(project_dir: str) -> tuple:
+    """The app's schedules (chalicelib/schedules.py: the one definition app.py also reads), loaded by path."""
+    path = os.path.join(project_dir, "chalicelib", "schedules.py")
+    spec = importlib.util.spec_from_file_location("hmb_schedules", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module while the class is built
+    spec.loader.exec_module(module)
+    return module.SCHEDULES
+
+
 def _forget_imported_app() -> None:
     """Make chalice import app.py afresh for this stage.
 
@@ -127,6 +140,7 @@ class HuiminbaoStack(cdk.Stack):
         )
         self.params = params
         self.schema = load_table_schema(source_dir)
+        self.schedules = load_schedules(source_dir)
         self.removal = cdk.RemovalPolicy.RETAIN if params.retain_data else cdk.RemovalPolicy.DESTROY
         for key, value in {"app": APP_NAME, "stage": params.name, **params.tags}.items():
             cdk.Tags.of(self).add(key, value)
@@ -137,6 +151,7 @@ class HuiminbaoStack(cdk.Stack):
         self.logs_bucket, self.documents_bucket = self._buckets()
         self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret = self._secrets()
         self.secrets = (self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret)
+        self.job_queue, self.job_dead_letters = self._job_queues()
         self.lambda_role = iam.Role(
             self,
             "LambdaRole",
@@ -154,6 +169,8 @@ class HuiminbaoStack(cdk.Stack):
         self.alarm_topic = self._alarm_topic()
         self._api_gateway()
         self.scheduled, self.unscheduled = self._schedules()
+        self._job_worker()
+        self._document_upload_events()
         self._alarms()
         self._account_security()
         self._outputs()
@@ -333,6 +350,8 @@ class HuiminbaoStack(cdk.Stack):
                 "HMB_BUCKET": self.documents_bucket.bucket_name,
                 "HMB_SECRETS_ARN": cdk.Fn.join(",", [s.secret_arn for s in self.secrets]),
                 "HMB_KMS_KEY_ID": self.id_key.key_arn,
+                "HMB_JOBS_QUEUE_URL": self.job_queue.queue_url,
+                "HMB_JOBS_DLQ_URL": self.job_dead_letters.queue_url,
                 "HMB_CORS_ORIGIN": self.params.cors_origin,
             },
         }
@@ -435,10 +454,10 @@ class HuiminbaoStack(cdk.Stack):
             }),
         })
 
-    def _schedules(self) -> tuple[list[Schedule], list[Schedule]]:
+    def _schedules(self) -> tuple[list, list]:
         scheduled, unscheduled = [], []
         dlq = None
-        for job in SCHEDULES:
+        for job in self.schedules:
             lid = to_cfn_resource_name(job.handler)
             if lid not in self.function_ids:
                 unscheduled.append(job)
@@ -481,7 +500,67 @@ class HuiminbaoStack(cdk.Stack):
             scheduled.append(job)
         return scheduled, unscheduled
 
+    # -- the fan-out job queue (chalicelib/services/fanout.py) --------------------------------------------------
+
+    def _job_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """The job queue and its dead-letter queue: encrypted, TLS only, redrive after JOB_WORKER.max_receives."""
+        dead_letters = sqs.Queue(
+            self, "JobDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        queue = sqs.Queue(
+            self, "JobQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            # AWS: at least six times the worker's timeout, so a slow invocation is never delivered twice meanwhile
+            visibility_timeout=cdk.Duration.seconds(6 * JOB_WORKER.timeout_seconds),
+            retention_period=cdk.Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=JOB_WORKER.max_receives),
+        )
+        return queue, dead_letters
+
+    def _job_worker(self) -> None:
+        """Point chalice's `on_sqs_message` event at the stack's queue and report partial batch failures: chalice
+        packages the SQS event without FunctionResponseTypes, so without this override a single failed message
+        would make Lambda deliver the whole batch again."""
+        self.role_can_use_job_queues()
+        lid = to_cfn_resource_name(JOB_WORKER.handler)
+        if lid not in self.function_ids:
+            return
+        events_ = self.sam_resources[lid]["Properties"].get("Events", {})
+        [event] = [name for name, ev in events_.items() if ev.get("Type") == "SQS"]
+        worker = self._function(lid)
+        worker.add_property_override(f"Events.{event}.Properties.Queue", self.job_queue.queue_arn)
+        worker.add_property_override(f"Events.{event}.Properties.FunctionResponseTypes", ["ReportBatchItemFailures"])
+        worker.add_property_override(f"Events.{event}.Properties.ScalingConfig",
+                                     {"MaximumConcurrency": self.params.job_worker_concurrency})
+        worker.add_property_override("Timeout", JOB_WORKER.timeout_seconds)
+
+    def role_can_use_job_queues(self) -> None:
+        self.lambda_role.add_to_policy(iam.PolicyStatement(
+            sid="JobQueueConsume",  # the worker's event source mapping polls with the function's role
+            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                     "sqs:GetQueueAttributes"],
+            resources=[self.job_queue.queue_arn],
+        ))
+        self.lambda_role.add_to_policy(iam.PolicyStatement(
+            sid="JobQueueSend",  # runs enqueue; the worker re-enqueues failed items and parks the hopeless ones
+            actions=["sqs:SendMessage"],
+            resources=[self.job_queue.queue_arn, self.job_dead_letters.queue_arn],
+        ))
+
     # -- operations ------------------------------------------------------------------------------------------
+
+    def _document_upload_events(self) -> None:
+        """The documents bucket tells the app's `document_uploaded` function of each object created under claims/,
+        which verifies it (API.md v1.1: a client that never calls …/verify still completes its claim)."""
+        lid = to_cfn_resource_name("document_uploaded")
+        if lid not in self.function_ids:
+            return
+        function = lambda_.Function.from_function_attributes(
+            self, f"{lid}Target", function_arn=self._function(lid).get_att("Arn").to_string(), same_environment=True
+        )
+        self.documents_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(function), s3.NotificationKeyFilter(prefix="claims/")
+        )
 
     def _alarm_topic(self) -> sns.Topic:
         topic = sns.Topic(self, "AlarmTopic", master_key=self.data_key, enforce_ssl=True)
@@ -536,6 +615,19 @@ class HuiminbaoStack(cdk.Stack):
                     threshold,
                     f"Lambda {lid} {what}",
                 )
+        self._alarm(
+            "JobDeadLettersAlarm",
+            self.job_dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES,
+                                                                                statistic="Maximum"),
+            1,
+            "Job items failed every attempt or a job message could not be handled: inspect the job dead-letter queue",
+        )
+        self._alarm(
+            "JobQueueAgeAlarm",
+            self.job_queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+            JOB_WORKER.oldest_message_alarm_seconds,
+            "A job message has waited too long: the worker is failing, throttled or out of concurrency",
+        )
         for metric_name in ("ReadThrottleEvents", "WriteThrottleEvents"):
             self._alarm(
                 f"Table{metric_name}Alarm",
@@ -706,6 +798,22 @@ class HuiminbaoStack(cdk.Stack):
                 "This queue is itself the dead-letter queue of the EventBridge schedule targets (cdk-nag only "
                 "recognises SQS-to-SQS redrive); it is alarmed on any visible message.",
             )
+        suppress(
+            self.job_dead_letters, "AwsSolutions-SQS3",
+            "This queue is itself the job queue's dead-letter queue; it is alarmed on any visible message.",
+        )
+        for child in self.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):  # CDK's singleton for bucket notifications
+                suppress(
+                    child, "AwsSolutions-IAM4",
+                    "CDK's own bucket-notification handler (a deploy-time custom resource that only configures the "
+                    "documents bucket's upload event) uses AWSLambdaBasicExecutionRole for its logs.",
+                    ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                )
+                suppress(
+                    child, "AwsSolutions-IAM5",
+                    "CDK's bucket-notification handler needs s3:PutBucketNotification; CDK scopes it as it generates it.",
+                )
         for secret, why in (
             (self.app_secret, "Token signing key rotation needs a dual-key overlap window handled by the app; "
                               "it is rotated by the runbook procedure, not a rotation Lambda."),

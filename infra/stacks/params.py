@@ -11,39 +11,20 @@ API_GATEWAY_STAGE = "api"  # must equal api_gateway_stage of the dev/prod stages
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """One batch job: an app Lambda handler the stack invokes from an EventBridge rule.
+class JobWorker:
+    """The SQS-triggered worker of the fan-out job queue (app.py `job_worker`, chalicelib/services/fanout.py).
 
-    `handler` is the Python function name in app.py, defined either as
-    `@app.lambda_function(name=handler)` or `@app.schedule(...)`. The stack owns the timing: when the
-    app declares `@app.schedule`, the expression written there is dropped and this one is used instead,
-    so there is exactly one rule per job. A handler the app does not define yet gets no rule at all
-    (no placeholder targets); synth prints which ones are missing.
-    EventBridge cron is in UTC: Beijing time is UTC+8.
+    Scheduled jobs are defined once, in chalicelib/schedules.py (app.py reads the same file); the stack turns each
+    into an EventBridge rule for the handler app.py defines under that name.
     """
 
-    handler: str
-    expression: str
-    description: str
+    handler: str = "job_worker"
+    timeout_seconds: int = 300  # a message of a few hundred items takes seconds; the queue's visibility is 6x
+    max_receives: int = 5  # deliveries of one message before SQS moves it to the dead-letter queue
+    oldest_message_alarm_seconds: int = 3600
 
 
-SCHEDULES: tuple[Schedule, ...] = (
-    Schedule(
-        "renewal_run",
-        "cron(0 1 1 12 ? *)",  # 09:00 Beijing on 1 December, a month before the plan year starts
-        "Yearly auto-renewal run (自动续保): renew consenting members for the next plan year",
-    ),
-    Schedule(
-        "claim_deadline_sweep",
-        "cron(0 18 * * ? *)",  # 02:00 Beijing every day, outside the enrolment and claims peak
-        "Daily claim-deadline sweep (理赔时效): flag claims whose decision or document deadline passed",
-    ),
-    Schedule(
-        "reconcile_orders",
-        "cron(15 * * * ? *)",  # hourly at :15, after WeChat Pay's own retries have settled
-        "Hourly order reconciliation (对账): query WeChat Pay for orders still pending",
-    ),
-)
+JOB_WORKER = JobWorker()
 
 
 @dataclass(frozen=True)
@@ -64,6 +45,8 @@ class StageParams:
     # Alarm thresholds (per 5 minutes).
     api_5xx_threshold: int = 5
     lambda_error_threshold: int = 5
+    # The job worker's event source mapping: at most this many concurrent invocations (docs/deploy.md, "Job queue").
+    job_worker_concurrency: int = 10
     alarm_email: str | None = None
     # Non-secret settings for the app (chalicelib/config.py names), e.g. HMB_MEDICAL_PLATFORM_URL,
     # HMB_PUBLIC_BASE_URL. Set them here or per deploy with `-c env.HMB_MEDICAL_PLATFORM_URL=https://...`.
@@ -100,6 +83,7 @@ STAGES: dict[str, StageParams] = {
         warm_write_units=19000,
         api_5xx_threshold=50,
         lambda_error_threshold=50,
+        job_worker_concurrency=200,
     ),
 }
 

@@ -292,10 +292,10 @@ def test_who_approved_a_claim_cannot_also_pay_it(client, insured, claim_id):
     assert call(client, "POST", f"/v1/admin/claims/{claim_id}/pay", other, key="pay-by-other-1")[0] == 200
 
 
-def test_a_bill_repeated_inside_one_claim_is_refused_at_approval(client, insured):
-    claim = new_claim(client, insured, bills=[SMALL_BILL, SMALL_BILL])
-    status, body = review(client, claim, "approve")
-    assert (status, body["code"]) == (409, "CLAIM_BILL_REPEATED")
+def test_a_bill_repeated_inside_one_claim_is_refused_at_submission(client, insured):
+    # #13: refused before the member is shown an estimate counting the slip twice (it was refused only at approval)
+    status, body = submit(client, insured.headers, insured.policy_id, bills=[SMALL_BILL, SMALL_BILL])
+    assert (status, body["code"], body["details"]["index"]) == (409, "CLAIM_BILL_REPEATED", 2)
 
 
 def test_a_document_cannot_be_verified_after_the_decision(client, insured, claim_id):

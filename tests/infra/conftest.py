@@ -2,8 +2,8 @@
 
 Two assemblies are built, in parallel subprocesses, exactly as `make synth` builds them:
 - `real`: this project, stages dev and prod;
-- `scheduled`: a minimal Chalice project that defines two of the scheduled-job handlers, to prove the stack
-  turns them into EventBridge rules (the real app may not define them yet).
+- `scheduled`: a minimal Chalice project that defines one of the scheduled-job handlers (with another expression
+  than chalicelib/schedules.py's), to prove the stack gives it the schedules module's rule and names the missing.
 Under pytest-xdist the first worker builds them and the others wait on a file lock and reuse the result.
 """
 from __future__ import annotations
@@ -35,11 +35,6 @@ def health():
     return {"ok": True}
 
 
-@app.lambda_function(name="renewal_run")
-def renewal_run(event, context):
-    return None
-
-
 @app.schedule("rate(5 minutes)")
 def claim_deadline_sweep(event):
     return None
@@ -59,6 +54,7 @@ def _scheduled_project(root: Path) -> Path:
     shutil.copy(PROJECT_DIR / ".chalice" / "config.json", project / ".chalice" / "config.json")
     shutil.copytree(PROJECT_DIR / "chalicelib" / "adapters", project / "chalicelib" / "adapters",
                     ignore=lambda d, names: [n for n in names if n != "schema.py"])
+    shutil.copy(PROJECT_DIR / "chalicelib" / "schedules.py", project / "chalicelib" / "schedules.py")
     (project / "requirements.txt").write_text("")
     (project / "app.py").write_text(SCHEDULED_APP)
     return project

@@ -5,7 +5,8 @@ import pytest
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.adapters import schema
-from infra.stacks.params import API_GATEWAY_STAGE, APP_NAME, SCHEDULES, STAGES
+from chalicelib.schedules import SCHEDULES
+from infra.stacks.params import API_GATEWAY_STAGE, APP_NAME, STAGES
 
 
 def resources(template: dict, cfn_type: str) -> dict[str, dict]:
@@ -154,6 +155,9 @@ def test_lambda_role_gets_only_the_actions_it_needs(prod):
         "secretsmanager:GetSecretValue",
         "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey",
         "logs:CreateLogStream", "logs:PutLogEvents",
+        # the fan-out job queue (tests/infra/test_infra_job_queue.py checks which queue each may reach)
+        "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
     }
 
 
@@ -236,3 +240,20 @@ def test_a_rule_exists_only_for_scheduled_handlers_the_app_defines(prod):
         expected = 1 if to_cfn_resource_name(job.handler) in functions else 0
         assert targets.count(to_cfn_resource_name(job.handler)) == expected, job.handler
     assert set(targets) <= functions, "no rule may target a placeholder"
+
+
+def test_documents_uploaded_under_claims_are_verified_by_the_apps_upload_function(prod):
+    """#13: the bucket's ObjectCreated event reaches `document_uploaded`, so a client that crashed after uploading
+    still completes its claim."""
+    lid = to_cfn_resource_name("document_uploaded")
+    assert lid in resources(prod, "AWS::Serverless::Function")
+    _, notifications = only(prod, "Custom::S3BucketNotifications")
+    bucket_id = notifications["Properties"]["BucketName"]["Ref"]
+    assert prod["Resources"][bucket_id]["Properties"]["BucketEncryption"]  # the documents bucket (KMS)
+    [config] = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "claims/"}]
+    assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [lid, "Arn"]}
+    [permission] = [p["Properties"] for p in resources(prod, "AWS::Lambda::Permission").values()
+                    if p["Properties"]["Principal"] == "s3.amazonaws.com"]
+    assert permission["FunctionName"] == {"Fn::GetAtt": [lid, "Arn"]}

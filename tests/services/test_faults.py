@@ -18,6 +18,7 @@ from chalicelib.api.auth import Principal
 from chalicelib.domain.errors import Conflict, DomainError, UpstreamUnavailable
 from chalicelib.services import orders
 from chalicelib.services.idempotency import body_hash
+from chalicelib.services.orders import personal_account
 from tests.helpers import account_id_of
 from tests.orders_support import IN_WINDOW, Family
 
@@ -36,13 +37,13 @@ def family(client, clock):
 def place(family: Family, insured: list[str], key: str, payment_method: str = "personal_account"):
     refs = [family.members.get(i, i) for i in insured]
     request = {"plan_id": "lishui-2021", "insured": refs, "payment_method": payment_method, "auto_renew": False}
-    return orders.place_order(deps.table(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
+    return orders.place_order(deps.order_ports(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
                               payment_method, False, key, body_hash(request), deps.clock().now())
 
 
 def reconcile_after_lease(clock) -> dict[str, int]:
     clock.advance(orders.LEASE + timedelta(seconds=1))
-    return orders.reconcile(deps.table(), deps.clock().now())
+    return orders.reconcile(deps.order_ports(), deps.clock().now())
 
 
 def the_order(order_id: str) -> dict:
@@ -163,7 +164,7 @@ def test_crash_between_reservation_and_deduction_fails_the_order_and_charges_not
 
 
 def test_crash_after_the_debit_is_issued_by_reconciliation(family, clock, monkeypatch):
-    monkeypatch.setattr(orders, "_issue_paid_order", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    monkeypatch.setattr(personal_account, "_issue_paid_order", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
     with pytest.raises(RuntimeError):
         place(family, ["self"], "fault-key-0007")
     monkeypatch.undo()
@@ -183,7 +184,7 @@ def test_late_deduction_after_the_order_was_failed_is_returned(family, clock, mo
     reconcile_after_lease(clock)
     assert the_order(order_id)["status"] == "failed"
     with pytest.raises(DomainError):
-        orders._settle(deps.table(), deps.platform(), stalled_view, deps.clock().now(), deduct=True)
+        personal_account._settle(deps.order_ports(), stalled_view, deps.clock().now(), deduct=True)
     assert the_order(order_id)["status"] == "refunded"
     assert_untouched(family)
 
@@ -231,7 +232,7 @@ def test_reversal_that_times_out_is_finished_by_reconciliation(family, clock, mo
     order_id = settling_order_ids()[0]
     assert the_order(order_id)["status"] == "refund_pending"
     assert family.balances()["account_current_fen"] == 40000  # owed back …
-    assert orders.reconcile(deps.table(), deps.clock().now())["refunded"] == 1
+    assert orders.reconcile(deps.order_ports(), deps.clock().now())["refunded"] == 1
     assert the_order(order_id)["status"] == "refunded"
     assert_untouched(family, prior_years=0)  # … and returned
 

@@ -94,22 +94,36 @@ def test_refund_that_times_out_stays_pending_until_reconciliation(client, family
     status, body = cancel(client, family.headers, order["policies"][0]["policy_id"])
     assert status == 200 and body["refund"]["status"] == "pending"
     assert family.balances()["account_current_fen"] == 40000
-    assert reconcile(deps.table(), deps.clock().now())["refunds_sent"] == 1
+    assert reconcile(deps.order_ports(), deps.clock().now())["refunds_sent"] == 1
     assert family.balances()["account_current_fen"] == 50000
     _, replay = cancel(client, family.headers, order["policies"][0]["policy_id"])  # same key: now refunded
     assert replay["refund"]["status"] == "refunded"
 
 
-def test_the_insured_may_cancel_a_policy_a_relative_paid_for(client, clock):
+def test_the_insured_who_did_not_pay_may_not_cancel_but_still_sees_the_policy(client, clock):
+    """Cancelling is the policyholder's (投保人, the payer's) right (Insurance Law art. 15; issue 10 item 7)."""
     from tests.helpers import bind_identity
 
     clock.set(IN_WINDOW)
     payer = Family(client)
     payer.relative("spouse", "spouse")
     order = bought(payer, ["spouse"])
+    policy_id = order["policies"][0]["policy_id"]
     spouse_headers = login(client, "13900000031")
     name = deps.platform().find_person(payer.ids["spouse"]).name
     bind_identity(client, spouse_headers, name, payer.ids["spouse"])
-    status, body = cancel(client, spouse_headers, order["policies"][0]["policy_id"])
+    status, body = cancel(client, spouse_headers, policy_id)
+    assert status == 403 and body["code"] == "NOT_POLICYHOLDER"
+    assert payer.balances()["account_prior_years_fen"] == 90000  # nothing refunded
+    seen = client.http.get(f"/v1/policies/{policy_id}", headers=spouse_headers)
+    assert seen.status_code == 200 and json.loads(seen.body)["status"] == "active"
+
+
+def test_the_payer_cancels_a_policy_bought_for_a_relative(client, clock):
+    clock.set(IN_WINDOW)
+    payer = Family(client)
+    payer.relative("spouse", "spouse")
+    order = bought(payer, ["spouse"])
+    status, body = cancel(client, payer.headers, order["policies"][0]["policy_id"])
     assert status == 200 and body["refund"]["status"] == "refunded"
     assert payer.balances()["account_prior_years_fen"] == 100000  # back to the payer's 历年结余

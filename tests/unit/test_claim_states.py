@@ -93,3 +93,42 @@ def test_an_upload_must_match_its_declaration_and_the_limit(actual_type, actual_
                                             ("12345678", "********")])
 def test_account_numbers_show_only_the_first_and_last_four_digits(number, masked):
     assert rules.mask_account_number(number) == masked
+
+
+@pytest.mark.parametrize("current, target, path", [
+    ("approved", "payout_failed", ["payout_failed"]),
+    ("payout_failed", "paid", ["paid"]),
+])
+def test_a_failed_transfer_sits_between_approved_and_paid(current, target, path):
+    assert rules.path_to(current, target) == path
+
+
+def test_a_failed_transfer_is_still_in_the_staff_queue_and_cannot_be_withdrawn_or_reviewed():
+    assert "payout_failed" in rules.OPEN_STATUSES and not rules.can_withdraw("payout_failed")
+    with pytest.raises(Conflict):
+        rules.path_to("payout_failed", "approved")
+
+
+def test_a_claim_model_moves_only_along_the_transition_table():
+    from chalicelib.domain.claim_models import Claim
+
+    claim = Claim(claim_id="c1", policy_id="p1", plan_id="lishui-2021", insured_hash="h", claimant_kind="member",
+                  claimant_account_id="a1", claimant_role="insured", status="submitted", version=1, bills=[],
+                  estimate_fen=0, submitted_at="2021-11-01T10:00:00+08:00", updated_at="2021-11-01T10:00:00+08:00")
+    moved = claim.moved(["under_review", "rejected"], "2021-11-02T10:00:00+08:00", member_note="不属于保障范围")
+    assert (moved.status, moved.version, moved.member_note, claim.status) == ("rejected", 3, "不属于保障范围",
+                                                                              "submitted")
+    with pytest.raises(Conflict) as caught:
+        claim.moved(["paid"], "2021-11-02T10:00:00+08:00")
+    assert caught.value.code == "CLAIM_STATE_CONFLICT"
+
+
+@pytest.mark.parametrize("decision, allowed", [("approve", False), ("reject", True), ("need_more_info", True)])
+def test_only_approval_needs_a_complete_claim(decision, allowed):
+    assert (decision in rules.DECISIONS_ON_INCOMPLETE) is allowed
+
+
+def test_a_claim_sent_back_resumes_review_only_when_nothing_is_missing():
+    assert rules.resumes_review("need_more_info", True)
+    assert not rules.resumes_review("need_more_info", False)
+    assert not rules.resumes_review("submitted", True)

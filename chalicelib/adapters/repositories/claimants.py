@@ -1,0 +1,95 @@
+"""Who may act on whose claims: the insured, or an account holding the insured's `claims` authorisation (the
+access rules of `services.access`, over the policy, account and authorisation items). `TableClaimants` reads the
+table; `InMemoryClaimants` is its twin (tests/contract/test_claim_repository.py runs both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chalicelib.adapters.repositories.claims import claim_policy_from_item
+from chalicelib.domain.claim_models import ClaimPolicy
+from chalicelib.domain.errors import NotFound
+
+
+class Claimants(Protocol):
+    """Who may act on whose claims (the insured; an account holding the insured's `claims` authorisation)."""
+
+    def policy_for_claimant(self, principal, policy_id: str) -> tuple[ClaimPolicy, set[str]]:
+        """The policy and the caller's roles on it when they may claim on it; 404 POLICY_NOT_FOUND otherwise."""
+        ...
+
+    def persons_handled(self, principal) -> set[str]:
+        """The insured persons (ID hashes) whose claims the caller may see: themselves and `claims` grantors."""
+        ...
+
+    def account_of_insured(self, insured_hash: str) -> str | None:
+        """The account the insured person is bound to (to notify them), if any."""
+        ...
+
+
+class TableClaimants:
+    """Claimants over the table, through the access rules of `services.access` (policies, accounts, grants)."""
+
+    def __init__(self, table) -> None:
+        self.table = table
+
+    def policy_for_claimant(self, principal, policy_id: str) -> tuple[ClaimPolicy, set[str]]:
+        from chalicelib.services import access
+
+        item, roles = access.load_policy(self.table, principal, policy_id, need="claims")
+        return claim_policy_from_item(item), roles
+
+    def persons_handled(self, principal) -> set[str]:
+        from chalicelib.adapters import keys, schema
+        from chalicelib.services import access
+
+        account = access.account_of(self.table, principal)
+        persons = {account["person_hash"]} if account.get("person_hash") else set()
+        if account.get("phone"):
+            pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+            for grant in self.table.query_all(pk_name, keys.gsi_grantee(account["phone"], "")["GSI4PK"],
+                                              index=schema.GSI_BY_GRANTEE, sk_prefix="AUTHZ#", sk_name="GSI4SK"):
+                if grant.get("status") == "active" and "claims" in grant.get("scopes", []):
+                    persons.add(grant["grantor_hash"])
+        return persons
+
+    def account_of_insured(self, insured_hash: str) -> str | None:
+        from chalicelib.adapters import keys
+
+        binding = self.table.get(keys.identity_binding(insured_hash))
+        return binding.get("account_id") if binding else None
+
+
+@dataclass
+class InMemoryClaimants:
+    """Twin of TableClaimants: `roles[(account_id, policy_id)]` are the caller's roles on a policy (insured, proxy
+    via a `claims` grant); `persons[account_id]` whom they handle; `bindings[insured_hash]` the insured's account."""
+
+    policies: dict[str, ClaimPolicy] = field(default_factory=dict)
+    roles: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    persons: dict[str, set[str]] = field(default_factory=dict)
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def insured(self, account_id: str, policy: ClaimPolicy) -> None:
+        self.policies[policy.policy_id] = policy
+        self.roles[(account_id, policy.policy_id)] = {"insured", "view", "claims"}
+        self.persons.setdefault(account_id, set()).add(policy.insured_hash)
+        self.bindings[policy.insured_hash] = account_id
+
+    def proxy(self, account_id: str, policy: ClaimPolicy) -> None:
+        self.roles[(account_id, policy.policy_id)] = {"view", "claims", "authorized"}
+        self.persons.setdefault(account_id, set()).add(policy.insured_hash)
+
+    def policy_for_claimant(self, principal, policy_id: str) -> tuple[ClaimPolicy, set[str]]:
+        policy = self.policies.get(policy_id)
+        roles = self.roles.get((principal.account_id, policy_id), set())
+        if policy is None or "claims" not in roles:
+            raise NotFound("POLICY_NOT_FOUND")
+        return policy, roles
+
+    def persons_handled(self, principal) -> set[str]:
+        return set(self.persons.get(principal.account_id, set()))
+
+    def account_of_insured(self, insured_hash: str) -> str | None:
+        return self.bindings.get(insured_hash)

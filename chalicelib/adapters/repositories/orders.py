@@ -1,0 +1,250 @@
+"""Orders, their cover markers and cancellation refunds ⇄ items (docs/access-patterns.md).
+
+    ORDER#{id} / ORDER           GSI2 ACCOUNT#{payer} / ORDER#{created_at}   (the payer's orders, newest first)
+                                 GSI3 ORDER#{status}#{shard} while the status still needs work (sparse, sharded)
+    COVER#{plan}#{id_hash} / COVER                                           (reserved by an order, or issued)
+    REFUND#{id} / REFUND         GSI3 REFUND#{status}#{shard} while pending or failed
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.clock import iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.domain.order import CoverMarker, Order, Refund
+from chalicelib.domain.order_lifecycle import (
+    COVER_RESERVED,
+    QUEUED_STATUSES,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    SETTLING,
+    transition,
+)
+
+_KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
+_QUEUED_REFUNDS = frozenset({REFUND_PENDING, REFUND_FAILED})
+
+
+def _fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
+def order_of(item: dict[str, Any]) -> Order:
+    """The Order in a stored item (keys and index attributes dropped)."""
+    return Order.model_validate(_fields(item))
+
+
+def order_item(order: Order) -> dict[str, Any]:
+    """The stored item: the order's fields plus its keys, its payer index entry and, while its status still needs
+    work, its work-queue entry."""
+    item = {**order.model_dump(exclude_none=True), **keys.order(order.order_id),
+            **keys.gsi_account(order.payer_account_id, f"ORDER#{order.created_at}")}
+    if order.status in QUEUED_STATUSES:
+        item.update(keys.work_queue("ORDER", order.status, order.order_id, f"{order.created_at}#{order.order_id}"))
+    return item
+
+
+def refund_item(refund: Refund) -> dict[str, Any]:
+    item = {**refund.model_dump(exclude_none=True), **keys.refund(refund.refund_id)}
+    if refund.status in _QUEUED_REFUNDS:
+        item.update(keys.work_queue("REFUND", refund.status, refund.refund_id,
+                                    f"{refund.created_at}#{refund.refund_id}"))
+    return item
+
+
+def cover_item(marker: CoverMarker, id_hash: str) -> dict[str, Any]:
+    return {**marker.model_dump(exclude_none=True), **keys.cover_marker(marker.plan_id, id_hash)}
+
+
+# ---- named transaction operations and conditional writes (the services' only way to build them) -----------------
+def order_queue_keys(order: dict[str, Any], status: str) -> dict[str, str]:
+    """The order's work-queue keys while it still needs work (sparse and sharded: keys.work_queue); none after."""
+    if status not in QUEUED_STATUSES:
+        return {}
+    return keys.work_queue("ORDER", status, order["order_id"], f"{order['created_at']}#{order['order_id']}")
+
+
+def with_status(order: dict[str, Any], status: str) -> dict[str, Any]:
+    return {**order, "status": status, **order_queue_keys(order, status),
+            **keys.gsi_account(order["payer_account_id"], f"ORDER#{order['created_at']}")}
+
+
+def status_op(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
+              now: datetime) -> TxOp:
+    """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status.
+    Only a move the domain's lifecycle table allows is ever written."""
+    transition(from_status, to_status)
+    gsi3 = order_queue_keys(order, to_status)
+    values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
+    sets = ["#status = :to", "updated_at = :now", "version = version + :one"]
+    removes = [] if to_status == SETTLING else ["lease_until"]
+    if gsi3:
+        values.update({":g3pk": gsi3["GSI3PK"], ":g3sk": gsi3["GSI3SK"]})
+        sets += ["GSI3PK = :g3pk", "GSI3SK = :g3sk"]
+    else:
+        removes += ["GSI3PK", "GSI3SK"]
+    names = {"#status": "status"}
+    for n, (name, value) in enumerate(changes.items()):
+        names[f"#c{n}"] = name
+        values[f":c{n}"] = value
+        sets.append(f"#c{n} = :c{n}")
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return TxOp.update_item(keys.order(order["order_id"]), update, condition="#status = :from", names=names,
+                            values=values)
+
+
+def reserve_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
+    """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
+    Written in the transaction that records the order, before any money moves."""
+    return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
+                      "order_id": order["order_id"], "plan_id": order["plan_id"],
+                      "payer_account_id": order["payer_account_id"], "pay_before": order.get("pay_before"),
+                      "created_at": iso(now)})
+            for person in order["insured"]]
+
+
+def release_ops(order: dict[str, Any]) -> list[TxOp]:
+    """Free the people this order reserved (only while the marker is still this order's reservation)."""
+    return [TxOp.delete(keys.cover_marker(order["plan_id"], person["id_hash"]),
+                        condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
+                        values={":o": order["order_id"], ":reserved": COVER_RESERVED})
+            for person in order["insured"]]
+
+
+def claim_lease(table: Table, order_id: str, status: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+    """Hold an order in `status` for `lease` if nobody else does; the updated order, or None."""
+    try:
+        return table.update(keys.order(order_id), "SET lease_until = :until",
+                            condition="#status = :status AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+                            names={"#status": "status"},
+                            values={":until": iso(now + lease), ":status": status, ":now": iso(now)})
+    except ConditionFailed:
+        return None
+
+
+def release_lease(table: Table, order: dict[str, Any], now: datetime) -> None:
+    """Let the next retry or the reconciliation take over at once (best effort: the lease expires anyway)."""
+    try:
+        table.update(keys.order(order["order_id"]), "SET lease_until = :now",
+                     condition="#status = :settling", names={"#status": "status"},
+                     values={":now": iso(now), ":settling": SETTLING})
+    except (ConditionFailed, TransientStorageError):
+        pass
+
+
+class OrderRepository:
+    """Over the DynamoDB table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def get(self, order_id: str) -> Order | None:
+        item = self.table.get(keys.order(order_id))
+        return Order.model_validate(_fields(item)) if item else None
+
+    def save(self, order: Order) -> None:
+        self.table.put(order_item(order))
+
+    def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_ACCOUNT]
+        index = keys.gsi_account(account_id, "ORDER#")
+        items, _ = self.table.query(pk_name, index[pk_name], index=schema.GSI_BY_ACCOUNT, sk_name=sk_name,
+                                    sk_prefix=index[sk_name], forward=False, limit=limit)
+        return [Order.model_validate(_fields(i)) for i in items]
+
+    def queued(self, status: str) -> Iterator[Order]:
+        """Orders in `status` on the work queue, each re-read strongly just before it is yielded (GSI reads are
+        eventually consistent) and yielded only if still in that status."""
+        pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
+        found = [item["order_id"] for partition in keys.work_queue_partitions("ORDER", status)
+                 for item in self.table.query_all(pk_name, partition, index=schema.GSI_BY_STATUS)]
+        for order_id in found:
+            order = self.get(order_id)
+            if order is not None and order.status == status:
+                yield order
+
+    def covers(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], CoverMarker]:
+        """One BatchGetItem: the markers of these (plan_id, id_hash) pairs that exist."""
+        if not people:
+            return {}
+        wanted = {(keys.cover_marker(plan, who)["PK"]): (plan, who) for plan, who in people}
+        return {wanted[item["PK"]]: CoverMarker.model_validate(_fields(item))
+                for item in self.table.batch_get([keys.cover_marker(plan, who) for plan, who in people])}
+
+    def save_cover(self, marker: CoverMarker, id_hash: str) -> None:
+        self.table.put(cover_item(marker, id_hash))
+
+    def refund(self, refund_id: str) -> Refund | None:
+        item = self.table.get(keys.refund(refund_id))
+        return Refund.model_validate(_fields(item)) if item else None
+
+    def save_refund(self, refund: Refund) -> None:
+        self.table.put(refund_item(refund))
+
+    def queued_refunds(self, status: str) -> Iterator[Refund]:
+        pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
+        found = [item["refund_id"] for partition in keys.work_queue_partitions("REFUND", status)
+                 for item in self.table.query_all(pk_name, partition, index=schema.GSI_BY_STATUS)]
+        for refund_id in found:
+            refund = self.refund(refund_id)
+            if refund is not None and refund.status == status:
+                yield refund
+
+
+class InMemoryOrderRepository:
+    """The twin: the same answers from dicts (tests/contract/test_repositories.py holds both to one contract)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._orders: dict[str, Order] = {}
+        self._covers: dict[tuple[str, str], CoverMarker] = {}
+        self._refunds: dict[str, Refund] = {}
+
+    def get(self, order_id: str) -> Order | None:
+        with self._lock:
+            order = self._orders.get(order_id)
+            return order.model_copy(deep=True) if order else None
+
+    def save(self, order: Order) -> None:
+        with self._lock:
+            self._orders[order.order_id] = order.model_copy(deep=True)
+
+    def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
+        with self._lock:
+            mine = [o for o in self._orders.values() if o.payer_account_id == account_id]
+        return [o.model_copy(deep=True) for o in sorted(mine, key=lambda o: o.created_at, reverse=True)[:limit]]
+
+    def queued(self, status: str) -> Iterator[Order]:
+        if status not in QUEUED_STATUSES:
+            return
+        with self._lock:
+            found = [o.model_copy(deep=True) for o in self._orders.values() if o.status == status]
+        yield from found
+
+    def covers(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], CoverMarker]:
+        with self._lock:
+            return {p: self._covers[p].model_copy(deep=True) for p in people if p in self._covers}
+
+    def save_cover(self, marker: CoverMarker, id_hash: str) -> None:
+        with self._lock:
+            self._covers[(marker.plan_id, id_hash)] = marker.model_copy(deep=True)
+
+    def refund(self, refund_id: str) -> Refund | None:
+        with self._lock:
+            refund = self._refunds.get(refund_id)
+            return refund.model_copy(deep=True) if refund else None
+
+    def save_refund(self, refund: Refund) -> None:
+        with self._lock:
+            self._refunds[refund.refund_id] = refund.model_copy(deep=True)
+
+    def queued_refunds(self, status: str) -> Iterator[Refund]:
+        if status not in _QUEUED_REFUNDS:
+            return
+        with self._lock:
+            found = [r.model_copy(deep=True) for r in self._refunds.values() if r.status == status]
+        yield from found

@@ -1,0 +1,89 @@
+"""Policies ⇄ items (docs/access-patterns.md). The stored attribute names are the Policy model's field names — the
+claims code reads and writes `ytd_*` and `version` on the same item.
+
+    POLICY#{id} / POLICY    GSI1 PERSON#{insured_hash} / POLICY#{plan_id}              (the insured's policies)
+                            GSI2 ACCOUNT#{payer} / POLICY#{plan_id}#{policy_id}        (what a payer bought)
+                            GSI4 RENEWAL#{plan_id} / {payer}#{policy_id}               (while auto-renewal is on)
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.domain.policy import Policy
+
+_KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
+
+
+def policy_item(policy: Policy) -> dict[str, Any]:
+    item = {**policy.model_dump(exclude_none=True), **keys.policy(policy.policy_id),
+            **keys.gsi_person(policy.insured_hash, f"POLICY#{policy.plan_id}"),
+            **keys.gsi_account(policy.payer_account_id, f"POLICY#{policy.plan_id}#{policy.policy_id}")}
+    if policy.auto_renew and policy.status == "active":
+        item.update(keys.gsi_renewal(policy.plan_id, f"{policy.payer_account_id}#{policy.policy_id}"))
+    return item
+
+
+def policy_of(item: dict[str, Any]) -> Policy:
+    return Policy.model_validate({k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES})
+
+
+class PolicyRepository:
+    """Over the DynamoDB table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    @staticmethod
+    def issue_op(policy: Policy) -> TxOp:
+        """The transaction item that issues a new policy (refused if its id exists)."""
+        return TxOp.put(policy_item(policy))
+
+    def get(self, policy_id: str) -> Policy | None:
+        item = self.table.get(keys.policy(policy_id))
+        return policy_of(item) if item else None
+
+    def save(self, policy: Policy) -> None:
+        self.table.put(policy_item(policy))
+
+    def for_insured(self, insured_hash: str) -> list[Policy]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
+        index = keys.gsi_person(insured_hash, "POLICY#")
+        return [policy_of(i) for i in self.table.query_all(pk_name, index[pk_name], index=schema.GSI_BY_PERSON,
+                                                           sk_name=sk_name, sk_prefix=index[sk_name])]
+
+    def for_payer(self, account_id: str, plan_id: str | None = None) -> list[Policy]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_ACCOUNT]
+        index = keys.gsi_account(account_id, f"POLICY#{plan_id}#" if plan_id else "POLICY#")
+        return [policy_of(i) for i in self.table.query_all(pk_name, index[pk_name], index=schema.GSI_BY_ACCOUNT,
+                                                           sk_name=sk_name, sk_prefix=index[sk_name])]
+
+
+class InMemoryPolicyRepository:
+    """The twin (tests/contract/test_repositories.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._policies: dict[str, Policy] = {}
+
+    def get(self, policy_id: str) -> Policy | None:
+        with self._lock:
+            policy = self._policies.get(policy_id)
+            return policy.model_copy(deep=True) if policy else None
+
+    def save(self, policy: Policy) -> None:
+        with self._lock:
+            self._policies[policy.policy_id] = policy.model_copy(deep=True)
+
+    def for_insured(self, insured_hash: str) -> list[Policy]:
+        with self._lock:
+            found = [p for p in self._policies.values() if p.insured_hash == insured_hash]
+        return [p.model_copy(deep=True) for p in sorted(found, key=lambda p: p.plan_id)]
+
+    def for_payer(self, account_id: str, plan_id: str | None = None) -> list[Policy]:
+        with self._lock:
+            found = [p for p in self._policies.values()
+                     if p.payer_account_id == account_id and (plan_id is None or p.plan_id == plan_id)]
+        return [p.model_copy(deep=True) for p in sorted(found, key=lambda p: (p.plan_id, p.policy_id))]

@@ -1,0 +1,40 @@
+"""Every scheduled job, once: read by app.py (which defines one Lambda handler per entry) and by the CDK stack
+(which gives each handler its EventBridge rule, with retries and a dead-letter queue). tests/infra asserts the two
+agree. Adding a schedule is one entry here naming a job of chalicelib/jobs.py's registry.
+
+Pure data: no imports beyond the standard library (the CDK app loads this file by path). EventBridge cron is in UTC;
+Beijing time is UTC+8.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    handler: str  # the Lambda function's name (app.py handler) and its rule's
+    expression: str  # EventBridge rate()/cron(), UTC
+    description: str
+    job: str = ""  # the registered job the handler starts (default: same name as the handler)
+
+    @property
+    def job_name(self) -> str:
+        return self.job or self.handler
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        "reconcile_orders",
+        "rate(10 minutes)",  # money a failure left between payment and cover is settled within minutes
+        "Order reconciliation (对账): settle orders left settling/refund_pending, resend pending refunds",
+    ),
+    Schedule(
+        "claim_deadline_sweep",
+        "cron(0 18 * * ? *)",  # 02:00 Beijing every day, outside the enrolment and claims peak
+        "Daily claim-deadline sweep (理赔时效): count claims past their decision deadline",
+    ),
+)
+
+
+def by_handler() -> dict[str, Schedule]:
+    return {s.handler: s for s in SCHEDULES}

@@ -1,0 +1,26 @@
+"""What the claim use cases need from the world, as one bundle built by the composition root (`deps.claim_ports`).
+
+Services receive a complete `ClaimPorts`; they never import `deps`. Service tests build the bundle from the
+in-memory twins (`InMemoryClaimRepository`, `InMemoryCalendarRepository`, `InMemoryClaimants`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.repositories.calendar import CalendarRepository
+from chalicelib.adapters.repositories.claimants import Claimants, InMemoryClaimants, TableClaimants
+from chalicelib.adapters.repositories.claims import ClaimRepository
+
+__all__ = ["ClaimPorts", "Claimants", "InMemoryClaimants", "TableClaimants"]
+
+
+@dataclass
+class ClaimPorts:
+    claims: ClaimRepository
+    claimants: Claimants
+    calendar: CalendarRepository
+    documents: Any  # adapters.documents.S3Documents (upload_form, download_url, head, max_bytes)
+    notifier: Any  # adapters.notifications.RecordingNotifier | WeChatSubscribeNotifier
+    cipher: Any  # adapters.crypto.FieldCipher
+    platform: Any  # adapters.medical_platform: find_person (the insured's basic-insurance suspensions)

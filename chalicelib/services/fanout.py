@@ -1,0 +1,371 @@
+"""The fan-out job runner: a run pages its items, enqueues them a few hundred per SQS message, and an SQS-triggered
+worker handles each message's items; a run record in the table counts what happened.
+
+A job is two functions (`Job`): `enqueue(run)` yields `(item_id, payload)` pairs — item ids stable across runs
+(a policy id, a settlement id, a list row), payloads small JSON — and `handle(item)` does one item's work and returns
+its outcome (`"renewed"`, or counts such as `{"issued": 2}`), or raises to have the item tried again. Each item's
+exactly-once effect is the job's business (its own idempotency record or condition, keyed by the item id): the
+runner guarantees every item reaches `handle` at least once per run and that the run's counts add each message
+exactly once, however often SQS delivers it.
+
+Per message the worker makes 1 BatchGetItem (run record + the message's marker), then the items' own work, then one
+TransactWriteItems (the marker and the counts) and one GetItem (is the run complete?). Items that raised go back on
+the queue in a new message (attempt + 1) up to `max_attempts`, then to the dead-letter queue, counted `failed`.
+A message that cannot be handled at all (storage down, a bug) is reported in `batchItemFailures`, so SQS redelivers
+only it and, after the queue's maxReceiveCount, moves it to the dead-letter queue (alarmed).
+
+A run stops when asked (`stop`): messages still queued are then acknowledged without work. Re-running a job starts
+a new run over every item again; what the previous runs did is skipped by the job's own idempotency.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+
+ITEMS_PER_MESSAGE = 200  # a few hundred: moto's SQS (and SQS's per-request cost) grow with the number of messages
+MAX_ATTEMPTS = 3
+MARKER_RETENTION = timedelta(days=30)
+RUNNING, STOPPED, FINISHED = "running", "stopped", "finished"
+
+
+# ---- what a job is ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    job: str
+    now: datetime
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One item as a job's handler receives it. `item_id` is the job's own stable id; (`run_id`, `message_key`)
+    names the message it came in; `attempt` counts from 1."""
+
+    run_id: str
+    job: str
+    item_id: str
+    payload: Any
+    attempt: int
+    message_key: str
+    now: datetime
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+Outcome = str | Mapping[str, int] | None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    enqueue: Callable[[RunContext], Iterable[tuple[str, Any]]]
+    handle: Callable[[WorkItem], Outcome]
+    description: str = ""
+    items_per_message: int = ITEMS_PER_MESSAGE
+    max_attempts: int = MAX_ATTEMPTS
+    aliases: tuple[str, ...] = ()
+
+
+class JobQueue(Protocol):
+    def send(self, bodies: list[str], delay_seconds: int = 0) -> None: ...
+    def dead_letter(self, body: str) -> None: ...
+
+
+@dataclass
+class FanoutPorts:
+    table: Table
+    queue: JobQueue
+    clock: Any
+    jobs: Mapping[str, Job]
+    retry_delay_seconds: Callable[[int], int] = lambda attempt: min(900, 30 * attempt)
+    log: Any = None
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """The run record (`JOBRUN#{run_id}` / `RUN`)."""
+
+    run_id: str
+    job: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    enqueued_at: str | None
+    items: int
+    messages: int
+    messages_done: int
+    counts: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        return self.enqueued_at is not None and self.messages_done >= self.messages
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> JobRun:
+        return cls(run_id=item["run_id"], job=item["job"], status=item["status"], started_at=item["started_at"],
+                   finished_at=item.get("finished_at"), enqueued_at=item.get("enqueued_at"),
+                   items=int(item.get("items", 0)), messages=int(item.get("messages", 0)),
+                   messages_done=int(item.get("messages_done", 0)),
+                   counts={k: int(v) for k, v in (item.get("counts") or {}).items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "job": self.job, "status": self.status, "started_at": self.started_at,
+                "finished_at": self.finished_at, "items": self.items, "messages": self.messages,
+                "messages_done": self.messages_done, "counts": dict(self.counts)}
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+def resolve(jobs: Mapping[str, Job], name: str) -> Job:
+    """The job registered under `name` or one of its aliases."""
+    if name in jobs:
+        return jobs[name]
+    for job in jobs.values():
+        if name in job.aliases:
+            return job
+    raise UnknownJob(name)
+
+
+# ---- the run record -----------------------------------------------------------------------------------------
+def _iso(dt: datetime) -> str:
+    from chalicelib.adapters.clock import iso
+
+    return iso(dt)
+
+
+def new_run_id(now: datetime) -> str:
+    return f"R{now.strftime('%Y%m%d%H%M%S')}{uuid.uuid4().hex[:10].upper()}"
+
+
+def get_run(table: Table, run_id: str) -> JobRun | None:
+    item = table.get(keys.job_run(run_id))
+    return JobRun.from_item(item) if item else None
+
+
+def list_runs(table: Table, job: str, limit: int = 20) -> list[JobRun]:
+    items, _ = table.query("GSI3PK", keys.gsi_job_runs(job, "")["GSI3PK"], index=schema.GSI_BY_STATUS,
+                           forward=False, limit=limit)
+    return [JobRun.from_item(i) for i in items]
+
+
+def stop(table: Table, run_id: str, now: datetime) -> JobRun | None:
+    """Stop a running run: queued messages are acknowledged without work from now on."""
+    try:
+        table.update(keys.job_run(run_id), "SET #s = :stopped, stopped_at = :now", condition="#s = :running",
+                     names={"#s": "status"}, values={":stopped": STOPPED, ":running": RUNNING, ":now": _iso(now)})
+    except ConditionFailed:
+        pass
+    return get_run(table, run_id)
+
+
+def _finish_if_complete(table: Table, run: JobRun | None, now: datetime) -> JobRun | None:
+    if run is None or not run.complete or run.finished_at is not None or run.status != RUNNING:
+        return run
+    try:
+        table.update(keys.job_run(run.run_id), "SET #s = :finished, finished_at = :now",
+                     condition="#s = :running AND attribute_not_exists(finished_at)", names={"#s": "status"},
+                     values={":finished": FINISHED, ":running": RUNNING, ":now": _iso(now)})
+    except ConditionFailed:
+        pass
+    return get_run(table, run.run_id)
+
+
+# ---- producer: a run pages its items onto the queue ----------------------------------------------------------
+def _message(run_id: str, job: str, key: str, attempt: int, items: list[list[Any]],
+             params: Mapping[str, Any]) -> str:
+    body = {"run_id": run_id, "job": job, "key": key, "attempt": attempt, "items": items}
+    if params:
+        body["params"] = dict(params)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None = None,
+          run_id: str | None = None, after_send: Callable[[int], None] | None = None) -> JobRun:
+    """Create the run record, then page the job's items onto the queue, `items_per_message` per message and ten
+    messages per SendMessageBatch. Checks every thousand messages whether the run was stopped meanwhile.
+    `after_send(messages sent so far)` runs after each batch (the local stage drains as it goes)."""
+    job = resolve(ports.jobs, job_name)
+    now = ports.clock.now()
+    run_id = run_id or new_run_id(now)
+    params = dict(params or {})
+    started = _iso(now)
+    ports.table.put({**keys.job_run(run_id), **keys.gsi_job_runs(job.name, f"{started}#{run_id}"),
+                     "run_id": run_id, "job": job.name, "status": RUNNING, "started_at": started, "items": 0,
+                     "messages": 0, "messages_done": 0, "counts": {}, **({"params": params} if params else {})},
+                    condition="attribute_not_exists(PK)")
+    context = RunContext(run_id=run_id, job=job.name, now=now, params=params)
+    batch: list[list[Any]] = []
+    bodies: list[str] = []
+    messages = items = 0
+    stopped = False
+    for item_id, payload in job.enqueue(context):
+        batch.append([str(item_id), payload])
+        items += 1
+        if len(batch) == job.items_per_message:
+            bodies.append(_message(run_id, job.name, str(messages), 1, batch, params))
+            messages, batch = messages + 1, []
+            if len(bodies) == 10:
+                ports.queue.send(bodies)
+                bodies = []
+                if after_send is not None:
+                    after_send(messages)
+                if messages % 1000 == 0:
+                    current = get_run(ports.table, run_id)
+                    if current is not None and current.status != RUNNING:
+                        stopped = True
+                        break
+    if not stopped:
+        if batch:
+            bodies.append(_message(run_id, job.name, str(messages), 1, batch, params))
+            messages += 1
+        if bodies:
+            ports.queue.send(bodies)
+    record = ports.table.update(keys.job_run(run_id), "ADD messages :m SET #items = :n, enqueued_at = :now",
+                                names={"#items": "items"},
+                                values={":m": messages, ":n": items, ":now": _iso(ports.clock.now())})
+    run = JobRun.from_item(record)
+    _log(ports, "info", "job run enqueued", run_id=run_id, job=job.name, items=items, messages=messages)
+    return _finish_if_complete(ports.table, run, ports.clock.now()) or run
+
+
+# ---- consumer: the SQS-triggered worker ------------------------------------------------------------------------
+def handle_event(ports: FanoutPorts, event: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Lambda's SQS event → `{"batchItemFailures": [...]}` naming the messages to deliver again (the event source
+    mapping has ReportBatchItemFailures, so the others are deleted)."""
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            handle_message(ports, record["body"])
+        except Exception as exc:  # noqa: BLE001 — this message only is delivered again (then dead-lettered)
+            _log(ports, "exception", "job message failed; SQS delivers it again", message_id=record.get("messageId"),
+                 error=type(exc).__name__)
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def handle_message(ports: FanoutPorts, raw_body: str) -> str:
+    """Handle one message's items; returns what became of it: done | duplicate | stopped | unknown_run."""
+    body = json.loads(raw_body)
+    run_id, key, attempt = body["run_id"], body["key"], int(body.get("attempt", 1))
+    job = resolve(ports.jobs, body["job"])
+    params = body.get("params") or {}
+    table = ports.table
+    found = {(i["PK"], i["SK"]): i for i in table.batch_get([keys.job_run(run_id), keys.job_run_message(run_id, key)])}
+    run_key, marker_key = keys.job_run(run_id), keys.job_run_message(run_id, key)
+    run_item = found.get((run_key["PK"], run_key["SK"]))
+    if run_item is None:
+        _log(ports, "warning", "job message for an unknown run: dropped", run_id=run_id, key=key)
+        return "unknown_run"
+    if (marker_key["PK"], marker_key["SK"]) in found:
+        return "duplicate"  # handled and counted already (SQS delivers at least once)
+    if run_item["status"] == STOPPED:
+        return "stopped"
+
+    now = ports.clock.now()
+    counts: dict[str, int] = {}
+    failed: list[list[Any]] = []
+    for item_id, payload in body["items"]:
+        item = WorkItem(run_id=run_id, job=job.name, item_id=item_id, payload=payload, attempt=attempt,
+                        message_key=key, now=now, params=params)
+        try:
+            outcome = job.handle(item)
+        except Exception as exc:  # noqa: BLE001 — the item goes round again; the rest of the message carries on
+            _log(ports, "warning", "job item failed", run_id=run_id, job=job.name, item_id=item_id,
+                 attempt=attempt, error=type(exc).__name__)
+            failed.append([item_id, payload])
+            continue
+        _add(counts, outcome)
+
+    retried = 0
+    if failed and attempt < job.max_attempts:
+        retry = _message(run_id, job.name, f"{key.split('~')[0]}~{attempt + 1}", attempt + 1, failed, params)
+        ports.queue.send([retry], delay_seconds=ports.retry_delay_seconds(attempt))
+        retried = 1
+    elif failed:
+        ports.queue.dead_letter(_message(run_id, job.name, key, attempt, failed, params))
+        counts["failed"] = counts.get("failed", 0) + len(failed)
+        _log(ports, "error", "job items failed every attempt: parked in the dead-letter queue", run_id=run_id,
+             job=job.name, items=[i for i, _ in failed])
+
+    names = {f"#c{i}": name for i, name in enumerate(counts)}
+    values: dict[str, Any] = {":one": 1, ":retried": retried}
+    values.update({f":c{i}": n for i, n in enumerate(counts.values())})
+    adds = ", ".join(["messages_done :one", "messages :retried"] + [f"counts.#c{i} :c{i}" for i in range(len(counts))])
+    try:
+        table.transact([
+            TxOp.put({**marker_key, "done_at": _iso(now), "items": len(body["items"]), "failed": len(failed),
+                      schema.TTL_ATTRIBUTE: int((now + MARKER_RETENTION).timestamp())}),
+            TxOp.update_item(run_key, f"ADD {adds}", names=names, values=values),
+        ])
+    except ConditionFailed:
+        return "duplicate"  # another delivery of this message counted it first
+    _finish_if_complete(table, get_run(table, run_id), ports.clock.now())
+    return "done"
+
+
+def _add(counts: dict[str, int], outcome: Outcome) -> None:
+    if outcome is None:
+        outcome = "done"
+    if isinstance(outcome, str):
+        counts[outcome] = counts.get(outcome, 0) + 1
+        return
+    for name, n in outcome.items():  # zeros too: a job's answer names all its counts
+        counts[name] = counts.get(name, 0) + int(n)
+
+
+def _log(ports: FanoutPorts, level: str, message: str, **fields: Any) -> None:
+    if ports.log is not None:
+        getattr(ports.log, level)(message, extra=fields)
+
+
+# ---- the local stage: the same worker drains a moto queue -----------------------------------------------------
+class DrainingQueue(JobQueue, Protocol):
+    def receive(self, max_messages: int = 10, visibility_timeout: int = 60) -> list[Any]: ...
+    def delete(self, receipt_handles: list[str]) -> None: ...
+    def release(self, receipt_handles: list[str]) -> None: ...
+
+
+def drain_available(queue: DrainingQueue, worker: Callable[[dict[str, Any]], dict[str, Any]],
+                    max_messages: int) -> int:
+    """Play Lambda's event source mapping for up to `max_messages` messages: receive up to ten without waiting,
+    hand them to `worker` as an SQS event, delete what succeeded and make the failed ones visible again at once
+    (zero visibility timeout) so they come straight back. Returns how many were handled (0: the queue is empty)."""
+    handled = 0
+    while handled < max_messages:
+        received = queue.receive(max(1, min(10, max_messages - handled)))
+        if not received:
+            break
+        result = worker({"Records": [r.as_lambda_record() for r in received]})
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        queue.delete([r.receipt_handle for r in received if r.message_id not in failed])
+        queue.release([r.receipt_handle for r in received if r.message_id in failed])
+        handled += len(received)
+    return handled
+
+
+def drain(ports: FanoutPorts, run_id: str, worker: Callable[[dict[str, Any]], dict[str, Any]], *,
+          stop_after_messages: int | None = None, max_idle_polls: int = 200) -> JobRun | None:
+    """Drain the queue (`drain_available`) until the run is finished, or stopped and its messages gone.
+    `stop_after_messages` stops the run after that many messages (to show a run interrupted and re-run)."""
+    queue: DrainingQueue = ports.queue  # type: ignore[assignment]
+    if stop_after_messages is not None:
+        drain_available(queue, worker, stop_after_messages)
+        stop(ports.table, run_id, ports.clock.now())
+    idle = 0
+    while True:
+        if drain_available(queue, worker, 100):
+            idle = 0
+            continue
+        run = get_run(ports.table, run_id)
+        if run is None or run.status != RUNNING or run.complete or idle >= max_idle_polls:
+            return _finish_if_complete(ports.table, run, ports.clock.now())
+        idle += 1  # another drain (a concurrent sandbox call) holds the rest of this run's messages

@@ -1,0 +1,186 @@
+"""Pieces every order path shares: scopes and timings, the order's status moves (checked against the domain's
+lifecycle table), reservations of the people an order covers, the issuing operations, and returning money."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.clock import iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.orders import release_ops, status_op
+from chalicelib.adapters.repositories.policies import PolicyRepository
+from chalicelib.domain.disclosure import counted_county
+from chalicelib.domain.errors import (
+    Conflict,
+)
+from chalicelib.domain.order_lifecycle import (
+    COVER_ISSUED,
+    COVER_RESERVED,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUNDED,
+    SETTLING,
+)
+from chalicelib.domain.plan import Plan
+from chalicelib.domain.policy import Policy
+from chalicelib.services import disclosure
+from chalicelib.services.orders.ports import OrderPorts
+
+ORDER_SCOPE = "orders"
+CANCEL_SCOPE = "cancel"
+LEASE = timedelta(seconds=60)  # longer than a Lambda invocation (29 s): a live request is never overtaken
+WECHAT_PAY_WINDOW = timedelta(minutes=30)  # an unpaid WeChat order expires (prepay `time_expire`) and is closed
+RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
+_PLATFORM = "医保信息平台"
+# The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
+
+
+def _key_tuple(key: dict[str, str]) -> tuple[str, str]:
+    return key["PK"], key["SK"]
+
+
+def _taken(marker: dict[str, Any], plan: Plan, account_id: str, who: str, ref: str) -> Conflict:
+    """Why a person cannot be ordered for: covered already (or another payer's order holds them) → ALREADY_COVERED;
+    the caller's own order in flight → ORDER_IN_FLIGHT naming it, so an unpaid WeChat order can be resumed."""
+    if marker.get("state") == COVER_RESERVED and marker.get("payer_account_id") == account_id:
+        return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker["order_id"],
+                        expires_at=marker.get("pay_before"))
+    return Conflict("ALREADY_COVERED", who=who, plan_name=plan.name, insured=ref)
+
+
+def _reservation_refused(table: Table, order: dict[str, Any], reasons: list[str], first: int) -> Conflict | None:
+    """After a refused reserving transaction whose cover markers start at position `first`: the 409 for the first
+    person someone else holds, or None if no marker was the cause."""
+    failed = [n - first for n, r in enumerate(reasons) if r == "ConditionalCheckFailed" and n >= first]
+    if not failed:
+        return None
+    person = order["insured"][failed[0]]
+    marker = table.get(keys.cover_marker(order["plan_id"], person["id_hash"])) or {}
+    return _taken(marker, _plan(order["plan_id"]), order["payer_account_id"], person["who"], person["ref"])
+
+
+def _transact_releasing(table: Table, ops: list[TxOp], order: dict[str, Any]) -> None:
+    """`ops` (ending an order) together with the release of its reservations, in one transaction. A marker that is
+    no longer this order's reservation (already released, or an order from before reservations) is left out and the
+    transaction sent again; any other refusal is raised."""
+    releases = release_ops(order)
+    try:
+        table.transact(ops + releases)
+        return
+    except ConditionFailed as exc:
+        reasons = exc.reasons
+        if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
+            raise
+        kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
+    table.transact(ops + kept)
+
+
+_SOURCE_ZH = {"current": "当年", "prior_years": "历年结余"}
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _plan(plan_id: str) -> Plan:
+    from chalicelib.plans import get_plan
+
+    return get_plan(plan_id)
+
+
+def _plan_name(plan_id: str) -> str:
+    return _plan(plan_id).name
+
+
+def _reverse_deductions(platform, order: dict[str, Any]) -> bool:
+    """Refund every planned deduction that happened, with keys derived from it. True if any money was returned."""
+    from chalicelib.adapters.medical_platform import PlatformError
+
+    reversed_any = False
+    for planned in order.get("deductions", []):
+        try:
+            platform.refund(planned["key"], planned["amount_fen"], f"{planned['key']}-reversal")
+            reversed_any = True
+        except PlatformError as exc:
+            if exc.code != "DEDUCTION_NOT_FOUND":
+                raise
+    return reversed_any
+
+
+def _reopen_for_refund(table: Table, order: dict[str, Any], now: datetime) -> None:
+    try:
+        table.transact([status_op(order, order["status"], REFUND_PENDING, {}, now)])
+    except ConditionFailed:
+        pass
+
+
+def _reverse_order_payment(ports: OrderPorts, order: dict[str, Any], now: datetime) -> bool:
+    """Return the whole payment of a `refund_pending` order and mark it refunded. False if the channel did not
+    answer (the order stays refund_pending for the next reconciliation) or refused (the order goes to
+    `refund_failed` for an operator, with an alarm; it never blocks the rest of the queue)."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
+
+    try:
+        if order["payment_method"] == "wechat_pay":
+            ports.wechat.refund(order["order_id"], f"{order['order_id']}-R", order["amount_fen"],
+                                                 order["amount_fen"], reason="未能出单,全额退款")
+        else:
+            _reverse_deductions(ports.platform, order)
+    except (PlatformUnavailable, WeChatPayUnavailable):
+        return False
+    except (PlatformError, WeChatPayRefused) as exc:
+        _alarm_refund_refused("order", order["order_id"], exc.code)
+        try:
+            ports.table.transact([status_op(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
+        except ConditionFailed:
+            pass
+        return False
+    try:
+        ports.table.transact([status_op(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
+    except ConditionFailed:
+        pass
+    return True
+
+
+def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
+                benefit_starts: list[tuple[date, str]] | None) -> list[TxOp]:
+    """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
+    disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
+    from chalicelib.plans import get_plan
+    from chalicelib.services.policies import consent_record
+
+    plan = get_plan(order["plan_id"])
+    ops = []
+    for n, (person, policy_id) in enumerate(zip(order["insured"], order["policy_ids"], strict=True)):
+        start, rule = benefit_starts[n] if benefit_starts else (date.fromisoformat(person["benefit_start"]),
+                                                                person["waiting_rule"])
+        consent = None
+        if order["auto_renew"]:
+            consenting = {"account_id": order["payer_account_id"], "login_channel": order.get("login_channel")}
+            consent = consent_record(consenting, person["account_source"], now)
+        policy = Policy(
+            policy_id=policy_id, plan_id=plan.plan_id, order_id=order["order_id"], insured_hash=person["id_hash"],
+            insured_name=person["name"], insured_id_enc=person["id_enc"], insured_member_id=person["member_id"],
+            payer_account_id=order["payer_account_id"], payer_hash=order.get("payer_hash"),
+            payment_method=order["payment_method"], account_source=person.get("account_source"),
+            premium_fen=order["premium_fen"], paid_at=iso(paid_at), benefit_start=start.isoformat(),
+            coverage_end=plan.coverage_end.isoformat(), waiting_rule=rule, auto_renew=order["auto_renew"],
+            auto_renew_consent=consent, created_at=iso(now),
+            county=counted_county(plan, (person.get("platform") or {}).get("county")))  # as disclosed (§8)
+        ops.append(PolicyRepository.issue_op(policy))  # keys, indexes (renewal while consenting) are its
+        # The person's reservation by this order becomes their cover (an order placed before reservations existed
+        # finds no marker; anyone else's marker refuses the whole issuance).
+        ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "state": COVER_ISSUED,
+                             "policy_id": policy_id, "order_id": order["order_id"], "plan_id": plan.plan_id,
+                             "created_at": iso(now)},
+                            condition="attribute_not_exists(PK) OR order_id = :o", values={":o": order["order_id"]}))
+    return ops + disclosure.issuance_ops(plan, order)
+
+
+def _alarm_refund_refused(kind: str, entity_id: str, code: str) -> None:
+    """An ERROR log line with a stable message: the metric filter behind the refund alarm counts these."""
+    from chalicelib.observability import logger
+
+    logger().error("refund refused by the payment channel", extra={"kind": kind, "id": entity_id, "code": code})
