@@ -35,10 +35,16 @@ def figures(output: str) -> dict[str, int]:
         found = re.search(pattern, output)
         return int(found.group(1)) if found else 0
 
-    return {"generated": grab(r"(\d+) generated"), "failures": grab(r"(\d+) unique failure"),
+    counts = {"generated": grab(r"(\d+) generated"), "failures": grab(r"(\d+) unique failure"),
             "server_errors": grab(r"ST101 Server error: (\d+)"),
             "schema_violations": grab(r"Response violates schema: (\d+)"),
             "valid_rejected": grab(r"Schema-valid request rejected: (\d+)")}
+    return counts
+
+
+def rejected_codes(output: str) -> list[str]:
+    """The error codes of the answers schemathesis counted as "schema-valid request rejected"."""
+    return re.findall(r"Schema-valid request rejected\n(?:.*\n){1,8}?.*?\"code\": \"([A-Z_]+)\"", output)
 
 
 def serve():
@@ -83,7 +89,8 @@ def main(argv: list[str]) -> int:
     seed = int(argv[3]) if len(argv) > 3 else 1
     code, output, counts = run(base_url, max_examples, seed)
     print(output[-6000:])
-    print("fuzz figures:", ", ".join(f"{k}={v}" for k, v in counts.items()))
+    print("fuzz figures:", ", ".join(f"{k}={v}" for k, v in counts.items()),
+          "rejected codes:", ",".join(rejected_codes(output)) or "none")
     return code
 
 

@@ -36,6 +36,18 @@ _ONE_OF_REQUIRED = {"EstimateRequest": ("plan_id", "policy_id")}
 _NOT_TOGETHER = {"EstimateRequest": ("policy_id", "year_to_date")}
 
 
+def _raw_or_slip() -> list[dict[str, Any]]:
+    """An estimate's bill is a settlement slip (no raw, hospital_level, basic_type) or a raw hospital bill (all three,
+    and no slip amounts) — DOMAIN §12."""
+    from chalicelib.domain.plan import CATEGORIES
+
+    null, given = {"type": "null"}, {"not": {"type": "null"}}
+    raw_fields = ("raw", "hospital_level", "basic_type")
+    return [{"properties": {f: null for f in raw_fields}},
+            {"required": list(raw_fields),
+             "properties": {**{f: given for f in raw_fields}, **{f"{c}_fen": {"const": 0} for c in CATEGORIES}}}]
+
+
 def _statuses(spec) -> list[int]:
     codes = list(_EVERY_ROUTE)
     if spec.request is not None:
@@ -82,6 +94,8 @@ def build_openapi() -> dict[str, Any]:
         if name in schemas:
             schemas[name] = {**schemas[name], "anyOf": [
                 {"required": [field], "properties": {field: {"type": "string"}}} for field in alternatives]}
+    if "EstimateRequestBill" in schemas:
+        schemas["EstimateRequestBill"] = {**schemas["EstimateRequestBill"], "anyOf": _raw_or_slip()}
     for name, (field, other) in _NOT_TOGETHER.items():
         if name in schemas:
             schemas[name] = {**schemas[name], "not": {"required": [field, other], "properties": {
