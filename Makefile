@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: run test bench synth package lint clean browser screenshots
+.PHONY: run test bench synth package lint clean fuzz browser screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(VENV)/.installed ## serve the API with its sandbox on 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed browser ## install what tests need and run them
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.installed ## schemathesis over HTTP on a fresh `make run` (seeded; FUZZ_EXAMPLES per operation, >= 5,000 cases)
+	$(PY) tools/fuzz.py --serve $${FUZZ_EXAMPLES:-150} $${FUZZ_SEED:-1}
 
 bench: $(VENV)/.installed ## print the benchmark figures
 	$(PY) -m bench
@@ -41,14 +44,10 @@ synth: $(VENV)/.infra-installed ## synthesise the CDK app (no AWS account needed
 	$(PY) infra/app.py -c stage=$(STAGE) -o infra/cdk.out
 	@echo "templates: $$(ls infra/cdk.out/*.template.json)"; rm -rf infra/chalice.out
 
-package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chalice package` and print its size
+package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chalice package`; print it against the 12 MiB budget
 	rm -rf $(DIST)/chalice-package
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-cn-north-1} $(VENV)/bin/chalice package --stage $(PACKAGE_STAGE) $(DIST)/chalice-package
-	@$(PY) -c 'import os, sys, zipfile, collections; \
-	p = "$(DIST)/chalice-package/deployment.zip"; n = os.path.getsize(p); z = zipfile.ZipFile(p); \
-	top = collections.Counter(); [top.update({i.filename.split("/")[0]: i.compress_size}) for i in z.infolist()]; \
-	print(f"{p}: {n:,} bytes = {n/2**20:.2f} MiB zipped, {sum(i.file_size for i in z.infolist())/2**20:.1f} MiB unzipped (goal <= 10 MiB)"); \
-	print("largest:", ", ".join(f"{k} {v/2**20:.2f}" for k, v in top.most_common(6)))'
+	@$(PY) tools/package_budget.py $(DIST)/chalice-package/deployment.zip
 
 # ---- the H5 page's browser tests (tests/browser/, chalicelib/h5/) ----------------------------------------------------
 # Debian's Chromium and a CJK font (so pages and screenshots show Chinese), installed once when missing (CI runs as

@@ -74,12 +74,10 @@ def table():
 
 @provider("cipher")
 def _cipher():
-    import os
-
     from chalicelib.adapters.crypto import FieldCipher, kms_field_cipher
 
     s = get_settings()
-    wrapped = os.environ.get("HMB_WRAPPED_DATA_KEY")
+    wrapped = s.wrapped_data_key
     if s.kms_key_id and wrapped:
         return kms_field_cipher(s.kms_key_id, wrapped, s.id_hash_key, s.region)
     if s.id_data_key is None:
@@ -97,7 +95,7 @@ def _platform():
     if s.medical_platform_url:
         from chalicelib.adapters.medical_platform_http import HttpPlatform
 
-        return HttpPlatform(s.medical_platform_url)
+        return HttpPlatform(s.medical_platform_url, app_id=s.medical_platform_app_id)
     if not s.is_local:
         raise RuntimeError("HMB_MEDICAL_PLATFORM_URL is required outside the local stage")
     from chalicelib.adapters.medical_platform import SimulatedPlatform
@@ -118,7 +116,7 @@ def _sms():
         return SimulatedSms(clock())
     from chalicelib.adapters.sms import HttpSmsGateway
 
-    return HttpSmsGateway.from_env()
+    return HttpSmsGateway.from_env(get_settings())
 
 
 @provider("wechat_login")
@@ -204,11 +202,9 @@ def payouts():
 
 def payout_secret() -> bytes:
     """The secret shared with the payout gateway (HMB_PAYOUT_SECRET); a development one in the local stage."""
-    import os
-
     from chalicelib.adapters.payout_http import LOCAL_SECRET
 
-    secret = os.environ.get("HMB_PAYOUT_SECRET")
+    secret = get_settings().get("HMB_PAYOUT_SECRET")
     if secret:
         return secret.encode()
     if not get_settings().is_local:
@@ -255,3 +251,31 @@ def order_ports():
 
     return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
                       orders=OrderRepository(table()), policies=PolicyRepository(table()))
+
+
+# ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------
+@provider("rate_limiter")
+def _rate_limiter():
+    from chalicelib.adapters.rate_limits import DynamoRateLimiter
+
+    return DynamoRateLimiter(table())
+
+
+def rate_limiter():
+    return get("rate_limiter")
+
+
+@provider("captcha")
+def _captcha():
+    s = get_settings()
+    if s.is_local:
+        from chalicelib.adapters.captcha import SimulatedCaptcha
+
+        return SimulatedCaptcha()
+    from chalicelib.adapters.captcha import HttpCaptcha
+
+    return HttpCaptcha(*s.require("HMB_CAPTCHA_URL", "HMB_CAPTCHA_SECRET"))
+
+
+def captcha():
+    return get("captcha")

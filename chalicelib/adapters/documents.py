@@ -38,7 +38,7 @@ class S3Documents:
         self.bucket = settings.bucket_name
         self.region = settings.region
         # The size limit is a deployment setting (HMB_DOCUMENT_MAX_BYTES), read when the port is built.
-        self.max_bytes = max_bytes or int(os.environ.get("HMB_DOCUMENT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+        self.max_bytes = max_bytes or int(settings.get("HMB_DOCUMENT_MAX_BYTES") or DEFAULT_MAX_BYTES)
         self._client = None
         self._lock = threading.Lock()
 

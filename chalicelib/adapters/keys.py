@@ -145,6 +145,14 @@ def disclosure_counter_partitions(plan_id: str) -> list[str]:
     return [f"STATS#{plan_id}#{shard:02d}" for shard in range(DISCLOSURE_SHARDS)]
 
 
+def rate_counter(scope: str, subject: str, window_start: int) -> dict[str, str]:
+    """A fixed-window attempt counter (expires with TTL). `subject` is an account id or a keyed hash, never a
+    plain ID number, phone or address."""
+    return {"PK": f"RATE#{scope}#{subject}", "SK": f"W#{window_start}"}
+
+
+RATE_COUNTER_PREFIX = "RATE#"
+
 # Fan-out job runs (chalicelib/services/fanout.py): one run record per run, one marker per processed message (the
 # message's counts are added once, however often SQS delivers it); runs of a job listed newest first on GSI3.
 def job_run(run_id: str) -> dict[str, str]:

@@ -33,13 +33,20 @@ INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 DEDUCTION_NOT_FOUND = "DEDUCTION_NOT_FOUND"
 REFUND_EXCEEDS_DEDUCTION = "REFUND_EXCEEDS_DEDUCTION"
+NO_PHONE_ON_RECORD = "NO_PHONE_ON_RECORD"
 
 NOTICE_NOT_FOUND = "NOTICE_NOT_FOUND"
 
 OPERATIONS = ("find_person", "balances", "deduct", "find_deduction", "refund", "settlements_after",
-              "send_deduction_notice", "notice_replies", "account_statement")
+              "send_deduction_notice", "notice_replies", "account_statement",
+              "send_identity_proof", "check_identity_proof")
 PAGE_LIMIT = 500  # the most records one page of settlements or replies carries
 CHINA_TZ = timezone(timedelta(hours=8))  # the platform keeps its books in China time
+
+# Identity proof (核验码): a code the platform texts to the phone it holds for the person.
+PROOF_CODE_LENGTH = 6
+PROOF_VALIDITY_SECONDS = 300
+PROOF_MAX_WRONG = 5
 FAULT_TIMINGS = ("before", "after")
 
 
@@ -75,6 +82,13 @@ class MedicalPlatform(Protocol):
 
     def account_statement(self, day: date) -> list[StatementEntry]: ...
 
+    def send_identity_proof(self, id_number: str) -> str:
+        """Text a one-time code to the phone the platform holds for this person; the phone, masked (138****8000).
+        PlatformError PERSON_NOT_FOUND / NO_PHONE_ON_RECORD."""
+
+    def check_identity_proof(self, id_number: str, code: str) -> bool:
+        """Is this the person's live code? A right code is used up; five wrong ones void it."""
+
 
 class SimulatedPlatform:
     """In-memory stand-in for the bureau's system. Thread-safe; data lives as long as the process.
@@ -97,6 +111,8 @@ class SimulatedPlatform:
         self._replies: list[NoticeReply] = []
         self.faults: list[tuple[str, str]] = []  # pending (operation, "before" | "after")
         self.calls: list[str] = []  # operations called, in order (tests assert on round trips)
+        self.phones: dict[str, str] = {}  # id_number → the phone the platform holds
+        self.proofs: dict[str, dict] = {}  # id_number → {code, sent_to, expires, wrong}
 
     # ---- administration (sandbox) ---------------------------------------------------------------------------
     def register(self, person: PlatformPerson, current_fen: int = 0, prior_years_fen: int = 0) -> None:
@@ -104,6 +120,19 @@ class SimulatedPlatform:
         with self._lock:
             self.people[person.id_number] = person
             self.accounts[person.id_number] = {"current": current_fen, "prior_years": prior_years_fen}
+
+    def set_phone(self, id_number: str, phone: str | None) -> None:
+        with self._lock:
+            if phone:
+                self.phones[id_number] = phone
+            else:
+                self.phones.pop(id_number, None)
+
+    def last_proof(self, id_number: str) -> dict | None:
+        """The live identity-proof code texted for this person (sandbox view), or None."""
+        with self._lock:
+            proof = self.proofs.get(id_number)
+            return dict(proof) if proof else None
 
     def add_settlement(self, settlement: Settlement) -> Settlement:
         """Publish a record: it takes the next sequence number, whatever its settlement time."""
@@ -241,6 +270,38 @@ class SimulatedPlatform:
                                        amount_fen=self.refunds[key].amount_fen, at=self.refunds[key].at)
                         for key, target in self._refund_targets.items()]
             return sorted((e for e in entries if e.at.astimezone(CHINA_TZ).date() == day), key=lambda e: e.at)
+
+    def send_identity_proof(self, id_number: str) -> str:
+        import secrets
+
+        from chalicelib.domain.masking import mask_phone
+
+        with self._call("send_identity_proof"):
+            if id_number not in self.people:
+                raise PlatformError(PERSON_NOT_FOUND)
+            phone = self.phones.get(id_number)
+            if phone is None:
+                raise PlatformError(NO_PHONE_ON_RECORD)
+            code = f"{secrets.randbelow(10 ** PROOF_CODE_LENGTH):0{PROOF_CODE_LENGTH}d}"
+            sent_to = mask_phone(phone)
+            self.proofs[id_number] = {"code": code, "sent_to": sent_to, "wrong": 0,
+                                      "expires": self._clock.now().timestamp() + PROOF_VALIDITY_SECONDS}
+            return sent_to
+
+    def check_identity_proof(self, id_number: str, code: str) -> bool:
+        import hmac
+
+        with self._call("check_identity_proof"):
+            proof = self.proofs.get(id_number)
+            if proof is None or self._clock.now().timestamp() >= proof["expires"]:
+                return False
+            if hmac.compare_digest(proof["code"], code):
+                del self.proofs[id_number]
+                return True
+            proof["wrong"] += 1
+            if proof["wrong"] >= PROOF_MAX_WRONG:
+                del self.proofs[id_number]
+            return False
 
     # ---- fault injection ----------------------------------------------------------------------------------
     def _call(self, operation: str) -> _Call:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -45,14 +44,14 @@ SIGNATURE_HEADER = "X-Platform-Signature"
 SIGNATURE_MAX_AGE_SECONDS = 300
 
 # Development-only secret: the local stage's simulator and any client pointed at it agree on it.
-_LOCAL_SECRET = "local-only-medical-platform-secret"
+_LOCAL_SECRET = "local-only-medical-platform-secret"  # config.py SETTINGS: the local default
 
 
 def signing_secret() -> bytes:
     """The shared secret the bureau issued to this insurer (HMB_MEDICAL_PLATFORM_SECRET; read at call time)."""
     from chalicelib.config import get_settings
 
-    secret = os.environ.get("HMB_MEDICAL_PLATFORM_SECRET") or (_LOCAL_SECRET if get_settings().is_local else "")
+    secret = get_settings().medical_platform_secret
     if not secret:
         raise RuntimeError("HMB_MEDICAL_PLATFORM_SECRET is required to call the 医保 platform outside the local stage")
     return secret.encode()
@@ -100,7 +99,7 @@ class HttpPlatform:
                  timeout: tuple[float, float] = (3.05, 10.0)) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret
-        self._app_id = app_id or os.environ.get("HMB_MEDICAL_PLATFORM_APP_ID", "huiminbao")
+        self._app_id = app_id or "huiminbao"
         self._timeout = timeout
         self._session = None
 
@@ -144,6 +143,20 @@ class HttpPlatform:
     def account_statement(self, day: date) -> list[StatementEntry]:
         body = self._call("GET", "/accounts/statement", query={"date": day.isoformat()})
         return [_parse(StatementEntry, r) for r in _listed(body, "entries")]
+
+    def send_identity_proof(self, id_number: str) -> str:
+        body = self._call("POST", "/identity/proofs", {"id_number": id_number})
+        sent_to = body.get("sent_to") if isinstance(body, dict) else None
+        if not isinstance(sent_to, str) or not sent_to:
+            raise PlatformUnavailable("unreadable identity proof response")
+        return sent_to
+
+    def check_identity_proof(self, id_number: str, code: str) -> bool:
+        body = self._call("POST", "/identity/proofs/check", {"id_number": id_number, "code": code})
+        valid = body.get("valid") if isinstance(body, dict) else None
+        if not isinstance(valid, bool):
+            raise PlatformUnavailable("unreadable identity proof check")
+        return valid
 
     # -- transport --
     def _call(self, method: str, path: str, payload: dict | None = None, *, query: dict[str, str] | None = None,

@@ -16,7 +16,6 @@ the message content.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,11 +73,11 @@ class WeChatSubscribeNotifier:
 
     @classmethod
     def from_env(cls, settings, tokens: Any = None) -> WeChatSubscribeNotifier:
-        templates = json.loads(os.environ.get("HMB_WECHAT_SUBSCRIBE_TEMPLATES") or "{}")
+        templates = json.loads(settings.get("HMB_WECHAT_SUBSCRIBE_TEMPLATES") or "{}")
         if not isinstance(templates, dict):
             raise TypeError("HMB_WECHAT_SUBSCRIBE_TEMPLATES must be a JSON object")
         return cls(settings.wechat_appid, settings.wechat_app_secret, {str(k): str(v) for k, v in templates.items()},
-                   os.environ.get("HMB_WECHAT_MINIPROGRAM_STATE", "formal"), tokens=tokens)
+                   settings.get("HMB_WECHAT_MINIPROGRAM_STATE"), tokens=tokens)
 
     def _http(self):
         if self.session is None:

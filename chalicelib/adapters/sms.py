@@ -13,7 +13,6 @@ Neither adapter logs the code or the phone number.
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,13 +64,9 @@ class HttpSmsGateway:
         self._session = session
 
     @classmethod
-    def from_env(cls) -> HttpSmsGateway:
-        url = os.environ.get("HMB_SMS_URL", "")
-        token = os.environ.get("HMB_SMS_TOKEN", "")
-        if not url or not token:
-            raise RuntimeError("HMB_SMS_URL and HMB_SMS_TOKEN are required outside the local stage")
-        return cls(url, token, os.environ.get("HMB_SMS_SIGN_NAME", "惠民保"),
-                   os.environ.get("HMB_SMS_TEMPLATE", "LOGIN_CODE"))
+    def from_env(cls, settings) -> HttpSmsGateway:
+        url, token = settings.require("HMB_SMS_URL", "HMB_SMS_TOKEN")
+        return cls(url, token, settings.get("HMB_SMS_SIGN_NAME"), settings.get("HMB_SMS_TEMPLATE"))
 
     def _http(self):
         if self._session is None:

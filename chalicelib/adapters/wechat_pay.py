@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import threading
 import uuid
@@ -88,16 +87,13 @@ class WeChatPay:
     # ---- construction ---------------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, settings) -> WeChatPay:
-        """Merchant credentials from the environment (infra injects them from Secrets Manager):
-        HMB_WECHAT_PAY_PRIVATE_KEY (PEM), HMB_WECHAT_PAY_CERT_SERIAL, HMB_WECHAT_PAY_APIV3_KEY,
-        HMB_WECHAT_PAY_PUBLIC_KEY (PEM of the 微信支付公钥) and HMB_WECHAT_PAY_PUBLIC_KEY_ID."""
+        """Merchant credentials from settings (the stack provisions them in the wechatpay secret):
+        HMB_WECHATPAY_PRIVATE_KEY (PEM), HMB_WECHATPAY_CERT_SERIAL, HMB_WECHATPAY_APIV3_KEY,
+        HMB_WECHATPAY_PUBLIC_KEY (PEM of the 微信支付公钥) and HMB_WECHATPAY_PUBLIC_KEY_ID."""
         from chalicelib.adapters.clock import SystemClock
 
-        env = {name: os.environ.get(f"HMB_WECHAT_PAY_{name}", "") for name in
-               ("PRIVATE_KEY", "CERT_SERIAL", "APIV3_KEY", "PUBLIC_KEY", "PUBLIC_KEY_ID")}
-        missing = [f"HMB_WECHAT_PAY_{k}" for k, v in env.items() if not v]
-        if missing:
-            raise RuntimeError(f"WeChat Pay is not configured: {', '.join(missing)}")
+        names = ("PRIVATE_KEY", "CERT_SERIAL", "APIV3_KEY", "PUBLIC_KEY", "PUBLIC_KEY_ID")
+        env = dict(zip(names, settings.require(*(f"HMB_WECHATPAY_{n}" for n in names)), strict=True))
         client = _library_client(settings, env["PRIVATE_KEY"], env["CERT_SERIAL"], env["APIV3_KEY"],
                                  env["PUBLIC_KEY"], env["PUBLIC_KEY_ID"])
         return cls(client, _LibraryGateway(client), settings.wechat_appid, settings.wechat_mchid, env["APIV3_KEY"],

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import Forbidden, NotFound, Unauthorized
 MEMBER_AUDIENCE = "huiminbao-member"
 STAFF_AUDIENCE = "huiminbao-staff"
 STAFF_ROLES = ("claims_reviewer", "bureau", "insurer_admin")
+ALL_CITIES = "*"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Principal:
     kind: str  # "member" | "staff"
     subject: str  # account id for members, staff id for staff
     role: str | None = None
+    cities: tuple[str, ...] = ("*",)  # staff: the 统筹区 codes they act for ("*" = every city); tokens must name them
 
     @property
     def account_id(self) -> str:
@@ -45,13 +47,13 @@ def issue_member_token(account_id: str, now: float | None = None) -> tuple[str, 
     return jwt.encode(claims, s.token_secret, algorithm="HS256"), s.token_ttl_seconds
 
 
-def issue_staff_token(staff_id: str, role: str, ttl: int = 8 * 3600) -> str:
+def issue_staff_token(staff_id: str, role: str, ttl: int = 8 * 3600, cities: list[str] | None = None) -> str:
     import jwt
 
     s = get_settings()
     issued = int(time.time())
     claims = {"sub": staff_id, "aud": STAFF_AUDIENCE, "iss": s.staff_token_issuer, "role": role, "iat": issued,
-              "exp": issued + ttl}
+              "exp": issued + ttl, "cities": list(cities) if cities else [ALL_CITIES]}
     return jwt.encode(claims, s.staff_token_secret, algorithm="HS256")
 
 
@@ -75,10 +77,10 @@ def _decode(token: str) -> Principal:
         aud = unverified.get("aud")
         if aud == STAFF_AUDIENCE:
             claims = jwt.decode(token, s.staff_token_secret, algorithms=["HS256"], audience=STAFF_AUDIENCE,
-                                issuer=s.staff_token_issuer, options={"require": ["exp", "sub", "role"]})
-            if claims["role"] not in STAFF_ROLES:
+                                issuer=s.staff_token_issuer, options={"require": ["exp", "sub", "role", "cities"]})
+            if claims["role"] not in STAFF_ROLES or not _valid_cities(claims["cities"]):
                 raise Unauthorized("TOKEN_INVALID")
-            return Principal("staff", str(claims["sub"]), claims["role"])
+            return Principal("staff", str(claims["sub"]), claims["role"], tuple(claims["cities"]))
         claims = jwt.decode(token, s.token_secret, algorithms=["HS256"], audience=MEMBER_AUDIENCE,
                             options={"require": ["exp", "sub"]})
         return Principal("member", str(claims["sub"]))
@@ -104,6 +106,53 @@ def resolve(request, mode: str) -> Principal | None:
     principal = _decode(token)
     if mode == "member" and principal.kind != "member":
         raise Forbidden("FORBIDDEN")
+    if principal.kind == "member":
+        _require_account(principal.subject)
     if mode == "staff" and principal.kind != "staff":
         raise Forbidden("STAFF_ONLY")
     return principal
+
+
+# ---- a validly signed token for an account that does not exist is not a session (issue #10 item 4) ------------
+_KNOWN_ACCOUNT_SECONDS = 60
+_known_accounts: dict[str, float] = {}
+
+
+def _require_account(account_id: str) -> None:
+    """401 TOKEN_INVALID unless the account exists: checked once a minute per account and container (one
+    consistent GetItem), so every route refuses the same way — not only those that load the account."""
+    seen = _known_accounts.get(account_id)
+    now = time.monotonic()
+    if seen is not None and now - seen < _KNOWN_ACCOUNT_SECONDS:
+        return
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    if deps.table().get(keys.account(account_id)) is None:
+        raise Unauthorized("TOKEN_INVALID")
+    if len(_known_accounts) > 10_000:
+        _known_accounts.clear()
+    _known_accounts[account_id] = now
+
+
+# ---- staff act only for their cities (issue #10 item 11) -------------------------------------------------------
+def _valid_cities(cities) -> bool:
+    return (isinstance(cities, list) and 0 < len(cities) <= 500
+            and all(isinstance(c, str) and (c == ALL_CITIES or (len(c) == 6 and c.isdigit())) for c in cities))
+
+
+def acts_for_city(principal: Principal, city: str) -> bool:
+    return principal.kind == "staff" and (ALL_CITIES in principal.cities or city in principal.cities)
+
+
+def require_city(principal: Principal, city: str) -> None:
+    """403 CITY_NOT_ASSIGNED unless this staff member acts for this city."""
+    if not acts_for_city(principal, city):
+        raise Forbidden("CITY_NOT_ASSIGNED", city=city)
+
+
+def require_plan_city(principal: Principal, plan_id: str) -> None:
+    """403 CITY_NOT_ASSIGNED unless this staff member acts for the plan's city."""
+    from chalicelib.plans import get_plan
+
+    require_city(principal, get_plan(plan_id).city)

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import PHONE_SCHEMA, RequestModel, ResponseModel
 from chalicelib.domain.messages import message_for
 
 bp = Blueprint(__name__)
@@ -16,7 +16,7 @@ Scope = Literal["view", "claims"]
 
 
 class GrantAuthorization(RequestModel):
-    grantee_phone: str
+    grantee_phone: str = Field(json_schema_extra=PHONE_SCHEMA)
     scopes: list[Scope] = Field(min_length=1, max_length=2)
 
     @field_validator("scopes")

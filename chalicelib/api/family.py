@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import ID_NUMBER_SCHEMA, RequestModel, ResponseModel
 from chalicelib.domain.vocabulary import Relationship
 
 bp = Blueprint(__name__)
@@ -14,7 +15,7 @@ bp = Blueprint(__name__)
 
 class AddFamilyMember(RequestModel):
     name: str
-    id_number: str
+    id_number: str = Field(json_schema_extra=ID_NUMBER_SCHEMA)
     relationship: Relationship
 
 

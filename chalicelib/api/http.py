@@ -182,6 +182,7 @@ def endpoint(bp, path: str, *, methods: tuple[str, ...] = ("GET",), summary: str
             try:
                 from chalicelib.api import auth as auth_mod
 
+                _require_valid_settings()
                 ctx.principal = auth_mod.resolve(app_request, auth)
                 if idempotent:
                     key = ctx.headers.get("idempotency-key")
@@ -212,13 +213,78 @@ def endpoint(bp, path: str, *, methods: tuple[str, ...] = ("GET",), summary: str
             code = status
             if isinstance(result, tuple):
                 code, result = result
-            return Response(body=json.dumps(dump(result), ensure_ascii=False),
-                            status_code=code, headers={"Content-Type": "application/json; charset=utf-8"})
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            if _personal(auth, methods):
+                headers["Cache-Control"] = NO_STORE
+            return Response(body=json.dumps(dump(result), ensure_ascii=False), status_code=code, headers=headers)
 
-        bp.route(path, methods=list(methods), cors=True)(view)
+        bp.route(path, methods=list(methods), cors=cors_config())(view)
         return view
 
     return decorate
+
+
+# ---- account security: fail closed, headers, CORS, one error shape (issue #10) ---------------------------------
+NO_STORE = "no-store"
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+
+
+def _personal(auth: str, methods) -> bool:
+    """Answers that may carry personal data (or a session token) must not be cached: everything except public
+    reads (plans, disclosure, health, the OpenAPI document, the H5 page)."""
+    return not (auth == "none" and all(m == "GET" for m in methods))
+
+
+def _require_valid_settings() -> None:
+    """A process started with settings it must not serve with answers 503 to every request (fail closed)."""
+    from chalicelib.config import SettingsError, get_settings
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        from chalicelib.domain.errors import UpstreamUnavailable
+        from chalicelib.observability import logger
+
+        logger().error("refusing to serve: settings invalid", extra={"reason": str(exc)})  # names, never values
+        raise UpstreamUnavailable("SERVICE_MISCONFIGURED") from None
+
+
+_cors: list = []
+
+
+def cors_config():
+    """CORS for every route, from the stage's HMB_CORS_ORIGIN: chalice writes it into the API's OPTIONS answers
+    when the app is packaged, so it is read when routes are registered (like HMB_STAGE in app.py). Empty: no
+    cross-origin calls; never `*` outside the local stage (config.py refuses to serve)."""
+    if not _cors:
+        import os
+
+        from chalice import CORSConfig
+
+        origin = os.environ.get("HMB_CORS_ORIGIN", "*" if os.environ.get("HMB_STAGE") == "local" else "")
+        _cors.append(CORSConfig(allow_origin=origin, allow_headers=list(ALLOWED_HEADERS), max_age=600,
+                                expose_headers=["Retry-After"]) if origin else False)
+    return _cors[0]
+
+
+_FRAMEWORK_ERRORS = {405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE", 404: "ROUTE_NOT_FOUND",
+                     403: "ROUTE_NOT_FOUND", 400: "MALFORMED_JSON", 500: "INTERNAL_ERROR"}
+
+
+def framework_errors(event, get_response):
+    """Chalice middleware: answers chalice produces itself (405 wrong method, 415 wrong content type, its 500)
+    get API.md's error body — `{code, message, details}` — instead of `{"Code": ..., "Message": ...}`."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code in _FRAMEWORK_ERRORS and isinstance(body, dict) and "Code" in body:
+        from chalicelib.domain.messages import message_for
+
+        code = _FRAMEWORK_ERRORS[response.status_code]
+        details = {"allow": response.headers["Allow"]} if "Allow" in (response.headers or {}) else {}
+        response.body = json.dumps({"code": code, "message": message_for(code), "details": details},
+                                   ensure_ascii=False)
+        response.headers = {**(response.headers or {}), "Content-Type": "application/json; charset=utf-8"}
+    return response
 
 
 def _internal():

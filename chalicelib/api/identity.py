@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import ID_NUMBER_SCHEMA, PHONE_SCHEMA, SMS_CODE_PATTERN, RequestModel, ResponseModel
 
 bp = Blueprint(__name__)
 
@@ -20,17 +20,29 @@ class WeChatLoginIn(RequestModel):
 
 
 class SmsCodeIn(RequestModel):
-    phone: str = Field(max_length=32, description="中国大陆手机号")
+    phone: str = Field(max_length=32, description="中国大陆手机号", json_schema_extra=PHONE_SCHEMA)
+    captcha_ticket: str | None = Field(default=None, min_length=1, max_length=512,
+                                       description="安全验证票据:答复 428 CHALLENGE_REQUIRED 后完成验证码再提交")
 
 
 class SmsVerifyIn(RequestModel):
-    phone: str = Field(max_length=32)
-    code: str = Field(max_length=16, description="6 位短信验证码")
+    phone: str = Field(max_length=32, json_schema_extra=PHONE_SCHEMA)
+    code: str = Field(max_length=16, description="6 位短信验证码", json_schema_extra={"pattern": SMS_CODE_PATTERN})
 
 
 class IdentityIn(RequestModel):
     name: str = Field(max_length=64, description="身份证上的姓名")
-    id_number: str = Field(max_length=32, description="18 位居民身份证号码")
+    id_number: str = Field(max_length=32, description="18 位居民身份证号码", json_schema_extra=ID_NUMBER_SCHEMA)
+    proof_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$",
+                                   description="医保平台发到本人登记手机的 6 位身份核验码(POST /v1/me/identity/proof)")
+
+
+class IdentityProofIn(RequestModel):
+    id_number: str = Field(max_length=32, description="18 位居民身份证号码", json_schema_extra=ID_NUMBER_SCHEMA)
+
+
+class IdentityProofOut(ResponseModel):
+    sent_to: str = Field(description="核验码发往的手机号(脱敏),如 138****8000")
 
 
 # ---- responses -----------------------------------------------------------------------------------------------
@@ -116,6 +128,17 @@ def _session(account_id: str) -> SessionOut:
     return SessionOut(token=token, expires_in=expires_in, account_id=account_id)
 
 
+def _login_guard(ctx, captcha_ticket: str | None):
+    from chalicelib import deps
+    from chalicelib.config import get_settings
+    from chalicelib.services.identity import LoginGuard
+
+    identity_ctx = (ctx.request.context or {}).get("identity") or {}
+    return LoginGuard(limiter=deps.rate_limiter(), captcha=deps.captcha(),
+                      address=str(identity_ctx.get("sourceIp") or "unknown"), captcha_ticket=captcha_ticket,
+                      settings=get_settings())
+
+
 # ---- routes --------------------------------------------------------------------------------------------------
 @endpoint(bp, "/v1/auth/wechat", methods=("POST",), summary="微信小程序登录(wx.login code 换取会话)", auth="none",
           request=WeChatLoginIn, response=SessionOut, tags=("identity",))
@@ -133,7 +156,8 @@ def send_sms_code(ctx, body: SmsCodeIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    sent = identity.send_login_code(deps.table(), deps.sms(), deps.cipher(), body.phone, deps.clock().now())
+    sent = identity.send_login_code(deps.table(), deps.sms(), deps.cipher(), body.phone, deps.clock().now(),
+                                    guard=_login_guard(ctx, body.captcha_ticket))
     return SmsCodeSentOut(expires_in=sent.expires_in, resend_after=sent.resend_after)
 
 
@@ -143,7 +167,8 @@ def verify_sms_code(ctx, body: SmsVerifyIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    account_id = identity.verify_login_code(deps.table(), deps.cipher(), body.phone, body.code, deps.clock().now())
+    account_id = identity.verify_login_code(deps.table(), deps.cipher(), body.phone, body.code, deps.clock().now(),
+                                            guard=_login_guard(ctx, None))
     return _session(account_id)
 
 
@@ -153,9 +178,21 @@ def bind_identity(ctx, body: IdentityIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    bound = identity.bind_identity(deps.table(), deps.cipher(), deps.platform(), ctx.principal.account_id,
-                                   body.name, body.id_number, deps.clock().now())
+    bound = identity.bind_identity(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+                                   ctx.principal.account_id, body.name, body.id_number, deps.clock().now(),
+                                   proof_code=body.proof_code, notifier=deps.notifications())
     return IdentityOut.model_validate(bound, from_attributes=True)
+
+
+@endpoint(bp, "/v1/me/identity/proof", methods=("POST",), summary="实名认证:请医保平台向本人登记的手机发送身份核验码",
+          request=IdentityProofIn, response=IdentityProofOut, status=202, tags=("identity",))
+def send_identity_proof(ctx, body: IdentityProofIn):
+    from chalicelib import deps
+    from chalicelib.services import identity
+
+    sent = identity.send_identity_proof(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+                                        ctx.principal.account_id, body.id_number, deps.clock().now())
+    return IdentityProofOut(sent_to=sent.sent_to)
 
 
 @endpoint(bp, "/v1/me", summary="我的账户:实名信息、家庭成员、授权", response=MeOut, tags=("identity",))

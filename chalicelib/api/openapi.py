@@ -21,8 +21,48 @@ _ERROR_SCHEMA = {
         "details": {"type": "object"},
     },
 }
-_STATUS_TEXT = {400: "请求有误", 401: "未登录", 403: "无权限", 404: "不存在", 409: "冲突", 422: "业务规则不允许",
-                429: "过于频繁", 503: "外部系统暂不可用"}
+_STATUS_TEXT = {400: "请求有误", 401: "未登录或登录已失效", 403: "无权限", 404: "不存在", 405: "不支持的请求方法",
+                409: "冲突", 415: "不支持的内容类型", 422: "业务规则不允许", 428: "须先完成安全验证",
+                429: "过于频繁(details.retry_after 秒后再试,另见 Retry-After 头)", 503: "外部系统暂不可用或服务配置不完整"}
+# Answers every route can give: bad input, unknown id, throttling (API Gateway / WAF), an unavailable dependency.
+_EVERY_ROUTE = (400, 404, 429, 503)
+# Login routes: past the per-address challenge threshold.
+_CHALLENGED = {"/v1/auth/sms"}
+
+
+# Request models where one of several optional fields must be given (what pydantic's schema cannot say).
+_ONE_OF_REQUIRED = {"EstimateRequest": ("plan_id", "policy_id")}
+# ... and fields that exclude each other (both given and not null → 400).
+_NOT_TOGETHER = {"EstimateRequest": ("policy_id", "year_to_date")}
+
+
+def _raw_or_slip() -> list[dict[str, Any]]:
+    """An estimate's bill is a settlement slip (no raw, hospital_level, basic_type) or a raw hospital bill (all three,
+    and no slip amounts) — DOMAIN §12."""
+    from chalicelib.domain.plan import CATEGORIES
+
+    null, given = {"type": "null"}, {"not": {"type": "null"}}
+    raw_fields = ("raw", "hospital_level", "basic_type")
+    return [{"properties": {f: null for f in raw_fields}},
+            {"required": list(raw_fields),
+             "properties": {**{f: given for f in raw_fields}, **{f"{c}_fen": {"const": 0} for c in CATEGORIES}}}]
+
+
+def _statuses(spec) -> list[int]:
+    codes = list(_EVERY_ROUTE)
+    if spec.request is not None:
+        codes.append(415)
+    if spec.auth in ("member", "staff", "optional", "wechat"):
+        codes += [401, 403]
+    if spec.auth in ("member", "staff"):
+        codes += [409, 422]  # every member/staff use case can meet a business rule or a conflicting state
+    if spec.auth in ("none", "optional") and any(m != "GET" for m in spec.methods):
+        codes += [401, 409, 422]  # login and estimates: wrong code, expired code, rules
+    if spec.idempotent:
+        codes += [409, 422]
+    if spec.path in _CHALLENGED:
+        codes.append(428)
+    return sorted(set(codes))
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -50,6 +90,16 @@ def build_openapi() -> dict[str, Any]:
     refs, defs = models_json_schema(unique, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = _ERROR_SCHEMA
+    for name, alternatives in _ONE_OF_REQUIRED.items():
+        if name in schemas:
+            schemas[name] = {**schemas[name], "anyOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}} for field in alternatives]}
+    if "EstimateRequestBill" in schemas:
+        schemas["EstimateRequestBill"] = {**schemas["EstimateRequestBill"], "anyOf": _raw_or_slip()}
+    for name, (field, other) in _NOT_TOGETHER.items():
+        if name in schemas:
+            schemas[name] = {**schemas[name], "not": {"required": [field, other], "properties": {
+                field: {"not": {"type": "null"}}, other: {"not": {"type": "null"}}}}}
 
     paths: dict[str, Any] = {}
     for spec in ENDPOINTS:
@@ -77,22 +127,22 @@ def build_openapi() -> dict[str, Any]:
                 content_schema = {"type": "object"}
             op["responses"][str(spec.status)] = {"description": "成功",
                                                  "content": {"application/json": {"schema": content_schema}}}
-            codes = [400, 404]
-            if spec.auth in ("member", "staff"):
-                codes += [401, 403]
-            if spec.idempotent:
-                codes += [409, 422]
-            for code in sorted(set(codes)):
+            for code in _statuses(spec):
                 op["responses"][str(code)] = {"description": _STATUS_TEXT[code], "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            if spec.auth in ("member", "staff", "optional"):
+            if spec.auth in ("member", "staff"):
                 op["security"] = [{"bearer": []}]
+            elif spec.auth == "optional":
+                op["security"] = [{}, {"bearer": []}]  # login is optional: anonymous or a member
+            else:
+                op["security"] = []
             item[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "惠民保 API", "version": "1.0.0",
                  "description": "City-customised supplementary medical insurance (惠民保): enrolment, family "
-                                "purchases, estimates and claims. Money is integer fen."},
+                                "purchases, estimates and claims. Money is integer fen. Requests are strict: integers are "
+                                "JSON integers written without a fraction (100, not 100.0), unknown fields are refused."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": schemas,

@@ -44,3 +44,16 @@ def register(app, stage: str) -> None:
         module = _import(name)
         if module is not None:
             app.register_blueprint(module.bp)
+    _register_error_shape(app, stage)
+
+
+def _register_error_shape(app, stage: str) -> None:
+    """One error body everywhere: chalice's own 405/415 answers (middleware); in the local stage also chalice's
+    local gateway's unknown-route answer (API Gateway's, in deployed stages, are gateway responses in the stack)."""
+    from chalicelib.api.http import framework_errors
+
+    app.register_middleware(framework_errors, "http")
+    if stage == "local":
+        from chalicelib.api.local_gateway import install
+
+        install()

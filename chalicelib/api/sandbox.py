@@ -32,13 +32,17 @@ class SentSmsOut(ResponseModel):
 
 class StaffTokenIn(RequestModel):
     role: StaffRole
-    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+                                 description="默认每次签发一个新的经办人员 id")
+    cities: list[str] | None = Field(default=None, min_length=1, max_length=50,
+                                     description="可办理的统筹区代码(6 位);默认全部城市")
 
 
 class StaffTokenOut(ResponseModel):
     token: str
     role: StaffRole
     staff_id: str
+    cities: list[str]
 
 
 class NotificationOut(ResponseModel):
@@ -79,10 +83,17 @@ def last_sms(ctx, phone: str):
 @endpoint(bp, "/sandbox/staff-token", methods=("POST",), summary="沙箱:签发经办人员令牌", auth="sandbox",
           request=StaffTokenIn, response=StaffTokenOut, tags=("sandbox",))
 def staff_token(ctx, body: StaffTokenIn):
-    from chalicelib.api.auth import issue_staff_token
+    import uuid
 
-    staff_id = body.staff_id or f"sandbox-{body.role}"
-    return StaffTokenOut(token=issue_staff_token(staff_id, body.role), role=body.role, staff_id=staff_id)
+    from chalicelib.api.auth import ALL_CITIES, issue_staff_token
+    from chalicelib.domain.errors import BadRequest
+
+    staff_id = body.staff_id or f"sandbox-{body.role}-{uuid.uuid4().hex[:8]}"
+    cities = body.cities or [ALL_CITIES]
+    if any(not (len(c) == 6 and c.isdigit()) for c in body.cities or []):
+        raise BadRequest("VALIDATION_FAILED", field_label="cities 应为 6 位统筹区代码", field="cities")
+    return StaffTokenOut(token=issue_staff_token(staff_id, body.role, cities=cities), role=body.role,
+                         staff_id=staff_id, cities=cities)
 
 
 @endpoint(bp, "/sandbox/notifications", summary="沙箱:查看发给某手机号/账户的通知", auth="sandbox",
@@ -111,3 +122,29 @@ def notifications(ctx):
     sent = sorted((n for r in dict.fromkeys(recipients) for n in notifier.sent(r)), key=lambda n: n.sent_at)
     return [NotificationOut(recipient=n.recipient, template=n.template, data=n.data, sent_at=iso(n.sent_at))
             for n in sent]
+
+
+# ---- account security (issue #10): rate-limit counters and the captcha simulator ---------------------------------
+class LimitsResetOut(ResponseModel):
+    reset: bool
+
+
+class CaptchaTicketOut(ResponseModel):
+    captcha_ticket: str = Field(description="一次性安全验证票据(模拟已完成滑块验证)")
+
+
+@endpoint(bp, "/sandbox/limits/reset", methods=("POST",), summary="沙箱:清空所有限流计数", auth="sandbox",
+          response=LimitsResetOut, tags=("sandbox",))
+def reset_limits(ctx):
+    from chalicelib import deps
+
+    deps.rate_limiter().reset()
+    return LimitsResetOut(reset=True)
+
+
+@endpoint(bp, "/sandbox/captcha", methods=("POST",), summary="沙箱:完成一次安全验证,得到票据", auth="sandbox",
+          response=CaptchaTicketOut, status=201, tags=("sandbox",))
+def solve_captcha(ctx):
+    from chalicelib import deps
+
+    return CaptchaTicketOut(captcha_ticket=deps.captcha().issue())

@@ -75,6 +75,7 @@ class SandboxPersonIn(RequestModel):
     account_prior_years_fen: int = Field(default=0, ge=0)
     special_groups: list[str] = Field(default_factory=list)
     life_event: LifeEvent | None = None
+    phone: str | None = Field(default=None, description="医保平台登记的手机号(身份核验码发往此号)")
 
 
 class SandboxPerson(ResponseModel):
@@ -164,10 +165,11 @@ def register_person(ctx, body: SandboxPersonIn):
     if body.basic_type == "resident" and (body.account_current_fen or body.account_prior_years_fen):
         raise BadRequest("SANDBOX_RESIDENT_HAS_NO_ACCOUNT", field="account_current_fen")
     person = PlatformPerson(
-        id_number=resident.number, name=body.name.strip(), city=body.city, county=body.county,
+        id_number=resident.number, name=_canonical(body.name), city=body.city, county=body.county,
         basic_type=body.basic_type, status=body.status, basic_start=body.basic_start, restored_on=body.restored_on,
         special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [])
     _simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
+    _register_phone(person.id_number, body.phone)
     return SandboxPerson(
         **person.model_dump(exclude={"id_number", "suspensions"}), id_number_masked=resident.masked,
         birth_date=resident.birth_date, sex=resident.sex, account_current_fen=body.account_current_fen,
@@ -232,6 +234,64 @@ def reply_to_notice(ctx, idempotency_key: str, body: NoticeReplyIn):
         return _simulator().reply_to_notice(idempotency_key, body.reply)
     except PlatformError as exc:
         raise _as_http_error(exc) from None
+
+
+# ---- identity proof (the code the platform texts to the person's phone) ------------------------------------------
+def _canonical(name: str) -> str:
+    from chalicelib.domain.identity import canonical_name
+
+    return canonical_name(name)
+
+
+def _register_phone(id_number: str, phone_raw: str | None) -> None:
+    from chalicelib.domain.identity import parse_phone
+
+    _simulator().set_phone(id_number, parse_phone(phone_raw) if phone_raw else None)
+
+
+class SandboxProof(ResponseModel):
+    code: str
+    sent_to: str
+
+
+@endpoint(bp, "/sandbox/people/{id_number}/proof", summary="沙箱:医保平台最近发给此人的身份核验码", auth="sandbox",
+          response=SandboxProof, tags=TAGS)
+def last_identity_proof(ctx, id_number: str):
+    proof = _simulator().last_proof(id_number.strip().upper())
+    if proof is None:
+        raise NotFound("SANDBOX_PROOF_NONE")
+    return SandboxProof(code=proof["code"], sent_to=proof["sent_to"])
+
+
+class ProofSendIn(RequestModel):
+    id_number: str
+
+
+class ProofSentOut(ResponseModel):
+    sent_to: str
+
+
+class ProofCheckIn(RequestModel):
+    id_number: str
+    code: str = Field(max_length=16)
+
+
+class ProofCheckOut(ResponseModel):
+    valid: bool
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/identity/proofs", methods=("POST",), summary="医保平台:向本人登记的手机发送身份核验码",
+          auth="sandbox", request=ProofSendIn, response=ProofSentOut, status=201, tags=PLATFORM_TAGS)
+def platform_send_proof(ctx, body: ProofSendIn):
+    _verify_signature(ctx, "/identity/proofs")
+    return ProofSentOut(sent_to=_platform_call(lambda p: p.send_identity_proof(body.id_number)))
+
+
+@endpoint(bp, CONTRACT_PREFIX + "/identity/proofs/check", methods=("POST",), summary="医保平台:核对身份核验码",
+          auth="sandbox", request=ProofCheckIn, response=ProofCheckOut, tags=PLATFORM_TAGS)
+def platform_check_proof(ctx, body: ProofCheckIn):
+    _verify_signature(ctx, "/identity/proofs/check")
+    return ProofCheckOut(valid=_platform_call(lambda p: p.check_identity_proof(body.id_number, body.code)))
 
 
 # ---- the platform's HTTP contract (docs/medical-platform.md) ---------------------------------------------------
@@ -394,6 +454,7 @@ _STATUS_OF_CODE: dict[str, type[DomainError]] = {
     "INVALID_AMOUNT": RuleViolation,
     "INSUFFICIENT_BALANCE": RuleViolation,
     "REFUND_EXCEEDS_DEDUCTION": RuleViolation,
+    "NO_PHONE_ON_RECORD": RuleViolation,
     "NOTICE_NOT_FOUND": NotFound,
 }
 

@@ -13,3 +13,14 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(extra="ignore", defer_build=True)
+
+
+# ---- patterns the OpenAPI document states (issue #10 item 9) ---------------------------------------------------
+# Documented with json_schema_extra rather than enforced by pydantic, so the domain parsers keep answering with
+# their own codes (PHONE_INVALID, ID_NUMBER_INVALID naming the reason) — the check digit is beyond any pattern.
+PHONE_PATTERN = r"^1[3-9][0-9]{9}$"
+ID_NUMBER_PATTERN = r"^[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$"
+SMS_CODE_PATTERN = r"^[0-9]{6}$"
+ACCOUNT_NUMBER_PATTERN = r"^[0-9]{12,30}$"
+PHONE_SCHEMA = {"pattern": PHONE_PATTERN, "examples": ["13800138000"]}
+ID_NUMBER_SCHEMA = {"pattern": ID_NUMBER_PATTERN, "description": "18 位居民身份证号码(含校验位)"}

@@ -52,3 +52,9 @@ class UpstreamUnavailable(DomainError):
     """An external system (医保 platform, WeChat) did not answer; safe to retry with the same key."""
 
     status = 503
+
+
+class ChallengeRequired(DomainError):
+    """The client must solve a captcha before this is tried again (API.md v1.1: 428 CHALLENGE_REQUIRED)."""
+
+    status = 428

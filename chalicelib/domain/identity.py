@@ -5,6 +5,7 @@ Pure functions; the ID number itself is in resident_id.py. Family members and au
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 from chalicelib.domain.errors import BadRequest
@@ -35,9 +36,23 @@ def parse_phone(raw: str, field: str = "phone") -> str:
     return phone
 
 
+# Characters that print as nothing but make two equal-looking names differ: zero-width space/joiners, word joiner,
+# BOM, soft hyphen, bidi marks and embeddings/isolates, variation selectors, the Mongolian vowel separator.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufe00-\ufe0f"
+                        "\ufeff\U000e0100-\U000e01ef]")
+
+
+def canonical_name(raw: str) -> str:
+    """The one spelling names are stored and compared in: dot variants → U+00B7, NFKC (compatibility ideographs such
+    as U+F900 become their unified form 豈, full-width Latin becomes ASCII), invisible characters removed, outer
+    whitespace trimmed. Applied at every boundary and to both sides of a compare."""
+    name = unicodedata.normalize("NFKC", (raw or "").translate(_DOT_VARIANTS)).translate(_DOT_VARIANTS)
+    return _INVISIBLE.sub("", name).strip()
+
+
 def normalise_name(raw: str, field: str = "name") -> str:
     """A real name as written on the ID card (2–30 characters), or 400 NAME_INVALID naming the field."""
-    name = (raw or "").strip().translate(_DOT_VARIANTS)
+    name = canonical_name(raw)
     if not NAME_MIN <= len(name) <= NAME_MAX or not _NAME.match(name):
         raise BadRequest("NAME_INVALID", field=field)
     return name
@@ -46,7 +61,7 @@ def normalise_name(raw: str, field: str = "name") -> str:
 def same_person_name(given: str, on_record: str) -> bool:
     """Does the name a member typed match the name the 医保 platform holds? (dots and Latin case normalised)"""
     def norm(s: str) -> str:
-        return s.strip().translate(_DOT_VARIANTS).casefold()
+        return canonical_name(s).casefold()
 
     return norm(given) == norm(on_record)
 

@@ -300,6 +300,21 @@ MESSAGES: dict[str, str] = {
     "DISCLOSURE_NOTE_POPULATION_ILLUSTRATIVE": "参保率的分母(各区县基本医保参保人数)为示意数据,非官方统计:{source}",
     "DISCLOSURE_NOTE_RATE_UNAVAILABLE": "参保率以各区县基本医保参保人数为分母,该人数由医保部门提供,暂未公布,故参保率暂不计算。",
     "DISCLOSURE_NOTE_COUNTY_UNRECORDED": "医保信息平台未登记区县的参保人,计入“{city_name}(医保平台未登记区县)”。",
+    # --- account security (issue #10) -----------------------------------------------------------------------
+    "RATE_LIMITED": "操作过于频繁,请 {retry_after} 秒后再试。",
+    "CHALLENGE_REQUIRED": "请先完成安全验证(滑块/图形验证码)后再试。",
+    "CHALLENGE_INVALID": "安全验证未通过或已过期,请重新验证。",
+    "METHOD_NOT_ALLOWED": "该接口不支持此请求方法。",
+    "UNSUPPORTED_MEDIA_TYPE": "请求内容类型不受支持,请以 application/json 提交。",
+    "IDENTITY_PROOF_NO_PHONE": "医保系统中没有登记您的手机号,无法发送核验码,请到医保经办窗口登记或联系客服。",
+    "IDENTITY_PROOF_INVALID": "身份核验码不正确或已失效,请重新获取。",
+    "IDENTITY_PROOF_UNAVAILABLE": "医保系统暂时无法发送身份核验码,请稍后再试。",
+    "IDENTITY_RECOVERED_ELSEWHERE": "您账户上的实名信息已由本人通过医保系统核验后绑定到其本人账户。",
+    "CITY_NOT_ASSIGNED": "您无权处理该城市的业务。",
+    "PLATFORM_NO_PHONE_ON_RECORD": "医保平台没有登记此人的手机号。",
+    "SANDBOX_PROOF_NONE": "医保平台尚未向此人发送身份核验码。",
+    "SERVICE_MISCONFIGURED": "服务配置不完整,暂停服务。",
+
     # --- estimates from a raw hospital bill (DOMAIN §12; domain/layers.py) ------------------------------------
     "ESTIMATE_RAW_NEGATIVE": "第{index}张账单的 {field} 不能为负数。",
     "ESTIMATE_RAW_PARTS_EXCEED_TOTAL": "第{index}张账单:全自费、超限价、乙类先行自付和转外自理合计 {parts} 元,超过了医疗费总额(total_fen){total} 元,请核对。",

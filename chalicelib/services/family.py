@@ -123,14 +123,15 @@ def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw
     member_id = member_id_for(cipher, account_id, id_hash)
     item = {**keys.family_member(account_id, member_id), **keys.gsi_person(id_hash, f"MEMBER#{account_id}"),
             "member_id": member_id, "account_id": account_id, "id_hash": id_hash,
-            "id_enc": cipher.encrypt(resident.number, ID_NUMBER_CONTEXT), "name": relative.name,
+            "id_enc": cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash), "name": relative.name,
             "relationship": relationship, "birth_date": resident.birth_date.isoformat(), "sex": resident.sex,
             "created_at": iso(now)}
     try:
         table.put(item, condition="attribute_not_exists(PK)")
     except ConditionFailed:
         raise Conflict("MEMBER_ALREADY_ADDED", field="id_number", member_id=member_id) from None
-    payer = find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+    payer = find_platform_person(platform, cipher.decrypt(
+        account["id_enc"], ID_NUMBER_CONTEXT, record=account.get("person_hash")))
     options = enrolment_options(table, open_plans(today), payer, [(item, relative)], today)
     return _present(item, resident.number, relative, options[member_id])
 
@@ -224,9 +225,11 @@ def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | N
 def _with_options(table: Table, cipher, platform, account: dict[str, Any], items: list[dict[str, Any]],
                   now: datetime) -> list[FamilyMember]:
     today = now.astimezone(CHINA_TZ).date()
-    numbers = {item["member_id"]: cipher.decrypt(item["id_enc"], ID_NUMBER_CONTEXT) for item in items}
+    numbers = {item["member_id"]: cipher.decrypt(item["id_enc"], ID_NUMBER_CONTEXT, record=item.get("id_hash"))
+               for item in items}
     people = {member_id: find_platform_person(platform, number) for member_id, number in numbers.items()}
-    payer = (find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+    payer = (find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT,
+                                                           record=account.get("person_hash")))
              if account.get("id_enc") else None)
     options = enrolment_options(table, open_plans(today), payer,
                                 [(item, people[item["member_id"]]) for item in items], today)

@@ -19,6 +19,7 @@ from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.errors import (
     Conflict,
+    RuleViolation,
     TooManyRequests,
     Unauthorized,
     UpstreamUnavailable,
@@ -107,11 +108,68 @@ def _code_hash(cipher, phone: str, code: str) -> str:
     return cipher.lookup_hash(f"{phone}:{code}", purpose="sms")
 
 
-def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime) -> CodeSent:
-    """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code."""
+@dataclass(frozen=True)
+class LoginGuard:
+    """What guards SMS login against abuse: the rate-limit port, the captcha port, the caller's address (source
+    IP) and captcha ticket, and the stage's ceilings (config.py)."""
+
+    limiter: Any
+    captcha: Any
+    address: str
+    captcha_ticket: str | None
+    settings: Any
+
+
+def _guard_send(guard: LoginGuard | None, cipher, phone: str, now: datetime) -> None:
+    """Per address (challenge, then 429), overall (sharded), per phone per day."""
+    if guard is None:
+        return
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import refused, security_event, take
+
+    s, epoch = guard.settings, int(now.timestamp())
+    address = cipher.lookup_hash(guard.address, purpose="addr")
+    per_address = L.sms_sends_per_address(s.sms_address_limit_per_hour)
+    verdict = take(guard.limiter, per_address, address, epoch, "sms_send_throttled")
+    if verdict.count > s.sms_address_challenge_per_hour:
+        if not guard.captcha_ticket or not guard.captcha.verify(guard.captcha_ticket, guard.address):
+            security_event("sms_send_challenged", scope=per_address.scope)
+            from chalicelib.domain.errors import ChallengeRequired
+
+            raise ChallengeRequired("CHALLENGE_REQUIRED", field="captcha_ticket")
+    shard = L.global_shard("sms_global", s.sms_global_per_minute)
+    verdict = guard.limiter.hit(shard, f"shard{secrets.randbelow(L.GLOBAL_SHARDS)}", epoch)
+    if not verdict.allowed:
+        raise refused(verdict, shard, "sms_global_throttled")
+    take(guard.limiter, L.SMS_SENDS_PER_PHONE_PER_DAY, cipher.lookup_hash(phone, purpose="phone"), epoch,
+         "sms_send_throttled")
+
+
+def _guard_verify(guard: LoginGuard | None, cipher, phone: str, now: datetime) -> None:
+    if guard is None:
+        return
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import refused, take
+
+    s, epoch = guard.settings, int(now.timestamp())
+    take(guard.limiter, L.sms_verifies_per_address(s.sms_verify_address_limit_per_hour),
+         cipher.lookup_hash(guard.address, purpose="addr"), epoch, "sms_verify_throttled")
+    shard = L.global_shard("sms_verify_global", 4 * s.sms_global_per_minute)
+    verdict = guard.limiter.hit(shard, f"shard{secrets.randbelow(L.GLOBAL_SHARDS)}", epoch)
+    if not verdict.allowed:
+        raise refused(verdict, shard, "sms_verify_global_throttled")
+    take(guard.limiter, L.SMS_VERIFIES_PER_PHONE_PER_DAY, cipher.lookup_hash(phone, purpose="phone"), epoch,
+         "sms_verify_throttled")
+
+
+def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime,
+                    guard: LoginGuard | None = None) -> CodeSent:
+    """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code. With a guard, also
+    within the per-address, overall and per-phone daily limits (428 CHALLENGE_REQUIRED / 429 RATE_LIMITED)."""
     from chalicelib.adapters.sms import SmsUnavailable
 
     phone = parse_phone(phone_raw)
+    _guard_send(guard, cipher, phone, now)
     code = f"{secrets.randbelow(10 ** SMS_CODE_LENGTH):0{SMS_CODE_LENGTH}d}"
     code_hash = _code_hash(cipher, phone, code)
     sent = int(now.timestamp())
@@ -139,10 +197,13 @@ def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime) ->
     return CodeSent(expires_in=valid_until - sent, resend_after=resend)
 
 
-def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime) -> str:
-    """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it."""
+def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime,
+                      guard: LoginGuard | None = None) -> str:
+    """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it. With a guard,
+    guesses are also limited per address, overall and per phone per day."""
     phone = parse_phone(phone_raw)
     code = check_sms_code_shape(code_raw)
+    _guard_verify(guard, cipher, phone, now)
     key = keys.sms_code(phone)
     item = table.get(key)
     if item is None or int(now.timestamp()) >= item["valid_until"]:
@@ -187,18 +248,38 @@ class BoundIdentity:
     basic_insurance: BasicInsurance
 
 
-def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str, id_raw: str,
-                  now: datetime) -> BoundIdentity:
-    """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person."""
+def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name_raw: str, id_raw: str,
+                  now: datetime, proof_code: str | None = None, notifier=None) -> BoundIdentity:
+    """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person.
+
+    Without a proof each attempt is a guess, limited per account and per ID number (429 RATE_LIMITED). With a
+    proof (the code the 医保 platform texted to the person's phone) the proof is checked first — before the name,
+    so a made-up code cannot be used to test names past the limit — and then binds even while guessing is throttled,
+    and takes the ID back from another account that bound it (`_recover`).
+    """
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import security_event, take
+
     name = normalise_name(name_raw)
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
     id_hash = cipher.lookup_hash(resident.number)
     account = load_account(table, account_id)
     if account.get("person_hash") not in (None, id_hash):
         raise Conflict("IDENTITY_ALREADY_SET")
+    epoch = int(now.timestamp())
+    proven = False
+    if proof_code is not None:
+        take(limiter, L.PROOF_CHECKS_PER_ID, id_hash, epoch, "identity_proof_throttled")
+        if not _proof_valid(platform, resident.number, proof_code):
+            security_event("identity_proof_rejected")
+            raise RuleViolation("IDENTITY_PROOF_INVALID", field="proof_code")
+        proven = True
+    elif account.get("person_hash") != id_hash:
+        take(limiter, L.BIND_GUESSES_PER_ACCOUNT, account_id, epoch, "identity_bind_throttled")
+        take(limiter, L.BIND_GUESSES_PER_ID, id_hash, epoch, "identity_bind_throttled")
     record = verified_platform_person(platform, resident.number, name, unavailable="IDENTITY_CHECK_UNAVAILABLE")
     name = record.name  # the platform's spelling is the person's legal name
-    id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT)
+    id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash)  # bound to the person
     born, at = resident.birth_date.isoformat(), iso(now)
     ops = [
         # The person may already be known (e.g. as someone's family member): fill only what is missing.
@@ -213,12 +294,7 @@ def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str
                          "SET account_id = :me, bound_at = if_not_exists(bound_at, :at)",
                          condition="attribute_not_exists(PK) OR account_id = :me",
                          values={":me": account_id, ":at": at}),
-        TxOp.update_item(keys.account(account_id),
-                         "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
-                         "identity_bound_at = if_not_exists(identity_bound_at, :at)",
-                         condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
-                         values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": resident.sex,
-                                 ":at": at}),
+        _bind_account_op(account_id, id_hash, name, id_enc, born, resident.sex, at),
     ]
     try:
         table.transact(ops)
@@ -226,16 +302,141 @@ def bind_identity(table: Table, cipher, platform, account_id: str, name_raw: str
         failed = [i for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"]
         if 2 in failed:
             raise Conflict("IDENTITY_ALREADY_SET") from None
-        raise Conflict("IDENTITY_ALREADY_BOUND") from None
+        if not proven:
+            security_event("identity_bound_elsewhere")
+            raise Conflict("IDENTITY_ALREADY_BOUND", proof_available=True) from None
+        _recover(table, notifier, account_id, id_hash, ops[0], name, id_enc, born, resident.sex, now)
     return BoundIdentity(person_id=person_id_for(id_hash), name=name, id_number_masked=resident.masked,
                          birth_date=resident.birth_date, sex=resident.sex,
                          basic_insurance=BasicInsurance(type=record.basic_type, city=record.city,
                                                         status=record.status))
 
 
+def _bind_account_op(account_id: str, id_hash: str, name: str, id_enc: str, born: str, sex: str, at: str) -> TxOp:
+    return TxOp.update_item(
+        keys.account(account_id),
+        "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
+        "identity_bound_at = if_not_exists(identity_bound_at, :at)",
+        condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
+        values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": sex, ":at": at})
+
+
+def _proof_valid(platform, id_number: str, code: str) -> bool:
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    try:
+        return platform.check_identity_proof(id_number, code.strip())
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("IDENTITY_CHECK_UNAVAILABLE") from None
+    except PlatformError:
+        return False
+
+
+def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: TxOp, name: str, id_enc: str,
+             born: str, sex: str, now: datetime) -> None:
+    """The person proved who they are: move the binding from the account that holds it to theirs, in one
+    transaction conditional on that account still holding it; then revoke the authorisations given in the
+    person's name from that account, and tell that account."""
+    from chalicelib.services import authorizations
+    from chalicelib.services.limits import security_event
+
+    marker = table.get(keys.identity_binding(id_hash))
+    other = marker["account_id"] if marker else None
+    if other is None or other == account_id:  # freed or taken by us in the meantime: let the caller retry
+        raise Conflict("IDEMPOTENCY_IN_FLIGHT")
+    at = iso(now)
+    try:
+        table.transact([
+            person_op,
+            TxOp.update_item(keys.identity_binding(id_hash), "SET account_id = :me, bound_at = :at, "
+                             "recovered_from = :other", condition="account_id = :other",
+                             values={":me": account_id, ":at": at, ":other": other}),
+            TxOp.update_item(keys.account(other), "REMOVE person_hash, person_name, id_enc, birth_date, sex, "
+                             "identity_bound_at SET identity_lost_at = :at", condition="person_hash = :h",
+                             values={":h": id_hash, ":at": at}),
+            _bind_account_op(account_id, id_hash, name, id_enc, born, sex, at),
+        ])
+    except ConditionFailed as exc:
+        if len(exc.reasons) > 3 and exc.reasons[3] == "ConditionalCheckFailed":
+            raise Conflict("IDENTITY_ALREADY_SET") from None
+        raise Conflict("IDEMPOTENCY_IN_FLIGHT") from None
+    revoked = 0
+    for grant in authorizations._given(table, id_hash):
+        if grant["status"] == "active" and grant.get("grantor_account_id") == other:
+            authorizations.revoke(table, {"person_hash": id_hash}, grant["authorization_id"], now)
+            revoked += 1
+    moved = _take_back_policies(table, other, account_id, id_hash, now)
+    security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved)
+    if notifier is not None:
+        notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
+
+
+def _take_back_policies(table: Table, other: str, account_id: str, id_hash: str, now: datetime) -> int:
+    """Policies the other account bought for this person with the person's own medical-account money become the
+    person's (payer = their account). Auto-renewal that account consented to stops: the person decides anew.
+    Each move is conditional on the policy still being that account's."""
+    index = schema.GSI_BY_PERSON
+    pk_name, sk_name = schema.GSIS[index]
+    k = keys.gsi_person(id_hash, "POLICY#")
+    renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
+    moved = 0
+    for policy in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name]):
+        if (policy.get("payer_account_id"), policy.get("payer_hash"), policy.get("payment_method")) != (
+                other, id_hash, "personal_account"):
+            continue
+        payer_keys = keys.gsi_account(account_id, f"POLICY#{policy['plan_id']}#{policy['policy_id']}")
+        try:
+            table.update(keys.policy(policy["policy_id"]),
+                         "SET payer_account_id = :me, GSI2PK = :g2pk, GSI2SK = :g2sk, auto_renew = :off, "
+                         f"transferred_from = :other, transferred_at = :at REMOVE {renewal_pk}, {renewal_sk}",
+                         condition="payer_account_id = :other",
+                         values={":me": account_id, ":g2pk": payer_keys["GSI2PK"], ":g2sk": payer_keys["GSI2SK"],
+                                 ":off": False, ":other": other, ":at": iso(now)})
+            moved += 1
+        except ConditionFailed:
+            continue  # moved or changed meanwhile
+    return moved
+
+
+def message_for_recovered() -> str:
+    from chalicelib.domain.messages import message_for
+
+    return message_for("IDENTITY_RECOVERED_ELSEWHERE")
+
+
+@dataclass(frozen=True)
+class ProofSent:
+    sent_to: str
+
+
+def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str, id_raw: str,
+                        now: datetime) -> ProofSent:
+    """Ask the 医保 platform to text a one-time code to the phone it holds for this person (POST
+    /v1/me/identity/proof). Limited per ID number and per account, so nobody can flood a person's phone."""
+    from chalicelib.adapters.medical_platform import NO_PHONE_ON_RECORD, PlatformError, PlatformUnavailable
+    from chalicelib.domain import limits as L
+    from chalicelib.services.limits import take
+
+    resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
+    id_hash = cipher.lookup_hash(resident.number)
+    load_account(table, account_id)
+    epoch = int(now.timestamp())
+    take(limiter, L.PROOF_SENDS_PER_ACCOUNT, account_id, epoch, "identity_proof_throttled")
+    take(limiter, L.PROOF_SENDS_PER_ID, id_hash, epoch, "identity_proof_throttled")
+    try:
+        return ProofSent(sent_to=platform.send_identity_proof(resident.number))
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("IDENTITY_PROOF_UNAVAILABLE") from None
+    except PlatformError as exc:
+        if exc.code == NO_PHONE_ON_RECORD:
+            raise RuleViolation("IDENTITY_PROOF_NO_PHONE", field="id_number") from None
+        # Unknown person: the same refusal as a wrong name, so this route cannot tell who is insured.
+        raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM", field="id_number") from None
+
+
 # ---- who am I ------------------------------------------------------------------------------------------------
-def _masked(cipher, id_enc: str | None) -> str | None:
-    return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT)) if id_enc else None
+def _masked(cipher, id_enc: str | None, person_hash: str | None = None) -> str | None:
+    return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT, record=person_hash)) if id_enc else None
 
 
 def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
@@ -245,12 +446,12 @@ def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
     identity = None
     if person_hash:
         identity = {"person_id": person_id_for(person_hash), "name": account.get("person_name"),
-                    "id_number_masked": _masked(cipher, account.get("id_enc")),
+                    "id_number_masked": _masked(cipher, account.get("id_enc"), person_hash),
                     "birth_date": account.get("birth_date"), "sex": account.get("sex"),
                     "bound_at": account.get("identity_bound_at")}
     pk, prefix = keys.family_member_prefix(account_id)
     members = [{"member_id": m.get("member_id"), "name": m.get("name"),
-                "id_number_masked": _masked(cipher, m.get("id_enc")), "relationship": m.get("relationship"),
+                "id_number_masked": _masked(cipher, m.get("id_enc"), m.get("id_hash")), "relationship": m.get("relationship"),
                 "birth_date": m.get("birth_date"), "sex": m.get("sex"), "created_at": m.get("created_at")}
                for m in table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix)]
     return {"account_id": account_id, "created_at": account.get("created_at"),

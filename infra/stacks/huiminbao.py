@@ -61,6 +61,9 @@ from aws_cdk import (
 from aws_cdk import (
     aws_sqs as sqs,
 )
+from aws_cdk import (
+    aws_wafv2 as wafv2,
+)
 from cdk_nag import NagPackSuppression, NagSuppressions
 from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
@@ -80,9 +83,16 @@ WECHATPAY_SECRET_KEYS = (
     "HMB_WECHAT_APPID",  # mini-program AppID
     "HMB_WECHAT_APP_SECRET",  # mini-program AppSecret, for code2session login
     "HMB_WECHAT_MCHID",  # merchant id
-    "HMB_WECHATPAY_MERCHANT_SERIAL_NO",  # serial number of the merchant API certificate
+    "HMB_WECHATPAY_CERT_SERIAL",  # serial number of the merchant API certificate
     "HMB_WECHATPAY_PRIVATE_KEY",  # merchant API private key, PEM (apiclient_key.pem)
-    "HMB_WECHATPAY_PLATFORM_CERT",  # WeChat Pay platform certificate or public key, PEM
+    "HMB_WECHATPAY_PUBLIC_KEY",  # WeChat Pay public key (微信支付公钥), PEM
+    "HMB_WECHATPAY_PUBLIC_KEY_ID",  # its id (PUB_KEY_ID_...)
+)
+# Operator-filled endpoints and credentials of the systems the app calls (chalicelib/config.py SETTINGS).
+APP_SECRET_KEYS = (
+    "HMB_MEDICAL_PLATFORM_URL", "HMB_MEDICAL_PLATFORM_SECRET", "HMB_MEDICAL_PLATFORM_APP_ID",
+    "HMB_SMS_URL", "HMB_SMS_TOKEN", "HMB_CAPTCHA_URL", "HMB_CAPTCHA_SECRET", "HMB_WECHAT_SUBSCRIBE_TEMPLATES",
+    "HMB_PAYOUT_URL", "HMB_PAYOUT_SECRET",
 )
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY,
@@ -162,6 +172,7 @@ class HuiminbaoStack(cdk.Stack):
         self._job_worker()
         self._document_upload_events()
         self._alarms()
+        self._account_security()
         self._outputs()
         self._nag_suppressions()
 
@@ -294,7 +305,7 @@ class HuiminbaoStack(cdk.Stack):
             "AppSecret", "app",
             "Session token signing key (HS256), generated at deploy; the 医保 platform's request-signing secret and "
             "app id, filled in by the operator (docs/medical-platform.md).",
-            "HMB_TOKEN_SECRET", {"HMB_MEDICAL_PLATFORM_SECRET": "", "HMB_MEDICAL_PLATFORM_APP_ID": ""},
+            "HMB_TOKEN_SECRET", {key: "" for key in APP_SECRET_KEYS},
             password_length=64, exclude_punctuation=True,
         )
         id_keys = secret(
@@ -332,6 +343,8 @@ class HuiminbaoStack(cdk.Stack):
             "manage_iam_role": False,
             "iam_role_arn": self.lambda_role.role_arn,
             "environment_variables": {
+                **self.params.environment,
+                # After the stage's own settings, so no context value can turn a deployed stage into `local`.
                 "HMB_STAGE": self.params.name,
                 "HMB_TABLE": self.table.table_name,
                 "HMB_BUCKET": self.documents_bucket.bucket_name,
@@ -339,7 +352,7 @@ class HuiminbaoStack(cdk.Stack):
                 "HMB_KMS_KEY_ID": self.id_key.key_arn,
                 "HMB_JOBS_QUEUE_URL": self.job_queue.queue_url,
                 "HMB_JOBS_DLQ_URL": self.job_dead_letters.queue_url,
-                **self.params.environment,
+                "HMB_CORS_ORIGIN": self.params.cors_origin,
             },
         }
 
@@ -634,6 +647,114 @@ class HuiminbaoStack(cdk.Stack):
                 1,
                 f"DynamoDB index {index_name} write throttling (hot GSI partition?)",
             )
+
+    # -- account security (issue #10): security events, one error shape, WAF rate rules ---------------------
+
+    def _account_security(self) -> None:
+        self._security_event_alarm()
+        if "RestAPI" in self.sam_resources:
+            self._gateway_responses()
+            self._waf()
+
+    def _security_event_alarm(self) -> None:
+        """chalicelib/services/limits.py logs `{"security_event": ...}` lines (no personal data): count them."""
+        for lid in self.function_ids:
+            group = self.node.find_child(f"{lid}LogGroup")
+            logs.MetricFilter(
+                self, f"{lid}SecurityEvents", log_group=group,  # type: ignore[arg-type]
+                metric_namespace=f"{APP_NAME}/{self.params.name}/security", metric_name="SecurityEvents",
+                filter_pattern=logs.FilterPattern.exists("$.security_event"), metric_value="1", default_value=0,
+            )
+        self._alarm(
+            "SecurityEventsAlarm",
+            cw.Metric(namespace=f"{APP_NAME}/{self.params.name}/security", metric_name="SecurityEvents",
+                      statistic="Sum", period=FIVE_MINUTES),
+            self.params.security_events_threshold,
+            "Throttled identity binding or login attempts (guessing, SMS flooding): look at the security_event lines",
+        )
+
+    def _gateway_responses(self) -> None:
+        """API Gateway's own answers in the contract's error body (API.md v1.1). A method a resource lacks is
+        API Gateway's MISSING_AUTHENTICATION_TOKEN as well, so it answers 404 too (chalice's 405 needs the
+        route to exist)."""
+        origin = self.params.cors_origin
+        headers = {"Cache-Control": "'no-store'"}
+        if origin:
+            headers["Access-Control-Allow-Origin"] = f"'{origin}'"
+
+        def body(code: str, message: str, details: dict | None = None) -> dict:
+            return {"application/json": json.dumps({"code": code, "message": message, "details": details or {}},
+                                                   ensure_ascii=False)}
+
+        responses = {
+            "MISSING_AUTHENTICATION_TOKEN": ("404", body("ROUTE_NOT_FOUND", "接口不存在。")),
+            "RESOURCE_NOT_FOUND": ("404", body("ROUTE_NOT_FOUND", "接口不存在。")),
+            "UNSUPPORTED_MEDIA_TYPE": ("415", body("UNSUPPORTED_MEDIA_TYPE",
+                                                   "请求内容类型不受支持,请以 application/json 提交。")),
+            "THROTTLED": ("429", body("RATE_LIMITED", "操作过于频繁,请 1 秒后再试。", {"retry_after": 1})),
+            "QUOTA_EXCEEDED": ("429", body("RATE_LIMITED", "操作过于频繁,请 60 秒后再试。", {"retry_after": 60})),
+            "WAF_FILTERED": ("429", body("RATE_LIMITED", "操作过于频繁,请 300 秒后再试。", {"retry_after": 300})),
+            "REQUEST_TOO_LARGE": ("413", body("REQUEST_TOO_LARGE", "请求内容过大。")),
+            "DEFAULT_4XX": (None, body("BAD_REQUEST", "请求无法处理,请检查后重试。")),
+            "DEFAULT_5XX": (None, body("INTERNAL_ERROR", "系统繁忙,请稍后再试。")),
+        }
+        retry = {"THROTTLED": "'1'", "QUOTA_EXCEEDED": "'60'", "WAF_FILTERED": "'300'"}
+        gateway = {}
+        for kind, (status, templates) in responses.items():
+            response = {"ResponseParameters": {"Headers": {**headers, **({"Retry-After": retry[kind]}
+                                                                         if kind in retry else {})}},
+                        "ResponseTemplates": templates}
+            if status:
+                response["StatusCode"] = status
+            gateway[kind] = response
+        self._function("RestAPI").add_property_override("GatewayResponses", gateway)
+
+    def _waf(self) -> None:
+        """Per-address rate rules in front of the API (counted over 5 minutes by WAF): a high one for everything
+        (carrier-grade NAT puts many residents behind one address) and a lower one for the SMS login routes.
+        A blocked client gets the contract's 429 body."""
+        p = self.params
+        body_key = "RateLimited"
+
+        def rule(name: str, priority: int, limit: int, path: str | None) -> wafv2.CfnWebACL.RuleProperty:
+            statement: dict = {"limit": limit, "aggregate_key_type": "IP"}
+            if path:
+                statement["scope_down_statement"] = wafv2.CfnWebACL.StatementProperty(
+                    byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                        positional_constraint="STARTS_WITH", search_string=path,
+                        text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]))
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name, priority=priority,
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(**statement)),
+                action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
+                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                        response_code=429, custom_response_body_key=body_key,
+                        response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Retry-After",
+                                                                                  value="300")]))),
+                visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                    cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=False))
+
+        acl = wafv2.CfnWebACL(
+            self, "ApiWebAcl", scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            custom_response_bodies={body_key: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                content_type="APPLICATION_JSON",
+                content='{"code": "RATE_LIMITED", "message": "操作过于频繁,请 300 秒后再试。", '
+                        '"details": {"retry_after": 300}}')},
+            rules=[rule("PerAddress", 0, p.waf_address_limit, None),
+                   rule("PerAddressSmsLogin", 1, p.waf_sms_address_limit, f"/{API_GATEWAY_STAGE}/v1/auth/sms")],
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=f"{APP_NAME}-{p.name}-waf",
+                sampled_requests_enabled=False),
+        )
+        stage_arn = cdk.Fn.sub(
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/" + API_GATEWAY_STAGE)
+        association = wafv2.CfnWebACLAssociation(self, "ApiWebAclAssociation", resource_arn=stage_arn,
+                                                 web_acl_arn=acl.attr_arn)
+        association.add_override("DependsOn", ["RestAPI"])
+        self.web_acl = acl
 
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)

@@ -52,6 +52,12 @@ class StageParams:
     # HMB_PUBLIC_BASE_URL. Set them here or per deploy with `-c env.HMB_MEDICAL_PLATFORM_URL=https://...`.
     environment: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    # Account security (issue #10): the one browser origin allowed (the H5 page's; "" = none, never "*"),
+    # WAF per-address ceilings per 5 minutes (high: carrier-grade NAT), security-event alarm per 5 minutes.
+    cors_origin: str = ""
+    waf_address_limit: int = 20000
+    waf_sms_address_limit: int = 3000
+    security_events_threshold: int = 50
 
 
 STAGES: dict[str, StageParams] = {
@@ -89,6 +95,10 @@ def stage_params(stage: str, context: dict | None = None) -> StageParams:
     except KeyError:
         raise SystemExit(f"unknown stage {stage!r}: use -c stage=" + "|".join(STAGES)) from None
     context = context or {}
+    if "env.HMB_STAGE" in context or "env.HMB_CORS_ORIGIN" in context:
+        raise SystemExit("HMB_STAGE and HMB_CORS_ORIGIN belong to the stage: they cannot be overridden with -c env.*")
+    if params.cors_origin == "*":
+        raise SystemExit(f"stage {stage}: cors_origin must name the H5 page's origin, never *")
     environment = {**params.environment}
     environment.update({k[len("env."):]: str(v) for k, v in context.items() if k.startswith("env.HMB_")})
     return replace(params, environment=environment, alarm_email=context.get("alarm_email") or params.alarm_email)

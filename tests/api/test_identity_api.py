@@ -410,7 +410,8 @@ def test_the_already_set_check_also_holds_inside_the_transaction(client):
     from chalicelib.domain.errors import Conflict
 
     with pytest.raises(Conflict) as caught:
-        bind_identity(StaleAccountRead(), deps.cipher(), deps.platform(), account_id_of(headers), "王五",
+        bind_identity(StaleAccountRead(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+                      account_id_of(headers), "王五",
                       someone_else, NOW)
     assert caught.value.code == "IDENTITY_ALREADY_SET"
     assert table.get(keys.identity_binding(deps.cipher().lookup_hash(someone_else))) is None

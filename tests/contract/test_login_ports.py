@@ -186,11 +186,16 @@ def test_the_gateway_is_configured_from_the_environment(monkeypatch):
     monkeypatch.setenv("HMB_SMS_URL", "https://sms.example.test/v1")
     monkeypatch.setenv("HMB_SMS_TOKEN", "t")
     monkeypatch.setenv("HMB_SMS_TEMPLATE", "LOGIN_2021")
-    gateway = HttpSmsGateway.from_env()
+    from chalicelib.config import get_settings, reset_settings
+
+    reset_settings()
+    gateway = HttpSmsGateway.from_env(get_settings())
     assert (gateway.url, gateway.template) == ("https://sms.example.test/v1", "LOGIN_2021")
     monkeypatch.delenv("HMB_SMS_TOKEN")
+    reset_settings()
     with pytest.raises(RuntimeError):
-        HttpSmsGateway.from_env()
+        HttpSmsGateway.from_env(get_settings())
+    reset_settings()
 
 
 # ---- notifications -------------------------------------------------------------------------------------------

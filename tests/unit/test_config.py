@@ -6,7 +6,8 @@ import pytest
 
 from chalicelib.config import get_settings, reset_settings
 
-NAMES = ("HMB_STAGE", "HMB_TOKEN_SECRET", "HMB_STAFF_TOKEN_SECRET", "HMB_ID_HASH_KEY", "HMB_ID_DATA_KEY", "HMB_SECRETS_ARN")
+NAMES = ("HMB_STAGE", "HMB_TOKEN_SECRET", "HMB_STAFF_TOKEN_SECRET", "HMB_ID_HASH_KEY", "HMB_ID_DATA_KEY",
+         "HMB_SECRETS_ARN", "HMB_CORS_ORIGIN")
 
 
 @pytest.fixture()
@@ -50,3 +51,83 @@ def test_staff_and_member_tokens_need_different_secrets(clean_env):
     clean_env["HMB_STAFF_TOKEN_SECRET"] = "same" * 10
     with pytest.raises(RuntimeError, match="different"):
         get_settings()
+
+
+# ---- fail closed (issue #10 item 3) ------------------------------------------------------------------------
+def _deployed(env, stage="prod"):
+    env["HMB_STAGE"] = stage
+    env["HMB_TOKEN_SECRET"] = "t" * 40
+    env["HMB_STAFF_TOKEN_SECRET"] = "s" * 40
+    env["HMB_ID_HASH_KEY"] = "11" * 32
+
+
+@pytest.mark.parametrize("stage", [None, "", "staging", "LOCAL"])
+def test_a_process_without_a_known_stage_refuses_to_start(clean_env, stage):
+    from chalicelib.config import SettingsError
+
+    if stage is not None:
+        clean_env["HMB_STAGE"] = stage
+    with pytest.raises(SettingsError, match="HMB_STAGE"):
+        get_settings()
+
+
+def test_the_local_stage_never_runs_inside_lambda(clean_env, monkeypatch):
+    from chalicelib.config import SettingsError
+
+    clean_env["HMB_STAGE"] = "local"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "huiminbao-prod-APIHandler")
+    monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_Lambda_python3.11")
+    with pytest.raises(SettingsError, match="Lambda"):
+        get_settings()
+
+
+def test_a_deployed_stage_never_allows_every_origin(clean_env, monkeypatch):
+    from chalicelib.config import SettingsError
+
+    _deployed(clean_env)
+    monkeypatch.setenv("HMB_CORS_ORIGIN", "*")
+    with pytest.raises(SettingsError, match="CORS"):
+        get_settings()
+    monkeypatch.setenv("HMB_CORS_ORIGIN", "https://h5.example.cn")
+    reset_settings()
+    assert get_settings().cors_origin == "https://h5.example.cn"
+
+
+def test_a_deployed_stage_gets_no_development_key(clean_env):
+    _deployed(clean_env)
+    s = get_settings()
+    assert s.id_data_key is None and s.medical_platform_secret is None and s.wechat_appid == ""
+
+
+def test_a_deployed_function_with_invalid_settings_answers_503_to_every_request(clean_env, monkeypatch):
+    """The app machinery checks settings before anything else and answers in the contract's shape."""
+    import json as _json
+
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from chalicelib.api.http import endpoint
+
+    app = Chalice(app_name="fail-closed")
+
+    @endpoint(app, "/probe", summary="probe", auth="none")
+    def probe(ctx):
+        return {"ok": True}
+
+    clean_env["HMB_STAGE"] = "prod"  # no secrets at all
+    with Client(app) as client:
+        resp = client.http.get("/probe")
+    assert resp.status_code == 503
+    assert _json.loads(resp.body)["code"] == "SERVICE_MISCONFIGURED"
+
+
+def test_every_setting_is_read_only_through_config():
+    """No module reads HMB_* variables itself (adapters take them from Settings)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "chalicelib"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "config.py" and re.search(r"environ(\.get)?[\[(]\s*[\"']HMB_", p.read_text())
+                 and p.name not in ("http.py",)]  # http.py: CORS origin at route registration (packaging time)
+    assert offenders == []

@@ -56,3 +56,34 @@ def test_anything_but_six_ascii_digits_is_not_a_code(code):
     with pytest.raises(BadRequest) as caught:
         check_sms_code_shape(code)
     assert caught.value.code == "SMS_CODE_FORMAT"
+
+
+# ---- Unicode normalisation (issue #10 item 6) --------------------------------------------------------------
+def test_a_compatibility_ideograph_is_the_unified_character():
+    from chalicelib.domain.identity import normalise_name, same_person_name
+
+    assert normalise_name("\uf900三") == "豈三"
+    assert same_person_name("\uf900三", "豈三") and same_person_name("豈三", "\uf900三")
+
+
+def test_invisible_characters_are_trimmed_on_both_sides_of_a_compare():
+    from chalicelib.domain.identity import normalise_name, same_person_name
+
+    assert normalise_name("张\u200b三\ufeff") == "张三"
+    assert same_person_name("张三", "\u200e张\u00ad三")
+
+
+def test_full_width_latin_and_dots_are_folded():
+    from chalicelib.domain.identity import normalise_name
+
+    assert normalise_name("ＭＡＲＹ．ＳＭＩＴＨ") == "MARY·SMITH"
+
+
+def test_a_name_of_only_invisible_characters_is_refused():
+    import pytest
+
+    from chalicelib.domain.errors import BadRequest
+    from chalicelib.domain.identity import normalise_name
+
+    with pytest.raises(BadRequest):
+        normalise_name("\u200b\u200b")
