@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3 (chalice package)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q -r infra/requirements.txt
 	@touch $@

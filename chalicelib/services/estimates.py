@@ -121,7 +121,7 @@ def _city_for(plan: Plan, bills: Sequence[Bill | RawBill], raw: Sequence[int]):
     for i in raw:
         bill = bills[i]
         if city.basic_group(bill.basic_type) is None:  # type: ignore[union-attr]
-            raise BadRequest("ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", field=f"bills.{i}.basic_type", index=i + 1,
+            raise RuleViolation("ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", field=f"bills.{i}.basic_type", index=i + 1,
                              basic_type=bill.basic_type, basic_type_zh=basic_type_zh(bill.basic_type),  # type: ignore[union-attr]
                              city_name=city.city_name, known="、".join(basic_type_zh(t) for t in city.basic_types))
     return city

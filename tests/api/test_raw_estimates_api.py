@@ -162,10 +162,10 @@ def test_the_validation_message_names_the_field_in_chinese(client):
     assert "医院等级" in body["message"]
 
 
-def test_a_basic_type_the_city_has_no_parameters_for_is_400(client):
+def test_a_basic_type_the_city_has_no_parameters_for_is_a_422_rule(client):
     bill = dict(SMALL, service_date="2019-01-05", basic_type="employee")
     status, body = post(client, {"plan_id": "dengfeng-2018", "bills": [bill]})
-    assert (status, body["code"], body["details"]["field"]) == (400, "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN",
+    assert (status, body["code"], body["details"]["field"]) == (422, "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN",
                                                                  "bills.0.basic_type")
     assert "城乡居民医保" in body["message"]
 
