@@ -23,6 +23,10 @@ class Principal:
     kind: str  # "member" | "staff"
     subject: str  # account id for members, staff id for staff
     role: str | None = None
+    cities: tuple[str, ...] | None = None  # staff: the cities (6-digit codes) they act for; None = every city
+
+    def acts_for(self, city: str) -> bool:
+        return self.kind == "staff" and (self.cities is None or city in self.cities)
 
     @property
     def account_id(self) -> str:
@@ -45,13 +49,15 @@ def issue_member_token(account_id: str, now: float | None = None) -> tuple[str, 
     return jwt.encode(claims, s.token_secret, algorithm="HS256"), s.token_ttl_seconds
 
 
-def issue_staff_token(staff_id: str, role: str, ttl: int = 8 * 3600) -> str:
+def issue_staff_token(staff_id: str, role: str, ttl: int = 8 * 3600, cities: list[str] | None = None) -> str:
     import jwt
 
     s = get_settings()
     issued = int(time.time())
     claims = {"sub": staff_id, "aud": STAFF_AUDIENCE, "iss": s.staff_token_issuer, "role": role, "iat": issued,
               "exp": issued + ttl}
+    if cities is not None:  # the cities the staff member acts for (absent: every city)
+        claims["cities"] = list(cities)
     return jwt.encode(claims, s.staff_token_secret, algorithm="HS256")
 
 
@@ -78,7 +84,11 @@ def _decode(token: str) -> Principal:
                                 issuer=s.staff_token_issuer, options={"require": ["exp", "sub", "role"]})
             if claims["role"] not in STAFF_ROLES:
                 raise Unauthorized("TOKEN_INVALID")
-            return Principal("staff", str(claims["sub"]), claims["role"])
+            cities = claims.get("cities")
+            if cities is not None and not (isinstance(cities, list) and all(isinstance(c, str) for c in cities)):
+                raise Unauthorized("TOKEN_INVALID")
+            return Principal("staff", str(claims["sub"]), claims["role"],
+                             tuple(cities) if cities is not None else None)
         claims = jwt.decode(token, s.token_secret, algorithms=["HS256"], audience=MEMBER_AUDIENCE,
                             options={"require": ["exp", "sub"]})
         return Principal("member", str(claims["sub"]))

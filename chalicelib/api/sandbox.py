@@ -33,6 +33,7 @@ class SentSmsOut(ResponseModel):
 class StaffTokenIn(RequestModel):
     role: StaffRole
     staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    cities: list[str] | None = Field(default=None, max_length=50, description="城市代码(6 位);省略为全部城市")
 
 
 class StaffTokenOut(ResponseModel):
@@ -82,7 +83,8 @@ def staff_token(ctx, body: StaffTokenIn):
     from chalicelib.api.auth import issue_staff_token
 
     staff_id = body.staff_id or f"sandbox-{body.role}"
-    return StaffTokenOut(token=issue_staff_token(staff_id, body.role), role=body.role, staff_id=staff_id)
+    return StaffTokenOut(token=issue_staff_token(staff_id, body.role, cities=body.cities), role=body.role,
+                         staff_id=staff_id)
 
 
 @endpoint(bp, "/sandbox/notifications", summary="沙箱:查看发给某手机号/账户的通知", auth="sandbox",
