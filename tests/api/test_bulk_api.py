@@ -92,6 +92,12 @@ def test_a_bureau_list_issues_the_valid_rows_and_reports_every_other_with_its_re
 
     # nobody was charged anywhere
     assert deps.platform().deductions == {}
+    # disclosure counts the channel apart: 3 subsidised (2 now + 1 on the earlier list), in 莲都区
+    _, report = call(client, "GET", "/v1/disclosure/lishui-2022", {})
+    subsidy = next(c for c in report["by_channel"] if c["channel"] == "subsidy")
+    assert subsidy["enrolled"] == 3
+    cell = next(c for c in report["by_county_channel"] if c["channel"] == "subsidy")
+    assert (cell["county"], cell["enrolled"]) == ("331102", 3)
 
     # the same list again with the same key: the same answer, nothing twice
     status, again = submit(client, bureau(), subsidy_body(rows), key=key)
@@ -188,3 +194,26 @@ def test_a_collective_list_waits_for_a_second_staff_member_to_confirm_the_transf
     assert policy is not None and policy.payment_method == "collective"
     assert policy.benefit_start == "2022-08-10"
     assert deps.platform().deductions == {}
+
+
+def test_every_row_is_worked_once_however_often_it_is_delivered_or_the_run_repeated(client, people):
+    from chalicelib import deps, jobs
+    from chalicelib.services import bulk
+
+    rows = [{"name": n, "id_number": i} for n, i in people["valid"]] + [{"name": "某某", "id_number": "1"}]
+    _, accepted = submit(client, bureau(), subsidy_body(rows))
+    batch_id = accepted["batch_id"]
+    _, before = batch(client, bureau(), batch_id)
+    assert before["counts"]["issued"] == 3
+
+    # the same run again (an interrupted run resumed by running the job over the batch once more)
+    run = jobs.run_now(bulk.JOB, params={"batch_id": batch_id, "phase": "screen"})
+    assert run.counts == {"skipped": 4}
+    # one message's row delivered again, straight to the handler
+    p = bulk.ports()
+    stored = next(p.batches.rows(batch_id, 1))
+    assert bulk.handle(p, batch_id, "screen", stored, deps.clock().now()) == "skipped"
+    _, after = batch(client, bureau(), batch_id)
+    assert after["counts"] == before["counts"]
+    policies = deps.table().query_all("GSI1PK", f"PERSON#{stored['id_hash']}", index="GSI1")
+    assert len(list(policies)) == 1
