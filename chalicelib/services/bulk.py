@@ -178,6 +178,8 @@ def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
         batch = p.batches.get(batch_id)
         if batch is None:
             raise NotFound("BULK_BATCH_NOT_FOUND")
+        if len(_batch_cache) > 256:  # a warm worker sees few batches; never let the cache grow unbounded
+            _batch_cache.clear()
         _batch_cache[batch_id] = batch
     return batch
 
@@ -190,7 +192,8 @@ def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: da
     plan = _plan(batch.plan_id)
     n = int(row["row"])
     issuing_phase = phase == "issue"
-    existing = p.batches.outcome(batch_id, n)
+    found = _found(p, batch_id, n, plan, row.get("id_hash"))  # one BatchGetItem: outcome and cover markers
+    existing = found.get(_k(keys.bulk_row(batch_id, n)))
     if issuing_phase:
         if existing is None or existing.get("code") != rules.ELIGIBLE:
             return "skipped"
@@ -205,16 +208,26 @@ def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: da
     refused = rules.platform_refusal(screened, plan, person)
     if refused is not None:
         return _record(p, batch, n, refused, issuing_phase)
-    covered = _marker(p, plan.plan_id, row["id_hash"])
-    if covered is not None:
+    if found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"]))) is not None:
         return _record(p, batch, n, _already_covered(plan, screened), issuing_phase)
     if batch.funding == "collective" and not issuing_phase:
         return _record(p, batch, n, rules.ELIGIBLE, False)
-    return _issue(p, batch, plan, screened, row, person, issuing_phase, now)
+    previous = found.get(_k(keys.cover_marker(plan.previous_plan_id, row["id_hash"]))) if plan.previous_plan_id \
+        else None
+    return _issue(p, batch, plan, screened, row, person, previous, issuing_phase, now)
 
 
-def _marker(p: BulkPorts, plan_id: str, id_hash: str) -> dict[str, Any] | None:
-    return p.table.get(keys.cover_marker(plan_id, id_hash))
+def _k(key: dict[str, str]) -> tuple[str, str]:
+    return key["PK"], key["SK"]
+
+
+def _found(p: BulkPorts, batch_id: str, n: int, plan: Plan, id_hash: str | None) -> dict[tuple[str, str], Any]:
+    wanted = [keys.bulk_row(batch_id, n)]
+    if id_hash:
+        wanted.append(keys.cover_marker(plan.plan_id, id_hash))
+        if plan.previous_plan_id:  # renewal without a gap (DOMAIN §4.6)
+            wanted.append(keys.cover_marker(plan.previous_plan_id, id_hash))
+    return {_k(item): item for item in p.table.batch_get(wanted)}
 
 
 def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
@@ -231,7 +244,7 @@ def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal 
 
 
 def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, stored: dict[str, Any], person,
-           replaces: bool, now: datetime) -> str:
+           previous_marker: dict[str, Any] | None, replaces: bool, now: datetime) -> str:
     """The cover marker, the policy, the row's outcome and counters and the disclosure counters: one transaction.
     Nobody is charged: the payer is the county government (subsidy) or the organisation (collective)."""
     from chalicelib.domain.disclosure import counted_county
@@ -241,7 +254,7 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
     from chalicelib.domain.policy import Policy
     from chalicelib.services import disclosure
 
-    renewal = bool(plan.previous_plan_id) and cover_issued(_marker(p, plan.previous_plan_id, stored["id_hash"]))
+    renewal = bool(plan.previous_plan_id) and cover_issued(previous_marker)
     try:
         start = benefit_start(plan, person, batch.paid_on, renewal, who=f"第 {row.row} 行人员")
     except RuleViolation as exc:
@@ -295,8 +308,6 @@ def confirm_payment(p: BulkPorts, principal, batch_id: str, now: datetime) -> di
         pass  # confirmed already (a retried confirmation): resume the issue run if it never started
     else:
         rules.next_status(batch.status, "payment_received", batch.funding)  # 409 naming the status
-    if batch.confirmed_by == batch.created_by:  # never: check_confirmer ran before the move
-        raise Forbidden("BULK_CONFIRMER_IS_CREATOR")
     _ensure_run(p, batch_id, "issue")
     return view(p, principal, batch_id)
 
