@@ -186,8 +186,9 @@ def bulk_row(batch_id: str, row: int) -> dict[str, str]:
 
 
 def bulk_counts(batch_id: str, shard: int) -> dict[str, str]:
-    """One shard of the batch's counters (rows spread over shards so concurrent workers do not collide)."""
-    return {"PK": f"BULK#{batch_id}", "SK": f"COUNTS#{shard:02d}"}
+    """One shard of the batch's counters, each its own partition: rows spread over shards so concurrent workers
+    neither collide on one item nor add the counters' writes to the batch partition's (rows') write rate."""
+    return {"PK": f"BULKCOUNT#{batch_id}#{shard:02d}", "SK": "COUNTS"}
 
 
 def gsi_bulk_refused(batch_id: str, row: int) -> dict[str, str]:

@@ -5,8 +5,8 @@
                                        a row refused by the screening carries its refusal, masked ID only)
     BULK#{batch_id} / ROW#{row}        one row's outcome, written once (attribute_not_exists); refused and already
                                        covered rows also GSI3 BULKREFUSED#{batch_id} / {row} (sparse: the report)
-    BULK#{batch_id} / COUNTS#{shard}   counters, spread over COUNT_SHARDS items by row so parallel workers' row
-                                       transactions do not collide on one item
+    BULKCOUNT#{batch_id}#{shard} / COUNTS   counters, spread over COUNT_SHARDS partitions by row so parallel
+                                       workers' row transactions do not collide on one item (read: one BatchGetItem)
 """
 from __future__ import annotations
 
@@ -103,8 +103,7 @@ class BulkRepository:
 
     def counts(self, batch_id: str) -> BatchCounts:
         totals = {name: 0 for name in BatchCounts.model_fields}
-        for item in self.table.query_all(schema.PARTITION_KEY, keys.bulk_batch(batch_id)["PK"],
-                                         sk_prefix="COUNTS#"):
+        for item in self.table.batch_get([keys.bulk_counts(batch_id, n) for n in range(COUNT_SHARDS)]):
             for name in totals:
                 totals[name] += int(item.get(name, 0))
         return BatchCounts(**totals)
