@@ -29,7 +29,8 @@ class PayerIn(RequestModel):
 
 class RowIn(RequestModel):
     name: str = Field(max_length=100)
-    id_number: str = Field(max_length=40)
+    id_number: str | int = Field(description="as text; a number (a sheet's cell in number format, its last digits "
+                                             "already lost) is refused for that row: ID_NUMBER_AS_NUMBER")
     group: str | None = Field(default=None, max_length=40, description="人员类别,如 特困、低保、低边")
 
 

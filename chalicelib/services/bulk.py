@@ -89,8 +89,9 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     if not rows:
         raise BadRequest("BULK_ROWS_REQUIRED", field="rows", max_rows=rules.MAX_INLINE_ROWS)
     today = now.astimezone(CHINA_TZ).date()
-    listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or ""),
-                            group=r.get("group")) for n, r in enumerate(rows, start=1)]
+    listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or "")[:40],
+                            group=r.get("group"), id_was_number=isinstance(r.get("id_number"), int))
+              for n, r in enumerate(rows, start=1)]
     screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
     batch_id = batch_id_for(principal, idempotency_key)
     chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])

@@ -217,3 +217,24 @@ def test_every_row_is_worked_once_however_often_it_is_delivered_or_the_run_repea
     assert after["counts"] == before["counts"]
     policies = deps.table().query_all("GSI1PK", f"PERSON#{stored['id_hash']}", index="GSI1")
     assert len(list(policies)) == 1
+
+
+def test_the_request_is_checked_before_anything_is_written(client, people):
+    name, number = people["valid"][0]
+    rows = [{"name": name, "id_number": number}]
+    key = uuid.uuid4().hex
+    assert submit(client, bureau(), subsidy_body(rows), key=key)[0] == 202
+    status, reused = submit(client, bureau(), subsidy_body(rows + rows), key=key)  # same key, another body
+    assert status == 409 and reused["code"] == "IDEMPOTENCY_KEY_REUSED"
+    status, refused = submit(client, bureau(), subsidy_body(rows, county="110101"))
+    assert status == 400 and refused["code"] == "BULK_PAYER_COUNTY_UNKNOWN"
+    assert submit(client, bureau(), subsidy_body([]))[0] == 400
+    dengfeng = {**subsidy_body(rows), "plan_id": "dengfeng-2019"}
+    status, refused = submit(client, staff("bureau", "bureau-all"), dengfeng)
+    assert status == 400 and refused["code"] == "BULK_FUNDING_NOT_OFFERED"
+    # an ID a sheet turned into a number is refused for its row, not for the list
+    status, accepted = submit(client, bureau(), subsidy_body([{"name": "张三", "id_number": 331102198001011234}]))
+    assert status == 202
+    _, view = batch(client, bureau(), accepted["batch_id"])
+    assert [r["code"] for r in view["refused"]] == ["ID_NUMBER_AS_NUMBER"]
+    assert batch(client, bureau(), "BLKNOSUCHBATCH")[0] == 404
