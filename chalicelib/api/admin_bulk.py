@@ -34,17 +34,35 @@ class RowIn(RequestModel):
     group: str | None = Field(default=None, max_length=40, description="人员类别,如 特困、低保、低边")
 
 
+class UploadIn(RequestModel):
+    format: Literal["csv", "xlsx"] = Field(description="CSV in UTF-8 or GBK, or XLSX; header 姓名,身份证号码,类别")
+
+
 class BulkIn(RequestModel):
     plan_id: str = Field(max_length=40)
     funding: Literal["subsidy", "collective"]
     programme: str | None = Field(default=None, max_length=100)
     payer: PayerIn
-    rows: list[RowIn] = Field(min_length=1, max_length=MAX_INLINE_ROWS)
+    rows: list[RowIn] | None = Field(default=None, min_length=1, max_length=MAX_INLINE_ROWS,
+                                     description="the list inline; or `upload` for a file")
+    upload: UploadIn | None = Field(default=None, description="send the list as a file instead of rows")
+
+
+class UploadForm(ResponseModel):
+    url: str
+    fields: dict[str, str]
+    expires_in: int
 
 
 class BulkAccepted(ResponseModel):
     batch_id: str
-    status: Literal["running"]
+    status: Literal["running", "awaiting_upload"]
+    row_count: int | None = None
+    upload: UploadForm | None = Field(default=None, description="POST the file here (multipart, these fields)")
+
+
+class StartedOut(ResponseModel):
+    status: Literal["running", "awaiting_payment", "issuing", "done"]
     row_count: int
 
 
@@ -123,6 +141,14 @@ def get_batch(ctx, batch_id: str):
         raise BadRequest("BAD_QUERY_PARAMETER", field="limit")
     limit = int(raw) if raw else DEFAULT_PAGE
     return BulkOut.model_validate(bulk.view(_ports(), ctx.principal, batch_id, ctx.query.get("cursor"), limit))
+
+
+@endpoint(bp, "/v1/admin/bulk-enrolments/{batch_id}/start", methods=("POST",), auth="staff", response=StartedOut,
+          tags=("admin",), summary="经办:名单文件上传后开始处理(读取 CSV/XLSX,逐行校验、出单)")
+def start_batch(ctx, batch_id: str):
+    from chalicelib.services import bulk
+
+    return StartedOut.model_validate(bulk.start(_ports(), ctx.principal, batch_id, _now()))
 
 
 @endpoint(bp, "/v1/admin/bulk-enrolments/{batch_id}/payment-received", methods=("POST",), auth="staff",

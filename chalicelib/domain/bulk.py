@@ -226,6 +226,8 @@ class Batch(BaseModel):
     confirmed_by: str | None = None
     confirmed_on: date | None = None  # collective: the transfer confirmed; benefits start from here
     amount_fen: int | None = None  # collective: what the organisation owes (eligible rows × premium)
+    upload_format: Literal["csv", "xlsx"] | None = None  # a list sent as a file (awaiting_upload until started)
+    upload_key: str | None = None
 
     @property
     def paid_on(self) -> date:

@@ -160,6 +160,7 @@ MESSAGES: dict[str, str] = {
     "BULK_ROWS_REQUIRED": "名单不能为空:请在 rows 中至少提供一行(每次最多 {max_rows} 行)。",
     "BULK_BATCH_NOT_FOUND": "未找到该名单批次。",
     "BULK_NOT_COLLECTIVE": "只有集体投保名单需要确认到账。",
+    "BULK_FILE_NOT_UPLOADED": "尚未收到名单文件:请先按返回的上传地址上传文件,再开始处理。",
     # --- 免申即享: settlement records (DOMAIN §11) ------------------------------------------------------------
     "SETTLEMENT_SUMS_MISMATCH": "结算单金额不平:医疗费总额不等于各项基金支付与个人负担之和,转人工审核,暂不赔付。",
     "SETTLEMENT_COMPOSITION_MISMATCH": "结算单金额不平:医疗费总额不等于全自费、超限价、先行自付与符合范围金额之和,转人工审核,暂不赔付。",

@@ -85,8 +85,12 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     funding = body["funding"]
     check_staff(principal, plan, funding)
     payer = _payer(plan, funding, body["payer"])
-    rows = body["rows"]
-    if not rows:
+    rows = body.get("rows")
+    upload = body.get("upload")
+    if upload is not None and rows is None:
+        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload["format"], scope,
+                                       idempotency_key, request_hash, now)
+    if not rows or upload is not None:
         raise BadRequest("BULK_ROWS_REQUIRED", field="rows", max_rows=rules.MAX_INLINE_ROWS)
     today = now.astimezone(CHINA_TZ).date()
     listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or "")[:40],
@@ -110,6 +114,71 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
         return previous["status"], previous["body"]
     _ensure_run(p, batch_id, "screen")
     return 202, answer
+
+
+def _uploads():
+    from chalicelib.adapters.list_uploads import S3ListUploads
+    from chalicelib.config import get_settings
+
+    return S3ListUploads(get_settings())
+
+
+def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, payer: rules.Payer,
+                            body: dict[str, Any], fmt: str, scope: str, idempotency_key: str, request_hash: str,
+                            now: datetime) -> tuple[int, dict[str, Any]]:
+    """A list sent as a file: the batch waits for the upload (a pre-signed POST straight to S3), then `start`."""
+    from chalicelib.services import idempotency
+
+    batch_id = batch_id_for(principal, idempotency_key)
+    key = f"bulk-lists/{batch_id}.{fmt}"
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+                        payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
+                        created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
+                        upload_key=key)
+    form = _uploads().upload_form(key, fmt)
+    answer = {"batch_id": batch_id, "status": "awaiting_upload",
+              "upload": {"url": form.url, "fields": form.fields, "expires_in": form.expires_in}}
+    try:
+        p.table.transact([p.batches.create_op(batch),
+                          idempotency.completed_op(scope, idempotency_key, request_hash, now, 202, answer,
+                                                   resource_id=batch_id)])
+    except ConditionFailed:
+        previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
+        if previous is None:
+            raise
+        return previous["status"], previous["body"]
+    return 202, answer
+
+
+def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, Any]:
+    """POST …/{batch_id}/start: read the uploaded file (CSV in UTF-8 or GBK, or XLSX), screen and store its rows,
+    delete the file (it holds ID numbers in clear), and start the run. A repeated start answers the same."""
+    from chalicelib.adapters.list_files import read_list
+
+    batch = _visible_batch(p, principal, batch_id)
+    if batch.status != "awaiting_upload":
+        if batch.upload_key is None:
+            rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
+        _ensure_run(p, batch_id, "screen")
+        return {"status": "running" if batch.status == "running" else batch.status, "row_count": batch.row_count}
+    uploads = _uploads()
+    data = uploads.read(batch.upload_key)
+    if data is None:
+        raise Conflict("BULK_FILE_NOT_UPLOADED")
+    listed = read_list(data, batch.upload_format)
+    if not listed:
+        raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
+    today = now.astimezone(CHINA_TZ).date()
+    screened = rules.screen_rows(listed, today)
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    target = rules.next_status(batch.status, "uploaded", batch.funding)
+    p.batches.move(batch, target, row_count=len(screened), chunks=chunks, accepted_on=today.isoformat(),
+                   started_at=iso(now))
+    _batch_cache.pop(batch_id, None)
+    uploads.delete(batch.upload_key)
+    _ensure_run(p, batch_id, "screen")
+    current = p.batches.get(batch_id) or batch
+    return {"status": "running", "row_count": current.row_count}
 
 
 def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:

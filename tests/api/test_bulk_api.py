@@ -238,3 +238,37 @@ def test_the_request_is_checked_before_anything_is_written(client, people):
     _, view = batch(client, bureau(), accepted["batch_id"])
     assert [r["code"] for r in view["refused"]] == ["ID_NUMBER_AS_NUMBER"]
     assert batch(client, bureau(), "BLKNOSUCHBATCH")[0] == 404
+
+
+def test_a_list_sent_as_a_gbk_csv_file_is_uploaded_then_started(client, people):
+    import boto3
+
+    from chalicelib.config import get_settings
+
+    (a, id_a), (b, id_b), _ = people["valid"]
+    body = {**subsidy_body([]), "upload": {"format": "csv"}}
+    del body["rows"]
+    key = uuid.uuid4().hex
+    status, accepted = submit(client, bureau(), body, key=key)
+    assert status == 202, accepted
+    assert accepted["status"] == "awaiting_upload" and accepted["upload"]["fields"]["key"].endswith(".csv")
+    batch_id = accepted["batch_id"]
+    start_url = f"{URL}/{batch_id}/start"
+    status, early = call(client, "POST", start_url, bureau(), {})
+    assert status == 409 and early["code"] == "BULK_FILE_NOT_UPLOADED"
+
+    # what Excel on a Chinese Windows writes: GBK, the header in Chinese, an extra column
+    sheet = f"序号,姓名,身份证号码,类别\r\n1,{a},{id_a},低保\r\n2,{b},{id_b},特困\r\n3,{a},{id_a},低保\r\n"
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    object_key = accepted["upload"]["fields"]["key"]
+    s3.put_object(Bucket=get_settings().bucket_name, Key=object_key, Body=sheet.encode("gbk"), ContentType="text/csv")
+    status, started = call(client, "POST", start_url, bureau(), {})
+    assert (status, started) == (200, {"status": "running", "row_count": 3}), started
+    _, view = batch(client, bureau(), batch_id)
+    assert view["status"] == "done"
+    assert view["counts"] == {"rows": 3, "issued": 2, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
+    assert [(r["row"], r["code"]) for r in view["refused"]] == [(4, "DUPLICATE_ROW")]  # the sheet's own row number
+    # the file (ID numbers in clear) is gone once its rows are stored encrypted; a second start changes nothing
+    assert s3.list_objects_v2(Bucket=get_settings().bucket_name, Prefix=object_key).get("KeyCount", 0) == 0
+    assert call(client, "POST", start_url, bureau(), {})[1]["row_count"] == 3
+    assert batch(client, bureau(), batch_id)[1]["counts"] == view["counts"]
