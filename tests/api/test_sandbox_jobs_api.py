@@ -18,7 +18,8 @@ def test_reconciliation_runs_through_the_queue_and_answers_its_counts(client):
 def test_the_reconcile_alias_keeps_its_own_answer(client):
     status, body = post(client, "/sandbox/jobs/reconcile")
 
-    assert status == 200 and body == {"issued": 0, "failed": 0, "refunded": 0, "refunds_sent": 0, "still_pending": 0}
+    assert status == 200 and body == {"issued": 0, "failed": 0, "refunded": 0, "refunds_sent": 0, "still_pending": 0,
+                                   "expired": 0}
 
 
 def test_the_claim_deadline_sweep_runs_as_a_job(client):
