@@ -52,7 +52,7 @@ def handle_sqs_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_now(job: str, *, params: Mapping[str, Any] | None = None,
-            stop_after_messages: int | None = None) -> JobRun:
+            stop_after_messages: int | None = None, run_id: str | None = None) -> JobRun:
     """The local stage: start a run at the sandbox clock and drain the moto queue through the same worker, answering
     when the work is done (or the run stopped)."""
     from chalicelib.services import fanout
@@ -65,7 +65,7 @@ def run_now(job: str, *, params: Mapping[str, Any] | None = None,
         if sent % LOCAL_QUEUE_DEPTH == 0:
             fanout.drain_available(ports.queue, handle_sqs_event, LOCAL_QUEUE_DEPTH)
 
-    run = fanout.start(ports, job, params=params,
+    run = fanout.start(ports, job, params=params, run_id=run_id,
                        after_send=keep_the_queue_shallow if stop_after_messages is None else None)
     return fanout.drain(ports, run.run_id, handle_sqs_event, stop_after_messages=stop_after_messages) or run
 
@@ -95,6 +95,23 @@ register(Job("reconcile_orders", enqueue=_single, handle=_reconcile_orders, alia
              description="Settle orders a failure left settling/refund_pending; resend pending refunds"))
 register(Job("claim_deadline_sweep", enqueue=_single, handle=_claim_deadline_sweep,
              description="Count claims past their statutory decision deadline"))
+
+
+# ---- bulk enrolment (DOMAIN §10): services/bulk.py ----------------------------------------------------------
+def _bulk_enqueue(context: RunContext) -> Iterable[tuple[str, Any]]:
+    from chalicelib.services import bulk
+
+    return bulk.enqueue(context)
+
+
+def _bulk_row(item: WorkItem) -> str:
+    from chalicelib.services import bulk
+
+    return bulk.handle_row(item)
+
+
+register(Job("bulk_enrolment", enqueue=_bulk_enqueue, handle=_bulk_row,
+             description="Bulk enrolment (DOMAIN §10): one list row, exactly once per batch and phase"))
 
 
 # ---- the jobs' plain functions (also called directly by services tests) -------------------------------------------

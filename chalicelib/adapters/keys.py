@@ -175,3 +175,30 @@ def wechat_access_token(appid: str) -> dict[str, str]:
 def official_calendar(year: int) -> dict[str, str]:
     """One year of the State Council's holiday and make-up working-day notice, as loaded by an operator."""
     return {"PK": f"CALENDAR#{year:04d}", "SK": "CALENDAR"}
+
+
+# ---- bulk enrolment (DOMAIN §10) ---------------------------------------------------------------------------------
+def bulk_batch(batch_id: str) -> dict[str, str]:
+    """A bulk-enrolment batch: BULK#{id} holds the batch record, its row chunks, row outcomes and count shards."""
+    return {"PK": f"BULK#{batch_id}", "SK": "BATCH"}
+
+
+def bulk_chunk(batch_id: str, chunk: int) -> dict[str, str]:
+    """Up to a message's worth of the batch's screened rows (ID numbers encrypted), kept for the issue phase."""
+    return {"PK": f"BULK#{batch_id}", "SK": f"CHUNK#{chunk:05d}"}
+
+
+def bulk_row(batch_id: str, row: int) -> dict[str, str]:
+    """The outcome of one list row (exactly once: written with attribute_not_exists)."""
+    return {"PK": f"BULK#{batch_id}", "SK": f"ROW#{row:07d}"}
+
+
+def bulk_counts(batch_id: str, shard: int) -> dict[str, str]:
+    """One shard of the batch's counters, each its own partition: rows spread over shards so concurrent workers
+    neither collide on one item nor add the counters' writes to the batch partition's (rows') write rate."""
+    return {"PK": f"BULKCOUNT#{batch_id}#{shard:02d}", "SK": "COUNTS"}
+
+
+def gsi_bulk_refused(batch_id: str, row: int) -> dict[str, str]:
+    """Sparse: only a batch's refused (and already-covered) rows, in row order — the report pages them."""
+    return {"GSI3PK": f"BULKREFUSED#{batch_id}", "GSI3SK": f"{row:07d}"}

@@ -26,6 +26,9 @@ class Principal:
     role: str | None = None
     cities: tuple[str, ...] = ("*",)  # staff: the 统筹区 codes they act for ("*" = every city); tokens must name them
 
+    def acts_for(self, city: str) -> bool:
+        return acts_for_city(self, city)
+
     @property
     def account_id(self) -> str:
         if self.kind != "member":

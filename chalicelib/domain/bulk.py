@@ -192,3 +192,73 @@ def refused_rows_csv(refusals: Iterable[RowRefusal]) -> bytes:
     for r in sorted(refusals, key=lambda r: r.row):
         writer.writerow([r.row, r.id_number_masked, r.code, r.message])
     return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+
+
+# ---- the batch as the services speak of it ---------------------------------------------------------------------
+FUNDING_ZH: dict[str, str] = {"subsidy": "参保资助", "collective": "集体投保"}
+ROLE_ZH: dict[str, str] = {"bureau": "医保局经办人员", "insurer_admin": "保险公司管理人员"}
+ELIGIBLE = "ELIGIBLE"  # collective, screened and waiting for the transfer (not a final outcome)
+FINAL_NOT_REFUSED = ("ISSUED", "ALREADY_COVERED")
+
+
+class Payer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    county: str | None = None  # the county government paying a subsidised list
+    credit_code: str | None = None  # 统一社会信用代码 of an organisation buying collectively
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    plan_id: str
+    funding: Funding
+    programme: str | None = None
+    payer: Payer
+    status: BatchStatus
+    row_count: int
+    chunks: int
+    created_by: str
+    created_at: str
+    accepted_on: date  # subsidy: benefits start by §4 from this day, whenever a worker reaches the row
+    confirmed_by: str | None = None
+    confirmed_on: date | None = None  # collective: the transfer confirmed; benefits start from here
+    amount_fen: int | None = None  # collective: what the organisation owes (eligible rows × premium)
+    upload_format: Literal["csv", "xlsx"] | None = None  # a list sent as a file (awaiting_upload until started)
+    upload_key: str | None = None
+
+    @property
+    def paid_on(self) -> date:
+        return self.confirmed_on if self.funding == "collective" and self.confirmed_on else self.accepted_on
+
+
+class BatchCounts(BaseModel):
+    issued: int = 0
+    already_covered: int = 0
+    refused: int = 0
+    eligible: int = 0  # collective rows screened and waiting for the transfer
+
+    @property
+    def screened(self) -> int:
+        return self.issued + self.already_covered + self.refused + self.eligible
+
+    @property
+    def final(self) -> int:
+        return self.issued + self.already_covered + self.refused
+
+
+def settled_status(batch: Batch, counts: BatchCounts) -> str | None:
+    """The event every row's outcome implies, if the batch has reached it: a running batch whose rows are all
+    screened is `screened`; an issuing (collective) batch with no row left waiting is `issued`."""
+    if batch.status == "running" and counts.screened >= batch.row_count:
+        return "screened"
+    if batch.status == "issuing" and counts.eligible == 0 and counts.final >= batch.row_count:
+        return "issued"
+    return None
+
+
+def row_code_counter(code: str) -> str:
+    """Which count a row outcome adds to (DOMAIN §10.4: DUPLICATE_ROW and every other refusal are `refused`)."""
+    return {"ISSUED": "issued", "ALREADY_COVERED": "already_covered", ELIGIBLE: "eligible"}.get(code, "refused")

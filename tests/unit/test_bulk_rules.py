@@ -120,3 +120,36 @@ def test_the_refused_rows_csv_opens_in_excel_with_masked_ids_in_row_order():
     assert lines[0] == "行号,身份证号码(已脱敏),原因代码,原因"
     assert lines[1].startswith("4,") and lines[2].startswith("9,")
     assert A not in text and B not in text and bulk.masked(A) in text
+
+
+# ---- when a batch moves on --------------------------------------------------------------------------------------
+def _batch(status: str, funding: str = "subsidy", rows: int = 5, confirmed_on=None) -> bulk.Batch:
+    return bulk.Batch(batch_id="BLK1", plan_id="lishui-2022", funding=funding, payer=bulk.Payer(name="县政府"),
+                      status=status, row_count=rows, chunks=1, created_by="s1", created_at="2021-11-15T10:00:00+08:00",
+                      accepted_on=date(2021, 11, 15), confirmed_on=confirmed_on)
+
+
+def test_a_batch_moves_on_only_when_every_row_has_its_outcome():
+    counts = bulk.BatchCounts
+    assert bulk.settled_status(_batch("running"), counts(issued=2, refused=2)) is None
+    assert bulk.settled_status(_batch("running"), counts(issued=2, refused=2, already_covered=1)) == "screened"
+    assert bulk.next_status("running", "screened", "subsidy") == "done"
+    collective = _batch("running", "collective")
+    assert bulk.settled_status(collective, counts(eligible=4, refused=1)) == "screened"
+    assert bulk.next_status("running", "screened", "collective") == "awaiting_payment"
+    issuing = _batch("issuing", "collective", confirmed_on=date(2022, 2, 10))
+    assert bulk.settled_status(issuing, counts(issued=3, eligible=1, refused=1)) is None
+    assert bulk.settled_status(issuing, counts(issued=3, already_covered=1, refused=1)) == "issued"
+    assert bulk.settled_status(_batch("done"), counts(issued=5)) is None
+
+
+def test_benefits_start_from_the_acceptance_or_the_confirmed_transfer():
+    assert _batch("running").paid_on == date(2021, 11, 15)
+    assert _batch("issuing", "collective", confirmed_on=date(2022, 2, 10)).paid_on == date(2022, 2, 10)
+
+
+def test_every_refusal_including_a_duplicate_counts_as_refused():
+    assert bulk.row_code_counter("DUPLICATE_ROW") == "refused"
+    assert bulk.row_code_counter("NOT_IN_PLAN_CITY") == "refused"
+    assert bulk.row_code_counter("ALREADY_COVERED") == "already_covered"
+    assert bulk.row_code_counter("ISSUED") == "issued"

@@ -1,0 +1,437 @@
+"""Bulk enrolment (DOMAIN §10): a bureau's subsidised list or an organisation's collective purchase, accepted in
+one request and worked row by row on the fan-out queue (services/fanout.py, job `bulk_enrolment`).
+
+    POST   create()  → checks, screens every row (no platform), stores the rows in chunks, the batch and the
+                       idempotency answer, then starts the `screen` run (subsidy: screen and issue in one pass)
+    worker handle_row() per (batch, row), exactly once: the row's outcome item is written with
+                       attribute_not_exists in the same transaction as whatever the row does
+    POST   confirm_payment() (collective) → a second staff member; the `issue` run issues the ELIGIBLE rows
+    GET    view()    → status (moved on when every row is settled), counts, refused rows paged / as CSV
+
+Why the rows live in chunk items rather than only in the queue's messages: the fan-out's `enqueue(run)` pages a
+job's items from storage given small params (the batch id); the collective list is needed again after the transfer
+is confirmed; and an interrupted run is resumed by running the job again over the same rows.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.clock import CHINA_TZ, iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.bulk import BulkRepository
+from chalicelib.domain import bulk as rules
+from chalicelib.domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from chalicelib.domain.plan import Plan
+
+JOB = "bulk_enrolment"
+SCOPE = "bulk-enrolments"
+_batch_cache: dict[str, rules.Batch] = {}  # the fields a row needs never change once the batch is stored
+
+
+@dataclass
+class BulkPorts:
+    table: Table
+    platform: Any
+    cipher: Any
+
+    @property
+    def batches(self) -> BulkRepository:
+        return BulkRepository(self.table)
+
+
+def ports() -> BulkPorts:
+    from chalicelib import deps
+
+    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher())
+
+
+def _plan(plan_id: str) -> Plan:
+    from chalicelib.plans import get_plan
+
+    return get_plan(plan_id)
+
+
+# ---- who may act ---------------------------------------------------------------------------------------------
+def check_staff(principal, plan: Plan, funding: str) -> None:
+    """`bureau` for subsidised lists, `insurer_admin` for collective ones, each only for their own cities."""
+    role = rules.ROLE_FOR_FUNDING[funding]
+    if principal is None or not principal.is_staff or principal.role != role:
+        raise Forbidden("BULK_ROLE_FOR_FUNDING", funding_zh=rules.FUNDING_ZH[funding], role_zh=rules.ROLE_ZH[role])
+    if not principal.acts_for(plan.city):
+        raise Forbidden("BULK_CITY_FORBIDDEN", city_name=plan.city_name)
+
+
+# ---- POST /v1/admin/bulk-enrolments --------------------------------------------------------------------------
+def batch_id_for(principal, idempotency_key: str) -> str:
+    """Derived from the caller and the key: a retried request (even one cut off half way) names the same batch."""
+    digest = hashlib.sha256(f"{principal.subject}\x00{idempotency_key}".encode()).hexdigest()
+    return "BLK" + digest[:24].upper()
+
+
+def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, request_hash: str,
+           now: datetime) -> tuple[int, dict[str, Any]]:
+    from chalicelib.services import idempotency
+
+    scope = f"{principal.subject}#{SCOPE}"
+    previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
+    if previous is not None:
+        _ensure_run(p, previous["body"]["batch_id"], "screen")  # the first request may have stopped before it
+        return previous["status"], previous["body"]
+    plan = _plan(body["plan_id"])
+    funding = body["funding"]
+    check_staff(principal, plan, funding)
+    payer = _payer(plan, funding, body["payer"])
+    rows = body.get("rows")
+    upload = body.get("upload")
+    if upload is not None and rows is None:
+        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload["format"], scope,
+                                       idempotency_key, request_hash, now)
+    if not rows or upload is not None:
+        raise BadRequest("BULK_ROWS_REQUIRED", field="rows", max_rows=rules.MAX_INLINE_ROWS)
+    today = now.astimezone(CHINA_TZ).date()
+    listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or "")[:40],
+                            group=r.get("group"), id_was_number=isinstance(r.get("id_number"), int))
+              for n, r in enumerate(rows, start=1)]
+    screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
+    batch_id = batch_id_for(principal, idempotency_key)
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+                        payer=payer, status="running", row_count=len(screened), chunks=chunks,
+                        created_by=principal.subject, created_at=iso(now), accepted_on=today)
+    answer = {"batch_id": batch_id, "status": "running", "row_count": len(screened)}
+    try:
+        p.table.transact([p.batches.create_op(batch),
+                          idempotency.completed_op(scope, idempotency_key, request_hash, now, 202, answer,
+                                                   resource_id=batch_id)])
+    except ConditionFailed:
+        previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)  # a concurrent duplicate
+        if previous is None:
+            raise
+        return previous["status"], previous["body"]
+    _ensure_run(p, batch_id, "screen")
+    return 202, answer
+
+
+def _uploads():
+    from chalicelib.adapters.list_uploads import S3ListUploads
+    from chalicelib.config import get_settings
+
+    return S3ListUploads(get_settings())
+
+
+def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, payer: rules.Payer,
+                            body: dict[str, Any], fmt: str, scope: str, idempotency_key: str, request_hash: str,
+                            now: datetime) -> tuple[int, dict[str, Any]]:
+    """A list sent as a file: the batch waits for the upload (a pre-signed POST straight to S3), then `start`."""
+    from chalicelib.services import idempotency
+
+    batch_id = batch_id_for(principal, idempotency_key)
+    key = f"bulk-lists/{batch_id}.{fmt}"
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+                        payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
+                        created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
+                        upload_key=key)
+    form = _uploads().upload_form(key, fmt)
+    answer = {"batch_id": batch_id, "status": "awaiting_upload",
+              "upload": {"url": form.url, "fields": form.fields, "expires_in": form.expires_in}}
+    try:
+        p.table.transact([p.batches.create_op(batch),
+                          idempotency.completed_op(scope, idempotency_key, request_hash, now, 202, answer,
+                                                   resource_id=batch_id)])
+    except ConditionFailed:
+        previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
+        if previous is None:
+            raise
+        return previous["status"], previous["body"]
+    return 202, answer
+
+
+def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, Any]:
+    """POST …/{batch_id}/start: read the uploaded file (CSV in UTF-8 or GBK, or XLSX), screen and store its rows,
+    delete the file (it holds ID numbers in clear), and start the run. A repeated start answers the same."""
+    from chalicelib.adapters.list_files import read_list
+
+    batch = _visible_batch(p, principal, batch_id)
+    if batch.status != "awaiting_upload":
+        if batch.upload_key is None:
+            rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
+        _ensure_run(p, batch_id, "screen")
+        return {"status": "running" if batch.status == "running" else batch.status, "row_count": batch.row_count}
+    uploads = _uploads()
+    data = uploads.read(batch.upload_key)
+    if data is None:
+        raise Conflict("BULK_FILE_NOT_UPLOADED")
+    listed = read_list(data, batch.upload_format)
+    if not listed:
+        raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
+    today = now.astimezone(CHINA_TZ).date()
+    screened = rules.screen_rows(listed, today)
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    target = rules.next_status(batch.status, "uploaded", batch.funding)
+    p.batches.move(batch, target, row_count=len(screened), chunks=chunks, accepted_on=today.isoformat(),
+                   started_at=iso(now))
+    _batch_cache.pop(batch_id, None)
+    uploads.delete(batch.upload_key)
+    _ensure_run(p, batch_id, "screen")
+    current = p.batches.get(batch_id) or batch
+    return {"status": "running", "row_count": current.row_count}
+
+
+def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:
+    if funding not in plan.payment_methods:
+        raise BadRequest("BULK_FUNDING_NOT_OFFERED", field="funding", plan_name=plan.name,
+                         funding_zh=rules.FUNDING_ZH[funding])
+    county = (raw.get("county") or "").strip() or None
+    if county is not None and plan.disclosure.counties and county not in plan.disclosure.counties:
+        raise BadRequest("BULK_PAYER_COUNTY_UNKNOWN", field="payer.county", county=county, city_name=plan.city_name)
+    credit_code = None
+    if funding == "collective":
+        if not (raw.get("credit_code") or "").strip():
+            raise BadRequest("BULK_PAYER_CREDIT_CODE_REQUIRED", field="payer.credit_code")
+        credit_code = rules.parse_credit_code(raw["credit_code"])
+    return rules.Payer(name=raw["name"].strip(), county=county, credit_code=credit_code)
+
+
+def _stored_row(cipher, s: rules.ScreenedRow) -> dict[str, Any]:
+    from chalicelib.services.people import ID_NUMBER_CONTEXT
+
+    if s.refusal is not None:
+        return {"row": s.row, "refusal": s.refusal.model_dump()}  # the masked ID only
+    return {"row": s.row, "name": s.name, "group": s.group, "id_hash": cipher.lookup_hash(s.id_number),
+            "id_enc": cipher.encrypt(s.id_number, ID_NUMBER_CONTEXT)}
+
+
+def _run_id(batch_id: str, phase: str) -> str:
+    return f"R{batch_id}{phase[0].upper()}"
+
+
+def _ensure_run(p: BulkPorts, batch_id: str, phase: str) -> None:
+    """Start the phase's run unless it exists. Locally (moto) the same worker drains it before answering."""
+    from chalicelib import jobs
+    from chalicelib.config import get_settings
+    from chalicelib.services import fanout
+
+    run_id = _run_id(batch_id, phase)
+    if fanout.get_run(p.table, run_id) is not None:
+        return
+    params = {"batch_id": batch_id, "phase": phase}
+    try:
+        if get_settings().is_local:
+            jobs.run_now(JOB, params=params, run_id=run_id)
+        else:
+            fanout.start(jobs.fanout_ports(), JOB, params=params, run_id=run_id)
+    except ConditionFailed:
+        pass  # a concurrent duplicate started it
+
+
+# ---- the fan-out job ------------------------------------------------------------------------------------------
+def enqueue(context) -> Any:
+    if not context.params.get("batch_id"):
+        return  # started without a batch (e.g. POST /sandbox/jobs/bulk_enrolment): nothing to do
+    p = ports()
+    batch = _batch(p, context.params["batch_id"])
+    for row in p.batches.rows(batch.batch_id, batch.chunks):
+        yield f"{batch.batch_id}#{row['row']}", row
+
+
+def handle_row(item) -> str:
+    return handle(ports(), item.params["batch_id"], item.params["phase"], item.payload, item.now)
+
+
+def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
+    batch = _batch_cache.get(batch_id)
+    if batch is None or (batch.funding == "collective" and batch.confirmed_on is None):
+        batch = p.batches.get(batch_id)
+        if batch is None:
+            raise NotFound("BULK_BATCH_NOT_FOUND")
+        if len(_batch_cache) > 256:  # a warm worker sees few batches; never let the cache grow unbounded
+            _batch_cache.clear()
+        _batch_cache[batch_id] = batch
+    return batch
+
+
+def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: datetime) -> str:
+    """One row, exactly once per (batch, row, phase). Returns its outcome, lower case, for the run's counts."""
+    from chalicelib.services.people import ID_NUMBER_CONTEXT, find_platform_person
+
+    batch = _batch(p, batch_id)
+    plan = _plan(batch.plan_id)
+    n = int(row["row"])
+    issuing_phase = phase == "issue"
+    found = _found(p, batch_id, n, plan, row.get("id_hash"))  # one BatchGetItem: outcome and cover markers
+    existing = found.get(_k(keys.bulk_row(batch_id, n)))
+    if issuing_phase:
+        if existing is None or existing.get("code") != rules.ELIGIBLE:
+            return "skipped"
+    elif existing is not None:
+        return "skipped"
+    if row.get("refusal"):
+        return _record(p, batch, n, rules.RowRefusal.model_validate(row["refusal"]), issuing_phase)
+    screened = rules.ScreenedRow(row=n, name=row["name"], id_number="", group=row.get("group"))
+    id_number = p.cipher.decrypt(row["id_enc"], ID_NUMBER_CONTEXT)
+    screened = screened.model_copy(update={"id_number": id_number})
+    person = find_platform_person(p.platform, id_number)
+    refused = rules.platform_refusal(screened, plan, person)
+    if refused is not None:
+        return _record(p, batch, n, refused, issuing_phase)
+    if found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"]))) is not None:
+        return _record(p, batch, n, _already_covered(plan, screened), issuing_phase)
+    if batch.funding == "collective" and not issuing_phase:
+        return _record(p, batch, n, rules.ELIGIBLE, False)
+    previous = found.get(_k(keys.cover_marker(plan.previous_plan_id, row["id_hash"]))) if plan.previous_plan_id \
+        else None
+    return _issue(p, batch, plan, screened, row, person, previous, issuing_phase, now)
+
+
+def _k(key: dict[str, str]) -> tuple[str, str]:
+    return key["PK"], key["SK"]
+
+
+def _found(p: BulkPorts, batch_id: str, n: int, plan: Plan, id_hash: str | None) -> dict[tuple[str, str], Any]:
+    wanted = [keys.bulk_row(batch_id, n)]
+    if id_hash:
+        wanted.append(keys.cover_marker(plan.plan_id, id_hash))
+        if plan.previous_plan_id:  # renewal without a gap (DOMAIN §4.6)
+            wanted.append(keys.cover_marker(plan.previous_plan_id, id_hash))
+    return {_k(item): item for item in p.table.batch_get(wanted)}
+
+
+def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
+    return rules.refusal(row.row, row.id_number, "ALREADY_COVERED", who=f"第 {row.row} 行人员", plan_name=plan.name)
+
+
+def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal | str, replaces: bool) -> str:
+    try:
+        p.table.transact(p.batches.outcome_ops(batch.batch_id, outcome, n, replaces_eligible=replaces))
+    except ConditionFailed:
+        return "skipped"  # another delivery recorded this row first
+    code = outcome.code if isinstance(outcome, rules.RowRefusal) else outcome
+    return code.lower()
+
+
+def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, stored: dict[str, Any], person,
+           previous_marker: dict[str, Any] | None, replaces: bool, now: datetime) -> str:
+    """The cover marker, the policy, the row's outcome and counters and the disclosure counters: one transaction.
+    Nobody is charged: the payer is the county government (subsidy) or the organisation (collective)."""
+    from chalicelib.domain.disclosure import counted_county
+    from chalicelib.domain.enrolment_rules import benefit_start
+    from chalicelib.domain.errors import RuleViolation
+    from chalicelib.domain.order_lifecycle import COVER_ISSUED, cover_issued
+    from chalicelib.domain.policy import Policy
+    from chalicelib.services import disclosure
+
+    renewal = bool(plan.previous_plan_id) and cover_issued(previous_marker)
+    try:
+        start = benefit_start(plan, person, batch.paid_on, renewal, who=f"第 {row.row} 行人员")
+    except RuleViolation as exc:
+        return _record(p, batch, row.row, rules.refusal(row.row, row.id_number, exc.code, exc.message), replaces)
+    policy_id = f"POL{batch.batch_id[3:]}{row.row:07d}"
+    county = counted_county(plan, person.county)
+    policy = Policy(policy_id=policy_id, plan_id=plan.plan_id, order_id=batch.batch_id, insured_hash=stored["id_hash"],
+                    insured_name=row.name, insured_id_enc=stored["id_enc"], payer_account_id=f"BULK#{batch.batch_id}",
+                    payment_method=batch.funding, premium_fen=plan.premium_fen,
+                    paid_at=datetime.combine(batch.paid_on, datetime.min.time(), CHINA_TZ).isoformat(),
+                    benefit_start=start.benefit_start.isoformat(), coverage_end=plan.coverage_end.isoformat(),
+                    waiting_rule=start.waiting_rule, created_at=iso(now), county=county,
+                    batch_id=batch.batch_id, batch_row=row.row, payer_name=batch.payer.name,
+                    payer_county=batch.payer.county, payer_credit_code=batch.payer.credit_code)
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    marker = TxOp.put({**keys.cover_marker(plan.plan_id, stored["id_hash"]), "state": COVER_ISSUED,
+                       "policy_id": policy_id, "order_id": batch.batch_id, "plan_id": plan.plan_id,
+                       "created_at": iso(now)})
+    counted = {"order_id": f"{batch.batch_id}#{row.row}", "payment_method": batch.funding,
+               "premium_fen": plan.premium_fen, "insured": [{"platform": {"county": person.county}}]}
+    ops = [marker, PolicyRepository.issue_op(policy),
+           *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id),
+           *disclosure.issuance_ops(plan, counted)]
+    try:
+        p.table.transact(ops)
+    except ConditionFailed as exc:
+        reasons = exc.reasons
+        if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+            return "skipped"  # this row was handled by another delivery
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return _record(p, batch, row.row, _already_covered(plan, row), replaces)  # covered meanwhile
+        raise
+    return "issued"
+
+
+# ---- POST …/{batch_id}/payment-received ---------------------------------------------------------------------
+def confirm_payment(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, Any]:
+    batch = _visible_batch(p, principal, batch_id)
+    if batch.funding != "collective":
+        raise Conflict("BULK_NOT_COLLECTIVE")
+    batch = _settle(p, batch)
+    if batch.status == "awaiting_payment":
+        rules.check_confirmer(batch.created_by, principal.subject)
+        target = rules.next_status(batch.status, "payment_received", batch.funding)
+        p.batches.move(batch, target, confirmed_by=principal.subject,
+                       confirmed_on=now.astimezone(CHINA_TZ).date().isoformat(), confirmed_at=iso(now))
+        _batch_cache.pop(batch_id, None)
+        batch = p.batches.get(batch_id)
+    elif batch.status in ("issuing", "done") and batch.confirmed_by is not None:
+        pass  # confirmed already (a retried confirmation): resume the issue run if it never started
+    else:
+        rules.next_status(batch.status, "payment_received", batch.funding)  # 409 naming the status
+    _ensure_run(p, batch_id, "issue")
+    return view(p, principal, batch_id)
+
+
+# ---- GET …/{batch_id} -------------------------------------------------------------------------------------------
+def _visible_batch(p: BulkPorts, principal, batch_id: str) -> rules.Batch:
+    batch = p.batches.get(batch_id)
+    if batch is None:
+        raise NotFound("BULK_BATCH_NOT_FOUND")
+    try:
+        check_staff(principal, _plan(batch.plan_id), batch.funding)
+    except DomainError:
+        raise NotFound("BULK_BATCH_NOT_FOUND") from None  # another city's or role's batch is not theirs to see
+    return batch
+
+
+def _settle(p: BulkPorts, batch: rules.Batch) -> rules.Batch:
+    """Move the batch on when every row has its outcome (screened → done or awaiting_payment; issued → done)."""
+    counts = p.batches.counts(batch.batch_id)
+    event = rules.settled_status(batch, counts)
+    if event is None:
+        return batch
+    target = rules.next_status(batch.status, event, batch.funding)
+    fields: dict[str, Any] = {}
+    if target == "awaiting_payment":
+        fields["amount_fen"] = counts.eligible * _plan(batch.plan_id).premium_fen
+    p.batches.move(batch, target, **fields)
+    return p.batches.get(batch.batch_id) or batch
+
+
+def view(p: BulkPorts, principal, batch_id: str, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+    batch = _settle(p, _visible_batch(p, principal, batch_id))
+    counts = p.batches.counts(batch_id)
+    after = _cursor(cursor)
+    refused, next_row = p.batches.refused_page(batch_id, limit, after)
+    return {"batch_id": batch.batch_id, "plan_id": batch.plan_id, "funding": batch.funding, "status": batch.status,
+            "payer": batch.payer.model_dump(exclude_none=True),
+            "counts": {"rows": batch.row_count, "issued": counts.issued, "already_covered": counts.already_covered,
+                       "refused": counts.refused, "awaiting_payment": counts.eligible},
+            # collective: what the organisation owes for its eligible rows; subsidy: what the county government pays
+            "amount_fen": (batch.amount_fen or 0) if batch.funding == "collective"
+            else counts.issued * _plan(batch.plan_id).premium_fen,
+            "refused": [r.model_dump() for r in refused], "next": str(next_row) if next_row is not None else None,
+            "created_by": batch.created_by, "created_at": batch.created_at, "confirmed_by": batch.confirmed_by}
+
+
+def refused_csv(p: BulkPorts, principal, batch_id: str) -> bytes:
+    _visible_batch(p, principal, batch_id)
+    return rules.refused_rows_csv(p.batches.all_refused(batch_id))
+
+
+def _cursor(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise BadRequest("BAD_QUERY_PARAMETER", field="cursor")
+    return int(raw)
