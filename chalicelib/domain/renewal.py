@@ -174,3 +174,23 @@ def yuan(fen: int) -> str:
 
 def zh_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+# ---- the policy's renewal, as stored and as shown ------------------------------------------------------------
+def current_status(*, auto_renew: bool, stored_status: str | None, withdrawn: bool) -> str:
+    """A policy's renewal status from what it stores: the run's record (`noticed`, `renewed`, `failed`) for the
+    next plan, the consent switch, and whether consent was ever withdrawn. A stop after the notice is `stopped`
+    (the run's record stays, for the history); `renewed` and `failed` end it whatever the switch says."""
+    if stored_status in TERMINAL:
+        return stored_status  # type: ignore[return-value]
+    if not auto_renew:
+        return "stopped" if withdrawn or stored_status else "off"
+    return stored_status or "consented"
+
+
+def history_entry(at: datetime, event: str, channel: str, by: str, failure_code: str | None = None,
+                  note: str | None = None) -> dict[str, object]:
+    """One validated history entry as the policy stores it (ISO time, no None fields)."""
+    entry = RenewalHistoryEntry(at=at, event=event, channel=channel, by=by,  # type: ignore[arg-type]
+                                failure_code=failure_code, note=note)  # type: ignore[arg-type]
+    return entry.model_dump(mode="json", exclude_none=True)
