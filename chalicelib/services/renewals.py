@@ -187,13 +187,13 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
               "noticed_on": today.isoformat(), "notice_sent_at": iso(now), "account_source": source}
     if receipt is not None:
         record["notice_id"] = receipt.notice_id
-    entry = rules.history_entry(now, "notice", "platform" if receipt else "system", "system")
+    entries = history_added(policy, "notice", "platform" if receipt else "system", "system", now)
     try:
         table.update(keys.policy(policy_id),
                      "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
                      "version = if_not_exists(version, :zero) + :one",
                      condition="attribute_not_exists(renewal) AND auto_renew = :on",
-                     values={":r": record, ":h": [entry], ":empty": [], ":on": True, ":zero": 0, ":one": 1})
+                     values={":r": record, ":h": entries, ":empty": [], ":on": True, ":zero": 0, ":one": 1})
     except ConditionFailed:
         return "skipped"  # stopped meanwhile, or another delivery recorded it first
     payer_notice = rules.notice_for(insured_name=policy["insured_name"], next_plan_name=next_plan.name,
