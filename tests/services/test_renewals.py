@@ -172,3 +172,53 @@ def test_a_worker_dying_after_the_deduction_is_finished_by_the_re_run_without_a_
     old = policy(mine)
     assert old["renewal"]["status"] == "renewed"
     assert policy(old["renewal"]["renewed_policy_id"])["plan_id"] == "lishui-2022"
+
+
+def test_a_stop_arriving_while_the_batch_is_in_flight_wins_before_the_claim_and_is_refused_after(family, client,
+                                                                                              clock, monkeypatch):
+    from chalicelib.services import renewals
+
+    mine, hers = consenting(family, ["self", "spouse"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    clock.set(DEDUCTION_DAY)
+    real = renewals._renewal_order
+    answers = {}
+
+    def stop_meanwhile(policy_item, payer, next_plan, now, order_id=None):
+        # the member's stop lands between the worker's checks and its claim on the policy
+        answers[policy_item["policy_id"]] = client.http.put(
+            f"/v1/policies/{policy_item['policy_id']}/auto-renewal", headers=family.headers,
+            body='{"enabled": false}').status_code
+        return real(policy_item, payer, next_plan, now, order_id=order_id)
+
+    monkeypatch.setattr(renewals, "_renewal_order", stop_meanwhile)
+    counts = run("renewal_deductions")
+
+    assert answers == {mine: 200, hers: 200}
+    # the payer's account carries both mandates (current for himself, 历年结余 for his wife): nothing taken
+    assert counts.get("renewed", 0) == 0 and counts["skipped"] == 2 and renewal_deductions(family) == []
+    assert policy(mine)["auto_renew"] is False
+
+
+def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, client, clock, monkeypatch):
+    from chalicelib.services import renewals
+
+    (mine,) = consenting(family, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    clock.set(DEDUCTION_DAY)
+    real = renewals._pay
+    answers = []
+
+    def stop_after_claim(ports, policy_item, order, now):
+        answers.append(client.http.put(f"/v1/policies/{mine}/auto-renewal", headers=family.headers,
+                                       body='{"enabled": false}'))
+        return real(ports, policy_item, order, now)
+
+    monkeypatch.setattr(renewals, "_pay", stop_after_claim)
+    counts = run("renewal_deductions")
+
+    assert [a.status_code for a in answers] == [422]
+    assert '"RENEWAL_ALREADY_DEDUCTED"' in answers[0].body.decode()
+    assert counts["renewed"] == 1 and len(renewal_deductions(family)) == 1
