@@ -109,8 +109,10 @@ def _renewal_mandates(due: str):
     def enqueue(run: RunContext) -> Iterable[tuple[str, Any]]:
         from chalicelib import deps
         from chalicelib.adapters.clock import CHINA_TZ
-        from chalicelib.services.renewals import mandates
+        from chalicelib.services.renewals import apply_platform_stops, mandates
 
+        if due == "deductions":  # stops given on the platform's channel count before any deduction is judged
+            apply_platform_stops(renewal_ports(), run.now)
         for plan_id, policy_id in mandates(deps.table(), run.now.astimezone(CHINA_TZ).date(), due):
             yield f"{policy_id}>{plan_id}", {"policy_id": policy_id, "plan_id": plan_id}
     return enqueue

@@ -167,3 +167,8 @@ def wechat_access_token(appid: str) -> dict[str, str]:
 def official_calendar(year: int) -> dict[str, str]:
     """One year of the State Council's holiday and make-up working-day notice, as loaded by an operator."""
     return {"PK": f"CALENDAR#{year:04d}", "SK": "CALENDAR"}
+
+
+def renewal_reply_cursor() -> dict[str, str]:
+    """How far the renewal run has read the platform's notice replies (stops given on its own channel)."""
+    return {"PK": "RENEWAL#NOTICE_REPLIES", "SK": "CURSOR"}

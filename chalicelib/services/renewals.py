@@ -119,7 +119,9 @@ def _history(policy: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _shown(entry: dict[str, Any], caller_account_id: str) -> dict[str, Any]:
     by = entry.get("by", "system")
-    if by not in ("system", "staff"):
+    if by == "platform":  # a stop given on the platform's own channel
+        by = "member"
+    elif by not in ("system", "staff"):
         by = "me" if by == caller_account_id else ("staff" if entry.get("channel") == "counter" else "member")
     return {"at": entry["at"], "event": entry["event"], "channel": entry["channel"], "by": by}
 
@@ -382,3 +384,53 @@ def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: s
     ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy["policy_id"], "next_plan_id": next_plan_id,
                                                    "code": code, "text": rules.failure_message(code)})
     return "failed"
+
+
+# ---- stops given on the platform's own channel (DOMAIN §9.9) ------------------------------------------------------
+def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
+    """Read the platform's notice replies after our cursor and stop each renewal answered `stop` (unless its
+    deduction is under way: then the member cancels the renewed policy). Returns how many were stopped. The cursor
+    moves after each page, so a re-run reads each reply once; applying a stop twice changes nothing."""
+    from chalicelib.adapters.medical_platform import PAGE_LIMIT, PlatformUnavailable
+
+    table = ports.orders.table
+    cursor = int((table.get(keys.renewal_reply_cursor()) or {}).get("seq", 0))
+    stopped = 0
+    while True:
+        try:
+            replies = ports.orders.platform.notice_replies(cursor, PAGE_LIMIT)
+        except PlatformUnavailable:
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+        if not replies:
+            return stopped
+        for reply in replies:
+            parsed = _from_notice_key(reply.notice_idempotency_key)
+            if reply.reply == "stop" and parsed is not None:
+                stopped += _stop_by_platform(table, parsed[0], reply.at)
+        cursor = replies[-1].seq
+        table.put({**keys.renewal_reply_cursor(), "seq": cursor, "updated_at": iso(now)})
+
+
+def _from_notice_key(key: str) -> tuple[str, str] | None:
+    prefix = "renewal-notice-"
+    if not key.startswith(prefix) or "-" not in key[len(prefix):]:
+        return None
+    policy_id, next_plan_id = key[len(prefix):].split("-", 1)
+    return policy_id, next_plan_id
+
+
+def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
+    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+    withdrawal = {"at": iso(at), "channel": "platform", "account_id": "platform"}
+    entry = rules.history_entry(at, "stop", "platform", "platform")
+    try:
+        table.update(keys.policy(policy_id),
+                     "SET auto_renew = :off, auto_renew_withdrawal = :w, "
+                     "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                     f"version = if_not_exists(version, :zero) + :one REMOVE auto_renew_consent, {pk_name}, {sk_name}",
+                     condition="auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)",
+                     values={":off": False, ":on": True, ":w": withdrawal, ":h": [entry], ":empty": [], ":zero": 0,
+                             ":one": 1})
+    except ConditionFailed:
+        return 0
+    return 1

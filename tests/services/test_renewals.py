@@ -222,3 +222,51 @@ def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, cli
     assert [a.status_code for a in answers] == [422]
     assert '"RENEWAL_ALREADY_DEDUCTED"' in answers[0].body.decode()
     assert counts["renewed"] == 1 and len(renewal_deductions(family)) == 1
+
+
+def test_a_stop_replied_on_the_platforms_channel_is_honoured_once(family, clock):
+    from chalicelib.services.renewals import notice_key
+
+    mine, hers = consenting(family, ["self", "spouse"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    deps.platform().reply_to_notice(notice_key(hers, "lishui-2022"), "stop")  # the wife, in the 医保 app
+
+    clock.set(DEDUCTION_DAY)
+    counts, again = run("renewal_deductions"), run("renewal_deductions")
+
+    assert counts["renewed"] == 1 and again.get("renewed", 0) == 0
+    [deduction] = renewal_deductions(family)
+    assert deduction["idempotency_key"] == deduction_key(mine, "lishui-2022")
+    stored = policy(hers)
+    assert stored["auto_renew"] is False and stored["auto_renew_withdrawal"]["channel"] == "platform"
+    assert [e["event"] for e in stored["renewal_history"]] == ["consent", "notice", "stop"]
+
+
+def test_someone_else_covering_the_insured_for_the_next_plan_fails_the_renewal_without_a_deduction(family, clock):
+    (mine,) = consenting(family, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    deps.table().put({**keys.cover_marker("lishui-2022", policy(mine)["insured_hash"]), "state": "issued",
+                      "policy_id": "POLBYSOMEONEELSE", "order_id": "ORDELSEWHERE"})
+
+    clock.set(DEDUCTION_DAY)
+    counts = run("renewal_deductions")
+
+    assert counts["failed"] == 1 and renewal_deductions(family) == []
+    assert policy(mine)["renewal"]["failure_code"] == "ALREADY_COVERED"
+
+
+def test_terminated_basic_insurance_is_never_debited(family, clock):
+    (mine,) = consenting(family, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    platform = deps.platform()
+    person = platform.people[family.id_number]
+    platform.people[family.id_number] = person.model_copy(update={"status": "terminated"})
+
+    clock.set(DEDUCTION_DAY)
+    counts = run("renewal_deductions")
+
+    assert counts["failed"] == 1 and renewal_deductions(family) == []
+    assert policy(mine)["renewal"]["failure_code"] == "BASIC_INSURANCE_ENDED"
