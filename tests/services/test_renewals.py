@@ -270,3 +270,24 @@ def test_terminated_basic_insurance_is_never_debited(family, clock):
 
     assert counts["failed"] == 1 and renewal_deductions(family) == []
     assert policy(mine)["renewal"]["failure_code"] == "BASIC_INSURANCE_ENDED"
+
+
+def test_the_renewed_policy_can_be_cancelled_with_a_full_refund_before_its_cover_starts(family, client, clock):
+    import json
+
+    (mine,) = consenting(family, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    clock.set(DEDUCTION_DAY)
+    run("renewal_deductions")
+    renewed = policy(mine)["renewal"]["renewed_policy_id"]
+    after_deduction = family.balances()["account_current_fen"]
+
+    resp = client.http.post(f"/v1/policies/{renewed}/cancel", headers={**family.headers, "Idempotency-Key": "cancel-renewed-0001"},
+                            body="{}")
+
+    assert resp.status_code in (200, 201), resp.body
+    assert policy(renewed)["status"] == "cancelled"
+    assert family.balances()["account_current_fen"] == after_deduction + PREMIUM_2022
+    shown = json.loads(client.http.get(f"/v1/policies/{mine}", headers=family.headers).body)["renewal"]
+    assert shown["status"] == "renewed" and shown["renewed_policy_id"] == renewed
