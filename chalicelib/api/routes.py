@@ -15,6 +15,7 @@ MEMBER_MODULES = [
     "chalicelib.api.estimates",  # /v1/estimates
     "chalicelib.api.claims",  # /v1/claims...
     "chalicelib.api.admin_claims",  # /v1/admin/claims...
+    "chalicelib.api.admin_renewals",  # /v1/admin/policies/{policy_id}/auto-renewal (stop at a counter)
     "chalicelib.api.disclosure",  # /v1/disclosure/{plan_id}
     "chalicelib.api.h5",  # /h5, /h5/{file}: the H5 page
 ]

@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT": "自动续保只能从医保个人账户扣费,请选择医保个人账户支付或关闭自动续保。",
     # --- auto-renewal (DOMAIN §9) ----------------------------------------------------------------------------
     "RENEWAL_ALREADY_DEDUCTED": "续保保费已经扣除,无法再关闭本次自动续保;如不需要新保单,可在保障开始前申请退保,保费全额退回。",
+    "RENEWAL_CONSENT_BY_MEMBER": "自动续保授权须由缴费人本人在小程序中开通;经办窗口只能为参保人关闭自动续保。",
     "RENEWAL_STATE_CONFLICT": "当前续保状态为“{status_zh}”,无法{event_zh}。",
     "RENEWAL_STATUS_OFF": "未开通自动续保",
     "RENEWAL_STATUS_CONSENTED": "已开通自动续保",

@@ -420,9 +420,15 @@ def _from_notice_key(key: str) -> tuple[str, str] | None:
 
 
 def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
+    return _stop(table, policy_id, at, "platform", "platform")
+
+
+def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
+    """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
+    already or its deduction is under way."""
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    withdrawal = {"at": iso(at), "channel": "platform", "account_id": "platform"}
-    entry = rules.history_entry(at, "stop", "platform", "platform")
+    withdrawal = {"at": iso(at), "channel": channel, "account_id": by}
+    entry = rules.history_entry(at, "stop", channel, by, note=note)
     try:
         table.update(keys.policy(policy_id),
                      "SET auto_renew = :off, auto_renew_withdrawal = :w, "
@@ -434,3 +440,29 @@ def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
     except ConditionFailed:
         return 0
     return 1
+
+
+COUNTER_ROLES = frozenset({"bureau", "insurer_admin"})  # 医保经办窗口 and the insurer's service desk
+
+
+def stop_at_counter(ports: RenewalPorts, principal, policy_id: str, enabled: bool, note: str | None,
+                    now: datetime) -> dict[str, Any]:
+    """PUT /v1/admin/policies/{id}/auto-renewal by staff: a member's stop recorded at a counter, with the staff id
+    and the note (DOMAIN §9.9). Consent is the payer's own act (their personal account): not given by staff."""
+    from chalicelib.domain.errors import Forbidden, NotFound, RuleViolation
+
+    if principal.role not in COUNTER_ROLES:
+        raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
+    if enabled:
+        raise RuleViolation("RENEWAL_CONSENT_BY_MEMBER", field="enabled")
+    table = ports.orders.table
+    policy = table.get(keys.policy(policy_id))
+    if policy is None:
+        raise NotFound("POLICY_NOT_FOUND", policy_id=policy_id)
+    check_switch(policy, enabled=False)
+    if not _stop(table, policy_id, now, "counter", principal.subject, note=note):
+        policy = table.get(keys.policy(policy_id)) or policy
+        check_switch(policy, enabled=False)  # the deduction started meanwhile: refused
+    policy = table.get(keys.policy(policy_id)) or policy
+    return {"policy_id": policy_id, "auto_renew": bool(policy.get("auto_renew")),
+            "renewal": renewal_view(policy, caller_account_id="")}

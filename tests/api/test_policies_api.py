@@ -424,3 +424,52 @@ def test_a_renewed_policy_shows_the_new_policy_and_a_failed_one_the_reason(clien
         "renewed", "PNEW", "2021-11-01T08:00:00+08:00")
     assert hers["status"] == "failed" and hers["failure"]["code"] == "INSUFFICIENT_BALANCE"
     assert "余额不足" in hers["failure"]["message"]
+
+
+# ---- a stop recorded at a counter (PUT /v1/admin/policies/{id}/auto-renewal) ---------------------------------------
+def counter(client, policy_id, role="bureau", **body_fields):
+    from tests.claim_helpers import staff
+
+    payload = {"enabled": False, "channel": "counter", "note": "本人到窗口申请关闭", **body_fields}
+    return client.http.put(f"/v1/admin/policies/{policy_id}/auto-renewal", headers=staff(role, "S-0042"),
+                           body=json.dumps(payload))
+
+
+def test_staff_record_a_stop_at_the_counter_with_who_and_the_note(client, family, clock):
+    renew(client, family.me.headers, family.my_policy)
+    clock.set(datetime(2021, 11, 5, 14, 0, tzinfo=CHINA_TZ))
+
+    resp = counter(client, family.my_policy)
+
+    assert resp.status_code == 200, resp.body
+    out = body(resp)
+    assert out["auto_renew"] is False and out["renewal"]["status"] == "stopped"
+    assert out["renewal"]["history"][-1] == {"at": "2021-11-05T14:00:00+08:00", "event": "stop",
+                                             "channel": "counter", "by": "staff"}
+    item = stored(family.my_policy)
+    assert item["renewal_history"][-1]["by"] == "S-0042" and item["renewal_history"][-1]["note"] == "本人到窗口申请关闭"
+    assert renewal_queue() == []
+    mine = body(get(client, family.me.headers, f"/v1/policies/{family.my_policy}"))["renewal"]
+    assert mine["status"] == "stopped" and mine["history"][-1]["by"] == "staff"
+
+
+def test_the_counter_route_is_for_counter_roles_stops_only_and_not_after_the_deduction(client, family):
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    renew(client, family.me.headers, family.my_policy)
+    reviewer = counter(client, family.my_policy, role="claims_reviewer")
+    consent = counter(client, family.my_policy, enabled=True)
+    member = client.http.put(f"/v1/admin/policies/{family.my_policy}/auto-renewal", headers=family.me.headers,
+                             body=json.dumps({"enabled": False, "channel": "counter"}))
+    unknown = counter(client, "PNOSUCHPOLICY")
+    deps.table().update(keys.policy(family.my_policy), "SET renewal = :r", values={":r": {
+        "next_plan_id": "lishui-2022", "status": "renewed", "renewed_policy_id": "PNEW"}})
+    after = counter(client, family.my_policy)
+
+    assert (reviewer.status_code, body(reviewer)["code"]) == (403, "STAFF_ROLE_NOT_ALLOWED")
+    assert (consent.status_code, body(consent)["code"]) == (422, "RENEWAL_CONSENT_BY_MEMBER")
+    assert member.status_code == 403
+    assert (unknown.status_code, body(unknown)["code"]) == (404, "POLICY_NOT_FOUND")
+    assert (after.status_code, body(after)["code"]) == (422, "RENEWAL_ALREADY_DEDUCTED")
+    assert stored(family.my_policy)["auto_renew"] is True
