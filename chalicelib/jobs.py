@@ -119,17 +119,19 @@ def _renewal_mandates(due: str):
 
 
 def _renewal_notice(item: WorkItem) -> dict[str, int]:
-    from chalicelib.services.renewals import notice_one
+    from chalicelib.services.renewals import notice_one, outcome_counts
 
-    outcome = notice_one(renewal_ports(), item.payload["policy_id"], item.payload["plan_id"], item.now)
-    return {"noticed": 0, "skipped": 0, outcome: 1}
+    plan_id = item.payload["plan_id"]
+    outcome = notice_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    return outcome_counts(("noticed", "skipped"), outcome, plan_id)
 
 
 def _renewal_deduction(item: WorkItem) -> dict[str, int]:
-    from chalicelib.services.renewals import deduct_one
+    from chalicelib.services.renewals import deduct_one, outcome_counts
 
-    outcome = deduct_one(renewal_ports(), item.payload["policy_id"], item.payload["plan_id"], item.now)
-    return {"renewed": 0, "failed": 0, "skipped": 0, outcome: 1}
+    plan_id = item.payload["plan_id"]
+    outcome = deduct_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    return outcome_counts(("renewed", "failed", "skipped"), outcome, plan_id)
 
 
 register(Job("renewal_notices", enqueue=_renewal_mandates("notices"), handle=_renewal_notice,

@@ -227,7 +227,7 @@ def _in_run(policy: dict[str, Any], schedule: rules.RenewalSchedule) -> bool:
 
 # ---- the deduction run ------------------------------------------------------------------------------------------
 def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
-    """Renew one policy: "renewed", "failed" (with the reason recorded and the payer told; nothing deducted) or
+    """Renew one policy: "renewed", "failed:{CODE}" (the reason recorded and the payer told; nothing deducted) or
     "skipped" (not consenting, or done before). At most one deduction however often it runs."""
     from chalicelib.plans import get_plan
 
@@ -383,7 +383,7 @@ def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: s
     payer = policy["auto_renew_consent"]["payer_account_id"]
     ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy["policy_id"], "next_plan_id": next_plan_id,
                                                    "code": code, "text": rules.failure_message(code)})
-    return "failed"
+    return f"failed:{code}"
 
 
 # ---- stops given on the platform's own channel (DOMAIN §9.9) ------------------------------------------------------
@@ -466,3 +466,43 @@ def stop_at_counter(ports: RenewalPorts, principal, policy_id: str, enabled: boo
     policy = table.get(keys.policy(policy_id)) or policy
     return {"policy_id": policy_id, "auto_renew": bool(policy.get("auto_renew")),
             "renewal": renewal_view(policy, caller_account_id="")}
+
+
+# ---- the run report (GET /v1/admin/renewal-runs) ------------------------------------------------------------------
+REPORT_ROLES = frozenset({"bureau", "insurer_admin"})
+RENEWAL_JOBS = ("renewal_notices", "renewal_deductions")
+
+
+def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str) -> dict[str, int]:
+    """One item's counts for the run record: the job's named counts (all present, zeros too), the same per next plan
+    (`renewed@lishui-2022`) and each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`)."""
+    name, _, code = outcome.partition(":")
+    counts = {c: 0 for c in job_counts} | {name: 1, f"{name}@{next_plan_id}": 1}
+    if code:
+        counts[f"failure:{code}@{next_plan_id}"] = 1
+    return counts
+
+
+def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Each renewal run that had work for `plan_id` (the plan renewed into), newest first: its counts for that plan
+    and its failures by reason — for the bureau and the insurer."""
+    from chalicelib.domain.errors import Forbidden
+    from chalicelib.plans import get_plan
+    from chalicelib.services import fanout
+
+    if principal.role not in REPORT_ROLES:
+        raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
+    get_plan(plan_id)  # 404 for an unknown plan
+    suffix = f"@{plan_id}"
+    out = []
+    for job in RENEWAL_JOBS:
+        for run in fanout.list_runs(table, job, limit=limit):
+            mine = {k[:-len(suffix)]: v for k, v in run.counts.items() if k.endswith(suffix)}
+            if not mine:
+                continue
+            failures = {k[len("failure:"):]: v for k, v in mine.items() if k.startswith("failure:")}
+            counts = {k: v for k, v in mine.items() if not k.startswith("failure:")}
+            out.append({"run_id": run.run_id, "job": job, "plan_id": plan_id, "started_at": run.started_at,
+                        "finished_at": run.finished_at, "status": run.status, "counts": counts,
+                        "failures": failures})
+    return sorted(out, key=lambda r: r["started_at"], reverse=True)

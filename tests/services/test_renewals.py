@@ -291,3 +291,33 @@ def test_the_renewed_policy_can_be_cancelled_with_a_full_refund_before_its_cover
     assert family.balances()["account_current_fen"] == after_deduction + PREMIUM_2022
     shown = json.loads(client.http.get(f"/v1/policies/{mine}", headers=family.headers).body)["renewal"]
     assert shown["status"] == "renewed" and shown["renewed_policy_id"] == renewed
+
+
+def test_the_run_report_counts_outcomes_and_failure_reasons_per_plan_for_bureau_and_insurer(client, clock):
+    import json
+
+    from tests.claim_helpers import staff
+
+    clock.set(IN_WINDOW)
+    rich = Family(client, phone="13800000011", current_fen=50000)
+    poor = Family(client, phone="13800000012", current_fen=15900 + 100, name="赵丽")
+    consenting(rich, ["self"])
+    consenting(poor, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    clock.set(DEDUCTION_DAY)
+    run("renewal_deductions")
+
+    resp = client.http.get("/v1/admin/renewal-runs?plan_id=lishui-2022", headers=staff("bureau"))
+    refused = client.http.get("/v1/admin/renewal-runs?plan_id=lishui-2022", headers=staff("claims_reviewer"))
+    missing = client.http.get("/v1/admin/renewal-runs", headers=staff("insurer_admin"))
+
+    assert resp.status_code == 200, resp.body
+    runs = json.loads(resp.body)
+    assert [r["job"] for r in runs] == ["renewal_deductions", "renewal_notices"]
+    deductions, notices = runs
+    assert deductions["counts"] == {"renewed": 1, "failed": 1} and deductions["failures"] == {
+        "INSUFFICIENT_BALANCE": 1}
+    assert notices["counts"] == {"noticed": 2} and notices["failures"] == {}
+    assert deductions["finished_at"] is not None
+    assert refused.status_code == 403 and missing.status_code == 400
