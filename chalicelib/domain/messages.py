@@ -132,6 +132,7 @@ MESSAGES: dict[str, str] = {
     "RENEWAL_FAILED_BASIC_INSURANCE_SUSPENDED": "基本医保处于暂停(欠缴或中断)状态,本次未能自动续保,未扣任何费用。恢复参保后可自行购买。",
     "RENEWAL_FAILED_BASIC_INSURANCE_ENDED": "基本医保已终止或已不在本市参保,本次不再自动续保,未扣任何费用。",
     "RENEWAL_FAILED_ALREADY_COVERED": "被保险人已参保下一年度方案,本次不再自动续保,未重复扣费。",
+    "RENEWAL_FAILED_PAYMENT_REFUSED": "医保信息平台未能完成本次扣费,本次未能自动续保,未扣任何费用。如需继续参保,请在参保期内自行购买。",
     "RENEWAL_FAILED_RENEWAL_NOTICE_TOO_LATE": "开通自动续保时本年度扣费确认通知已发出,为避免未经确认扣费,本次未自动续保,未扣任何费用;请在参保期内自行购买,下一年度起自动续保。",
     # --- bulk enrolment (DOMAIN §10) --------------------------------------------------------------------------
     "BULK_STATE_CONFLICT": "该名单当前状态为“{status_zh}”,不能进行此操作。",

@@ -28,9 +28,10 @@ STATUSES: tuple[str, ...] = ("off", "consented", "noticed", "stopped", "renewed"
 RenewalEvent = Literal["consent", "notice", "stop", "renew", "fail"]
 EVENTS: tuple[str, ...] = ("consent", "notice", "stop", "renew", "fail")
 FailureCode = Literal["INSUFFICIENT_BALANCE", "BASIC_INSURANCE_SUSPENDED", "BASIC_INSURANCE_ENDED", "ALREADY_COVERED",
-                      "RENEWAL_NOTICE_TOO_LATE"]
+                      "RENEWAL_NOTICE_TOO_LATE", "PAYMENT_REFUSED"]
+# PAYMENT_REFUSED: the platform refused the deduction for a reason of its own (after our checks passed).
 FAILURE_CODES: tuple[str, ...] = ("INSUFFICIENT_BALANCE", "BASIC_INSURANCE_SUSPENDED", "BASIC_INSURANCE_ENDED",
-                                  "ALREADY_COVERED", "RENEWAL_NOTICE_TOO_LATE")
+                                  "ALREADY_COVERED", "RENEWAL_NOTICE_TOO_LATE", "PAYMENT_REFUSED")
 Channel = Literal["app", "wechat", "counter", "platform", "system"]
 
 # (status, event) → the status it leads to. Anything absent is refused.

@@ -142,7 +142,8 @@ def check_switch(policy: dict[str, Any], enabled: bool) -> None:
     """The consent rules beyond the orders' (DOMAIN §9.1, §9.4): renewal only from the personal account; no stop once
     the deduction is under way or done (`RENEWAL_ALREADY_DEDUCTED`: cancel the renewed policy instead)."""
     stored = policy.get("renewal") or {}
-    if stored.get("status") == "renewed" or stored.get("deduction_started_at"):
+    if stored.get("status") == "renewed" or (stored.get("deduction_started_at")
+                                             and stored.get("status") not in rules.TERMINAL):
         rules.next_status("renewed", "consent" if enabled else "stop")  # raises RENEWAL_ALREADY_DEDUCTED
 
 
@@ -251,10 +252,60 @@ def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
         order = _renewal_order(policy, payer, next_plan, now)
         if not _claim(table, policy, order["order_id"], now):
             return "skipped"  # stopped meanwhile (or another delivery claimed it: it finishes the work)
-    else:
-        payer = table.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
+    else:  # claimed by an earlier attempt: resume that order, never judge or start another
+        payer = table.get(keys.account(stored["payer_account_id"]))
         order = _renewal_order(policy, payer, next_plan, now, order_id=stored["order_id"])
+        refused = _ensure_deduction(ports, order)
+        if refused is not None:
+            return refused_after_claim(ports, policy, order, refused, now)
     return _pay(ports, policy, order, now)
+
+
+def _ensure_deduction(ports: RenewalPorts, order: dict[str, Any]) -> str | None:
+    """A resumed renewal whose order is still settling: its one deduction is asked for again with the same key (the
+    platform answers the first one if it happened, or makes it now), so a timeout before the deduction does not end
+    the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
+    code, or None."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    idem = order["idempotency"]
+    record = ports.orders.table.get(keys.idempotency(idem["scope"], idem["key"]))
+    if record is None:
+        ended = ports.orders.table.get(keys.order(order["order_id"])) or {}
+        return _failure_code(ended.get("failure") or "PAYMENT_REFUSED")
+    if record.get("state") == "completed":
+        return None
+    planned = order["deductions"][0]
+    try:
+        ports.orders.platform.deduct(ports.orders.cipher.decrypt(order["payer_id_enc"], ID_NUMBER_CONTEXT),
+                                     planned["source"], planned["amount_fen"], planned["key"],
+                                     reference=order["order_id"])
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+    except PlatformError as exc:
+        return _failure_code(exc.code)  # nothing taken; the machinery below undoes the reservation
+    return None
+
+
+def _failure_code(code: str) -> str:
+    return code if code in rules.FAILURE_CODES else "PAYMENT_REFUSED"
+
+
+def refused_after_claim(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], code: str,
+                        now: datetime) -> str:
+    """The platform refused a resumed deduction: let the order machinery end the order (it finds no deduction,
+    releases the reservation), then record the failure."""
+    try:
+        _pay_order(ports, order, now)
+    except DomainError:
+        pass
+    return _record_failure(ports, policy, order["plan_id"], code, now, order_id=order["order_id"])
+
+
+def _pay_order(ports: RenewalPorts, order: dict[str, Any], now: datetime):
+    from chalicelib.services.orders.personal_account import _pay_from_personal_account
+
+    return _pay_from_personal_account(ports.orders, order, now)
 
 
 def _failure(ports: RenewalPorts, policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan,
@@ -319,26 +370,24 @@ def _claim(table: Table, policy: dict[str, Any], order_id: str, now: datetime) -
     """Mark the old policy as being renewed by `order_id` while consent is still on: from here a stop is refused."""
     try:
         table.update(keys.policy(policy["policy_id"]),
-                     "SET renewal.deduction_started_at = :t, renewal.order_id = :o, "
+                     "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
                      "version = if_not_exists(version, :zero) + :one",
                      condition="auto_renew = :on AND attribute_exists(renewal) "
                                "AND attribute_not_exists(renewal.deduction_started_at)",
-                     values={":t": iso(now), ":o": order_id, ":on": True, ":zero": 0, ":one": 1})
+                     values={":t": iso(now), ":o": order_id, ":p": policy["auto_renew_consent"]["payer_account_id"],
+                             ":on": True, ":zero": 0, ":one": 1})
     except ConditionFailed:
         return False
     return True
 
 
 def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now: datetime) -> str:
-    from chalicelib.services.orders.personal_account import _pay_from_personal_account
-
     try:
-        _, view = _pay_from_personal_account(ports.orders, order, now)
+        _, view = _pay_order(ports, order, now)
     except UpstreamUnavailable:
         raise  # outcome unknown: the run retries, and the same key and order resume it
     except DomainError as exc:  # refused by the platform or covered meanwhile: nothing kept
-        return _record_failure(ports, policy, order["plan_id"],
-                               exc.code if exc.code in rules.FAILURE_CODES else "INSUFFICIENT_BALANCE", now,
+        return _record_failure(ports, policy, order["plan_id"], _failure_code(exc.code), now,
                                order_id=order["order_id"])
     renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order["policy_ids"][0]
     entry = rules.history_entry(now, "renew", "system", "system")
@@ -363,6 +412,7 @@ def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: s
     stored = dict(policy.get("renewal") or {"next_plan_id": next_plan_id})
     status = rules.next_status(stored.get("status") or "consented", "fail")
     stored.update({"next_plan_id": next_plan_id, "status": status, "failure_code": code})
+    stored.pop("deduction_started_at", None)  # ended: nothing is under way any more
     after_claim = order_id is not None  # the order machinery refused it: nothing was kept
     if after_claim:
         stored["order_id"] = order_id

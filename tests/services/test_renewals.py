@@ -321,3 +321,18 @@ def test_the_run_report_counts_outcomes_and_failure_reasons_per_plan_for_bureau_
     assert notices["counts"] == {"noticed": 2} and notices["failures"] == {}
     assert deductions["finished_at"] is not None
     assert refused.status_code == 403 and missing.status_code == 400
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_platform_timeout_on_the_deduction_is_resolved_by_its_key_never_a_second_one(family, clock, when):
+    (mine,) = consenting(family, ["self"])
+    clock.set(NOTICE_DAY)
+    run("renewal_notices")
+    clock.set(DEDUCTION_DAY)
+    deps.platform().fail_next("deduct", when)  # the deduction happened (after) or not (before): we cannot tell
+
+    counts = run("renewal_deductions")  # the item is retried in the same run; the order resumes by its key
+
+    assert counts["renewed"] == 1, counts
+    assert len(renewal_deductions(family)) == 1
+    assert policy(mine)["renewal"]["status"] == "renewed"
