@@ -114,6 +114,48 @@ register(Job("bulk_enrolment", enqueue=_bulk_enqueue, handle=_bulk_row,
              description="Bulk enrolment (DOMAIN §10): one list row, exactly once per batch and phase"))
 
 
+# ---- auto-renewal (DOMAIN §9, services/renewals.py): one item per (policy, next plan) ---------------------------
+def renewal_ports():
+    from chalicelib import deps
+    from chalicelib.services.renewals import RenewalPorts
+
+    return RenewalPorts(orders=deps.order_ports(), notifier=deps.notifications())
+
+
+def _renewal_mandates(due: str):
+    def enqueue(run: RunContext) -> Iterable[tuple[str, Any]]:
+        from chalicelib import deps
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.services.renewals import apply_platform_stops, mandates
+
+        if due == "deductions":  # stops given on the platform's channel count before any deduction is judged
+            apply_platform_stops(renewal_ports(), run.now)
+        for plan_id, policy_id in mandates(deps.table(), run.now.astimezone(CHINA_TZ).date(), due):
+            yield f"{policy_id}>{plan_id}", {"policy_id": policy_id, "plan_id": plan_id}
+    return enqueue
+
+
+def _renewal_notice(item: WorkItem) -> dict[str, int]:
+    from chalicelib.services.renewals import notice_one, outcome_counts
+
+    plan_id = item.payload["plan_id"]
+    outcome = notice_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    return outcome_counts(("noticed", "skipped"), outcome, plan_id)
+
+
+def _renewal_deduction(item: WorkItem) -> dict[str, int]:
+    from chalicelib.services.renewals import deduct_one, outcome_counts
+
+    plan_id = item.payload["plan_id"]
+    outcome = deduct_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    return outcome_counts(("renewed", "failed", "skipped"), outcome, plan_id)
+
+
+register(Job("renewal_notices", enqueue=_renewal_mandates("notices"), handle=_renewal_notice,
+             description="Auto-renewal confirmation notices (代扣代缴确认信息) for the next plans due"))
+register(Job("renewal_deductions", enqueue=_renewal_mandates("deductions"), handle=_renewal_deduction,
+             description="Auto-renewal deductions: one per consenting, noticed policy; a new policy each"))
+
 # ---- the jobs' plain functions (also called directly by services tests) -------------------------------------------
 def reconcile_orders(event: Any = None) -> dict[str, int]:
     """Settle orders a failure left `settling`/`refund_pending`, resend pending refunds, at the service clock."""

@@ -33,6 +33,16 @@ SCHEDULES: tuple[Schedule, ...] = (
         "cron(0 18 * * ? *)",  # 02:00 Beijing every day, outside the enrolment and claims peak
         "Daily claim-deadline sweep (理赔时效): count claims past their decision deadline",
     ),
+    Schedule(
+        "renewal_notices",
+        "cron(0 1 * * ? *)",  # 09:00 Beijing: a notice arrives in the morning; nothing to do outside notice days
+        "Auto-renewal notices (代扣代缴确认信息) on the next plans' notice days",
+    ),
+    Schedule(
+        "renewal_deductions",
+        "cron(0 19 * * ? *)",  # 03:00 Beijing: deductions at night, outside the platform's daytime peak
+        "Auto-renewal deductions (自动续保扣费) on and after the next plans' deduction days",
+    ),
 )
 
 

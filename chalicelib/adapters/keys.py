@@ -202,3 +202,8 @@ def bulk_counts(batch_id: str, shard: int) -> dict[str, str]:
 def gsi_bulk_refused(batch_id: str, row: int) -> dict[str, str]:
     """Sparse: only a batch's refused (and already-covered) rows, in row order — the report pages them."""
     return {"GSI3PK": f"BULKREFUSED#{batch_id}", "GSI3SK": f"{row:07d}"}
+
+
+def renewal_reply_cursor() -> dict[str, str]:
+    """How far the renewal run has read the platform's notice replies (stops given on its own channel)."""
+    return {"PK": "RENEWAL#NOTICE_REPLIES", "SK": "CURSOR"}

@@ -38,6 +38,30 @@ class YearToDateOut(ResponseModel):
     paid_fen: int
 
 
+class RenewalFailureOut(ResponseModel):
+    code: str
+    message: str
+
+
+class RenewalHistoryOut(ResponseModel):
+    at: str
+    event: Literal["consent", "notice", "stop", "renew", "fail"]
+    channel: str
+    by: Literal["me", "member", "staff", "system"]
+
+
+class RenewalOut(ResponseModel):
+    status: Literal["off", "consented", "noticed", "stopped", "renewed", "failed"]
+    next_plan_id: str | None = Field(description="the plan this policy renews into; null when none is published")
+    notice_sent_at: str | None
+    deduction_on: date | None
+    amount_fen: int | None
+    account_source: Literal["current", "prior_years"] | None
+    renewed_policy_id: str | None
+    failure: RenewalFailureOut | None
+    history: list[RenewalHistoryOut]
+
+
 class PolicyOut(ResponseModel):
     policy_id: str
     plan_id: str
@@ -57,6 +81,7 @@ class PolicyOut(ResponseModel):
     premium_fen: int
     payment_method: str
     roles: list[Literal["insured", "payer", "view", "claims"]]
+    renewal: RenewalOut | None = None
 
 
 class AutoRenewal(RequestModel):

@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT": "自动续保只能从医保个人账户扣费,请选择医保个人账户支付或关闭自动续保。",
     # --- auto-renewal (DOMAIN §9) ----------------------------------------------------------------------------
     "RENEWAL_ALREADY_DEDUCTED": "续保保费已经扣除,无法再关闭本次自动续保;如不需要新保单,可在保障开始前申请退保,保费全额退回。",
+    "RENEWAL_CONSENT_BY_MEMBER": "自动续保授权须由缴费人本人在小程序中开通;经办窗口只能为参保人关闭自动续保。",
     "RENEWAL_STATE_CONFLICT": "当前续保状态为“{status_zh}”,无法{event_zh}。",
     "RENEWAL_STATUS_OFF": "未开通自动续保",
     "RENEWAL_STATUS_CONSENTED": "已开通自动续保",
@@ -131,6 +132,7 @@ MESSAGES: dict[str, str] = {
     "RENEWAL_FAILED_BASIC_INSURANCE_SUSPENDED": "基本医保处于暂停(欠缴或中断)状态,本次未能自动续保,未扣任何费用。恢复参保后可自行购买。",
     "RENEWAL_FAILED_BASIC_INSURANCE_ENDED": "基本医保已终止或已不在本市参保,本次不再自动续保,未扣任何费用。",
     "RENEWAL_FAILED_ALREADY_COVERED": "被保险人已参保下一年度方案,本次不再自动续保,未重复扣费。",
+    "RENEWAL_FAILED_PAYMENT_REFUSED": "医保信息平台未能完成本次扣费,本次未能自动续保,未扣任何费用。如需继续参保,请在参保期内自行购买。",
     "RENEWAL_FAILED_RENEWAL_NOTICE_TOO_LATE": "开通自动续保时本年度扣费确认通知已发出,为避免未经确认扣费,本次未自动续保,未扣任何费用;请在参保期内自行购买,下一年度起自动续保。",
     # --- bulk enrolment (DOMAIN §10) --------------------------------------------------------------------------
     "BULK_STATE_CONFLICT": "该名单当前状态为“{status_zh}”,不能进行此操作。",

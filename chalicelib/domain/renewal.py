@@ -28,9 +28,10 @@ STATUSES: tuple[str, ...] = ("off", "consented", "noticed", "stopped", "renewed"
 RenewalEvent = Literal["consent", "notice", "stop", "renew", "fail"]
 EVENTS: tuple[str, ...] = ("consent", "notice", "stop", "renew", "fail")
 FailureCode = Literal["INSUFFICIENT_BALANCE", "BASIC_INSURANCE_SUSPENDED", "BASIC_INSURANCE_ENDED", "ALREADY_COVERED",
-                      "RENEWAL_NOTICE_TOO_LATE"]
+                      "RENEWAL_NOTICE_TOO_LATE", "PAYMENT_REFUSED"]
+# PAYMENT_REFUSED: the platform refused the deduction for a reason of its own (after our checks passed).
 FAILURE_CODES: tuple[str, ...] = ("INSUFFICIENT_BALANCE", "BASIC_INSURANCE_SUSPENDED", "BASIC_INSURANCE_ENDED",
-                                  "ALREADY_COVERED", "RENEWAL_NOTICE_TOO_LATE")
+                                  "ALREADY_COVERED", "RENEWAL_NOTICE_TOO_LATE", "PAYMENT_REFUSED")
 Channel = Literal["app", "wechat", "counter", "platform", "system"]
 
 # (status, event) → the status it leads to. Anything absent is refused.
@@ -174,3 +175,23 @@ def yuan(fen: int) -> str:
 
 def zh_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+# ---- the policy's renewal, as stored and as shown ------------------------------------------------------------
+def current_status(*, auto_renew: bool, stored_status: str | None, withdrawn: bool) -> str:
+    """A policy's renewal status from what it stores: the run's record (`noticed`, `renewed`, `failed`) for the
+    next plan, the consent switch, and whether consent was ever withdrawn. A stop after the notice is `stopped`
+    (the run's record stays, for the history); `renewed` and `failed` end it whatever the switch says."""
+    if stored_status in TERMINAL:
+        return stored_status  # type: ignore[return-value]
+    if not auto_renew:
+        return "stopped" if withdrawn or stored_status else "off"
+    return stored_status or "consented"
+
+
+def history_entry(at: datetime, event: str, channel: str, by: str, failure_code: str | None = None,
+                  note: str | None = None) -> dict[str, object]:
+    """One validated history entry as the policy stores it (ISO time, no None fields)."""
+    entry = RenewalHistoryEntry(at=at, event=event, channel=channel, by=by,  # type: ignore[arg-type]
+                                failure_code=failure_code, note=note)  # type: ignore[arg-type]
+    return entry.model_dump(mode="json", exclude_none=True)

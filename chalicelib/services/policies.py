@@ -17,7 +17,7 @@ from chalicelib.domain.enrolment_rules import check_personal_account_allowed
 from chalicelib.domain.errors import Conflict, RuleViolation
 from chalicelib.domain.masking import mask_name
 from chalicelib.domain.resident_id import mask
-from chalicelib.services import access
+from chalicelib.services import access, renewals
 from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
 
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
@@ -45,6 +45,7 @@ class PolicyView:
     premium_fen: int
     payment_method: str
     roles: list[str]
+    renewal: dict[str, Any] | None = None  # API.md v1.1 (services/renewals.renewal_view)
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------
@@ -90,8 +91,11 @@ def set_auto_renewal(table: Table, cipher, platform, principal, policy_id: str, 
     account = access.account_of(table, principal)
     for _ in range(_UPDATE_ATTEMPTS):
         policy, roles = access.load_policy(table, principal, policy_id, need="payer_or_insured")
+        renewals.check_switch(policy, enabled)
         change = (_consent(table, cipher, platform, account, policy, now) if enabled
                   else _withdrawal(account, now))
+        change = _with_history(change, renewals.history_added(policy, "consent" if enabled else "stop",
+                                                              consent_channel(account), account["account_id"], now))
         version = policy.get("version", 0)
         try:
             updated = table.update(keys.policy(policy_id), change.expression(),
@@ -153,6 +157,7 @@ def _consent(table: Table, cipher, platform, account: dict[str, Any], policy: di
     relationship = None if is_insured else (_relationship(table, account["account_id"], policy) or "other")
     who = policy["insured_name"] if is_insured else mask_name(policy["insured_name"])
     source = check_personal_account_allowed(plan, payer, insured, relationship, who=who)
+    renewals.check_paid_from_personal_account(policy)
     index = renewal_index_keys(policy["plan_id"], account["account_id"], policy["policy_id"])
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
     return _Change(sets=["auto_renew = :on", "auto_renew_consent = :consent", f"{pk_name} = :rpk",
@@ -161,6 +166,13 @@ def _consent(table: Table, cipher, platform, account: dict[str, Any], policy: di
                    values={":on": True, ":consent": consent_record(account, source, now), ":rpk": index[pk_name],
                            ":rsk": index[sk_name], ":active": "active"},
                    condition=" AND #status = :active")
+
+
+def _with_history(change: _Change, entries: list[dict[str, Any]]) -> _Change:
+    """The consent or stop, appended to the policy's renewal history (DOMAIN §9.8) in the same update."""
+    return _Change(sets=[*change.sets, "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h)"],
+                   removes=change.removes, values={**change.values, ":h": entries, ":empty": []},
+                   condition=change.condition)
 
 
 def _withdrawal(account: dict[str, Any], now: datetime) -> _Change:
@@ -202,7 +214,8 @@ def _present(table: Table, cipher, account: dict[str, Any],
             auto_renew_consent=_consent_for(policy.get("auto_renew_consent"), account),
             year_to_date=_year_to_date_for(policy, roles),
             premium_fen=policy["premium_fen"], payment_method=policy["payment_method"],
-            roles=[r for r in VISIBLE_ROLES if r in roles]))
+            roles=[r for r in VISIBLE_ROLES if r in roles],
+            renewal=renewals.renewal_view(policy, account["account_id"])))
     return out
 
 

@@ -336,3 +336,140 @@ def test_every_route_needs_a_login(client, method, path):
     resp = client.http.request(method, path, headers={"Content-Type": "application/json"}, body=b"{}")
 
     assert resp.status_code == 401
+
+
+# ---- the policy's renewal object (API.md v1.1) ---------------------------------------------------------------------
+def test_a_policy_never_consented_shows_renewal_off_with_the_next_plan(client, family):
+    out = body(get(client, family.me.headers, f"/v1/policies/{family.my_policy}"))
+
+    assert out["renewal"] == {"status": "off", "next_plan_id": "lishui-2022", "notice_sent_at": None,
+                              "deduction_on": "2021-12-17", "amount_fen": 10700, "account_source": None,
+                              "renewed_policy_id": None, "failure": None, "history": []}
+
+
+def test_consent_then_stop_are_kept_as_history_with_who_and_channel(client, family, clock):
+    clock.set(datetime(2021, 5, 1, 9, 30, tzinfo=CHINA_TZ))
+    consented = body(renew(client, family.me.headers, family.my_policy))["renewal"]
+    clock.set(datetime(2021, 6, 1, 9, 30, tzinfo=CHINA_TZ))
+    stopped = body(renew(client, family.me.headers, family.my_policy, enabled=False))["renewal"]
+
+    assert consented["status"] == "consented" and consented["account_source"] == "current"
+    assert stopped["status"] == "stopped"
+    assert stopped["history"] == [
+        {"at": "2021-05-01T09:30:00+08:00", "event": "consent", "channel": "app", "by": "me"},
+        {"at": "2021-06-01T09:30:00+08:00", "event": "stop", "channel": "app", "by": "me"}]
+    # the insured (another account) sees the payer's consent, without the payer's account id
+    seen = body(get(client, family.spouse.headers, f"/v1/policies/{family.her_policy}"))["renewal"]
+    assert seen["status"] == "off"
+
+
+def test_the_insured_sees_the_payers_consent_as_a_members(client, family):
+    renew(client, family.me.headers, family.her_policy)
+
+    seen = body(get(client, family.spouse.headers, f"/v1/policies/{family.her_policy}"))["renewal"]
+
+    assert seen["status"] == "consented" and seen["account_source"] == "prior_years"
+    assert [e["by"] for e in seen["history"]] == ["member"]
+    assert family.me.account_id not in json.dumps(seen)
+
+
+def test_a_wechat_paid_policy_cannot_be_switched_to_renew(client, family):
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    wechat = family.my_policy
+    deps.table().update(keys.policy(wechat), "SET payment_method = :w", values={":w": "wechat_pay"})
+    stored_before = stored(wechat)
+
+    resp = renew(client, family.me.headers, wechat)
+
+    assert resp.status_code == 422 and body(resp)["code"] == "AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT"
+    assert stored(wechat) == stored_before and renewal_queue() == []
+
+
+@pytest.mark.parametrize("record", [
+    {"next_plan_id": "lishui-2022", "status": "renewed", "renewed_policy_id": "PNEW"},
+    {"next_plan_id": "lishui-2022", "status": "noticed", "deduction_started_at": "2021-12-17T02:00:00+08:00"},
+])
+def test_stopping_once_the_deduction_is_done_or_under_way_is_refused(client, family, record):
+    renew(client, family.me.headers, family.my_policy)
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    deps.table().update(keys.policy(family.my_policy), "SET renewal = :r", values={":r": record})
+    before = stored(family.my_policy)
+
+    resp = renew(client, family.me.headers, family.my_policy, enabled=False)
+
+    assert resp.status_code == 422 and body(resp)["code"] == "RENEWAL_ALREADY_DEDUCTED"
+    assert stored(family.my_policy) == before
+
+
+def test_a_renewed_policy_shows_the_new_policy_and_a_failed_one_the_reason(client, family):
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    renew(client, family.me.headers, family.my_policy)
+    deps.table().update(keys.policy(family.my_policy), "SET renewal = :r", values={":r": {
+        "next_plan_id": "lishui-2022", "status": "renewed", "renewed_policy_id": "PNEW",
+        "notice_sent_at": "2021-11-01T08:00:00+08:00"}})
+    renew(client, family.me.headers, family.her_policy)
+    deps.table().update(keys.policy(family.her_policy), "SET renewal = :r", values={":r": {
+        "next_plan_id": "lishui-2022", "status": "failed", "failure_code": "INSUFFICIENT_BALANCE"}})
+
+    mine = body(get(client, family.me.headers, f"/v1/policies/{family.my_policy}"))["renewal"]
+    hers = body(get(client, family.me.headers, f"/v1/policies/{family.her_policy}"))["renewal"]
+
+    assert (mine["status"], mine["renewed_policy_id"], mine["notice_sent_at"]) == (
+        "renewed", "PNEW", "2021-11-01T08:00:00+08:00")
+    assert hers["status"] == "failed" and hers["failure"]["code"] == "INSUFFICIENT_BALANCE"
+    assert "余额不足" in hers["failure"]["message"]
+
+
+# ---- a stop recorded at a counter (PUT /v1/admin/policies/{id}/auto-renewal) ---------------------------------------
+def counter(client, policy_id, role="bureau", **body_fields):
+    from tests.claim_helpers import staff
+
+    payload = {"enabled": False, "channel": "counter", "note": "本人到窗口申请关闭", **body_fields}
+    return client.http.put(f"/v1/admin/policies/{policy_id}/auto-renewal", headers=staff(role, "S-0042"),
+                           body=json.dumps(payload))
+
+
+def test_staff_record_a_stop_at_the_counter_with_who_and_the_note(client, family, clock):
+    renew(client, family.me.headers, family.my_policy)
+    clock.set(datetime(2021, 11, 5, 14, 0, tzinfo=CHINA_TZ))
+
+    resp = counter(client, family.my_policy)
+
+    assert resp.status_code == 200, resp.body
+    out = body(resp)
+    assert out["auto_renew"] is False and out["renewal"]["status"] == "stopped"
+    assert out["renewal"]["history"][-1] == {"at": "2021-11-05T14:00:00+08:00", "event": "stop",
+                                             "channel": "counter", "by": "staff"}
+    item = stored(family.my_policy)
+    assert item["renewal_history"][-1]["by"] == "S-0042" and item["renewal_history"][-1]["note"] == "本人到窗口申请关闭"
+    assert renewal_queue() == []
+    mine = body(get(client, family.me.headers, f"/v1/policies/{family.my_policy}"))["renewal"]
+    assert mine["status"] == "stopped" and mine["history"][-1]["by"] == "staff"
+
+
+def test_the_counter_route_is_for_counter_roles_stops_only_and_not_after_the_deduction(client, family):
+    from chalicelib import deps
+    from chalicelib.adapters import keys
+
+    renew(client, family.me.headers, family.my_policy)
+    reviewer = counter(client, family.my_policy, role="claims_reviewer")
+    consent = counter(client, family.my_policy, enabled=True)
+    member = client.http.put(f"/v1/admin/policies/{family.my_policy}/auto-renewal", headers=family.me.headers,
+                             body=json.dumps({"enabled": False, "channel": "counter"}))
+    unknown = counter(client, "PNOSUCHPOLICY")
+    deps.table().update(keys.policy(family.my_policy), "SET renewal = :r", values={":r": {
+        "next_plan_id": "lishui-2022", "status": "renewed", "renewed_policy_id": "PNEW"}})
+    after = counter(client, family.my_policy)
+
+    assert (reviewer.status_code, body(reviewer)["code"]) == (403, "STAFF_ROLE_NOT_ALLOWED")
+    assert (consent.status_code, body(consent)["code"]) == (422, "RENEWAL_CONSENT_BY_MEMBER")
+    assert member.status_code == 403
+    assert (unknown.status_code, body(unknown)["code"]) == (404, "POLICY_NOT_FOUND")
+    assert (after.status_code, body(after)["code"]) == (422, "RENEWAL_ALREADY_DEDUCTED")
+    assert stored(family.my_policy)["auto_renew"] is True

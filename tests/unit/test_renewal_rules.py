@@ -185,3 +185,32 @@ def test_succession_must_continue_the_same_scheme_and_city_after_the_previous_pl
     broken["lishui-2022"] = parse_plan(_plan("lishui-2022") | {"previous_plan_id": "lishui-2030"})
     with pytest.raises(PlanError, match="unknown previous plan"):
         check_succession(broken)
+
+
+# ---- the status a policy shows, from what it stores -----------------------------------------------------------
+@pytest.mark.parametrize(("auto_renew", "stored", "withdrawn", "shown"), [
+    (False, None, False, "off"),
+    (True, None, False, "consented"),
+    (False, None, True, "stopped"),
+    (True, "noticed", False, "noticed"),
+    (False, "noticed", True, "stopped"),  # stopped after the notice: the run's record stays for the history
+    (False, "noticed", False, "stopped"),
+    (True, "renewed", False, "renewed"),
+    (False, "renewed", True, "renewed"),  # nothing a switch says undoes a deduction
+    (False, "failed", True, "failed"),
+])
+def test_the_status_shown_follows_the_run_then_the_switch(auto_renew, stored, withdrawn, shown):
+    assert renewal.current_status(auto_renew=auto_renew, stored_status=stored, withdrawn=withdrawn) == shown
+
+
+def test_a_history_entry_is_validated_and_stored_without_empty_fields():
+    from datetime import datetime, timedelta, timezone
+
+    at = datetime(2021, 11, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert renewal.history_entry(at, "fail", "system", "system", failure_code="INSUFFICIENT_BALANCE") == {
+        "at": "2021-11-01T09:00:00+08:00", "event": "fail", "channel": "system", "by": "system",
+        "failure_code": "INSUFFICIENT_BALANCE"}
+    with pytest.raises(ValueError):
+        renewal.history_entry(at, "refund", "system", "system")
+    with pytest.raises(ValueError):
+        renewal.history_entry(at, "fail", "system", "system", failure_code="NOT_A_CODE")

@@ -1,0 +1,558 @@
+"""Auto-renewal (自动续保, DOMAIN §9): the policy's `renewal` object, and the two runs — the confirmation notices and
+the deductions — one policy at a time, each exactly once however often the run is repeated.
+
+What a policy stores (beside `auto_renew`, `auto_renew_consent`, `auto_renew_withdrawal`, written by
+services/policies.py):
+    renewal          {next_plan_id, status: noticed|renewed|failed, noticed_on, notice_sent_at, notice_id,
+                      order_id, deduction_started_at, renewed_policy_id, failure_code}
+    renewal_history  [{at, event, channel, by, failure_code?, note?}]  (consent, notice, stop, renew, fail)
+
+The notice: the platform's 代扣代缴确认信息 (idempotent by a key derived from policy and next plan) and the
+notifications port to the payer (and the insured, when they are someone else with an account here); then
+`renewal.status = noticed`, conditional on the renewal not being recorded yet.
+
+The deduction: a renewal is an order with channel `renewal` through the orders machinery (reservation, ONE deduction
+keyed `deduction_key(policy, next plan)`, one issuing transaction). Before money moves the old policy is claimed
+(`deduction_started_at`, conditional on consent still on): from then a stop is refused, and a re-run resumes the same
+order (same id, same idempotency record) instead of judging the mandate again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.clock import CHINA_TZ, iso
+from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.domain import renewal as rules
+from chalicelib.domain.errors import DomainError, UpstreamUnavailable
+from chalicelib.domain.plan import Plan
+from chalicelib.services.family import ID_NUMBER_CONTEXT
+from chalicelib.services.orders.ports import OrderPorts
+
+RENEWAL_SCOPE = "renewal"  # idempotency scope of renewal orders: {payer}#renewal / deduction_key
+NOTICE_TEMPLATE = "renewal_notice"
+FAILED_TEMPLATE = "renewal_failed"
+
+
+@dataclass(frozen=True)
+class RenewalPorts:
+    orders: OrderPorts  # table, platform, cipher, repositories: the order machinery renewals go through
+    notifier: Any  # adapters.notifications: notify(recipient, template, data), never raises
+
+
+# ---- plans -----------------------------------------------------------------------------------------------------
+def next_plan_of(plan_id: str) -> Plan | None:
+    """The plan that renews `plan_id` (its renewal settings name it), or None."""
+    from chalicelib.plans import all_plans
+
+    for plan in all_plans().values():
+        schedule = plan.renewal_schedule()
+        if schedule is not None and schedule.from_plan_id == plan_id:
+            return plan
+    return None
+
+
+def plans_with(today: date, due: str) -> list[Plan]:
+    """Next plans whose notices (`due="notices"`) or deductions (`"deductions"`) are due today."""
+    from chalicelib.plans import all_plans
+
+    found = []
+    for plan in sorted(all_plans().values(), key=lambda p: p.plan_id):
+        schedule = plan.renewal_schedule()
+        if schedule is not None and (schedule.notices_due(today) if due == "notices"
+                                     else schedule.deductions_due(today)):
+            found.append(plan)
+    return found
+
+
+def mandates(table: Table, today: date, due: str):
+    """(next plan id, policy id) of every consenting policy whose renewal step is due: paged from GSI4
+    RENEWAL#{plan renewed}."""
+    pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+    for plan in plans_with(today, due):
+        schedule = plan.renewal_schedule()
+        pk = keys.gsi_renewal(schedule.from_plan_id, "")[pk_name]
+        for item in table.query_all(pk_name, pk, index=schema.GSI_BY_GRANTEE):
+            yield plan.plan_id, item["policy_id"]
+
+
+# ---- the policy's renewal object (GET /v1/policies/{id}) ---------------------------------------------------------
+def renewal_view(policy: dict[str, Any], caller_account_id: str) -> dict[str, Any]:
+    """API.md v1.1 `renewal`, computed from what the policy stores. `by` names the caller as "me", another member as
+    "member", staff as "staff" and the run as "system": never another account's id."""
+    next_plan = next_plan_of(policy["plan_id"])
+    stored = policy.get("renewal") or {}
+    if next_plan is not None and stored.get("next_plan_id") not in (None, next_plan.plan_id):
+        stored = {}
+    status = rules.current_status(auto_renew=bool(policy.get("auto_renew")), stored_status=stored.get("status"),
+                                  withdrawn=bool(policy.get("auto_renew_withdrawal")))
+    consent = policy.get("auto_renew_consent") or {}
+    source = stored.get("account_source") or consent.get("account_source") or policy.get("account_source")
+    schedule = next_plan.renewal_schedule() if next_plan else None
+    failure = None
+    if status == "failed" and stored.get("failure_code"):
+        failure = {"code": stored["failure_code"], "message": rules.failure_message(stored["failure_code"])}
+    return {
+        "status": status,
+        "next_plan_id": next_plan.plan_id if next_plan else None,
+        "notice_sent_at": stored.get("notice_sent_at"),
+        "deduction_on": schedule.deduction_on.isoformat() if schedule else None,
+        "amount_fen": next_plan.premium_fen if next_plan else None,
+        "account_source": source if status != "off" else None,
+        "renewed_policy_id": stored.get("renewed_policy_id"),
+        "failure": failure,
+        "history": [_shown(entry, caller_account_id) for entry in _history(policy)],
+    }
+
+
+def _history(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    history = list(policy.get("renewal_history") or [])
+    consent = policy.get("auto_renew_consent")
+    if consent and not any(e.get("event") == "consent" for e in history):
+        # consent given at purchase (or before the history was kept): shown from the consent record
+        history.insert(0, {"at": consent["at"], "event": "consent", "channel": consent["channel"],
+                           "by": consent["payer_account_id"]})
+    return sorted(history, key=lambda e: e["at"])
+
+
+def _shown(entry: dict[str, Any], caller_account_id: str) -> dict[str, Any]:
+    by = entry.get("by", "system")
+    if by == "platform":  # a stop given on the platform's own channel
+        by = "member"
+    elif by not in ("system", "staff"):
+        by = "me" if by == caller_account_id else ("staff" if entry.get("channel") == "counter" else "member")
+    return {"at": entry["at"], "event": entry["event"], "channel": entry["channel"], "by": by}
+
+
+def history_added(policy: dict[str, Any], event: str, channel: str, by: str, now: datetime) -> list[dict[str, Any]]:
+    """History entries a consent or stop adds; the first change after a consent given at purchase also keeps that
+    consent (it lived only in `auto_renew_consent`, which a stop removes)."""
+    entries = []
+    consent = policy.get("auto_renew_consent")
+    if consent and not any(e.get("event") == "consent" for e in policy.get("renewal_history") or []):
+        entries.append({"at": consent["at"], "event": "consent", "channel": consent["channel"],
+                        "by": consent["payer_account_id"]})
+    entries.append(rules.history_entry(now, event, channel, by))
+    return entries
+
+
+def check_switch(policy: dict[str, Any], enabled: bool) -> None:
+    """The consent rules beyond the orders' (DOMAIN §9.1, §9.4): renewal only from the personal account; no stop once
+    the deduction is under way or done (`RENEWAL_ALREADY_DEDUCTED`: cancel the renewed policy instead)."""
+    stored = policy.get("renewal") or {}
+    if stored.get("status") == "renewed" or (stored.get("deduction_started_at")
+                                             and stored.get("status") not in rules.TERMINAL):
+        rules.next_status("renewed", "consent" if enabled else "stop")  # raises RENEWAL_ALREADY_DEDUCTED
+
+
+def check_paid_from_personal_account(policy: dict[str, Any]) -> None:
+    """Consent only for a policy paid from the personal account: the same rule as at purchase (checked after the
+    person's own personal-account rules, which say more precisely what is missing)."""
+    from chalicelib.domain.errors import RuleViolation
+
+    if policy.get("payment_method") != "personal_account":
+        raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="enabled")
+
+
+# ---- the notice run -------------------------------------------------------------------------------------------
+def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+    """Send one policy's confirmation notice and record it: "noticed", or "skipped" (nothing due or done before)."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.domain.platform import DeductionNotice
+    from chalicelib.plans import get_plan
+
+    table, cipher = ports.orders.table, ports.orders.cipher
+    policy = table.get(keys.policy(policy_id))
+    next_plan = get_plan(next_plan_id)
+    schedule = next_plan.renewal_schedule()
+    today = now.astimezone(CHINA_TZ).date()
+    if (policy is None or not _in_run(policy, schedule) or policy.get("renewal")
+            or not schedule.notices_due(today)):
+        return "skipped"
+    consent = policy["auto_renew_consent"]
+    source = consent["account_source"]
+    insured_id = cipher.decrypt(policy["insured_id_enc"], ID_NUMBER_CONTEXT)
+    notice = rules.notice_for(insured_name=policy["insured_name"], next_plan_name=next_plan.name,
+                              amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
+                              to_insured=True)
+    try:
+        receipt = ports.orders.platform.send_deduction_notice(DeductionNotice(
+            idempotency_key=notice_key(policy_id, next_plan_id), id_number=insured_id, plan_name=next_plan.name,
+            amount_fen=next_plan.premium_fen, account_source=source, deduction_on=schedule.deduction_on,
+            text=notice.text()))
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None  # retried by the run
+    except PlatformError:
+        receipt = None  # the platform does not know the insured: our own channels still carry the notice
+    record = {"next_plan_id": next_plan_id, "status": rules.next_status("consented", "notice"),
+              "noticed_on": today.isoformat(), "notice_sent_at": iso(now), "account_source": source}
+    if receipt is not None:
+        record["notice_id"] = receipt.notice_id
+    entries = history_added(policy, "notice", "platform" if receipt else "system", "system", now)
+    try:
+        table.update(keys.policy(policy_id),
+                     "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                     "version = if_not_exists(version, :zero) + :one",
+                     condition="attribute_not_exists(renewal) AND auto_renew = :on",
+                     values={":r": record, ":h": entries, ":empty": [], ":on": True, ":zero": 0, ":one": 1})
+    except ConditionFailed:
+        return "skipped"  # stopped meanwhile, or another delivery recorded it first
+    payer_notice = rules.notice_for(insured_name=policy["insured_name"], next_plan_name=next_plan.name,
+                                    amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
+                                    to_insured=False)
+    data = {"policy_id": policy_id, "next_plan_id": next_plan_id, "text": payer_notice.text(),
+            "amount_fen": next_plan.premium_fen, "deduction_on": schedule.deduction_on.isoformat()}
+    for account_id in _recipients(table, policy):
+        ports.notifier.notify(account_id, NOTICE_TEMPLATE, data)
+    return "noticed"
+
+
+def notice_key(policy_id: str, next_plan_id: str) -> str:
+    return f"renewal-notice-{policy_id}-{next_plan_id}"
+
+
+def _recipients(table: Table, policy: dict[str, Any]) -> list[str]:
+    """The payer, and the insured when someone else and they have an account here (their identity binding)."""
+    payer = policy["auto_renew_consent"]["payer_account_id"]
+    binding = table.get(keys.identity_binding(policy["insured_hash"])) or {}
+    insured = binding.get("account_id")
+    return [payer] + ([insured] if insured and insured != payer else [])
+
+
+def _in_run(policy: dict[str, Any], schedule: rules.RenewalSchedule) -> bool:
+    return (policy.get("status") == "active" and bool(policy.get("auto_renew"))
+            and policy.get("plan_id") == schedule.from_plan_id and bool(policy.get("auto_renew_consent")))
+
+
+# ---- the deduction run ------------------------------------------------------------------------------------------
+def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+    """Renew one policy: "renewed", "failed:{CODE}" (the reason recorded and the payer told; nothing deducted) or
+    "skipped" (not consenting, or done before). At most one deduction however often it runs."""
+    from chalicelib.plans import get_plan
+
+    table = ports.orders.table
+    policy = table.get(keys.policy(policy_id))
+    next_plan = get_plan(next_plan_id)
+    schedule = next_plan.renewal_schedule()
+    today = now.astimezone(CHINA_TZ).date()
+    if policy is None or not schedule.deductions_due(today):
+        return "skipped"
+    stored = policy.get("renewal") or {}
+    if stored.get("status") in rules.TERMINAL:
+        return "skipped"
+    if not stored.get("deduction_started_at"):  # a first attempt: judge the mandate, then claim it
+        if not _in_run(policy, schedule):
+            return "skipped"
+        payer = table.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
+        failure = _failure(ports, policy, payer, next_plan, schedule)
+        if failure is not None:
+            return _record_failure(ports, policy, next_plan_id, failure, now)
+        order = _renewal_order(policy, payer, next_plan, now)
+        if not _claim(table, policy, order["order_id"], now):
+            return "skipped"  # stopped meanwhile (or another delivery claimed it: it finishes the work)
+    else:  # claimed by an earlier attempt: resume that order, never judge or start another
+        payer = table.get(keys.account(stored["payer_account_id"]))
+        order = _renewal_order(policy, payer, next_plan, now, order_id=stored["order_id"])
+        refused = _ensure_deduction(ports, order)
+        if refused is not None:
+            return refused_after_claim(ports, policy, order, refused, now)
+    return _pay(ports, policy, order, now)
+
+
+def _ensure_deduction(ports: RenewalPorts, order: dict[str, Any]) -> str | None:
+    """A resumed renewal whose order is still settling: its one deduction is asked for again with the same key (the
+    platform answers the first one if it happened, or makes it now), so a timeout before the deduction does not end
+    the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
+    code, or None."""
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    idem = order["idempotency"]
+    record = ports.orders.table.get(keys.idempotency(idem["scope"], idem["key"]))
+    if record is None:
+        ended = ports.orders.table.get(keys.order(order["order_id"])) or {}
+        return _failure_code(ended.get("failure") or "PAYMENT_REFUSED")
+    if record.get("state") == "completed":
+        return None
+    planned = order["deductions"][0]
+    try:
+        ports.orders.platform.deduct(ports.orders.cipher.decrypt(order["payer_id_enc"], ID_NUMBER_CONTEXT),
+                                     planned["source"], planned["amount_fen"], planned["key"],
+                                     reference=order["order_id"])
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+    except PlatformError as exc:
+        return _failure_code(exc.code)  # nothing taken; the machinery below undoes the reservation
+    return None
+
+
+def _failure_code(code: str) -> str:
+    return code if code in rules.FAILURE_CODES else "PAYMENT_REFUSED"
+
+
+def refused_after_claim(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], code: str,
+                        now: datetime) -> str:
+    """The platform refused a resumed deduction: let the order machinery end the order (it finds no deduction,
+    releases the reservation), then record the failure."""
+    try:
+        _pay_order(ports, order, now)
+    except DomainError:
+        pass
+    return _record_failure(ports, policy, order["plan_id"], code, now, order_id=order["order_id"])
+
+
+def _pay_order(ports: RenewalPorts, order: dict[str, Any], now: datetime):
+    from chalicelib.services.orders.personal_account import _pay_from_personal_account
+
+    return _pay_from_personal_account(ports.orders, order, now)
+
+
+def _failure(ports: RenewalPorts, policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan,
+             schedule: rules.RenewalSchedule) -> str | None:
+    from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+
+    platform, cipher = ports.orders.platform, ports.orders.cipher
+    stored = policy.get("renewal") or {}
+    noticed_on = date.fromisoformat(stored["noticed_on"]) if stored.get("noticed_on") else None
+    try:
+        person = platform.find_person(cipher.decrypt(policy["insured_id_enc"], ID_NUMBER_CONTEXT))
+        balance = 0
+        if payer is not None and payer.get("id_enc"):
+            balances = platform.balances(cipher.decrypt(payer["id_enc"], ID_NUMBER_CONTEXT))
+            source = policy["auto_renew_consent"]["account_source"]
+            balance = balances.current_fen if source == "current" else balances.prior_years_fen
+    except PlatformUnavailable:
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+    except PlatformError:
+        person, balance = None, 0
+    covered = ports.orders.table.get(keys.cover_marker(next_plan.plan_id, policy["insured_hash"])) is not None
+    return rules.deduction_failure(noticed_on=noticed_on, schedule=schedule,
+                                   basic_status=person.status if person else None,
+                                   same_city=person is not None and person.city == next_plan.city,
+                                   covered_by_anyone=covered, balance_fen=balance,
+                                   premium_fen=next_plan.premium_fen)
+
+
+def _renewal_order(policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan, now: datetime,
+                   order_id: str | None = None) -> dict[str, Any]:
+    """The renewal as an order (channel `renewal`): one insured, one deduction with the renewal's key, consent
+    inherited (`auto_renew`), benefits from the next plan's start (DOMAIN §4.6 `renewal`)."""
+    from chalicelib.services.idempotency import body_hash
+    from chalicelib.services.orders.placing import new_order_id
+
+    payer = payer or {}
+    consent = policy["auto_renew_consent"]
+    order_id = order_id or new_order_id(now)
+    source = consent["account_source"]
+    person = {"ref": policy.get("insured_member_id") or "self", "id_hash": policy["insured_hash"],
+              "id_enc": policy["insured_id_enc"], "name": policy["insured_name"], "relationship": None,
+              "member_id": policy.get("insured_member_id"), "who": "被保险人", "account_source": source,
+              "renewal_without_gap": True, "benefit_start": next_plan.coverage_start.isoformat(),
+              "waiting_rule": "renewal", "platform": {"county": policy.get("county")}}
+    key = rules.deduction_key(policy["policy_id"], next_plan.plan_id)
+    return {
+        **keys.order(order_id), "order_id": order_id, "plan_id": next_plan.plan_id,
+        "payer_account_id": consent["payer_account_id"], "payer_hash": payer.get("person_hash"),
+        "payer_id_enc": payer.get("id_enc"), "payment_method": "personal_account", "channel": "renewal",
+        "renews_policy_id": policy["policy_id"], "premium_fen": next_plan.premium_fen,
+        "amount_fen": next_plan.premium_fen, "auto_renew": True, "insured": [person],
+        "policy_ids": [f"POL{order_id[3:]}01"], "created_at": iso(now), "updated_at": iso(now), "version": 1,
+        "idempotency": {"scope": f"{consent['payer_account_id']}#{RENEWAL_SCOPE}", "key": key,
+                        "request_hash": body_hash({"policy_id": policy["policy_id"],
+                                                   "next_plan_id": next_plan.plan_id})},
+        "login_channel": payer.get("login_channel"),
+        "deductions": [{"key": key, "source": source, "amount_fen": next_plan.premium_fen}],
+    }
+
+
+def _claim(table: Table, policy: dict[str, Any], order_id: str, now: datetime) -> bool:
+    """Mark the old policy as being renewed by `order_id` while consent is still on: from here a stop is refused."""
+    try:
+        table.update(keys.policy(policy["policy_id"]),
+                     "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
+                     "version = if_not_exists(version, :zero) + :one",
+                     condition="auto_renew = :on AND attribute_exists(renewal) "
+                               "AND attribute_not_exists(renewal.deduction_started_at)",
+                     values={":t": iso(now), ":o": order_id, ":p": policy["auto_renew_consent"]["payer_account_id"],
+                             ":on": True, ":zero": 0, ":one": 1})
+    except ConditionFailed:
+        return False
+    return True
+
+
+def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now: datetime) -> str:
+    try:
+        _, view = _pay_order(ports, order, now)
+    except UpstreamUnavailable:
+        raise  # outcome unknown: the run retries, and the same key and order resume it
+    except DomainError as exc:  # refused by the platform or covered meanwhile: nothing kept
+        return _record_failure(ports, policy, order["plan_id"], _failure_code(exc.code), now,
+                               order_id=order["order_id"])
+    renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order["policy_ids"][0]
+    entry = rules.history_entry(now, "renew", "system", "system")
+    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+    try:
+        ports.orders.table.update(
+            keys.policy(policy["policy_id"]),
+            "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
+            "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+            f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+            condition="renewal.#status <> :s", names={"#status": "status"},
+            values={":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1})
+    except ConditionFailed:
+        return "skipped"
+    return "renewed"
+
+
+def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: str, code: str, now: datetime,
+                    order_id: str | None = None) -> str:
+    """`failed` with the reason, out of the renewal index, and the payer told (DOMAIN §9.5). Never retried."""
+    table = ports.orders.table
+    stored = dict(policy.get("renewal") or {"next_plan_id": next_plan_id})
+    status = rules.next_status(stored.get("status") or "consented", "fail")
+    stored.update({"next_plan_id": next_plan_id, "status": status, "failure_code": code})
+    stored.pop("deduction_started_at", None)  # ended: nothing is under way any more
+    after_claim = order_id is not None  # the order machinery refused it: nothing was kept
+    if after_claim:
+        stored["order_id"] = order_id
+    entry = rules.history_entry(now, "fail", "system", "system", failure_code=code)
+    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+    condition = ("attribute_exists(renewal.deduction_started_at)" if after_claim
+                 else "auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)")
+    values = {":r": stored, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1}
+    if not after_claim:
+        values[":on"] = True
+    try:
+        table.update(keys.policy(policy["policy_id"]),
+                     "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                     f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+                     condition=condition, values=values)
+    except ConditionFailed:
+        return "skipped"
+    payer = policy["auto_renew_consent"]["payer_account_id"]
+    ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy["policy_id"], "next_plan_id": next_plan_id,
+                                                   "code": code, "text": rules.failure_message(code)})
+    return f"failed:{code}"
+
+
+# ---- stops given on the platform's own channel (DOMAIN §9.9) ------------------------------------------------------
+def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
+    """Read the platform's notice replies after our cursor and stop each renewal answered `stop` (unless its
+    deduction is under way: then the member cancels the renewed policy). Returns how many were stopped. The cursor
+    moves after each page, so a re-run reads each reply once; applying a stop twice changes nothing."""
+    from chalicelib.adapters.medical_platform import PAGE_LIMIT, PlatformUnavailable
+
+    table = ports.orders.table
+    cursor = int((table.get(keys.renewal_reply_cursor()) or {}).get("seq", 0))
+    stopped = 0
+    while True:
+        try:
+            replies = ports.orders.platform.notice_replies(cursor, PAGE_LIMIT)
+        except PlatformUnavailable:
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+        if not replies:
+            return stopped
+        for reply in replies:
+            parsed = _from_notice_key(reply.notice_idempotency_key)
+            if reply.reply == "stop" and parsed is not None:
+                stopped += _stop_by_platform(table, parsed[0], reply.at)
+        cursor = replies[-1].seq
+        table.put({**keys.renewal_reply_cursor(), "seq": cursor, "updated_at": iso(now)})
+
+
+def _from_notice_key(key: str) -> tuple[str, str] | None:
+    prefix = "renewal-notice-"
+    if not key.startswith(prefix) or "-" not in key[len(prefix):]:
+        return None
+    policy_id, next_plan_id = key[len(prefix):].split("-", 1)
+    return policy_id, next_plan_id
+
+
+def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
+    return _stop(table, policy_id, at, "platform", "platform")
+
+
+def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
+    """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
+    already or its deduction is under way."""
+    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+    withdrawal = {"at": iso(at), "channel": channel, "account_id": by}
+    entry = rules.history_entry(at, "stop", channel, by, note=note)
+    try:
+        table.update(keys.policy(policy_id),
+                     "SET auto_renew = :off, auto_renew_withdrawal = :w, "
+                     "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                     f"version = if_not_exists(version, :zero) + :one REMOVE auto_renew_consent, {pk_name}, {sk_name}",
+                     condition="auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)",
+                     values={":off": False, ":on": True, ":w": withdrawal, ":h": [entry], ":empty": [], ":zero": 0,
+                             ":one": 1})
+    except ConditionFailed:
+        return 0
+    return 1
+
+
+COUNTER_ROLES = frozenset({"bureau", "insurer_admin"})  # 医保经办窗口 and the insurer's service desk
+
+
+def stop_at_counter(ports: RenewalPorts, principal, policy_id: str, enabled: bool, note: str | None,
+                    now: datetime) -> dict[str, Any]:
+    """PUT /v1/admin/policies/{id}/auto-renewal by staff: a member's stop recorded at a counter, with the staff id
+    and the note (DOMAIN §9.9). Consent is the payer's own act (their personal account): not given by staff."""
+    from chalicelib.domain.errors import Forbidden, NotFound, RuleViolation
+
+    if principal.role not in COUNTER_ROLES:
+        raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
+    if enabled:
+        raise RuleViolation("RENEWAL_CONSENT_BY_MEMBER", field="enabled")
+    table = ports.orders.table
+    policy = table.get(keys.policy(policy_id))
+    if policy is None:
+        raise NotFound("POLICY_NOT_FOUND", policy_id=policy_id)
+    check_switch(policy, enabled=False)
+    if not _stop(table, policy_id, now, "counter", principal.subject, note=note):
+        policy = table.get(keys.policy(policy_id)) or policy
+        check_switch(policy, enabled=False)  # the deduction started meanwhile: refused
+    policy = table.get(keys.policy(policy_id)) or policy
+    return {"policy_id": policy_id, "auto_renew": bool(policy.get("auto_renew")),
+            "renewal": renewal_view(policy, caller_account_id="")}
+
+
+# ---- the run report (GET /v1/admin/renewal-runs) ------------------------------------------------------------------
+REPORT_ROLES = frozenset({"bureau", "insurer_admin"})
+RENEWAL_JOBS = ("renewal_notices", "renewal_deductions")
+
+
+def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str) -> dict[str, int]:
+    """One item's counts for the run record: the job's named counts (all present, zeros too), the same per next plan
+    (`renewed@lishui-2022`) and each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`)."""
+    name, _, code = outcome.partition(":")
+    counts = {c: 0 for c in job_counts} | {name: 1, f"{name}@{next_plan_id}": 1}
+    if code:
+        counts[f"failure:{code}@{next_plan_id}"] = 1
+    return counts
+
+
+def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Each renewal run that had work for `plan_id` (the plan renewed into), newest first: its counts for that plan
+    and its failures by reason — for the bureau and the insurer."""
+    from chalicelib.domain.errors import Forbidden
+    from chalicelib.plans import get_plan
+    from chalicelib.services import fanout
+
+    if principal.role not in REPORT_ROLES:
+        raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
+    get_plan(plan_id)  # 404 for an unknown plan
+    suffix = f"@{plan_id}"
+    out = []
+    for job in RENEWAL_JOBS:
+        for run in fanout.list_runs(table, job, limit=limit):
+            mine = {k[:-len(suffix)]: v for k, v in run.counts.items() if k.endswith(suffix)}
+            if not mine:
+                continue
+            failures = {k[len("failure:"):]: v for k, v in mine.items() if k.startswith("failure:")}
+            counts = {k: v for k, v in mine.items() if not k.startswith("failure:")}
+            out.append({"run_id": run.run_id, "job": job, "plan_id": plan_id, "started_at": run.started_at,
+                        "finished_at": run.finished_at, "status": run.status, "counts": counts,
+                        "failures": failures})
+    return sorted(out, key=lambda r: r["started_at"], reverse=True)
