@@ -237,10 +237,12 @@ def claim_ports():
     from chalicelib.adapters.repositories.claims import DynamoClaimRepository
     from chalicelib.services.claims.ports import ClaimPorts
 
+    from chalicelib.adapters.repositories.payees import DynamoPayees
+
     t = table()
     return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
                       calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
-                      cipher=cipher(), platform=platform())
+                      cipher=cipher(), platform=platform(), payouts=payouts(), payees=DynamoPayees(t))
 
 
 def order_ports():

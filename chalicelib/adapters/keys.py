@@ -207,3 +207,24 @@ def gsi_bulk_refused(batch_id: str, row: int) -> dict[str, str]:
 def renewal_reply_cursor() -> dict[str, str]:
     """How far the renewal run has read the platform's notice replies (stops given on its own channel)."""
     return {"PK": "RENEWAL#NOTICE_REPLIES", "SK": "CURSOR"}
+
+
+# ---- 免申即享: the settlement feed and payee accounts (DOMAIN §11) -------------------------------------------------
+def settlement_record(settlement_id: str) -> dict[str, str]:
+    """Uniqueness marker: a settlement record of the 医保 platform is acted on once (a claim, a review, a skip)."""
+    return {"PK": f"SETTLEMENT#{settlement_id}", "SK": "SETTLEMENT"}
+
+
+def settlement_feed_cursor() -> dict[str, str]:
+    """How far the settlement feed has read the platform's records (its sequence number, never a time)."""
+    return {"PK": "SETTLEMENT#FEED", "SK": "CURSOR"}
+
+
+def gsi_settlement_review(at: str, settlement_id: str) -> dict[str, str]:
+    """Sparse: records that did not add up (or could not be placed), waiting for staff, oldest first."""
+    return {"GSI3PK": "SETTLEMENT#review", "GSI3SK": f"{at}#{settlement_id}"}
+
+
+def payee(account_id: str) -> dict[str, str]:
+    """The member's payee account (收款账户) where automatic claims are paid."""
+    return {"PK": f"ACCOUNT#{account_id}", "SK": "PAYEE"}

@@ -52,6 +52,33 @@ class Payee(_Model):
     account_number_masked: str
 
 
+PayoutStatus = Literal["awaiting_payee", "requested", "processing", "succeeded", "failed"]
+
+
+class ClaimPayout(_Model):
+    """The transfer that pays an approved claim (DOMAIN §11.3, docs/payouts.md).
+
+    `requested` is written in the transaction that commits the payment (the year-to-date state advances there, with
+    the paid-bill markers), before the gateway is asked; the gateway's answer then moves the claim to `paid`
+    (`succeeded`) or `payout_failed` (`failed`). `processing` and an unanswered `requested` are confirmed by the
+    payout sweep, which looks the transfer up by its idempotency key before asking again. `awaiting_payee`: an
+    automatic claim approved while the member has no payee account; nothing is committed until one is given.
+    A retry after a failure is a new attempt with a new key; the amount never changes."""
+
+    status: PayoutStatus
+    attempt: int = 1
+    amount_fen: int = 0
+    idempotency_key: str | None = None
+    transfer_id: str | None = None
+    failure_code: str | None = None
+    requested_at: str | None = None
+    finished_at: str | None = None
+
+    @staticmethod
+    def key(claim_id: str, attempt: int) -> str:
+        return f"claim-{claim_id}" if attempt == 1 else f"claim-{claim_id}-{attempt}"
+
+
 class ClaimPolicy(_Model):
     """What a claim reads of its policy: terms, the insured, the year-to-date state and its version (the condition
     of every payment). A read projection of the policy item, not the Policy aggregate (orders own that)."""
@@ -79,6 +106,9 @@ class Claim(_Model):
     claimant_kind: Literal["member", "system"]
     claimant_account_id: str | None = None
     claimant_role: str
+    channel: Literal["online", "auto"] = "online"  # auto: created from a settlement record (免申即享)
+    settlement_id: str | None = None  # the 医保 settlement record an automatic claim comes from
+    unplaced: list[str] = Field(default_factory=list)  # categories the slip could not place (claim them by hand)
     status: ClaimStatus
     version: int
     bills: list[Bill]
@@ -103,10 +133,20 @@ class Claim(_Model):
     paid_at: str | None = None
     ytd_before_payment: YearToDateFigures | None = None
     ytd_after_payment: YearToDateFigures | None = None
+    payout: ClaimPayout | None = None
+
+    @property
+    def payment_committed(self) -> bool:
+        """The payment's transaction ran (year-to-date state advanced): only the transfer may still be missing."""
+        return self.payout is not None and self.payout.status != "awaiting_payee"
 
     @property
     def complete(self) -> bool:
         return self.completed_at is not None
+
+    def revised(self, at: str, **changes: Any) -> Claim:
+        """The claim with `changes` and a new version, its status unchanged (e.g. a payout attempt recorded)."""
+        return self.model_copy(update={"version": self.version + 1, "updated_at": at, **changes})
 
     def moved(self, path: list[str], at: str, **changes: Any) -> Claim:
         """The claim after passing through `path` (from `domain.claims.path_to`): status, one version per state
@@ -177,9 +217,59 @@ class Outcome(_Model):
     resource_id: str = ""
 
 
+def bill_markers(bill: Bill) -> list[str]:
+    """The paid-bill markers of one bill: its fingerprint and, for a bill naming its settlement record, one marker per
+    category it claims (`S:{settlement_id}:{category}`), so a hand claim naming the record may add only the
+    categories the automatic claim could not place (DOMAIN §11.3)."""
+    markers = [bill_fingerprint(bill)]
+    settlement_id = bill.get("settlement_id")
+    if settlement_id:
+        markers += [f"S:{settlement_id}:{c}" for c in CATEGORIES if int(bill.get(f"{c}_fen") or 0) > 0]
+    return markers
+
+
 def bill_fingerprint(bill: Bill) -> str:
     """What identifies a settlement slip's figures: service date, setting and every amount. A `settlement_id` the
     bill names is kept with it but is not part of the fingerprint: the same figures claimed with and without it are
     the same slip (keying by settlement and category is the settlement feed's, DOMAIN §11)."""
     facts = [str(bill["service_date"]), bill["setting"]] + [str(int(bill.get(f"{c}_fen") or 0)) for c in CATEGORIES]
     return hashlib.sha256("|".join(facts).encode()).hexdigest()[:32]
+
+
+SettlementOutcome = Literal["claimed", "review", "no_policy", "already_claimed"]
+
+
+class SettlementMark(_Model):
+    """What became of one settlement record of the 医保 platform (DOMAIN §11.1: acted on once per `settlement_id`).
+
+    `claimed`: an automatic claim was created (`claim_id`); `review`: the record does not add up or cannot be placed
+    and waits for staff, paying nothing (`reasons`, with the figures in `details`); `no_policy`: the person has no
+    active policy whose benefit period contains the service date; `already_claimed`: the bill was paid by a claim
+    made by hand before the record arrived."""
+
+    settlement_id: str
+    outcome: SettlementOutcome
+    at: str
+    seq: int = 0
+    claim_id: str | None = None
+    policy_id: str | None = None
+    plan_id: str | None = None
+    service_date: date | None = None
+    insured_name_masked: str | None = None
+    id_number_masked: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+
+
+class PayeeAccount(_Model):
+    """A member's payee account as stored: the number encrypted (bound to the account), the rest shown masked."""
+
+    account_id: str
+    account_name: str
+    bank_name: str
+    account_number_masked: str
+    account_number_enc: str
+    updated_at: str
+    source: Literal["member", "ssc"] = "member"  # ssc: the social-security-card account the platform reports

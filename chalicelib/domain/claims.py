@@ -5,7 +5,9 @@ the decision deadline, and how a payee account is shown. Pure: no I/O, no clock.
                                                                  ↘ rejected      ↘ payout_failed → paid
     withdrawn: by the claimant, from any state before a decision.
 
-`payout_failed`: the transfer did not go through and staff retry it (API.md v1.1; the payout port is a later issue).
+`payout_failed`: the transfer did not go through; staff retry it (a new attempt, the same amount) once the member has
+corrected their payee account (API.md v1.1, docs/payouts.md). An approved claim is `paid` only when its transfer
+confirms.
 A claim need not be complete for staff to ask for more information or to reject it; only approval needs it.
 
 A review acting on a `submitted` or `need_more_info` claim first records `under_review` (two timeline entries, one
@@ -40,7 +42,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "under_review": frozenset({"need_more_info", "approved", "rejected", "withdrawn"}),
     "need_more_info": frozenset({"under_review", "withdrawn"}),
     "approved": frozenset({"paid", "payout_failed"}),
-    "payout_failed": frozenset({"paid"}),
+    "payout_failed": frozenset({"paid", "payout_failed"}),  # a retried transfer may fail again
     "paid": frozenset(),
     "rejected": frozenset(),
     "withdrawn": frozenset(),

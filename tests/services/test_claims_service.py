@@ -84,13 +84,16 @@ def _policy(**changes) -> ClaimPolicy:
 def world():
     from chalicelib.adapters.crypto import FieldCipher
     from chalicelib.adapters.notifications import RecordingNotifier
+    from chalicelib.adapters.payout import SimulatedPayouts
+    from chalicelib.adapters.repositories.payees import InMemoryPayees
 
     repo, calendar, documents = InMemoryClaimRepository(), InMemoryCalendarRepository(), FakeDocuments()
     claimants = InMemoryClaimants(policies=repo.policies)  # one store of policies, as the table is one
     claimants.insured("acc-insured", _policy())
     ports = claims.ClaimPorts(claims=repo, claimants=claimants, calendar=calendar, documents=documents,
                               notifier=RecordingNotifier(FixedClock()),
-                              cipher=FieldCipher(os.urandom(32), os.urandom(32)), platform=None)
+                              cipher=FieldCipher(os.urandom(32), os.urandom(32)), platform=None,
+                              payouts=SimulatedPayouts(FixedClock()), payees=InMemoryPayees())
     return World(ports, repo, calendar, documents, "pol-1")
 
 

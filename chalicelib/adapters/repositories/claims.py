@@ -27,6 +27,7 @@ from chalicelib.domain.claim_models import (
     Document,
     Outcome,
     PaidBill,
+    SettlementMark,
     StaffAudit,
     YearToDateFigures,
 )
@@ -60,6 +61,27 @@ class ClaimRepository(Protocol):
             policy: ClaimPolicy, year_to_date_after: YearToDateFigures, paid_bills: Sequence[PaidBill],
             counter_op: TxOp | None, outcome: Outcome) -> None: ...
     def reschedule(self, before: Claim, after: Claim) -> None: ...
+    # 免申即享 (DOMAIN §11) and the payout (docs/payouts.md)
+    def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]: ...
+    def in_status(self, status: str) -> list[Claim]: ...
+    def settlement(self, settlement_id: str) -> SettlementMark | None: ...
+    def mark_settlement(self, mark: SettlementMark) -> bool: ...
+    def resolve_settlement(self, mark: SettlementMark, by: str, at: str) -> SettlementMark: ...
+    def settlement_reviews(self, limit: int) -> list[SettlementMark]: ...
+    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None: ...
+    def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],
+                      counter_op: TxOp | None) -> None: ...
+
+
+def settlement_item(mark: SettlementMark) -> dict[str, Any]:
+    item = {**keys.settlement_record(mark.settlement_id), **_plain_fields(mark)}
+    if mark.outcome == "review" and mark.resolved_at is None:
+        item.update(keys.gsi_settlement_review(mark.at, mark.settlement_id))
+    return item
+
+
+def settlement_from_item(item: dict[str, Any]) -> SettlementMark:
+    return SettlementMark.model_validate({k: v for k, v in item.items() if k in SettlementMark.model_fields})
 
 
 def queue_sort_key(claim: Claim) -> str:
@@ -238,9 +260,9 @@ class DynamoClaimRepository:
         return [claim_from_item(i) for i in self._queue(status, ("0000-00-00", "9999-99-99#~"))]
 
     def paid_bills(self, policy_id: str, fingerprints: Sequence[str]) -> dict[str, str]:
-        markers = [keys.paid_bill(policy_id, f) for f in dict.fromkeys(fingerprints)]
-        found = self.table.batch_get(markers) if markers else []
-        return {item["PK"].rsplit("#", 1)[1]: item["claim_id"] for item in found}
+        by_pk = {keys.paid_bill(policy_id, f)["PK"]: f for f in dict.fromkeys(fingerprints)}
+        found = self.table.batch_get([keys.paid_bill(policy_id, f) for f in by_pk.values()]) if by_pk else []
+        return {by_pk[item["PK"]]: item["claim_id"] for item in found}
 
     def outcome(self, scope: str, key: str, request_hash: str) -> Outcome | None:
         from chalicelib.services import idempotency
@@ -293,7 +315,7 @@ class DynamoClaimRepository:
         ops = [_claim_update_op(before, after), *(TxOp.put(event_item(e)) for e in events),
                advance_year_to_date_op(policy, year_to_date_after),
                *(TxOp.put({**keys.paid_bill(m.policy_id, m.fingerprint), "claim_id": m.claim_id,
-                           "paid_at": m.paid_at}) for m in paid_bills)]
+                           "paid_at": m.paid_at}, condition="attribute_not_exists(PK)") for m in paid_bills)]
         if counter_op is not None:
             ops.append(counter_op)
         ops += [TxOp.put(audit_item(audit)), _outcome_op(outcome, audit.at)]
@@ -301,6 +323,52 @@ class DynamoClaimRepository:
 
     def reschedule(self, before: Claim, after: Claim) -> None:
         self.table.transact([_claim_update_op(before, after)])
+
+    # 免申即享 and the payout
+    def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
+        index = keys.gsi_person(insured_hash, "POLICY#")
+        items = self.table.query_all(pk_name, index[pk_name], index=schema.GSI_BY_PERSON, sk_name=sk_name,
+                                     sk_prefix=index[sk_name])
+        return sorted((claim_policy_from_item(i) for i in items), key=lambda p: (p.benefit_start, p.policy_id))
+
+    def in_status(self, status: str) -> list[Claim]:
+        return [claim_from_item(i) for i in self._queue(status, None)]
+
+    def settlement(self, settlement_id: str) -> SettlementMark | None:
+        item = self.table.get(keys.settlement_record(settlement_id))
+        return settlement_from_item(item) if item else None
+
+    def mark_settlement(self, mark: SettlementMark) -> bool:
+        try:
+            self.table.put(settlement_item(mark), condition="attribute_not_exists(PK)")
+        except ConditionFailed:
+            return False
+        return True
+
+    def resolve_settlement(self, mark: SettlementMark, by: str, at: str) -> SettlementMark:
+        after = mark.model_copy(update={"resolved_at": at, "resolved_by": by})
+        self.table.transact([TxOp.put(settlement_item(after), condition="attribute_not_exists(resolved_at)")])
+        return after
+
+    def settlement_reviews(self, limit: int) -> list[SettlementMark]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_STATUS]
+        pk = keys.gsi_settlement_review("", "")["GSI3PK"]
+        items, _ = self.table.query(pk_name, pk, index=schema.GSI_BY_STATUS, sk_name=sk_name, limit=limit)
+        return [settlement_from_item(i) for i in items]
+
+    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None:
+        """The automatic claim and the record's marker in one transaction: a record delivered twice, or read by two
+        overlapping runs, creates one claim."""
+        self.table.transact([TxOp.put(claim_item(claim)), TxOp.put(event_item(event)),
+                             TxOp.put(settlement_item(mark))])
+
+    def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],
+                      counter_op: TxOp | None) -> None:
+        ops = [_claim_update_op(before, after), *(TxOp.put(event_item(e)) for e in events)]
+        if counter_op is not None:
+            ops.append(counter_op)
+        self.table.transact(ops)
 
 
 # ---- in-memory twin ------------------------------------------------------------------------------------------------
@@ -318,6 +386,7 @@ class InMemoryClaimRepository:
         self.outcomes: dict[tuple[str, str], Outcome] = {}
         self.policies: dict[str, ClaimPolicy] = {}
         self.counter_ops: list[TxOp] = []
+        self.settlements: dict[str, SettlementMark] = {}
 
     def add_policy(self, policy: ClaimPolicy) -> None:
         self.policies[policy.policy_id] = policy
@@ -449,3 +518,52 @@ class InMemoryClaimRepository:
         with self._lock:
             self._check_claim(before)
             self._apply(before, after)
+
+    # 免申即享 and the payout
+    def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]:
+        return sorted((p for p in self.policies.values() if p.insured_hash == insured_hash),
+                      key=lambda p: (p.benefit_start, p.policy_id))
+
+    def in_status(self, status: str) -> list[Claim]:
+        return [c for _, c in self._queue(status)]
+
+    def settlement(self, settlement_id: str) -> SettlementMark | None:
+        return self.settlements.get(settlement_id)
+
+    def mark_settlement(self, mark: SettlementMark) -> bool:
+        with self._lock:
+            if mark.settlement_id in self.settlements:
+                return False
+            self.settlements[mark.settlement_id] = mark
+            return True
+
+    def resolve_settlement(self, mark: SettlementMark, by: str, at: str) -> SettlementMark:
+        with self._lock:
+            stored = self.settlements.get(mark.settlement_id)
+            if stored is None or stored.resolved_at is not None:
+                raise ConditionFailed(["ConditionalCheckFailed"])
+            after = stored.model_copy(update={"resolved_at": at, "resolved_by": by})
+            self.settlements[mark.settlement_id] = after
+            return after
+
+    def settlement_reviews(self, limit: int) -> list[SettlementMark]:
+        waiting = sorted((m for m in self.settlements.values() if m.outcome == "review" and m.resolved_at is None),
+                         key=lambda m: (m.at, m.settlement_id))
+        return waiting[:limit]
+
+    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None:
+        with self._lock:
+            if claim.claim_id in self.claims or mark.settlement_id in self.settlements:
+                raise ConditionFailed(["ConditionalCheckFailed"])
+            self.claims[claim.claim_id] = claim
+            self._add_events([event])
+            self.settlements[mark.settlement_id] = mark
+
+    def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],
+                      counter_op: TxOp | None) -> None:
+        with self._lock:
+            self._check_claim(before)
+            self._apply(before, after)
+            self._add_events(events)
+            if counter_op is not None:
+                self.counter_ops.append(counter_op)

@@ -2,7 +2,9 @@
 
 - `submission` — submit (POST /v1/claims) and the claims the system creates from settlement records;
 - `documents`  — register a document, verify it (the client's call, or the bucket's upload event);
-- `decisions`  — withdraw; staff review and payment;
+- `decisions`  — withdraw; staff review;
+- `payment`    — paying an approved claim through the payout port (commit, transfer, outcome, sweep);
+- `automatic`  — 免申即享: a settlement record of the 医保 platform into a claim, approved and paid by the system;
 - `queries`    — the member's list and a claim's file, the staff queue, overdue claims;
 - `calendar`   — the official calendar an operator loads, and the deadlines it recomputes.
 
@@ -12,8 +14,9 @@ Each takes the complete `ClaimPorts` bundle (built in `deps.claim_ports`), speak
 from chalicelib.domain.claim_models import SYSTEM
 from chalicelib.services.claims.calendar import load_official_year, reschedule_open_claims
 from chalicelib.services.claims.common import MAX_DOCUMENTS_PER_CLAIM
-from chalicelib.services.claims.decisions import pay, review, withdraw
+from chalicelib.services.claims.decisions import review, withdraw
 from chalicelib.services.claims.documents import add_document, verify_document, verify_uploaded
+from chalicelib.services.claims.payment import pay
 from chalicelib.services.claims.ports import ClaimPorts
 from chalicelib.services.claims.queries import (
     claim_summary,

@@ -16,7 +16,7 @@ from chalicelib.domain.claim_models import (
     ClaimPolicy,
     Document,
     YearToDateFigures,
-    bill_fingerprint,
+    bill_markers,
 )
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, RuleViolation, UpstreamUnavailable
 from chalicelib.domain.messages import MESSAGES
@@ -25,6 +25,7 @@ from chalicelib.domain.working_days import Deadline, WorkingCalendar, years_span
 from chalicelib.services.claims.ports import ClaimPorts
 
 BANK_ACCOUNT_CONTEXT = "bank_account"  # AES-GCM associated data for payee account numbers
+PAYEE_CONTEXT = "payee_account"  # a member's stored payee account (bound to the account id)
 MAX_DOCUMENTS_PER_CLAIM = 40
 WRITE_ATTEMPTS = 5  # after a version conflict (payment, verification), re-read and redo at most this often
 REVIEW_ROLES = frozenset({"claims_reviewer", "insurer_admin"})
@@ -121,17 +122,18 @@ def unpaid_bill_fingerprints(ports: ClaimPorts, claim_id: str | None, policy_id:
     """The same bill may be paid once per policy (DOMAIN §5: the year-to-date state would count it twice). Returns
     the bills' fingerprints (the markers the paying transaction puts); 409 naming the bill if one was paid already
     by another claim, or repeats an earlier bill of the same claim."""
-    prints: list[str] = []
+    per_bill: list[list[str]] = []
     for index, bill in enumerate(bills):
-        fingerprint = bill_fingerprint(bill)
-        if fingerprint in prints:
-            raise Conflict("CLAIM_BILL_REPEATED", field=f"bills.{index}", index=index + 1,
-                           first=prints.index(fingerprint) + 1)
-        prints.append(fingerprint)
+        markers = bill_markers(bill)
+        for earlier, seen in enumerate(per_bill):
+            if set(markers) & set(seen):
+                raise Conflict("CLAIM_BILL_REPEATED", field=f"bills.{index}", index=index + 1, first=earlier + 1)
+        per_bill.append(markers)
+    prints = [m for markers in per_bill for m in markers]
     paid = ports.claims.paid_bills(policy_id, prints) if prints else {}
-    for index, fingerprint in enumerate(prints):
-        other = paid.get(fingerprint)
-        if other is not None and other != claim_id:
+    for index, markers in enumerate(per_bill):
+        other = next((paid[m] for m in markers if m in paid and paid[m] != claim_id), None)
+        if other is not None:
             raise Conflict("CLAIM_BILL_ALREADY_PAID", field=f"bills.{index}", index=index + 1, other_claim_id=other)
     return prints
 

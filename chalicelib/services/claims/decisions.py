@@ -1,4 +1,5 @@
-"""Changing a claim's status: the claimant withdraws; staff review (approve, reject, ask for more) and pay.
+"""Changing a claim's status: the claimant withdraws; staff review (approve, reject, ask for more).
+Paying is services/claims/payment.py.
 
 Every change is ONE conditional transaction: the claim's status and version are the condition, so two reviewers
 can never both decide, a withdrawal cannot slip past a decision, and payment advances the policy's year-to-date
@@ -14,12 +15,12 @@ from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed
 from chalicelib.api.auth import require_plan_city
 from chalicelib.domain import claims as rules
-from chalicelib.domain.claim_models import Bill, Outcome, PaidBill, StaffAudit
-from chalicelib.domain.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from chalicelib.domain.claim_models import Bill, StaffAudit
+from chalicelib.domain.errors import BadRequest, Conflict, NotFound, RuleViolation
 from chalicelib.domain.messages import MESSAGES
 from chalicelib.services.claims import common
 from chalicelib.services.claims.ports import ClaimPorts
-from chalicelib.services.claims.queries import claim_summary, get_for_member, get_for_staff
+from chalicelib.services.claims.queries import get_for_member, get_for_staff
 
 
 def withdraw(ports: ClaimPorts, principal, claim_id: str, reason: str | None, now: datetime) -> dict[str, Any]:
@@ -76,61 +77,3 @@ def review(ports: ClaimPorts, principal, claim_id: str, decision: str, bills: li
         raise Conflict("CLAIM_CHANGED") from None
     common.notify(ports, claim, path[-1], note)
     return get_for_staff(ports, principal, claim_id, now.date())
-
-
-def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: datetime) -> tuple[int, dict]:
-    """Mark an approved claim paid and advance the policy's year-to-date state, in one transaction.
-
-    The payout is recomputed on the policy's year-to-date state *now* (another claim of the policy may have been
-    paid since approval) and both figures are kept. The policy's version is the condition: when a concurrent
-    payment moved it, re-read and recompute (bounded). The plan's disclosure counters move in the same transaction."""
-    from chalicelib.plans import get_plan
-    from chalicelib.services import disclosure, idempotency
-
-    actor = common.staff(principal, common.PAY_ROLES)
-    scope = f"STAFF#{actor.id}#claims.pay"
-    request_hash = idempotency.body_hash({"claim_id": claim_id})
-    for _ in range(common.WRITE_ATTEMPTS):
-        done = ports.claims.outcome(scope, idempotency_key, request_hash)
-        if done is not None:
-            return done.status, done.body
-        claim = common.claim_or_404(ports, claim_id)
-        require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
-        if claim.status not in rules.AWAITING_PAYMENT:
-            if claim.status == "paid":
-                raise Conflict("CLAIM_ALREADY_PAID")
-            raise rules.state_conflict(claim.status, "paid")
-        if claim.approved_by == actor.id:  # separation of duties: who approved does not pay
-            raise Forbidden("CLAIM_PAYER_IS_APPROVER")
-        reviewed = claim.reviewed_bills or claim.bills
-        prints = common.unpaid_bill_fingerprints(ports, claim_id, claim.policy_id, reviewed)
-        policy = ports.claims.policy_for_claim(claim.policy_id)
-        if policy is None:
-            raise NotFound("POLICY_NOT_FOUND")
-        estimate = common.compute(ports, policy, reviewed)
-        at = iso(now)
-        after = claim.moved(["paid"], at, paid_fen=estimate.payout_fen, paid_at=at,
-                            ytd_before_payment=common.figures(estimate.year_to_date_before),
-                            ytd_after_payment=common.figures(estimate.year_to_date_after))
-        view = {**claim_summary(after, now.date()),
-                "ytd_before_payment": after.ytd_before_payment.model_dump(),
-                "ytd_after_payment": after.ytd_after_payment.model_dump()}
-        audit = StaffAudit(claim_id=claim_id, seq=after.version, at=at, action="pay", by=actor,
-                           facts={"paid_fen": estimate.payout_fen, "approved_fen": claim.approved_fen,
-                                  "policy_version": (policy.version or 0) + 1})
-        counter = disclosure.claim_paid_op(get_plan(policy.plan_id), {"county": policy.county,
-                                                                      "payment_method": policy.payment_method},
-                                           claim_id, estimate.payout_fen,
-                                           without_application=claim.claimant_kind == "system")
-        try:
-            ports.claims.pay(claim, after, common.events_for(claim, ["paid"], actor, now, None), audit, policy,
-                             after.ytd_after_payment,
-                             [PaidBill(policy_id=claim.policy_id, fingerprint=f, claim_id=claim_id, paid_at=at)
-                              for f in prints], counter,
-                             Outcome(scope=scope, key=idempotency_key, request_hash=request_hash, status=200,
-                                     body=view, resource_id=claim_id))
-        except ConditionFailed:
-            continue  # the policy (or the claim) moved: re-read both and recompute
-        common.notify(ports, claim, "paid", None)
-        return 200, view
-    raise Conflict("CLAIM_BUSY")

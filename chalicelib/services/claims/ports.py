@@ -23,4 +23,6 @@ class ClaimPorts:
     documents: Any  # adapters.documents.S3Documents (upload_form, download_url, head, max_bytes)
     notifier: Any  # adapters.notifications.RecordingNotifier | WeChatSubscribeNotifier
     cipher: Any  # adapters.crypto.FieldCipher
-    platform: Any  # adapters.medical_platform: find_person (the insured's basic-insurance suspensions)
+    platform: Any  # adapters.medical_platform: find_person (suspensions; the social-security-card account)
+    payouts: Any = None  # adapters.payout.Payouts: the transfers that pay claims (SimulatedPayouts in tests)
+    payees: Any = None  # adapters.repositories.payees.Payees: members' payee accounts (InMemoryPayees in tests)

@@ -39,7 +39,21 @@ def claim_summary(claim: Claim, today: date) -> dict[str, Any]:
             "status": claim.status, "status_zh": MESSAGES[f"CLAIM_STATUS_{claim.status.upper()}"],
             "submitted_at": claim.submitted_at, "estimate_fen": claim.estimate_fen,
             "approved_fen": claim.approved_fen, "paid_fen": claim.paid_fen, "claimant": claim.claimant_role,
-            **_deadline_view(claim, today)}
+            "channel": claim.channel, "payout": _payout_view(claim), **_deadline_view(claim, today)}
+
+
+def _payout_view(claim: Claim) -> dict[str, Any] | None:
+    """The transfer as the member may see it: status in Chinese, amount, the bank's reason when it failed."""
+    payout = claim.payout
+    if payout is None:
+        return None
+    view: dict[str, Any] = {"status": payout.status, "status_zh": MESSAGES[f"PAYOUT_STATUS_{payout.status.upper()}"],
+                            "amount_fen": payout.amount_fen, "attempt": payout.attempt,
+                            "requested_at": payout.requested_at, "finished_at": payout.finished_at}
+    if payout.failure_code:
+        view["failure"] = {"code": payout.failure_code,
+                           "message": message_for(f"PAYOUT_FAILURE_{payout.failure_code}")}
+    return view
 
 
 def staff_summary(claim: Claim, today: date) -> dict[str, Any]:
@@ -86,6 +100,10 @@ def claim_view(ports: ClaimPorts, claim: Claim, docs: list[Document], events: li
         "reviewed_bills": claim.reviewed_bills, "approved_at": claim.approved_at, "paid_at": claim.paid_at,
         "ytd_before_payment": _dump(claim.ytd_before_payment), "ytd_after_payment": _dump(claim.ytd_after_payment),
         "member_note": claim.member_note, "completed_at": claim.completed_at,
+        "settlement_id": claim.settlement_id,
+        "unplaced": [{"category": c, "category_zh": MESSAGES[f"ESTIMATE_CATEGORY_{c.upper()}"]}
+                     for c in claim.unplaced],
+        "unplaced_note": MESSAGES["AUTO_CLAIM_UNPLACED"] if claim.unplaced else None,
         "missing_documents": common.missing_documents(claim, docs),
         "documents": [document_view(ports, d, with_url=True) for d in docs],
         "timeline": [_timeline_entry(e, for_staff) for e in events],
