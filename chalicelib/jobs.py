@@ -207,3 +207,64 @@ def document_uploaded(event: Any) -> dict[str, int]:
         counts[outcome] = counts.get(outcome, 0) + 1
     logger().info("uploaded documents checked", extra={"counts": counts})
     return counts
+
+
+# ---- 免申即享 (DOMAIN §11): the settlement feed and claim payouts (services/settlement_feed.py) ------------------------
+def feed_ports():
+    from chalicelib import deps
+    from chalicelib.adapters.repositories.feed_cursor import DynamoFeedCursor
+    from chalicelib.services.settlement_feed import FeedPorts
+
+    return FeedPorts(claims=deps.claim_ports(), cursor=DynamoFeedCursor(deps.table()))
+
+
+def _settlement_records(run: RunContext) -> Iterable[tuple[str, Any]]:
+    from chalicelib.services.settlement_feed import records
+
+    return records(feed_ports())
+
+
+def _settlement_record(item: WorkItem) -> dict[str, int]:
+    from chalicelib.services.settlement_feed import handle
+
+    return handle(feed_ports(), item.item_id, item.payload, item.now)
+
+
+def _payout_work(run: RunContext) -> Iterable[tuple[str, Any]]:
+    from chalicelib import deps
+    from chalicelib.services.settlement_feed import payout_work
+
+    return payout_work(deps.claim_ports())
+
+
+def _payout_claim(item: WorkItem) -> dict[str, int]:
+    from chalicelib import deps
+    from chalicelib.services.settlement_feed import sweep_claim
+
+    return sweep_claim(deps.claim_ports(), item.item_id, item.now)
+
+
+def _payout_reconciliation(item: WorkItem) -> dict[str, int]:
+    from datetime import timedelta
+
+    from chalicelib import deps
+    from chalicelib.adapters.clock import CHINA_TZ
+    from chalicelib.services.settlement_feed import reconcile_day
+
+    today = item.now.astimezone(CHINA_TZ).date()
+    day = date_param(item.params.get("day")) or today - timedelta(days=1)
+    return reconcile_day(deps.claim_ports(), day, item.now)
+
+
+def date_param(value: Any):
+    from datetime import date
+
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+register(Job("settlement_feed", enqueue=_settlement_records, handle=_settlement_record,
+             description="免申即享: the 医保 platform's settlement records after the cursor → automatic claims"))
+register(Job("payout_sweep", enqueue=_payout_work, handle=_payout_claim,
+             description="Claim transfers not yet confirmed (looked up by key) and claims whose payee appeared"))
+register(Job("payout_reconciliation", enqueue=_single, handle=_payout_reconciliation,
+             description="Daily payout reconciliation (对账): the gateway's statement against our claims"))

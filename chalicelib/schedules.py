@@ -43,6 +43,21 @@ SCHEDULES: tuple[Schedule, ...] = (
         "cron(0 19 * * ? *)",  # 03:00 Beijing: deductions at night, outside the platform's daytime peak
         "Auto-renewal deductions (自动续保扣费) on and after the next plans' deduction days",
     ),
+    Schedule(
+        "settlement_feed",
+        "rate(15 minutes)",  # 免申即享: a discharge today is a claim paid within the hour
+        "免申即享: read the 医保 platform's settlement records after the cursor into automatic claims",
+    ),
+    Schedule(
+        "payout_sweep",
+        "rate(30 minutes)",  # a transfer the bank confirms later, or a payee given later, is paid within the hour
+        "Claim payouts: confirm transfers by their key, pay approved claims whose payee appeared",
+    ),
+    Schedule(
+        "payout_reconciliation",
+        "cron(30 18 * * ? *)",  # 02:30 Beijing: yesterday's gateway statement against our claims
+        "Daily payout reconciliation (对账) of claim transfers against the gateway's statement",
+    ),
 )
 
 

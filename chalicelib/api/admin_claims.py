@@ -9,6 +9,7 @@ Every staff change is written with an audit entry in the same transaction.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from chalice import Blueprint
 from pydantic import Field
@@ -127,3 +128,29 @@ def put_calendar_year(ctx, body: CalendarYearIn, year: str):
         raise BadRequest("CALENDAR_YEAR_INVALID", field="year")
     return CalendarYearOut.model_validate(claims.load_official_year(ports(), ctx.principal, int(year),
                                                                     body.holidays, body.workdays, _now()))
+
+
+# ---- 免申即享: settlement records waiting for staff (DOMAIN §11.2) --------------------------------------------------
+class SettlementReviewOut(ResponseModel):
+    settlement_id: str
+    outcome: str
+    at: str
+    seq: int
+    policy_id: str | None = None
+    plan_id: str | None = None
+    service_date: str | None = None
+    insured_name_masked: str | None = None
+    id_number_masked: str | None = None
+    reasons: list[str]
+    reasons_zh: list[str]
+    details: dict[str, Any]
+
+
+@endpoint(bp, "/v1/admin/settlement-reviews", auth="staff", response=list[SettlementReviewOut], tags=("admin",),
+          summary="经办:未能自动理赔、待人工核对的医保结算单(金额不平等),最早的在前",
+          query={"limit": f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})"})
+def settlement_reviews(ctx):
+    from chalicelib.services.claims import automatic
+
+    return [SettlementReviewOut.model_validate(r)
+            for r in automatic.reviews(ports(), ctx.principal, _page_size(ctx.query.get("limit")))]

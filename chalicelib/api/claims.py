@@ -107,6 +107,26 @@ class BillResultOut(ResponseModel):
     explanation: list[str]
 
 
+class PayoutFailureOut(ResponseModel):
+    code: str
+    message: str
+
+
+class PayoutOut(ResponseModel):
+    status: str = Field(description="awaiting_payee | requested | processing | succeeded | failed")
+    status_zh: str
+    amount_fen: int
+    attempt: int
+    requested_at: str | None = None
+    finished_at: str | None = None
+    failure: PayoutFailureOut | None = None
+
+
+class UnplacedOut(ResponseModel):
+    category: str
+    category_zh: str
+
+
 class ClaimSummaryOut(ResponseModel):
     claim_id: str
     policy_id: str
@@ -117,7 +137,9 @@ class ClaimSummaryOut(ResponseModel):
     estimate_fen: int
     approved_fen: int | None = None
     paid_fen: int | None = None
-    claimant: str
+    claimant: str = Field(description="insured | proxy | system (免申即享: created from a settlement record)")
+    channel: str = Field(default="online", description="online | auto")
+    payout: PayoutOut | None = Field(default=None, description="the transfer that pays the claim, once approved")
     decision_due: str | None
     decision_due_estimated: bool
     decision_due_note: str | None
@@ -137,6 +159,10 @@ class ClaimOut(ClaimSummaryOut):
     ytd_after_payment: YearToDateOut | None = None
     member_note: str | None = Field(default=None, description="the latest reason given to the member")
     completed_at: str | None = None
+    settlement_id: str | None = Field(default=None, description="automatic claims: the settlement record")
+    unplaced: list[UnplacedOut] = Field(default_factory=list,
+                                        description="automatic claims: what the slip could not place")
+    unplaced_note: str | None = Field(default=None, description="how to claim what could not be placed, by hand")
     missing_documents: list[str]
     documents: list[DocumentOut]
     timeline: list[TimelineEntryOut]
@@ -206,3 +232,31 @@ def withdraw_claim(ctx, body: WithdrawIn, claim_id: str):
     from chalicelib.services import claims
 
     return ClaimOut.model_validate(claims.withdraw(ports(), ctx.principal, claim_id, body.reason, _now()))
+
+
+# ---- the member's payee account (免申即享) ------------------------------------------------------------------------
+class PayeeAccountOut(ResponseModel):
+    account_name: str
+    bank_name: str
+    account_number_masked: str
+    updated_at: str | None = None
+    source: str = Field(description="member (given here) | ssc (the social-security-card account the 医保 platform "
+                                    "reports) | none")
+    claims_resumed: int = Field(default=0, description="claims waiting for a payee (or whose transfer failed) now "
+                                                       "sent to this account")
+
+
+@endpoint(bp, "/v1/me/payee", methods=("PUT",), request=PayeeIn, response=PayeeAccountOut,
+          summary="设置收款账户(免申即享赔款打入此账户;转账失败的赔款改打此账户)", tags=("claims",))
+def put_payee(ctx, body: PayeeIn):
+    from chalicelib.services.claims import payees
+
+    return PayeeAccountOut.model_validate(payees.put(ports(), ctx.principal, body.account_name, body.bank_name,
+                                                     body.account_number, _now()))
+
+
+@endpoint(bp, "/v1/me/payee", response=PayeeAccountOut, summary="我的收款账户(掩码显示)", tags=("claims",))
+def get_payee(ctx):
+    from chalicelib.services.claims import payees
+
+    return PayeeAccountOut.model_validate(payees.get(ports(), ctx.principal))

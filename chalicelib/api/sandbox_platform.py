@@ -49,6 +49,7 @@ from chalicelib.domain.platform import (
     PlatformPerson,
     Refund,
     Settlement,
+    SscAccount,
     StatementEntry,
 )
 from chalicelib.domain.resident_id import mask, parse_resident_id
@@ -76,6 +77,7 @@ class SandboxPersonIn(RequestModel):
     special_groups: list[str] = Field(default_factory=list)
     life_event: LifeEvent | None = None
     phone: str | None = Field(default=None, description="医保平台登记的手机号(身份核验码发往此号)")
+    ssc_account: SscAccount | None = Field(default=None, description="社保卡银行账户(免申即享赔款的默认收款账户)")
 
 
 class SandboxPerson(ResponseModel):
@@ -167,11 +169,12 @@ def register_person(ctx, body: SandboxPersonIn):
     person = PlatformPerson(
         id_number=resident.number, name=_canonical(body.name), city=body.city, county=body.county,
         basic_type=body.basic_type, status=body.status, basic_start=body.basic_start, restored_on=body.restored_on,
-        special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [])
+        special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [],
+        ssc_account=body.ssc_account)
     _simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
     _register_phone(person.id_number, body.phone)
     return SandboxPerson(
-        **person.model_dump(exclude={"id_number", "suspensions"}), id_number_masked=resident.masked,
+        **person.model_dump(exclude={"id_number", "suspensions", "ssc_account"}), id_number_masked=resident.masked,
         birth_date=resident.birth_date, sex=resident.sex, account_current_fen=body.account_current_fen,
         account_prior_years_fen=body.account_prior_years_fen)
 

@@ -27,6 +27,14 @@ class SuspensionPeriod(_Value):
     end: date | None = None  # None = still suspended
 
 
+class SscAccount(_Value):
+    """The bank account linked to the person's social-security card (社保卡银行账户), as the platform holds it:
+    where an automatic claim may be paid when the member gave no payee. Sensitive (PIPL): never logged."""
+
+    bank_name: str = Field(min_length=1, max_length=60)
+    account_number: str = Field(pattern=r"^[0-9]{8,30}$")
+
+
 class PlatformPerson(_Value):
     """A person as the 医保 platform knows them."""
 
@@ -41,6 +49,7 @@ class PlatformPerson(_Value):
     suspensions: list[SuspensionPeriod] = []
     special_groups: list[str] = []  # e.g. 特困, 低保, 低边, 困难群众大病补充医疗保险
     life_events: list[LifeEvent] = []
+    ssc_account: SscAccount | None = None
 
 
 class Balances(_Value):

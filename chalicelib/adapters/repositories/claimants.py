@@ -27,6 +27,10 @@ class Claimants(Protocol):
         """The account the insured person is bound to (to notify them), if any."""
         ...
 
+    def person_of_account(self, account_id: str) -> str | None:
+        """The person (ID hash) an account is bound to by real-name verification, if any."""
+        ...
+
 
 class TableClaimants:
     """Claimants over the table, through the access rules of `services.access` (policies, accounts, grants)."""
@@ -59,6 +63,12 @@ class TableClaimants:
 
         binding = self.table.get(keys.identity_binding(insured_hash))
         return binding.get("account_id") if binding else None
+
+    def person_of_account(self, account_id: str) -> str | None:
+        from chalicelib.adapters import keys
+
+        account = self.table.get(keys.account(account_id))
+        return account.get("person_hash") if account else None
 
 
 @dataclass
@@ -93,3 +103,6 @@ class InMemoryClaimants:
 
     def account_of_insured(self, insured_hash: str) -> str | None:
         return self.bindings.get(insured_hash)
+
+    def person_of_account(self, account_id: str) -> str | None:
+        return next((h for h, a in self.bindings.items() if a == account_id), None)
