@@ -15,7 +15,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from chalicelib.adapters.medical_platform import (
     FAULT_TIMINGS,
@@ -136,6 +136,24 @@ class SettlementIn(RequestModel):
     settlement: NationalSettlement | None = None
     settled_at: datetime | None = None  # default: the sandbox clock's now
     settlement_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("amounts_fen")
+    @classmethod
+    def _categories(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        """Keys are DOMAIN §5's categories, as `self_pay_fen` (the estimate bill's field names) or `self_pay`."""
+        from chalicelib.domain.plan import CATEGORIES
+
+        if v is None:
+            return None
+        out: dict[str, int] = {}
+        for key, amount in v.items():
+            category = key.removesuffix("_fen")
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {key!r}")
+            if amount < 0:
+                raise ValueError(f"{key} must not be negative")
+            out[f"{category}_fen"] = out.get(f"{category}_fen", 0) + amount
+        return out
 
     @model_validator(mode="after")
     def _one_shape(self) -> SettlementIn:

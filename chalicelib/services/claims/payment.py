@@ -103,15 +103,17 @@ def commit(ports: ClaimPorts, claim: Claim, actor: Actor, now: datetime, outcome
         if claim.status != "approved":
             raise rules.state_conflict(claim.status, "paid")
         at = iso(now)
-        payee = payee_for(ports, claim)
-        if payee is None:
-            return _await_payee(ports, claim, now)
         reviewed = claim.reviewed_bills or claim.bills
         prints = common.unpaid_bill_fingerprints(ports, claim.claim_id, claim.policy_id, reviewed)
         policy = ports.claims.policy_for_claim(claim.policy_id)
         if policy is None:
             raise NotFound("POLICY_NOT_FOUND")
         estimate = common.compute(ports, policy, reviewed)
+        payee = payee_for(ports, claim)
+        if payee is None:
+            if estimate.payout_fen > 0:
+                return _await_payee(ports, claim, now)
+            payee = {}  # nothing to transfer: the year-to-date state still advances (e.g. the deductible)
         payout = ClaimPayout(status="requested", attempt=1, amount_fen=estimate.payout_fen,
                              idempotency_key=ClaimPayout.key(claim.claim_id, 1), requested_at=at)
         after = claim.revised(at, **payee, payout=payout,
