@@ -235,9 +235,8 @@ def claim_ports():
     from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
     from chalicelib.adapters.repositories.claimants import TableClaimants
     from chalicelib.adapters.repositories.claims import DynamoClaimRepository
-    from chalicelib.services.claims.ports import ClaimPorts
-
     from chalicelib.adapters.repositories.payees import DynamoPayees
+    from chalicelib.services.claims.ports import ClaimPorts
 
     t = table()
     return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),

@@ -80,9 +80,10 @@ def test_an_automatic_claim_is_created_with_its_marker_once(stores):
     repo, _, _ = stores
     claim = _claim()
     event = ClaimEvent(claim_id="c1", seq=1, status="submitted", at=AT, by=SYSTEM)
-    repo.create_from_settlement(claim, event, _mark())
+    repo.create_from_settlement(claim, [event], _mark())
     with pytest.raises(ConditionFailed):  # the same record again, as another claim
-        repo.create_from_settlement(_claim(claim_id="c2"), event.model_copy(update={"claim_id": "c2"}), _mark())
+        repo.create_from_settlement(_claim(claim_id="c2"), [event.model_copy(update={"claim_id": "c2"})],
+                                    _mark())
     assert repo.get("c2") is None
     stored = repo.get("c1")
     assert (stored.channel, stored.settlement_id, stored.claimant_kind) == ("auto", "S1", "system")
@@ -92,7 +93,7 @@ def test_settling_a_payout_is_conditional_on_the_claim_read(stores):
     repo, _, _ = stores
     approved = _claim(status="approved", version=3,
                       payout=ClaimPayout(status="requested", amount_fen=150_000, idempotency_key="claim-c1"))
-    repo.create_from_settlement(approved, ClaimEvent(claim_id="c1", seq=1, status="submitted", at=AT, by=SYSTEM),
+    repo.create_from_settlement(approved, [ClaimEvent(claim_id="c1", seq=1, status="submitted", at=AT, by=SYSTEM)],
                                 _mark())
     paid = approved.moved(["paid"], LATER, paid_fen=150_000, paid_at=LATER,
                           payout=approved.payout.model_copy(update={"status": "succeeded"}))
@@ -127,3 +128,27 @@ def test_the_feed_cursor_only_moves_forward(stores):
     assert cursor.advance(3, LATER) is False
     assert cursor.advance(5, LATER) is False
     assert cursor.position() == 5
+
+
+def test_an_automatic_claim_created_paid_commits_the_year_to_date_state_in_the_same_transaction(stores):
+    from chalicelib.adapters.repositories.claims import SettlementPayment
+    from chalicelib.domain.claim_models import PaidBill, StaffAudit, YearToDateFigures
+
+    repo, _, _ = stores
+    [policy, _] = repo.policies_of_insured("h1")
+    after = YearToDateFigures(deductible_used_fen=1_800_000, eligible_fen=200_000, paid_fen=150_000)
+    payout = ClaimPayout(status="requested", amount_fen=150_000, idempotency_key="claim-c1")
+    claim = _claim(status="approved", version=3, payout=payout, approved_by="system", approved_at=AT)
+    events = [ClaimEvent(claim_id="c1", seq=n, status=s, at=AT, by=SYSTEM)
+              for n, s in enumerate(("submitted", "under_review", "approved"), start=1)]
+    payment = SettlementPayment(policy=policy, year_to_date_after=after,
+                                paid_bills=[PaidBill(policy_id=policy.policy_id, fingerprint="f1", claim_id="c1",
+                                                     paid_at=AT)],
+                                audit=StaffAudit(claim_id="c1", seq=3, at=AT, action="auto_approve", by=SYSTEM))
+    repo.create_from_settlement(claim, events, _mark(), payment)
+    assert repo.policy_for_claim(policy.policy_id).year_to_date == after
+    assert repo.paid_bills(policy.policy_id, ["f1"]) == {"f1": "c1"}
+    # the policy's version moved: the same payment for another record is refused, writing nothing
+    with pytest.raises(ConditionFailed):
+        repo.create_from_settlement(claim.model_copy(update={"claim_id": "c2"}), [], _mark("S2"), payment)
+    assert repo.get("c2") is None and repo.settlement("S2") is None

@@ -114,8 +114,9 @@ def test_a_record_becomes_a_paid_automatic_claim_with_domain_5s_amount_to_the_ss
     ytd = world.repo.policies[policy.policy_id].year_to_date
     assert (ytd.deductible_used_fen, ytd.eligible_fen, ytd.paid_fen) == (1_800_000, 6_200_000, 4_650_000)
     # the member (the insured's account) was told: created without an application, then paid
-    told = [n.data["status"] for n in world.ports.notifier.sent("acc-insured")]
-    assert told == ["submitted", "paid"]
+    told = [(n.data["status"], n.data["note"]) for n in world.ports.notifier.sent("acc-insured")]
+    assert [status for status, _ in told] == ["paid"] and "无需您提交申请" in told[0][1]  # one notice, no amount
+    assert "4650000" not in str(told) and "46500" not in str(told)
 
 
 def test_the_same_record_again_and_a_second_run_do_nothing_twice(world):

@@ -13,6 +13,7 @@ import copy
 import json
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -68,9 +69,22 @@ class ClaimRepository(Protocol):
     def mark_settlement(self, mark: SettlementMark) -> bool: ...
     def resolve_settlement(self, mark: SettlementMark, by: str, at: str) -> SettlementMark: ...
     def settlement_reviews(self, limit: int) -> list[SettlementMark]: ...
-    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None: ...
+    def create_from_settlement(self, claim: Claim, events: Sequence[ClaimEvent], mark: SettlementMark,
+                               payment: SettlementPayment | None = None) -> None: ...
     def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],
                       counter_op: TxOp | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class SettlementPayment:
+    """The payment an automatic claim commits in the transaction that creates it (approved at once by the system):
+    the policy's year-to-date state read (its version is the condition) and after, the paid-bill markers, the
+    audit entry."""
+
+    policy: ClaimPolicy
+    year_to_date_after: YearToDateFigures
+    paid_bills: Sequence[PaidBill]
+    audit: StaffAudit
 
 
 def settlement_item(mark: SettlementMark) -> dict[str, Any]:
@@ -357,11 +371,19 @@ class DynamoClaimRepository:
         items, _ = self.table.query(pk_name, pk, index=schema.GSI_BY_STATUS, sk_name=sk_name, limit=limit)
         return [settlement_from_item(i) for i in items]
 
-    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None:
+    def create_from_settlement(self, claim: Claim, events: Sequence[ClaimEvent], mark: SettlementMark,
+                               payment: SettlementPayment | None = None) -> None:
         """The automatic claim and the record's marker in one transaction: a record delivered twice, or read by two
-        overlapping runs, creates one claim."""
-        self.table.transact([TxOp.put(claim_item(claim)), TxOp.put(event_item(event)),
-                             TxOp.put(settlement_item(mark))])
+        overlapping runs, creates one claim. With `payment`, the claim is created approved with its payment
+        committed (year-to-date state, paid-bill markers, audit) in that same transaction."""
+        ops = [TxOp.put(claim_item(claim)), *(TxOp.put(event_item(e)) for e in events),
+               TxOp.put(settlement_item(mark))]
+        if payment is not None:
+            ops += [advance_year_to_date_op(payment.policy, payment.year_to_date_after),
+                    *(TxOp.put({**keys.paid_bill(m.policy_id, m.fingerprint), "claim_id": m.claim_id,
+                                "paid_at": m.paid_at}) for m in payment.paid_bills),
+                    TxOp.put(audit_item(payment.audit))]
+        self.table.transact(ops)
 
     def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],
                       counter_op: TxOp | None) -> None:
@@ -551,12 +573,23 @@ class InMemoryClaimRepository:
                          key=lambda m: (m.at, m.settlement_id))
         return waiting[:limit]
 
-    def create_from_settlement(self, claim: Claim, event: ClaimEvent, mark: SettlementMark) -> None:
+    def create_from_settlement(self, claim: Claim, events: Sequence[ClaimEvent], mark: SettlementMark,
+                               payment: SettlementPayment | None = None) -> None:
         with self._lock:
             if claim.claim_id in self.claims or mark.settlement_id in self.settlements:
                 raise ConditionFailed(["ConditionalCheckFailed"])
+            if payment is not None:
+                stored = self.policies.get(payment.policy.policy_id)
+                if stored is None or stored.version != payment.policy.version or \
+                        any((m.policy_id, m.fingerprint) in self.markers for m in payment.paid_bills):
+                    raise ConditionFailed(["ConditionalCheckFailed"])
+                self.policies[stored.policy_id] = stored.model_copy(
+                    update={"year_to_date": payment.year_to_date_after, "version": (stored.version or 0) + 1})
+                for m in payment.paid_bills:
+                    self.markers[(m.policy_id, m.fingerprint)] = m
+                self.audits.append(payment.audit)
             self.claims[claim.claim_id] = claim
-            self._add_events([event])
+            self._add_events(events)
             self.settlements[mark.settlement_id] = mark
 
     def settle_payout(self, before: Claim, after: Claim, events: Sequence[ClaimEvent],

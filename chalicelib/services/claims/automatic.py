@@ -20,7 +20,15 @@ from typing import Any
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed
 from chalicelib.domain import claims as rules
-from chalicelib.domain.claim_models import SYSTEM, Claim, ClaimEvent, ClaimPolicy, SettlementMark, StaffAudit
+from chalicelib.domain.claim_models import (
+    SYSTEM,
+    Claim,
+    ClaimEvent,
+    ClaimPolicy,
+    SettlementMark,
+    StaffAudit,
+    bill_markers,
+)
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.masking import mask_name
 from chalicelib.domain.platform import Settlement
@@ -71,16 +79,75 @@ def from_settlement(ports: ClaimPorts, record: Settlement, now: datetime) -> Cou
                   unplaced=list(slip.unplaced), status="submitted", version=1, bills=[bill],
                   estimate_fen=estimate.payout_fen, estimate_ytd_before=common.figures(estimate.year_to_date_before),
                   requires_documents=False, submitted_at=at, updated_at=at)
-    claim = common.completed(claim, now, common.deadline(ports, now.date()))
-    event = ClaimEvent(claim_id=claim_id, seq=1, status="submitted", at=at, by=SYSTEM,
-                       note=_created_note(claim))
+    claimed = mark.model_copy(update={"outcome": "claimed", "claim_id": claim_id})
+    created = ClaimEvent(claim_id=claim_id, seq=1, status="submitted", at=at, by=SYSTEM, note=_created_note(claim))
+    insured_account = ports.claimants.account_of_insured(policy.insured_hash)
+    if estimate.payout_fen > plan.auto_claims.auto_approve_max_fen:  # staff decide, like any claim
+        claim = common.completed(claim, now, common.deadline(ports, now.date()))
+        if not _create(ports, claim, [created], claimed):
+            return {"read": 1, "skipped": 1}
+        common.notify(ports, claim, "submitted", created.note, insured_account=insured_account)
+        return {"read": 1, "created": 1, "review": 1}
+    return {"read": 1, "created": 1, **_approve_and_pay(ports, claim, created, claimed, policy, estimate, bill,
+                                                         insured_account, now)}
+
+
+def _approve_and_pay(ports: ClaimPorts, claim: Claim, created: ClaimEvent, claimed: SettlementMark,
+                     policy: ClaimPolicy, estimate, bill: dict[str, Any], insured_account, now: datetime) -> Counts:
+    """Within the plan's limit the system decides at once: the claim is created approved with its payment committed
+    — claim, timeline, the record's marker, the policy's year-to-date state, the paid-bill markers and the audit in
+    ONE transaction — and then the transfer is sent. With no payee (and something to pay) it is created approved,
+    waiting for one, and the member is told how to give one."""
+    from chalicelib.adapters.repositories.claims import SettlementPayment
+    from chalicelib.domain.claim_models import ClaimPayout, PaidBill
+    from chalicelib.domain.messages import message_for
+
+    at = iso(now)
+    path = ["under_review", "approved"]
+    decided = claim.model_copy(update={"completed_at": at, "decision_due": now.date()})
+    approved = decided.moved(path, at, reviewed_bills=[bill], approved_fen=estimate.payout_fen, approved_at=at,
+                             approved_by=SYSTEM.id, approved_ytd_before=common.figures(estimate.year_to_date_before))
+    events = [created, *common.events_for(claim, path, SYSTEM, now, None)]
+    payee = payment.payee_for(ports, approved, policy=policy, insured_account=insured_account)
+    if payee is None and estimate.payout_fen > 0:
+        note = message_for("CLAIM_PAYEE_NEEDED")
+        waiting = approved.model_copy(update={"member_note": note, "payout": ClaimPayout(
+            status="awaiting_payee", amount_fen=estimate.payout_fen)})
+        if not _create(ports, waiting, events, claimed):
+            return {"skipped": 1}
+        common.notify(ports, waiting, "approved", note, insured_account=insured_account)
+        return {}
+    payout = ClaimPayout(status="requested", amount_fen=estimate.payout_fen,
+                         idempotency_key=ClaimPayout.key(claim.claim_id, 1), requested_at=at)
+    committed = approved.model_copy(update={**(payee or {}), "payout": payout,
+                                            "ytd_before_payment": common.figures(estimate.year_to_date_before),
+                                            "ytd_after_payment": common.figures(estimate.year_to_date_after)})
+    audit = StaffAudit(claim_id=claim.claim_id, seq=committed.version, at=at, action="auto_approve_and_pay",
+                       by=SYSTEM, facts={"approved_fen": estimate.payout_fen, "settlement_id": claim.settlement_id,
+                                         "transfer_key": payout.idempotency_key,
+                                         "policy_version": (policy.version or 0) + 1})
+    commitment = SettlementPayment(
+        policy=policy, year_to_date_after=committed.ytd_after_payment, audit=audit,
+        paid_bills=[PaidBill(policy_id=policy.policy_id, fingerprint=m, claim_id=claim.claim_id, paid_at=at)
+                    for m in bill_markers(bill)])
+    if not _create(ports, committed, events, claimed, commitment):
+        return {"skipped": 1}
+    final = payment.send(ports, committed, now, policy=policy, insured_account=insured_account)
+    return {"paid": 1} if final.status == "paid" else {}
+
+
+def _create(ports: ClaimPorts, claim: Claim, events: list[ClaimEvent], mark: SettlementMark,
+            commitment=None) -> bool:
+    """False when the record was acted on meanwhile (another delivery got there first). A refusal for any other
+    reason (the policy's year-to-date state moved under a concurrent payment) raises, so the item is tried again
+    and recomputed."""
     try:
-        ports.claims.create_from_settlement(claim, event, mark.model_copy(update={"outcome": "claimed",
-                                                                                  "claim_id": claim_id}))
-    except ConditionFailed:  # the same record, handled concurrently by another worker: that one goes on
-        return {"read": 1, "skipped": 1}
-    common.notify(ports, claim, "submitted", event.note)
-    return {"read": 1, "created": 1, **_advance(ports, claim, plan.auto_claims.auto_approve_max_fen, now)}
+        ports.claims.create_from_settlement(claim, events, mark, commitment)
+    except ConditionFailed:
+        if ports.claims.settlement(mark.settlement_id) is not None:
+            return False
+        raise
+    return True
 
 
 def _continue(ports: ClaimPorts, seen: SettlementMark, now: datetime) -> Counts:

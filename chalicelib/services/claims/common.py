@@ -170,14 +170,18 @@ def missing_documents(claim: Claim, docs: Iterable[Document]) -> list[str]:
 
 
 # ---- notifications -------------------------------------------------------------------------------------------------
-def notify(ports: ClaimPorts, claim: Claim, status: str, note: str | None) -> None:
+UNKNOWN = object()  # "not looked up yet" (None is a real answer: the insured has no account)
+
+
+def notify(ports: ClaimPorts, claim: Claim, status: str, note: str | None, insured_account=UNKNOWN) -> None:
     """Tell the claimant (and the insured, when someone else claimed for them) that the status changed. The notice
     names the claim and its status only — no bill, amount of care, or bank detail."""
     from chalicelib.observability import logger
 
     try:
         recipients = [claim.claimant_account_id] if claim.claimant_account_id else []
-        insured_account = ports.claimants.account_of_insured(claim.insured_hash)
+        if insured_account is UNKNOWN:
+            insured_account = ports.claimants.account_of_insured(claim.insured_hash)
         if insured_account:
             recipients.append(insured_account)
         data = {"claim_id": claim.claim_id, "status": status,

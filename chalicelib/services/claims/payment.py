@@ -35,7 +35,7 @@ from chalicelib.domain.claim_models import (
     StaffAudit,
 )
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound
-from chalicelib.domain.messages import message_for
+from chalicelib.domain.messages import MESSAGES, message_for
 from chalicelib.services.claims import common
 from chalicelib.services.claims.ports import ClaimPorts
 from chalicelib.services.claims.queries import claim_summary
@@ -137,7 +137,7 @@ def commit(ports: ClaimPorts, claim: Claim, actor: Actor, now: datetime, outcome
     raise Conflict("CLAIM_BUSY")
 
 
-def send(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
+def send(ports: ClaimPorts, claim: Claim, now: datetime, policy=None, insured_account=common.UNKNOWN) -> Claim:
     """Ask the gateway for the committed transfer (its key makes a repeat harmless) and apply its answer."""
     from chalicelib.adapters.payout import PayoutRefused, PayoutUnavailable
     from chalicelib.domain.payout import Transfer
@@ -146,7 +146,7 @@ def send(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
     payout = claim.payout
     assert payout is not None and payout.idempotency_key is not None
     if payout.amount_fen == 0:  # nothing to transfer (e.g. the deductible took the bill): paid at once
-        return apply(ports, claim, None, now)
+        return apply(ports, claim, None, now, policy, insured_account)
     try:
         transfer = ports.payouts.transfer(_payee_of(ports, claim), payout.amount_fen, payout.idempotency_key,
                                           reference=claim.claim_id)
@@ -158,10 +158,11 @@ def send(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
         logger().error("payout refused by the gateway", extra={"claim_id": claim.claim_id, "code": exc.code})
         transfer = Transfer(transfer_id="", idempotency_key=payout.idempotency_key, amount_fen=payout.amount_fen,
                             status="failed", failure_code="BANK_REJECTED", requested_at=now, finished_at=now)
-    return apply(ports, claim, transfer, now)
+    return apply(ports, claim, transfer, now, policy, insured_account)
 
 
-def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime) -> Claim:
+def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime, policy=None,
+          insured_account=common.UNKNOWN) -> Claim:
     """The gateway's answer on the claim, in one conditional transaction; a claim moved meanwhile is re-read
     (someone else applied it). `transfer` None: nothing to transfer (0 fen)."""
     from chalicelib.plans import get_plan
@@ -184,12 +185,13 @@ def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime) -> Claim:
                                              "transfer_id": transfer.transfer_id if transfer else None})
             after = claim.moved(["paid"], at, paid_fen=payout.amount_fen, paid_at=at, payout=done)
             events = common.events_for(claim, ["paid"], SYSTEM, now, None)
-            policy = ports.claims.policy_for_claim(claim.policy_id)
+            if policy is None or policy.policy_id != claim.policy_id:
+                policy = ports.claims.policy_for_claim(claim.policy_id)  # its county and channel (disclosure)
             counter = disclosure.claim_paid_op(
                 get_plan(claim.plan_id), {"county": policy.county if policy else None,
                                           "payment_method": policy.payment_method if policy else None},
                 claim.claim_id, payout.amount_fen, without_application=claim.channel == "auto")
-            notice = ("paid", None)
+            notice = ("paid", MESSAGES["CLAIM_AUTO_PAID"] if claim.channel == "auto" else None)
         else:
             failed = payout.model_copy(update={"status": "failed", "failure_code": transfer.failure_code,
                                                "transfer_id": transfer.transfer_id or None, "finished_at": at})
@@ -204,7 +206,7 @@ def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime) -> Claim:
             claim = common.claim_or_404(ports, claim.claim_id)
             continue
         if notice is not None:
-            common.notify(ports, after, *notice)
+            common.notify(ports, after, *notice, insured_account=insured_account)
         return after
     raise Conflict("CLAIM_BUSY")
 
@@ -250,7 +252,8 @@ def sweep_one(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
 
 
 # ---- payees --------------------------------------------------------------------------------------------------------
-def payee_for(ports: ClaimPorts, claim: Claim, prefer_member: bool = False) -> dict[str, Any] | None:
+def payee_for(ports: ClaimPorts, claim: Claim, prefer_member: bool = False, *, policy=None,
+              insured_account=common.UNKNOWN) -> dict[str, Any] | None:
     """Where an automatic claim is paid: the insured's own payee account (`PUT /v1/me/payee`), else the
     social-security-card account the platform reports. A claim made by hand keeps the payee it was made with,
     unless `prefer_member` (a retry after a failed transfer) finds the insured gave a newer one. As claim fields
@@ -259,14 +262,15 @@ def payee_for(ports: ClaimPorts, claim: Claim, prefer_member: bool = False) -> d
         if claim.payee is not None and claim.payee_account_enc is not None else None
     if own is not None and not prefer_member:
         return own
-    account_id = ports.claimants.account_of_insured(claim.insured_hash)
+    account_id = ports.claimants.account_of_insured(claim.insured_hash) if insured_account is common.UNKNOWN \
+        else insured_account
     stored = ports.payees.get(account_id) if account_id else None
     if stored is not None:
         number = ports.cipher.decrypt(stored.account_number_enc, common.PAYEE_CONTEXT, stored.account_id)
         return _payee_fields(ports, stored.account_name, stored.bank_name, number)
     if own is not None:
         return own
-    person = _platform_person(ports, claim)
+    person = _platform_person(ports, claim, policy)
     ssc = getattr(person, "ssc_account", None) if person is not None else None
     if ssc is not None:
         return _payee_fields(ports, person.name, ssc.bank_name, ssc.account_number)
@@ -278,10 +282,11 @@ def _payee_fields(ports: ClaimPorts, name: str, bank: str, number: str) -> dict[
             "payee_account_enc": ports.cipher.encrypt(number, common.BANK_ACCOUNT_CONTEXT)}
 
 
-def _platform_person(ports: ClaimPorts, claim: Claim):
+def _platform_person(ports: ClaimPorts, claim: Claim, policy=None):
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
-    policy = ports.claims.policy_for_claim(claim.policy_id)
+    if policy is None or policy.policy_id != claim.policy_id:
+        policy = ports.claims.policy_for_claim(claim.policy_id)
     if policy is None or not policy.insured_id_enc:
         return None
     try:

@@ -56,6 +56,7 @@ def test_settlements_in_both_shapes_become_paid_automatic_claims_once(api):
     set_clock(api, "2020-12-10T10:00:00+08:00")
     policy_id, id_number = person_with_policy(api, "13700137201", 521)
     set_clock(api, "2021-05-10T09:00:00+08:00")
+    before = api.get("/v1/disclosure/lishui-2021").body["totals"]  # the server is shared with other e2e tests
 
     sandbox_id = push(api, id_number, W1)
     nat_id = f"NAT{uuid.uuid4().hex[:12].upper()}"
@@ -89,6 +90,16 @@ def test_settlements_in_both_shapes_become_paid_automatic_claims_once(api):
     feed(api)
     assert len([c for c in api.get("/v1/claims").body if c["channel"] == "auto"]) == 2
     assert api.get(f"/v1/policies/{policy_id}").body["year_to_date"]["paid_fen"] == 6_150_000
+
+    # disclosure: claims paid without an application, by county
+    figures = api.get("/v1/disclosure/lishui-2021").body
+    totals = figures["totals"]
+    assert (totals["claims_paid_auto"] - before["claims_paid_auto"], totals["claims_paid"] - before["claims_paid"],
+            totals["paid_fen"] - before["paid_fen"]) == (2, 2, 6_150_000)
+    assert totals["auto_claim_share"] is not None
+    # by county: the policy's county (the platform registered none here, so the city's "unregistered" row)
+    county = next(c for c in figures["by_county"] if c["county"] == "331100")
+    assert county["claims_paid_auto"] >= 2 and county["auto_claim_share"] is not None
 
     # the same bill by hand: refused at submission
     again = api.post("/v1/claims", {"policy_id": policy_id, "bills": [
@@ -129,8 +140,9 @@ def test_without_a_payee_the_member_is_told_and_paid_once_they_give_one(api):
     push(api, id_number, W4_1, day="2021-04-01")
     push(api, id_number, W4_2, day="2021-04-20")
     feed(api)
-    claims = sorted(api.get("/v1/claims").body, key=lambda c: c["submitted_at"])
-    assert [c["status"] for c in claims] == ["paid", "approved"], claims  # W4 bill 1 pays 0: nothing to transfer
+    claims = api.get("/v1/claims").body  # both created at the same instant: compare by amount, not by order
+    by_amount = sorted((c.get("approved_fen") or 0, c["status"]) for c in claims)
+    assert by_amount == [(0, "paid"), (900_000, "approved")], claims  # W4 bill 1 pays 0: nothing to transfer
     waiting = api.get(f"/v1/claims/{[c for c in claims if c['status'] == 'approved'][0]['claim_id']}").body
     assert waiting["payout"]["status"] == "awaiting_payee" and "收款账户" in waiting["member_note"]
     given = api.put("/v1/me/payee", {"account_name": "王建国", "bank_name": "中国工商银行",
