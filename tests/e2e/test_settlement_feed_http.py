@@ -80,6 +80,7 @@ def test_settlements_in_both_shapes_become_paid_automatic_claims_once(api):
     assert detail["payout"]["status"] == "succeeded" and detail["payee"]["account_number_masked"].endswith("4321")
     assert {u["category"] for u in detail["unplaced"]} == {"negative_list", "admission_list", "transfer_out"}
     assert "补充理赔" in detail["unplaced_note"]
+    assert detail["decision_due_note"] is None  # decided: no promise of a decision date on a paid claim
     assert [t["status"] for t in detail["timeline"]] == ["submitted", "under_review", "approved", "paid"]
     policy = api.get(f"/v1/policies/{policy_id}").body
     assert policy["year_to_date"]["paid_fen"] == 6_150_000, policy.get("year_to_date")

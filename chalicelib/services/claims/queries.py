@@ -28,7 +28,10 @@ def _deadline_view(claim: Claim, today: date) -> dict[str, Any]:
         note = MESSAGES["CLAIM_DEADLINE_NOT_STARTED"] if claim.status in rules.BEFORE_DECISION else None
         return {"decision_due": None, "decision_due_estimated": False, "decision_due_note": note, "overdue": False}
     due = claim.decision_due.isoformat()
-    note = message_for("CLAIM_DEADLINE_ESTIMATED" if claim.decision_due_estimated else "CLAIM_DEADLINE", due=due)
+    note = None  # decided: the promise of a decision by a date is no longer news
+    if claim.status in rules.BEFORE_DECISION:
+        note = message_for("CLAIM_DEADLINE_ESTIMATED" if claim.decision_due_estimated else "CLAIM_DEADLINE",
+                           due=due)
     overdue = claim.status in rules.BEFORE_DECISION and claim.decision_due < today
     return {"decision_due": due, "decision_due_estimated": claim.decision_due_estimated, "decision_due_note": note,
             "overdue": overdue}
