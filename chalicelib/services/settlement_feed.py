@@ -122,12 +122,14 @@ def reconcile_day(ports: ClaimPorts, day, now: datetime) -> dict[str, int]:
         if claim is None or payout is None:
             counts["differences"] += 1
             logger().warning("payout reconciliation: a transfer for no claim of ours",
-                             extra={"transfer_id": transfer.transfer_id, "amount_fen": transfer.amount_fen})
+                             extra={"reconciliation_difference": "payout", "transfer_id": transfer.transfer_id,
+                                    "amount_fen": transfer.amount_fen})
             continue
         if transfer.amount_fen != payout.amount_fen:
             counts["differences"] += 1
             logger().warning("payout reconciliation: amount differs", extra={
-                "claim_id": claim.claim_id, "transfer_fen": transfer.amount_fen, "claim_fen": payout.amount_fen})
+                "reconciliation_difference": "payout", "claim_id": claim.claim_id, "transfer_fen": transfer.amount_fen,
+                "claim_fen": payout.amount_fen})
             continue
         if transfer.idempotency_key == payout.idempotency_key and payout.status in ("requested", "processing") \
                 and transfer.final:

@@ -173,6 +173,7 @@ class HuiminbaoStack(cdk.Stack):
         self._document_upload_events()
         self._alarms()
         self._account_security()
+        self._reconciliation_alarm()
         self._outputs()
         self._nag_suppressions()
 
@@ -671,6 +672,28 @@ class HuiminbaoStack(cdk.Stack):
                       statistic="Sum", period=FIVE_MINUTES),
             self.params.security_events_threshold,
             "Throttled identity binding or login attempts (guessing, SMS flooding): look at the security_event lines",
+        )
+
+    def _reconciliation_alarm(self) -> None:
+        """The daily reconciliations (对账: the payout gateway's statement, the 医保 platform's account statement) log
+        each difference they cannot explain as a `{"reconciliation_difference": <which>}` line (no personal data):
+        any one is a staff matter the same morning."""
+        for lid in self.function_ids:
+            group = self.node.find_child(f"{lid}LogGroup")
+            logs.MetricFilter(
+                self, f"{lid}ReconciliationDifferences", log_group=group,  # type: ignore[arg-type]
+                metric_namespace=f"{APP_NAME}/{self.params.name}/reconciliation",
+                metric_name="ReconciliationDifferences",
+                filter_pattern=logs.FilterPattern.exists("$.reconciliation_difference"), metric_value="1",
+                default_value=0,
+            )
+        self._alarm(
+            "ReconciliationDifferencesAlarm",
+            cw.Metric(namespace=f"{APP_NAME}/{self.params.name}/reconciliation",
+                      metric_name="ReconciliationDifferences", statistic="Sum", period=FIVE_MINUTES),
+            1,
+            "A reconciliation found money we cannot explain (a transfer or deduction for nothing of ours, or an amount "
+            "that differs): look at the reconciliation_difference lines",
         )
 
     def _gateway_responses(self) -> None:

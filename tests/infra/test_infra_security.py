@@ -92,3 +92,12 @@ def test_security_events_are_counted_and_alarmed(real):
     alarms = [a for a in resources(template, "AWS::CloudWatch::Alarm").values()
               if a["Properties"].get("MetricName") == "SecurityEvents"]
     assert len(alarms) == 1 and alarms[0]["Properties"]["AlarmActions"]
+
+
+def test_reconciliation_differences_are_counted_and_alarmed(real):
+    template = real.template("prod")
+    filters = resources(template, "AWS::Logs::MetricFilter").values()
+    assert any("reconciliation_difference" in f["Properties"]["FilterPattern"] for f in filters)
+    alarms = [a for a in resources(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "ReconciliationDifferences"]
+    assert len(alarms) == 1 and alarms[0]["Properties"]["AlarmActions"] and alarms[0]["Properties"]["Threshold"] == 1

@@ -294,3 +294,44 @@ def test_a_bill_paid_by_hand_first_makes_the_record_a_skip(world):
     world.publish(W1)
     assert world.run() == {"read": 1, "skipped": 1}
     assert len(world.repo.claims) == 1
+
+
+# ---- payout_reconciliation (the daily 对账 of the gateway's statement against our claims) --------------------------
+def test_reconciliation_applies_a_transfer_we_never_heard_back_about_and_only_once(world):
+    from chalicelib.services.settlement_feed import reconcile_day
+
+    world.person()
+    world.ports.payouts.fail_next("transfer", "after")  # the bank paid; the answer was lost
+    world.publish(W1)
+    world.run()
+    assert _only_claim(world).payout.status == "requested"
+    counts = reconcile_day(world.ports, NOW.date(), NOW)
+    assert counts == {"transfers": 1, "matched": 0, "applied": 1, "differences": 0}
+    claim = _only_claim(world)
+    assert (claim.status, claim.paid_fen) == ("paid", 4_650_000)
+    assert reconcile_day(world.ports, NOW.date(), NOW) == {"transfers": 1, "matched": 1, "applied": 0,
+                                                           "differences": 0}
+    assert len(world.ports.payouts.transfers) == 1 and _only_claim(world).status == "paid"
+
+
+def test_reconciliation_reports_a_transfer_for_no_claim_and_an_amount_that_differs(world, caplog):
+    from chalicelib.domain.payout import Payee as TransferPayee
+    from chalicelib.services.settlement_feed import reconcile_day
+
+    world.person()
+    world.publish(W1)
+    world.run()
+    claim = _only_claim(world)
+    assert claim.status == "paid"
+    # a transfer nobody of ours asked for, and our record of the claim's amount disagreeing with the bank's
+    stranger = TransferPayee(account_name="李四", bank_name="中国银行", account_number="6216610000000009")
+    world.ports.payouts.transfer(stranger, 12_300, "manual-1", "not-a-claim")
+    world.repo.claims[claim.claim_id] = claim.model_copy(update={"payout": claim.payout.model_copy(
+        update={"amount_fen": 4_650_001})})
+    with caplog.at_level("WARNING"):
+        counts = reconcile_day(world.ports, NOW.date(), NOW)
+    assert counts == {"transfers": 2, "matched": 0, "applied": 0, "differences": 2}
+    logged = " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert "payout reconciliation" in logged
+    assert sum(1 for r in caplog.records if getattr(r, "reconciliation_difference", None) == "payout") >= 2
+    assert "6216610000000009" not in logged and ID not in logged and "王小明" not in logged
