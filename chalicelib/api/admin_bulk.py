@@ -69,6 +69,8 @@ class StartedOut(ResponseModel):
 class BulkCounts(ResponseModel):
     rows: int
     issued: int
+    taken_over: int = Field(description="of issued: self-paid policies whose premium the payer took over "
+                                        "(DOMAIN §10.4; the member's payment refunded)")
     already_covered: int
     refused: int
     awaiting_payment: int = Field(description="collective rows screened and waiting for the transfer")

@@ -42,7 +42,7 @@ MAX_FILE_ROWS = 500_000
 # Which staff role may submit which funding (their token also names the cities they act for).
 ROLE_FOR_FUNDING: dict[str, str] = {"subsidy": "bureau", "collective": "insurer_admin"}
 
-RowCode = Literal["ISSUED", "ALREADY_COVERED", "DUPLICATE_ROW", "ID_NUMBER_INVALID", "ID_NUMBER_AS_NUMBER",
+RowCode = Literal["ISSUED", "TAKEN_OVER", "ALREADY_COVERED", "DUPLICATE_ROW", "ID_NUMBER_INVALID", "ID_NUMBER_AS_NUMBER",
                   "NAME_INVALID", "PERSON_NOT_FOUND_IN_PLATFORM", "NOT_IN_PLAN_CITY", "BASIC_TYPE_NOT_ADMITTED",
                   "BASIC_INSURANCE_SUSPENDED", "EXCLUDED_PROGRAMME", "GROUP_NOT_ADMITTED", "ROW_INCOMPLETE"]
 
@@ -239,6 +239,7 @@ class BatchCounts(BaseModel):
     already_covered: int = 0
     refused: int = 0
     eligible: int = 0  # collective rows screened and waiting for the transfer
+    taken_over: int = 0  # of `issued`: self-paid policies whose premium the county government took over (§10.4)
 
     @property
     def screened(self) -> int:
@@ -257,6 +258,25 @@ def settled_status(batch: Batch, counts: BatchCounts) -> str | None:
     if batch.status == "issuing" and counts.eligible == 0 and counts.final >= batch.row_count:
         return "issued"
     return None
+
+
+SELF_PAID_METHODS = ("wechat_pay", "personal_account")
+
+
+def takes_over(funding: str, plan: Plan, payment_method: str, already_taken_over: bool) -> bool:
+    """DOMAIN §10.4: a subsidised list's person who had already paid for their own cover keeps that policy, the
+    government takes over its premium and the payment is refunded — when the plan says so (on by default). A policy
+    bought by an organisation, or taken over already, stays as it is (the row is ALREADY_COVERED)."""
+    return (funding == "subsidy" and plan.bulk_enrolment.take_over_self_paid
+            and payment_method in SELF_PAID_METHODS and not already_taken_over)
+
+
+def row_counters(code: str) -> tuple[str, ...]:
+    """The counts a row outcome adds to: a takeover is `issued` (the person is covered at the payer's expense:
+    `rows = issued + already_covered + refused` holds and the amount counts it) and also `taken_over`."""
+    if code == "TAKEN_OVER":
+        return ("issued", "taken_over")
+    return (row_code_counter(code),)
 
 
 def row_code_counter(code: str) -> str:

@@ -162,6 +162,7 @@ MESSAGES: dict[str, str] = {
     "BULK_ROWS_REQUIRED": "名单不能为空:请在 rows 中至少提供一行(每次最多 {max_rows} 行)。",
     "BULK_BATCH_NOT_FOUND": "未找到该名单批次。",
     "BULK_NOT_COLLECTIVE": "只有集体投保名单需要确认到账。",
+    "TAKEN_OVER": "{who}已自行参保{plan_name},保单保留,保费改由政府代缴,已缴保费原路退回。",
     "BULK_FILE_NOT_UPLOADED": "尚未收到名单文件:请先按返回的上传地址上传文件,再开始处理。",
     # --- 免申即享: settlement records (DOMAIN §11) ------------------------------------------------------------
     "SETTLEMENT_SUMS_MISMATCH": "结算单金额不平:医疗费总额不等于各项基金支付与个人负担之和,转人工审核,暂不赔付。",
@@ -192,6 +193,7 @@ MESSAGES: dict[str, str] = {
     "ORDER_FAILED_CANNOT_START": "支付到账时已无法在本年度内开始保障,本单未出单,款项全额退回。",
     "POLICY_ALREADY_STARTED": "保障已于 {benefit_start} 开始,开始后不能退保。",
     "POLICY_ALREADY_CANCELLED": "该保单已退保。",
+    "POLICY_TAKEN_OVER": "该保单的保费已由政府参保资助代缴,您已缴的保费已原路退回,保障不变,无需退保。",
     "POLICY_CHANGED_RETRY": "保单信息刚刚发生了变化,请刷新后重试。",
     "WECHAT_NOTIFY_REJECTED": "通知验证未通过({reason})。",
     "WECHAT_NOTIFY_MISMATCH": "通知内容与订单不符({field})。",

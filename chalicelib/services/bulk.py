@@ -37,6 +37,7 @@ class BulkPorts:
     table: Table
     platform: Any
     cipher: Any
+    wechat: Any = None  # refunds of self-paid premiums the government takes over (DOMAIN §10.4)
 
     @property
     def batches(self) -> BulkRepository:
@@ -46,7 +47,7 @@ class BulkPorts:
 def ports() -> BulkPorts:
     from chalicelib import deps
 
-    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher())
+    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher(), wechat=deps.wechat_pay())
 
 
 def _plan(plan_id: str) -> Plan:
@@ -278,8 +279,9 @@ def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: da
     refused = rules.platform_refusal(screened, plan, person)
     if refused is not None:
         return _record(p, batch, n, refused, issuing_phase)
-    if found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"]))) is not None:
-        return _record(p, batch, n, _already_covered(plan, screened), issuing_phase)
+    marker = found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"])))
+    if marker is not None:
+        return _covered_already(p, batch, plan, screened, marker, issuing_phase, now)
     if batch.funding == "collective" and not issuing_phase:
         return _record(p, batch, n, rules.ELIGIBLE, False)
     previous = found.get(_k(keys.cover_marker(plan.previous_plan_id, row["id_hash"]))) if plan.previous_plan_id \
@@ -355,10 +357,59 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
         reasons = exc.reasons
         if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
             return "skipped"  # this row was handled by another delivery
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return _record(p, batch, row.row, _already_covered(plan, row), replaces)  # covered meanwhile
+        if reasons and reasons[0] == "ConditionalCheckFailed":  # covered meanwhile (an order, another list)
+            marker = p.table.get(keys.cover_marker(plan.plan_id, stored["id_hash"])) or {}
+            return _covered_already(p, batch, plan, row, marker, replaces, now)
         raise
     return "issued"
+
+
+def _covered_already(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, marker: dict[str, Any],
+                     replaces: bool, now: datetime) -> str:
+    """The row's person holds this plan's cover already: the government takes over a self-paid policy (§10.4);
+    anything else (another list's policy, an organisation's, an order still being paid) is ALREADY_COVERED."""
+    from chalicelib.adapters.repositories.policies import policy_of
+    from chalicelib.domain.order_lifecycle import COVER_ISSUED
+
+    item = p.table.get(keys.policy(marker["policy_id"])) if marker.get("state") == COVER_ISSUED else None
+    policy = policy_of(item) if item else None
+    if policy is None or policy.status != "active" or not rules.takes_over(
+            batch.funding, plan, policy.payment_method, policy.taken_over is not None):
+        return _record(p, batch, row.row, _already_covered(plan, row), replaces)
+    return _take_over(p, batch, plan, row, policy, replaces, now)
+
+
+def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, policy, replaces: bool,
+               now: datetime) -> str:
+    """DOMAIN §10.4, one transaction: the policy stays and is paid by the county government from now on (channel
+    `subsidy`, with whom and which row), the refund of the member's premium is recorded (the orders' refund
+    path), the row's outcome TAKEN_OVER (written once: it is the row's idempotency record) and its counts, and
+    the disclosure counters move the policy from the member's channel to the subsidy's. Then the refund is sent;
+    if the channel does not answer, the scheduled reconciliation sends it again (same refund id: paid once)."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services import disclosure
+    from chalicelib.services.orders.cancellation import _execute_refund, pending_refund
+
+    order = p.table.get(keys.order(policy.order_id))
+    if order is None:  # an order every personal policy has; without it nothing can be refunded: leave it be
+        return _record(p, batch, row.row, _already_covered(plan, row), replaces)
+    stored = policy.model_dump()
+    refund = pending_refund(stored, order, f"RT{policy.policy_id[3:]}", "takeover", now)
+    taken = {"batch_id": batch.batch_id, "row": row.row, "payer_name": batch.payer.name,
+             "payer_county": batch.payer.county, "previous_payment_method": policy.payment_method,
+             "refund_id": refund["refund_id"], "at": iso(now)}
+    ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), TxOp.put(refund),
+           *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
+                                  policy_id=policy.policy_id, refund_id=refund["refund_id"]),
+           *disclosure.takeover_ops(plan, stored, batch.funding)]
+    try:
+        p.table.transact(ops)
+    except ConditionFailed as exc:
+        if len(exc.reasons) > 2 and exc.reasons[2] == "ConditionalCheckFailed":
+            return "skipped"  # this row was handled by another delivery
+        raise  # the policy changed meanwhile (cancelled, taken over by another list): the row is tried again
+    _execute_refund(p, refund, now)
+    return "taken_over"
 
 
 # ---- POST …/{batch_id}/payment-received ---------------------------------------------------------------------
@@ -415,7 +466,8 @@ def view(p: BulkPorts, principal, batch_id: str, cursor: str | None = None, limi
     refused, next_row = p.batches.refused_page(batch_id, limit, after)
     return {"batch_id": batch.batch_id, "plan_id": batch.plan_id, "funding": batch.funding, "status": batch.status,
             "payer": batch.payer.model_dump(exclude_none=True),
-            "counts": {"rows": batch.row_count, "issued": counts.issued, "already_covered": counts.already_covered,
+            "counts": {"rows": batch.row_count, "issued": counts.issued, "taken_over": counts.taken_over,
+                       "already_covered": counts.already_covered,
                        "refused": counts.refused, "awaiting_payment": counts.eligible},
             # collective: what the organisation owes for its eligible rows; subsidy: what the county government pays
             "amount_fen": (batch.amount_fen or 0) if batch.funding == "collective"

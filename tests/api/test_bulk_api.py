@@ -79,7 +79,7 @@ def test_a_bureau_list_issues_the_valid_rows_and_reports_every_other_with_its_re
     status, view = batch(client, bureau(), accepted["batch_id"])
     assert status == 200, view
     assert view["status"] == "done"
-    assert view["counts"] == {"rows": 7, "issued": 2, "already_covered": 1, "refused": 4, "awaiting_payment": 0}
+    assert view["counts"] == {"rows": 7, "issued": 2, "taken_over": 0, "already_covered": 1, "refused": 4, "awaiting_payment": 0}
     assert view["counts"]["rows"] == sum(view["counts"][k] for k in ("issued", "already_covered", "refused"))
     assert view["amount_fen"] == 2 * 10700
     codes = {r["row"]: r["code"] for r in view["refused"]}
@@ -170,7 +170,7 @@ def test_a_collective_list_waits_for_a_second_staff_member_to_confirm_the_transf
     batch_id = accepted["batch_id"]
     _, view = batch(client, creator, batch_id)
     assert view["status"] == "awaiting_payment"
-    assert view["counts"] == {"rows": 4, "issued": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 3}
+    assert view["counts"] == {"rows": 4, "issued": 0, "taken_over": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 3}
     assert view["amount_fen"] == 3 * 10700
 
     status, refused = call(client, "POST", f"{URL}/{batch_id}/payment-received", creator, {})
@@ -182,7 +182,7 @@ def test_a_collective_list_waits_for_a_second_staff_member_to_confirm_the_transf
     assert status == 200, done
     _, view = batch(client, creator, batch_id)
     assert view["status"] == "done" and view["confirmed_by"] == "admin-b"
-    assert view["counts"] == {"rows": 4, "issued": 3, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
+    assert view["counts"] == {"rows": 4, "issued": 3, "taken_over": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
     # confirming again issues nothing twice
     assert call(client, "POST", f"{URL}/{batch_id}/payment-received", other, {})[1]["counts"]["issued"] == 3
 
@@ -266,9 +266,91 @@ def test_a_list_sent_as_a_gbk_csv_file_is_uploaded_then_started(client, people):
     assert (status, started) == (200, {"status": "running", "row_count": 3}), started
     _, view = batch(client, bureau(), batch_id)
     assert view["status"] == "done"
-    assert view["counts"] == {"rows": 3, "issued": 2, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
+    assert view["counts"] == {"rows": 3, "issued": 2, "taken_over": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
     assert [(r["row"], r["code"]) for r in view["refused"]] == [(4, "DUPLICATE_ROW")]  # the sheet's own row number
     # the file (ID numbers in clear) is gone once its rows are stored encrypted; a second start changes nothing
     assert s3.list_objects_v2(Bucket=get_settings().bucket_name, Prefix=object_key).get("KeyCount", 0) == 0
     assert call(client, "POST", start_url, bureau(), {})[1]["row_count"] == 3
     assert batch(client, bureau(), batch_id)[1]["counts"] == view["counts"]
+
+
+def test_a_listed_person_who_paid_for_themselves_keeps_the_policy_and_is_refunded_once(client, people):
+    """DOMAIN §10.4: the government takes over the premium of a self-paid policy; the row counts as issued (and
+    taken over), the member's payment goes back through the orders' refund path, exactly once."""
+    from chalicelib import deps
+    from tests.orders_support import Family
+
+    payer = Family(client, phone="13900000450")
+    status, order = payer.order(["self"], plan_id="lishui-2022")
+    assert status == 201, order
+    own_policy = order["policies"][0]["policy_id"] if "policies" in order else order["policy_ids"][0]
+    paid = payer.balances()
+    assert len(paid["deductions"]) == 1 and paid["refunds"] == []
+    _, before = call(client, "GET", "/v1/disclosure/lishui-2022", {})
+
+    (a, id_a), _, _ = people["valid"]
+    rows = [{"name": "王建国", "id_number": payer.id_number, "group": "低保"}, {"name": a, "id_number": id_a}]
+    status, accepted = submit(client, bureau(), subsidy_body(rows))
+    assert status == 202, accepted
+    _, view = batch(client, bureau(), accepted["batch_id"])
+    assert view["counts"] == {"rows": 2, "issued": 2, "taken_over": 1, "already_covered": 0, "refused": 0,
+                              "awaiting_payment": 0}
+    assert view["refused"] == [] and view["amount_fen"] == 2 * 10700  # the county pays for both
+
+    # the same policy, now paid by the county government; the premium went back to the personal account
+    _, policies = call(client, "GET", "/v1/policies", payer.headers)
+    mine = [p for p in policies if p["plan_id"] == "lishui-2022"]
+    assert [p["policy_id"] for p in mine] == [own_policy]
+    stored = deps.table().get({"PK": f"POLICY#{own_policy}", "SK": "POLICY"})
+    assert stored["payment_method"] == "subsidy"
+    assert stored["taken_over"]["batch_id"] == accepted["batch_id"]
+    assert stored["taken_over"]["previous_payment_method"] == "personal_account"
+    refunded = payer.balances()
+    assert [r["amount_fen"] for r in refunded["refunds"]] == [10700]
+    assert refunded["account_current_fen"] == 50000
+
+    # disclosure moves the policy from the member's channel to the subsidy's (enrolled unchanged overall)
+    _, after = call(client, "GET", "/v1/disclosure/lishui-2022", {})
+    channels = {c["channel"]: c["enrolled"] for c in after["by_channel"]}
+    was = {c["channel"]: c["enrolled"] for c in before["by_channel"]}
+    assert channels.get("personal_account", 0) == was.get("personal_account", 0) - 1
+    assert channels["subsidy"] == was.get("subsidy", 0) + 2
+
+    # nothing twice: the row again (redelivered), the same person on another list, a cancellation
+    p = bulk_ports()
+    stored_row = next(p.batches.rows(accepted["batch_id"], 1))
+    assert bulk_handle(p, accepted["batch_id"], stored_row) == "skipped"
+    status, second = submit(client, bureau(), subsidy_body(rows[:1]))
+    _, second_view = batch(client, bureau(), second["batch_id"])
+    assert [r["code"] for r in second_view["refused"]] == ["ALREADY_COVERED"]
+    status, cancelled = call(client, "POST", f"/v1/policies/{own_policy}/cancel", payer.headers, {},
+                             key=uuid.uuid4().hex)
+    assert status == 409 and cancelled["code"] == "POLICY_TAKEN_OVER"
+    assert len(payer.balances()["refunds"]) == 1
+
+
+def test_a_collective_list_never_takes_over_a_self_paid_policy(client, people, clock):
+    from tests.orders_support import Family
+
+    payer = Family(client, phone="13900000451")
+    assert payer.order(["self"], plan_id="lishui-2022")[0] == 201
+    creator = staff("insurer_admin", "admin-a", [LISHUI])
+    _, accepted = submit(client, creator, {"plan_id": "lishui-2022", "funding": "collective",
+                                           "payer": {"name": "丽水某某有限公司", "credit_code": CREDIT_CODE},
+                                           "rows": [{"name": "王建国", "id_number": payer.id_number}]})
+    _, view = batch(client, creator, accepted["batch_id"])
+    assert [r["code"] for r in view["refused"]] == ["ALREADY_COVERED"]
+    assert payer.balances()["refunds"] == []
+
+
+def bulk_ports():
+    from chalicelib.services import bulk
+
+    return bulk.ports()
+
+
+def bulk_handle(p, batch_id: str, row: dict) -> str:
+    from chalicelib import deps
+    from chalicelib.services import bulk
+
+    return bulk.handle(p, batch_id, "screen", row, deps.clock().now())

@@ -58,7 +58,7 @@ def test_a_bureau_list_and_a_collective_list_over_http(api, another_api):
     assert accepted.status == 202 and accepted.body["row_count"] == 6, accepted.body
     view = api.get(f"{URL}/{accepted.body['batch_id']}", headers=bureau)
     assert view.status == 200 and view.body["status"] == "done", view.body
-    assert view.body["counts"] == {"rows": 6, "issued": 2, "already_covered": 1, "refused": 3,
+    assert view.body["counts"] == {"rows": 6, "issued": 2, "taken_over": 0, "already_covered": 1, "refused": 3,
                                    "awaiting_payment": 0}
     assert {r["row"]: r["code"] for r in view.body["refused"]} == {
         2: "ID_NUMBER_INVALID", 4: "DUPLICATE_ROW", 5: "NOT_IN_PLAN_CITY", 6: "ALREADY_COVERED"}

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import Table, TxOp
-from chalicelib.domain.bulk import Batch, BatchCounts, RowRefusal, row_code_counter
+from chalicelib.domain.bulk import Batch, BatchCounts, RowRefusal, row_counters
 
 CHUNK_ROWS = 500  # ~300 bytes a row: ~150 KB per item, well under DynamoDB's 400 KB
 COUNT_SHARDS = 16
@@ -92,8 +92,7 @@ class BulkRepository:
             put = TxOp.put(item, condition="code = :eligible", values={":eligible": "ELIGIBLE"})
         else:
             put = TxOp.put(item)
-        counter = row_code_counter(code)
-        adds = {counter: 1}
+        adds = dict.fromkeys(row_counters(code), 1)
         if replaces_eligible:
             adds["eligible"] = adds.get("eligible", 0) - 1
         update = "ADD " + ", ".join(f"{name} :{name}" for name in adds)
