@@ -163,6 +163,7 @@ MESSAGES: dict[str, str] = {
     "BULK_BATCH_NOT_FOUND": "未找到该名单批次。",
     "BULK_NOT_COLLECTIVE": "只有集体投保名单需要确认到账。",
     "TAKEN_OVER": "{who}已自行参保{plan_name},保单保留,保费改由政府代缴,已缴保费原路退回。",
+    "BULK_BATCH_EXPIRED": "该名单提交已超过 {days} 天保留期,名单数据已删除,请重新提交名单。",
     "BULK_FILE_NOT_UPLOADED": "尚未收到名单文件:请先按返回的上传地址上传文件,再开始处理。",
     # --- 免申即享: settlement records (DOMAIN §11) ------------------------------------------------------------
     "SETTLEMENT_SUMS_MISMATCH": "结算单金额不平:医疗费总额不等于各项基金支付与个人负担之和,转人工审核,暂不赔付。",

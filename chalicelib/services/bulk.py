@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import keys
@@ -99,7 +99,7 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
               for n, r in enumerate(rows, start=1)]
     screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
     batch_id = batch_id_for(principal, idempotency_key)
-    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened], _expires_at(plan, today))
     batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
                         payer=payer, status="running", row_count=len(screened), chunks=chunks,
                         created_by=principal.subject, created_at=iso(now), accepted_on=today)
@@ -131,7 +131,9 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
     from chalicelib.services import idempotency
 
     batch_id = batch_id_for(principal, idempotency_key)
-    key = f"bulk-lists/{batch_id}.{fmt}"
+    from chalicelib.adapters.list_uploads import list_key
+
+    key = list_key(plan.plan_id, batch_id, fmt)
     batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
                         payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
                         created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
@@ -171,7 +173,8 @@ def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, An
         raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
     today = now.astimezone(CHINA_TZ).date()
     screened = rules.screen_rows(listed, today)
-    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened],
+                                  _expires_at(_plan(batch.plan_id), today))
     target = rules.next_status(batch.status, "uploaded", batch.funding)
     p.batches.move(batch, target, row_count=len(screened), chunks=chunks, accepted_on=today.isoformat(),
                    started_at=iso(now))
@@ -180,6 +183,13 @@ def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, An
     _ensure_run(p, batch_id, "screen")
     current = p.batches.get(batch_id) or batch
     return {"status": "running", "row_count": current.row_count}
+
+
+def _expires_at(plan: Plan, accepted_on: date) -> int:
+    """When the batch's stored rows and its refused-rows report are deleted (table TTL, epoch seconds): the plan's
+    retention period after the list was accepted (DOMAIN §10.4). Policies, counts and the batch record stay."""
+    end = accepted_on + timedelta(days=plan.bulk_enrolment.retention_days)
+    return int(datetime.combine(end, time.min, CHINA_TZ).timestamp())
 
 
 def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:
@@ -308,7 +318,8 @@ def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
 
 def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal | str, replaces: bool) -> str:
     try:
-        p.table.transact(p.batches.outcome_ops(batch.batch_id, outcome, n, replaces_eligible=replaces))
+        p.table.transact(p.batches.outcome_ops(batch.batch_id, outcome, n, replaces_eligible=replaces,
+                                               expires_at=_expires_at(_plan(batch.plan_id), batch.accepted_on)))
     except ConditionFailed:
         return "skipped"  # another delivery recorded this row first
     code = outcome.code if isinstance(outcome, rules.RowRefusal) else outcome
@@ -349,7 +360,8 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
     counted = {"order_id": f"{batch.batch_id}#{row.row}", "payment_method": batch.funding,
                "premium_fen": plan.premium_fen, "insured": [{"platform": {"county": person.county}}]}
     ops = [marker, PolicyRepository.issue_op(policy),
-           *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id),
+           *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id,
+                                  expires_at=_expires_at(plan, batch.accepted_on)),
            *disclosure.issuance_ops(plan, counted)]
     try:
         p.table.transact(ops)
@@ -400,7 +412,8 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
              "refund_id": refund["refund_id"], "at": iso(now)}
     ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), TxOp.put(refund),
            *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
-                                  policy_id=policy.policy_id, refund_id=refund["refund_id"]),
+                                  policy_id=policy.policy_id, refund_id=refund["refund_id"],
+                                  expires_at=_expires_at(plan, batch.accepted_on)),
            *disclosure.takeover_ops(plan, stored, batch.funding)]
     try:
         p.table.transact(ops)
@@ -420,6 +433,9 @@ def confirm_payment(p: BulkPorts, principal, batch_id: str, now: datetime) -> di
     batch = _settle(p, batch)
     if batch.status == "awaiting_payment":
         rules.check_confirmer(batch.created_by, principal.subject)
+        plan = _plan(batch.plan_id)
+        if now.timestamp() >= _expires_at(plan, batch.accepted_on):  # its stored rows are gone (TTL): submit anew
+            raise Conflict("BULK_BATCH_EXPIRED", days=plan.bulk_enrolment.retention_days)
         target = rules.next_status(batch.status, "payment_received", batch.funding)
         p.batches.move(batch, target, confirmed_by=principal.subject,
                        confirmed_on=now.astimezone(CHINA_TZ).date().isoformat(), confirmed_at=iso(now))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -251,7 +251,8 @@ def test_a_list_sent_as_a_gbk_csv_file_is_uploaded_then_started(client, people):
     key = uuid.uuid4().hex
     status, accepted = submit(client, bureau(), body, key=key)
     assert status == 202, accepted
-    assert accepted["status"] == "awaiting_upload" and accepted["upload"]["fields"]["key"].endswith(".csv")
+    assert accepted["status"] == "awaiting_upload"
+    assert accepted["upload"]["fields"]["key"] == f"bulk-lists/lishui-2022/{accepted['batch_id']}.csv"
     batch_id = accepted["batch_id"]
     start_url = f"{URL}/{batch_id}/start"
     status, early = call(client, "POST", start_url, bureau(), {})
@@ -354,3 +355,29 @@ def bulk_handle(p, batch_id: str, row: dict) -> str:
     from chalicelib.services import bulk
 
     return bulk.handle(p, batch_id, "screen", row, deps.clock().now())
+
+
+def test_stored_rows_and_the_refused_rows_report_expire_after_the_plans_retention_period(client, people, clock):
+    """DOMAIN §10.4: the list's rows (encrypted IDs) and its report (masked IDs) carry the table's TTL — the plan's
+    retention period after acceptance; a collective list unconfirmed by then cannot be confirmed any more."""
+    from chalicelib import deps
+    from chalicelib.adapters.schema import TTL_ATTRIBUTE
+    from chalicelib.plans import get_plan
+
+    days = get_plan("lishui-2022").bulk_enrolment.retention_days
+    expected = int((datetime(2021, 11, 15, tzinfo=CHINA_TZ) + timedelta(days=days)).timestamp())
+    (a, id_a), _, _ = people["valid"]
+    _, accepted = submit(client, bureau(), subsidy_body([{"name": a, "id_number": id_a}, {"name": "某", "id_number": "1"}]))
+    partition = deps.table().query_all("PK", f"BULK#{accepted['batch_id']}")
+    expiring = {i["SK"].split("#")[0]: i.get(TTL_ATTRIBUTE) for i in partition if i["SK"] != "BATCH"}
+    assert expiring == {"CHUNK": expected, "ROW": expected}
+    batch_item = deps.table().get({"PK": f"BULK#{accepted['batch_id']}", "SK": "BATCH"})
+    assert TTL_ATTRIBUTE not in batch_item  # the batch and its counts stay; so do the policies
+
+    creator, other = staff("insurer_admin", "admin-a", [LISHUI]), staff("insurer_admin", "admin-b", [LISHUI])
+    _, collective = submit(client, creator, {"plan_id": "lishui-2022", "funding": "collective",
+                                             "payer": {"name": "丽水某某有限公司", "credit_code": CREDIT_CODE},
+                                             "rows": [{"name": n, "id_number": i} for n, i in people["valid"][1:]]})
+    clock.set(datetime(2021, 11, 15, tzinfo=CHINA_TZ) + timedelta(days=days, hours=1))
+    status, refused = call(client, "POST", f"{URL}/{collective['batch_id']}/payment-received", other, {})
+    assert status == 409 and refused["code"] == "BULK_BATCH_EXPIRED"
