@@ -63,5 +63,16 @@ class S3ListUploads:
                 return None
             raise
 
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3().head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
     def delete(self, key: str) -> None:
         self._s3().delete_object(Bucket=self.bucket, Key=key)

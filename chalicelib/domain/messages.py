@@ -141,6 +141,7 @@ MESSAGES: dict[str, str] = {
     "BULK_STATUS_AWAITING_PAYMENT": "等待确认到账",
     "BULK_STATUS_ISSUING": "正在出单",
     "BULK_STATUS_DONE": "已完成",
+    "BULK_STATUS_FAILED": "名单文件无法读取,未处理",
     "BULK_CONFIRMER_IS_CREATOR": "到账确认须由创建该名单以外的另一位经办人员操作。",
     "BULK_HEADER_INVALID": "名单文件第 1 行须为表头,至少包含“姓名”和“身份证号码”两列(可选“类别”列)。",
     "BULK_FILE_UNREADABLE": "名单文件无法读取:{reason}。",

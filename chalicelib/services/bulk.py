@@ -80,7 +80,9 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     scope = f"{principal.subject}#{SCOPE}"
     previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
     if previous is not None:
-        _ensure_run(p, previous["body"]["batch_id"], "screen")  # the first request may have stopped before it
+        stored = p.batches.get(previous["body"]["batch_id"])
+        if stored is not None:
+            _resume(p, stored)  # the first request may have stopped before it
         return previous["status"], previous["body"]
     plan = _plan(body["plan_id"])
     funding = body["funding"]
@@ -154,35 +156,67 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
 
 
 def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, Any]:
-    """POST …/{batch_id}/start: read the uploaded file (CSV in UTF-8 or GBK, or XLSX), screen and store its rows,
-    delete the file (it holds ID numbers in clear), and start the run. A repeated start answers the same."""
-    from chalicelib.adapters.list_files import read_list
-
+    """POST …/{batch_id}/start: the file is there → the batch is accepted now (benefits count from today, §10.4)
+    and `running`, and the job worker reads it (`read` phase: CSV in UTF-8 or GBK, or XLSX), screens and stores its
+    rows, deletes the file and starts the rows' run. Answers at once (202), whatever the file's size; `row_count`
+    is known once the worker has read the file (GET). A repeated start answers the same and starts nothing twice."""
     batch = _visible_batch(p, principal, batch_id)
     if batch.status != "awaiting_upload":
         if batch.upload_key is None:
             rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
-        _ensure_run(p, batch_id, "screen")
-        return {"status": "running" if batch.status == "running" else batch.status, "row_count": batch.row_count}
+        _resume(p, batch)
+        return {"status": batch.status, "row_count": batch.row_count or None}
+    if not _uploads().exists(batch.upload_key):
+        raise Conflict("BULK_FILE_NOT_UPLOADED")
+    today = now.astimezone(CHINA_TZ).date()
+    p.batches.move(batch, rules.next_status(batch.status, "uploaded", batch.funding), accepted_on=today.isoformat(),
+                   started_at=iso(now))
+    _batch_cache.pop(batch_id, None)
+    _ensure_run(p, batch_id, "read")
+    return {"status": "running", "row_count": None}
+
+
+def _resume(p: BulkPorts, batch: rules.Batch) -> None:
+    """A repeated start (or create): start whichever run the batch still needs, if it never started."""
+    if batch.status != "running":
+        return
+    if batch.upload_key is not None and batch.row_count == 0:
+        _ensure_run(p, batch.batch_id, "read")
+    else:
+        _ensure_run(p, batch.batch_id, "screen")
+
+
+def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
+    """The `read` phase's one item: the uploaded file → screened rows in chunks, the row count on the batch, the file
+    deleted (it holds ID numbers in clear), then the rows' run. Redelivered, it finds the batch read and only makes
+    sure the rows' run exists. A file that is no list moves the batch to `failed` with the reason."""
+    from chalicelib.adapters.list_files import read_list
+
+    batch = p.batches.get(batch.batch_id) or batch
+    if batch.status != "running" or batch.row_count > 0:
+        _resume(p, batch)
+        return "skipped"
     uploads = _uploads()
     data = uploads.read(batch.upload_key)
     if data is None:
-        raise Conflict("BULK_FILE_NOT_UPLOADED")
-    listed = read_list(data, batch.upload_format)
-    if not listed:
-        raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
-    today = now.astimezone(CHINA_TZ).date()
-    screened = rules.screen_rows(listed, today)
-    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened],
-                                  _expires_at(_plan(batch.plan_id), today))
-    target = rules.next_status(batch.status, "uploaded", batch.funding)
-    p.batches.move(batch, target, row_count=len(screened), chunks=chunks, accepted_on=today.isoformat(),
-                   started_at=iso(now))
-    _batch_cache.pop(batch_id, None)
+        raise Conflict("BULK_FILE_NOT_UPLOADED")  # read by a concurrent delivery meanwhile: tried again, skipped
+    try:
+        listed = read_list(data, batch.upload_format)
+        if not listed:
+            raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
+    except DomainError as exc:
+        p.batches.move(batch, rules.next_status(batch.status, "unreadable", batch.funding),
+                       error={"code": exc.code, "message": exc.message})
+        uploads.delete(batch.upload_key)
+        return "unreadable"
+    screened = rules.screen_rows(listed, batch.accepted_on)
+    chunks = p.batches.put_chunks(batch.batch_id, [_stored_row(p.cipher, s) for s in screened],
+                                  _expires_at(_plan(batch.plan_id), batch.accepted_on))
+    p.batches.move(batch, "running", row_count=len(screened), chunks=chunks)
+    _batch_cache.pop(batch.batch_id, None)
     uploads.delete(batch.upload_key)
-    _ensure_run(p, batch_id, "screen")
-    current = p.batches.get(batch_id) or batch
-    return {"status": "running", "row_count": current.row_count}
+    _ensure_run(p, batch.batch_id, "screen")
+    return "read"
 
 
 def _expires_at(plan: Plan, accepted_on: date) -> int:
@@ -221,20 +255,16 @@ def _run_id(batch_id: str, phase: str) -> str:
 
 
 def _ensure_run(p: BulkPorts, batch_id: str, phase: str) -> None:
-    """Start the phase's run unless it exists. Locally (moto) the same worker drains it before answering."""
+    """Start the phase's run unless it exists: its items go on the job queue and the SQS worker works them after
+    this answers — in every stage; locally `POST /sandbox/jobs-queue/drain` plays the worker (chalicelib/jobs.py)."""
     from chalicelib import jobs
-    from chalicelib.config import get_settings
     from chalicelib.services import fanout
 
     run_id = _run_id(batch_id, phase)
     if fanout.get_run(p.table, run_id) is not None:
         return
-    params = {"batch_id": batch_id, "phase": phase}
     try:
-        if get_settings().is_local:
-            jobs.run_now(JOB, params=params, run_id=run_id)
-        else:
-            fanout.start(jobs.fanout_ports(), JOB, params=params, run_id=run_id)
+        fanout.start(jobs.fanout_ports(), JOB, params={"batch_id": batch_id, "phase": phase}, run_id=run_id)
     except ConditionFailed:
         pass  # a concurrent duplicate started it
 
@@ -245,17 +275,23 @@ def enqueue(context) -> Any:
         return  # started without a batch (e.g. POST /sandbox/jobs/bulk_enrolment): nothing to do
     p = ports()
     batch = _batch(p, context.params["batch_id"])
+    if context.params.get("phase") == "read":
+        yield f"{batch.batch_id}#file", {}
+        return
     for row in p.batches.rows(batch.batch_id, batch.chunks):
         yield f"{batch.batch_id}#{row['row']}", row
 
 
 def handle_row(item) -> str:
-    return handle(ports(), item.params["batch_id"], item.params["phase"], item.payload, item.now)
+    p = ports()
+    if item.params["phase"] == "read":
+        return _read_file(p, _batch(p, item.params["batch_id"]), item.now)
+    return handle(p, item.params["batch_id"], item.params["phase"], item.payload, item.now)
 
 
 def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
     batch = _batch_cache.get(batch_id)
-    if batch is None or (batch.funding == "collective" and batch.confirmed_on is None):
+    if batch is None or batch.row_count == 0 or (batch.funding == "collective" and batch.confirmed_on is None):
         batch = p.batches.get(batch_id)
         if batch is None:
             raise NotFound("BULK_BATCH_NOT_FOUND")
@@ -489,7 +525,8 @@ def view(p: BulkPorts, principal, batch_id: str, cursor: str | None = None, limi
             "amount_fen": (batch.amount_fen or 0) if batch.funding == "collective"
             else counts.issued * _plan(batch.plan_id).premium_fen,
             "refused": [r.model_dump() for r in refused], "next": str(next_row) if next_row is not None else None,
-            "created_by": batch.created_by, "created_at": batch.created_at, "confirmed_by": batch.confirmed_by}
+            "created_by": batch.created_by, "created_at": batch.created_at, "confirmed_by": batch.confirmed_by,
+            "error": batch.error}
 
 
 def refused_csv(p: BulkPorts, principal, batch_id: str) -> bytes:

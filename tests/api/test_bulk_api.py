@@ -1,5 +1,6 @@
 """Bulk enrolment over HTTP (DOMAIN §10, API.md v1.1): a bureau's subsidised list and an insurer's collective one.
-The local stage drains the fan-out queue inside the request, so the batch is worked when the POST answers."""
+The POST answers 202 before any row is worked; the rows are worked by the job queue's worker, which the local stage
+runs when asked (`drain()`: `POST /sandbox/jobs-queue/drain`, what Lambda's SQS poller does deployed)."""
 from __future__ import annotations
 
 import json
@@ -37,8 +38,24 @@ def subsidy_body(rows: list[dict], county: str = "331102") -> dict:
             "payer": {"name": "丽水市莲都区人民政府", "county": county}, "rows": rows}
 
 
-def submit(client, headers, body, key: str | None = None):
-    return call(client, "POST", URL, headers, body, key=key or uuid.uuid4().hex)
+def drain(client) -> int:
+    status, drained = call(client, "POST", "/sandbox/jobs-queue/drain", {}, {})
+    assert status == 200, drained
+    return drained["messages"]
+
+
+def submit(client, headers, body, key: str | None = None, work: bool = True):
+    """POST the list; then (`work`) let the job worker work the queue, as it would deployed."""
+    answer = call(client, "POST", URL, headers, body, key=key or uuid.uuid4().hex)
+    if work:
+        drain(client)
+    return answer
+
+
+def confirm(client, headers, batch_id: str):
+    status, body = call(client, "POST", f"{URL}/{batch_id}/payment-received", headers, {})
+    drain(client)
+    return status, body
 
 
 def batch(client, headers, batch_id: str, query: str = ""):
@@ -178,13 +195,13 @@ def test_a_collective_list_waits_for_a_second_staff_member_to_confirm_the_transf
     assert batch(client, creator, batch_id)[1]["counts"]["issued"] == 0
 
     clock.set(datetime(2022, 2, 10, 9, 0, tzinfo=CHINA_TZ))  # the transfer arrives after the window
-    status, done = call(client, "POST", f"{URL}/{batch_id}/payment-received", other, {})
-    assert status == 200, done
+    status, done = confirm(client, other, batch_id)
+    assert status == 200 and done["status"] == "issuing", done  # the policies issue on the job queue
     _, view = batch(client, creator, batch_id)
     assert view["status"] == "done" and view["confirmed_by"] == "admin-b"
     assert view["counts"] == {"rows": 4, "issued": 3, "taken_over": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
     # confirming again issues nothing twice
-    assert call(client, "POST", f"{URL}/{batch_id}/payment-received", other, {})[1]["counts"]["issued"] == 3
+    assert confirm(client, other, batch_id)[1]["counts"]["issued"] == 3
 
     # benefits start from the confirmed transfer (DOMAIN §4.3: six months after payment), not the list's date
     from chalicelib import deps
@@ -264,14 +281,17 @@ def test_a_list_sent_as_a_gbk_csv_file_is_uploaded_then_started(client, people):
     object_key = accepted["upload"]["fields"]["key"]
     s3.put_object(Bucket=get_settings().bucket_name, Key=object_key, Body=sheet.encode("gbk"), ContentType="text/csv")
     status, started = call(client, "POST", start_url, bureau(), {})
-    assert (status, started) == (200, {"status": "running", "row_count": 3}), started
+    assert (status, started) == (202, {"status": "running", "row_count": None}), started  # read by the worker
+    assert batch(client, bureau(), batch_id)[1]["status"] == "running"
+    drain(client)
     _, view = batch(client, bureau(), batch_id)
     assert view["status"] == "done"
     assert view["counts"] == {"rows": 3, "issued": 2, "taken_over": 0, "already_covered": 0, "refused": 1, "awaiting_payment": 0}
     assert [(r["row"], r["code"]) for r in view["refused"]] == [(4, "DUPLICATE_ROW")]  # the sheet's own row number
     # the file (ID numbers in clear) is gone once its rows are stored encrypted; a second start changes nothing
     assert s3.list_objects_v2(Bucket=get_settings().bucket_name, Prefix=object_key).get("KeyCount", 0) == 0
-    assert call(client, "POST", start_url, bureau(), {})[1]["row_count"] == 3
+    assert call(client, "POST", start_url, bureau(), {})[1] == {"status": "done", "row_count": 3}
+    assert drain(client) == 0
     assert batch(client, bureau(), batch_id)[1]["counts"] == view["counts"]
 
 
@@ -381,3 +401,37 @@ def test_stored_rows_and_the_refused_rows_report_expire_after_the_plans_retentio
     clock.set(datetime(2021, 11, 15, tzinfo=CHINA_TZ) + timedelta(days=days, hours=1))
     status, refused = call(client, "POST", f"{URL}/{collective['batch_id']}/payment-received", other, {})
     assert status == 409 and refused["code"] == "BULK_BATCH_EXPIRED"
+
+
+def test_the_list_is_accepted_at_once_and_worked_by_the_job_queue(client, people):
+    rows = [{"name": n, "id_number": i} for n, i in people["valid"]]
+    status, accepted = submit(client, bureau(), subsidy_body(rows), work=False)
+    assert (status, accepted["status"], accepted["row_count"]) == (202, "running", 3)
+    _, waiting = batch(client, bureau(), accepted["batch_id"])
+    assert waiting["status"] == "running"
+    assert waiting["counts"] == {"rows": 3, "issued": 0, "taken_over": 0, "already_covered": 0, "refused": 0,
+                                 "awaiting_payment": 0}
+    assert drain(client) >= 1  # what Lambda's SQS poller does deployed
+    _, done = batch(client, bureau(), accepted["batch_id"])
+    assert (done["status"], done["counts"]["issued"]) == ("done", 3)
+
+
+def test_an_uploaded_file_that_is_no_list_fails_the_batch_with_the_reason(client, people):
+    import boto3
+
+    from chalicelib.config import get_settings
+
+    body = {**subsidy_body([]), "upload": {"format": "csv"}}
+    del body["rows"]
+    _, accepted = submit(client, bureau(), body)
+    s3 = boto3.client("s3", region_name="cn-north-1")
+    s3.put_object(Bucket=get_settings().bucket_name, Key=accepted["upload"]["fields"]["key"],
+                  Body="编号,备注\r\n1,无\r\n".encode("gbk"), ContentType="text/csv")
+    status, started = call(client, "POST", f"{URL}/{accepted['batch_id']}/start", bureau(), {})
+    assert status == 202, started
+    drain(client)
+    _, view = batch(client, bureau(), accepted["batch_id"])
+    assert view["status"] == "failed" and view["error"]["code"] == "BULK_HEADER_INVALID"
+    assert "姓名" in view["error"]["message"]
+    assert s3.list_objects_v2(Bucket=get_settings().bucket_name,
+                              Prefix=accepted["upload"]["fields"]["key"]).get("KeyCount", 0) == 0
