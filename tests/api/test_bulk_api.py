@@ -435,3 +435,38 @@ def test_an_uploaded_file_that_is_no_list_fails_the_batch_with_the_reason(client
     assert "姓名" in view["error"]["message"]
     assert s3.list_objects_v2(Bucket=get_settings().bucket_name,
                               Prefix=accepted["upload"]["fields"]["key"]).get("KeyCount", 0) == 0
+
+
+def test_a_wechat_paid_relative_taken_over_is_refunded_once_even_when_wechat_first_fails_to_answer(client, people):
+    """The refund goes back by the orders' refund path: part of the family's WeChat trade, sent again by the
+    scheduled reconciliation when WeChat did not answer, and never twice."""
+    from chalicelib import deps, jobs
+    from tests.orders_support import Family
+
+    family = Family(client, phone="13900000452")
+    family.relative("spouse", "spouse")
+    status, order = family.order(["self", "spouse"], payment_method="wechat_pay", plan_id="lishui-2022")
+    assert status == 201, order
+    wechat = deps.wechat_pay().simulator
+    headers, body = wechat.pay(order["order_id"])
+    assert client.http.post("/v1/payments/wechat/notify", headers=headers, body=body).status_code == 200
+
+    spouse = family.ids["spouse"]
+    name = deps.platform().find_person(spouse).name
+    wechat.fail_next("refund", "before")
+    _, accepted = submit(client, bureau(), subsidy_body([{"name": name, "id_number": spouse, "group": "低保"}]))
+    _, view = batch(client, bureau(), accepted["batch_id"])
+    assert (view["counts"]["issued"], view["counts"]["taken_over"]) == (1, 1)
+    assert wechat.trades[order["order_id"]].refunds == {}  # WeChat did not answer: the refund waits in its queue
+
+    jobs.reconcile_orders()
+    jobs.reconcile_orders()  # a second run finds nothing left to send
+    refunds = wechat.trades[order["order_id"]].refunds
+    assert list(refunds.values()) == [10700] and next(iter(refunds)).startswith("RT")
+    # the payer's own policy in the same order is untouched
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from tests.helpers import account_id_of
+
+    bought = PolicyRepository(deps.table()).for_payer(account_id_of(family.headers), "lishui-2022")
+    assert sorted(p.payment_method for p in bought) == ["subsidy", "wechat_pay"]
+    assert [p.taken_over["previous_payment_method"] for p in bought if p.taken_over] == ["wechat_pay"]
