@@ -70,6 +70,20 @@ def run_now(job: str, *, params: Mapping[str, Any] | None = None,
     return fanout.drain(ports, run.run_id, handle_sqs_event, stop_after_messages=stop_after_messages) or run
 
 
+def drain_local(max_messages: int = 1_000_000) -> int:
+    """The local stage plays Lambda's SQS poller: work every message on the moto queue now (messages a handler
+    enqueues meanwhile included, e.g. a bulk list's rows after its file is read). Returns how many were handled."""
+    from chalicelib.services import fanout
+
+    ports, handled = fanout_ports(), 0
+    while handled < max_messages:
+        n = fanout.drain_available(ports.queue, handle_sqs_event, min(100, max_messages - handled))
+        if not n:
+            return handled
+        handled += n
+    return handled
+
+
 # ---- the jobs ---------------------------------------------------------------------------------------------------
 def _single(context: RunContext) -> Iterable[tuple[str, Any]]:
     """One item for jobs that do their whole pass in one go (they page their own sparse work queues)."""

@@ -1,8 +1,10 @@
-"""Uploaded bulk-enrolment lists (DOMAIN §10, API.md v1.1) in the private bucket, under `bulk-lists/`.
+"""Uploaded bulk-enrolment lists (DOMAIN §10, API.md v1.1) in the private bucket, under `bulk-lists/{plan_id}/`.
 
 Staff upload the file civil affairs sent straight to S3 with a pre-signed POST (the API never proxies the bytes);
 `start` reads it once, and it is deleted as soon as its rows are stored encrypted — the file holds ID numbers in
-clear. Same client settings as the claim documents (adapters/documents.py); `AWS_ENDPOINT_URL_S3` locally.
+clear (the bucket is versioned: the noncurrent version goes a day later, and a file never started expires after
+the plan's retention period — the stack's lifecycle rules). Same client settings as the claim documents
+(adapters/documents.py); `AWS_ENDPOINT_URL_S3` locally.
 """
 from __future__ import annotations
 
@@ -11,10 +13,16 @@ import threading
 
 from chalicelib.adapters.documents import UploadForm
 
+LIST_PREFIX = "bulk-lists/"  # the CDK stack's lifecycle rules expire it per plan (infra BULK_LIST_PREFIX)
 UPLOAD_EXPIRES_SECONDS = 30 * 60
 MAX_LIST_BYTES = 50 * 1024 * 1024  # 500 000 rows of CSV are ~25 MB
 CONTENT_TYPES = {"csv": "text/csv",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def list_key(plan_id: str, batch_id: str, fmt: str) -> str:
+    """One folder per plan, so each plan's retention period is a lifecycle rule on its prefix (DOMAIN §10.4)."""
+    return f"{LIST_PREFIX}{plan_id}/{batch_id}.{fmt}"
 
 
 class S3ListUploads:
@@ -53,6 +61,17 @@ class S3ListUploads:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
+            raise
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3().head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
             raise
 
     def delete(self, key: str) -> None:

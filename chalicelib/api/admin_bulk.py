@@ -62,13 +62,15 @@ class BulkAccepted(ResponseModel):
 
 
 class StartedOut(ResponseModel):
-    status: Literal["running", "awaiting_payment", "issuing", "done"]
-    row_count: int
+    status: Literal["running", "awaiting_payment", "issuing", "done", "failed"]
+    row_count: int | None = Field(description="null until the job worker has read the file (then GET has it)")
 
 
 class BulkCounts(ResponseModel):
     rows: int
     issued: int
+    taken_over: int = Field(description="of issued: self-paid policies whose premium the payer took over "
+                                        "(DOMAIN §10.4; the member's payment refunded)")
     already_covered: int
     refused: int
     awaiting_payment: int = Field(description="collective rows screened and waiting for the transfer")
@@ -81,11 +83,17 @@ class RefusedRow(ResponseModel):
     id_number_masked: str
 
 
+class RowError(ResponseModel):
+    code: str
+    message: str
+
+
 class BulkOut(ResponseModel):
     batch_id: str
     plan_id: str
     funding: Literal["subsidy", "collective"]
-    status: Literal["awaiting_upload", "running", "awaiting_payment", "issuing", "done"]
+    status: Literal["awaiting_upload", "running", "awaiting_payment", "issuing", "done", "failed"]
+    error: RowError | None = Field(default=None, description="failed: why the uploaded file is no list")
     payer: dict[str, str]
     counts: BulkCounts
     amount_fen: int
@@ -144,7 +152,7 @@ def get_batch(ctx, batch_id: str):
 
 
 @endpoint(bp, "/v1/admin/bulk-enrolments/{batch_id}/start", methods=("POST",), auth="staff", response=StartedOut,
-          tags=("admin",), summary="经办:名单文件上传后开始处理(读取 CSV/XLSX,逐行校验、出单)")
+          status=202, tags=("admin",), summary="经办:名单文件上传后开始处理(任务队列读取 CSV/XLSX,逐行校验、出单)")
 def start_batch(ctx, batch_id: str):
     from chalicelib.services import bulk
 

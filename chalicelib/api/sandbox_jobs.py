@@ -55,3 +55,16 @@ def list_job_runs(ctx, job: str):
     from chalicelib.services.fanout import list_runs
 
     return [JobRunOut(**r.to_dict()) for r in list_runs(deps.table(), _known(job).name)]
+
+
+class DrainedOut(ResponseModel):
+    messages: int
+
+
+@endpoint(bp, "/sandbox/jobs-queue/drain", methods=("POST",), summary="沙箱:立即处理任务队列中的全部消息",
+          auth="sandbox", response=DrainedOut, tags=("sandbox",))
+def drain_job_queue(ctx):
+    """What Lambda's SQS poller does in a deployed stage, now: e.g. the rows of a bulk list after its 202."""
+    from chalicelib import jobs
+
+    return DrainedOut(messages=jobs.drain_local())

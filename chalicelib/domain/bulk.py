@@ -2,8 +2,9 @@
 Pure rules: the batch lifecycle, how a list row is screened, duplicates within a list, the organisation's credit
 code, the refused-rows report. No I/O, no clock (days are passed in).
 
-    subsidy:     awaiting_upload? → running (screen + issue) → done
-    collective:  awaiting_upload? → running (screen) → awaiting_payment → issuing → done
+    subsidy:     awaiting_upload? → running (read the file?, screen + issue) → done
+    collective:  awaiting_upload? → running (read the file?, screen) → awaiting_payment → issuing → done
+                 a file that cannot be read as a list (no header, not UTF-8/GBK/XLSX, empty): running → failed
                  (policies issue only after a second staff member — never the creator — confirms the transfer)
 
 Row numbers are what staff see in their own sheet: for an uploaded file the sheet's row number (the header is
@@ -23,9 +24,9 @@ from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
 
 Funding = Literal["subsidy", "collective"]
-BatchStatus = Literal["awaiting_upload", "running", "awaiting_payment", "issuing", "done"]
-STATUSES: tuple[str, ...] = ("awaiting_upload", "running", "awaiting_payment", "issuing", "done")
-BatchEvent = Literal["uploaded", "screened", "payment_received", "issued"]
+BatchStatus = Literal["awaiting_upload", "running", "awaiting_payment", "issuing", "done", "failed"]
+STATUSES: tuple[str, ...] = ("awaiting_upload", "running", "awaiting_payment", "issuing", "done", "failed")
+BatchEvent = Literal["uploaded", "unreadable", "screened", "payment_received", "issued"]
 
 # (status, event, funding) → next status. Anything absent is refused.
 TRANSITIONS: dict[tuple[str, str, str], str] = {
@@ -35,6 +36,8 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     ("running", "screened", "collective"): "awaiting_payment",
     ("awaiting_payment", "payment_received", "collective"): "issuing",
     ("issuing", "issued", "collective"): "done",
+    ("running", "unreadable", "subsidy"): "failed",  # the uploaded file is read by the job worker, after `start`
+    ("running", "unreadable", "collective"): "failed",
 }
 
 MAX_INLINE_ROWS = 50_000
@@ -42,7 +45,7 @@ MAX_FILE_ROWS = 500_000
 # Which staff role may submit which funding (their token also names the cities they act for).
 ROLE_FOR_FUNDING: dict[str, str] = {"subsidy": "bureau", "collective": "insurer_admin"}
 
-RowCode = Literal["ISSUED", "ALREADY_COVERED", "DUPLICATE_ROW", "ID_NUMBER_INVALID", "ID_NUMBER_AS_NUMBER",
+RowCode = Literal["ISSUED", "TAKEN_OVER", "ALREADY_COVERED", "DUPLICATE_ROW", "ID_NUMBER_INVALID", "ID_NUMBER_AS_NUMBER",
                   "NAME_INVALID", "PERSON_NOT_FOUND_IN_PLATFORM", "NOT_IN_PLAN_CITY", "BASIC_TYPE_NOT_ADMITTED",
                   "BASIC_INSURANCE_SUSPENDED", "EXCLUDED_PROGRAMME", "GROUP_NOT_ADMITTED", "ROW_INCOMPLETE"]
 
@@ -228,6 +231,7 @@ class Batch(BaseModel):
     amount_fen: int | None = None  # collective: what the organisation owes (eligible rows × premium)
     upload_format: Literal["csv", "xlsx"] | None = None  # a list sent as a file (awaiting_upload until started)
     upload_key: str | None = None
+    error: dict[str, str] | None = None  # failed: why the uploaded file could not be read ({code, message})
 
     @property
     def paid_on(self) -> date:
@@ -239,6 +243,7 @@ class BatchCounts(BaseModel):
     already_covered: int = 0
     refused: int = 0
     eligible: int = 0  # collective rows screened and waiting for the transfer
+    taken_over: int = 0  # of `issued`: self-paid policies whose premium the county government took over (§10.4)
 
     @property
     def screened(self) -> int:
@@ -251,12 +256,32 @@ class BatchCounts(BaseModel):
 
 def settled_status(batch: Batch, counts: BatchCounts) -> str | None:
     """The event every row's outcome implies, if the batch has reached it: a running batch whose rows are all
-    screened is `screened`; an issuing (collective) batch with no row left waiting is `issued`."""
-    if batch.status == "running" and counts.screened >= batch.row_count:
+    screened is `screened` (a list has at least one row: an uploaded file not yet read has none); an issuing
+    (collective) batch with no row left waiting is `issued`."""
+    if batch.status == "running" and batch.row_count > 0 and counts.screened >= batch.row_count:
         return "screened"
     if batch.status == "issuing" and counts.eligible == 0 and counts.final >= batch.row_count:
         return "issued"
     return None
+
+
+SELF_PAID_METHODS = ("wechat_pay", "personal_account")
+
+
+def takes_over(funding: str, plan: Plan, payment_method: str, already_taken_over: bool) -> bool:
+    """DOMAIN §10.4: a subsidised list's person who had already paid for their own cover keeps that policy, the
+    government takes over its premium and the payment is refunded — when the plan says so (on by default). A policy
+    bought by an organisation, or taken over already, stays as it is (the row is ALREADY_COVERED)."""
+    return (funding == "subsidy" and plan.bulk_enrolment.take_over_self_paid
+            and payment_method in SELF_PAID_METHODS and not already_taken_over)
+
+
+def row_counters(code: str) -> tuple[str, ...]:
+    """The counts a row outcome adds to: a takeover is `issued` (the person is covered at the payer's expense:
+    `rows = issued + already_covered + refused` holds and the amount counts it) and also `taken_over`."""
+    if code == "TAKEN_OVER":
+        return ("issued", "taken_over")
+    return (row_code_counter(code),)
 
 
 def row_code_counter(code: str) -> str:

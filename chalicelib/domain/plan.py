@@ -216,6 +216,18 @@ class RenewalDates(_Strict):
     source: str = ""
 
 
+class BulkEnrolmentSettings(_Strict):
+    """Bulk enrolment (DOMAIN §10.4) settings of a plan."""
+
+    # A person on a subsidised list who had already paid for their own cover keeps that policy; the government takes
+    # over the premium and the payment is refunded. [interpretation: on by default]
+    take_over_self_paid: bool = True
+    # Uploaded lists, their stored rows and the refused-row reports are deleted this many days after the batch was
+    # accepted (S3 lifecycle on the upload prefix; DynamoDB TTL on the row items). Policies are kept.
+    retention_days: int = Field(default=180, ge=1, le=3650)
+    source: str = ""
+
+
 class Plan(_Strict):
     plan_id: str = Field(pattern=r"^[a-z]+-\d{4}$")
     scheme: str
@@ -242,6 +254,7 @@ class Plan(_Strict):
     notes: list[str] = []
     renewal: RenewalDates | None = None
     auto_claims: AutoClaims = AutoClaims()  # 免申即享 (DOMAIN §11); by default every automatic claim is reviewed
+    bulk_enrolment: BulkEnrolmentSettings = BulkEnrolmentSettings()  # DOMAIN §10.4
 
     @model_validator(mode="after")
     def _renewal(self) -> Plan:

@@ -40,3 +40,6 @@ class Policy(BaseModel):
     created_at: str
     cancelled_at: str | None = None
     county: str  # the county it is disclosed under (DOMAIN §8)
+    # DOMAIN §10.4: a payer (the county government of a subsidised list) took over the premium of this self-paid
+    # policy: {batch_id, row, payer_name, payer_county, previous_payment_method, refund_id, at}
+    taken_over: dict[str, Any] | None = None

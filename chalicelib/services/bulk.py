@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters import keys
@@ -37,6 +37,7 @@ class BulkPorts:
     table: Table
     platform: Any
     cipher: Any
+    wechat: Any = None  # refunds of self-paid premiums the government takes over (DOMAIN §10.4)
 
     @property
     def batches(self) -> BulkRepository:
@@ -46,7 +47,7 @@ class BulkPorts:
 def ports() -> BulkPorts:
     from chalicelib import deps
 
-    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher())
+    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher(), wechat=deps.wechat_pay())
 
 
 def _plan(plan_id: str) -> Plan:
@@ -79,7 +80,9 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     scope = f"{principal.subject}#{SCOPE}"
     previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
     if previous is not None:
-        _ensure_run(p, previous["body"]["batch_id"], "screen")  # the first request may have stopped before it
+        stored = p.batches.get(previous["body"]["batch_id"])
+        if stored is not None:
+            _resume(p, stored)  # the first request may have stopped before it
         return previous["status"], previous["body"]
     plan = _plan(body["plan_id"])
     funding = body["funding"]
@@ -98,7 +101,7 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
               for n, r in enumerate(rows, start=1)]
     screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
     batch_id = batch_id_for(principal, idempotency_key)
-    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
+    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened], _expires_at(plan, today))
     batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
                         payer=payer, status="running", row_count=len(screened), chunks=chunks,
                         created_by=principal.subject, created_at=iso(now), accepted_on=today)
@@ -130,7 +133,9 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
     from chalicelib.services import idempotency
 
     batch_id = batch_id_for(principal, idempotency_key)
-    key = f"bulk-lists/{batch_id}.{fmt}"
+    from chalicelib.adapters.list_uploads import list_key
+
+    key = list_key(plan.plan_id, batch_id, fmt)
     batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
                         payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
                         created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
@@ -151,34 +156,74 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
 
 
 def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, Any]:
-    """POST …/{batch_id}/start: read the uploaded file (CSV in UTF-8 or GBK, or XLSX), screen and store its rows,
-    delete the file (it holds ID numbers in clear), and start the run. A repeated start answers the same."""
-    from chalicelib.adapters.list_files import read_list
-
+    """POST …/{batch_id}/start: the file is there → the batch is accepted now (benefits count from today, §10.4)
+    and `running`, and the job worker reads it (`read` phase: CSV in UTF-8 or GBK, or XLSX), screens and stores its
+    rows, deletes the file and starts the rows' run. Answers at once (202), whatever the file's size; `row_count`
+    is known once the worker has read the file (GET). A repeated start answers the same and starts nothing twice."""
     batch = _visible_batch(p, principal, batch_id)
     if batch.status != "awaiting_upload":
         if batch.upload_key is None:
             rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
-        _ensure_run(p, batch_id, "screen")
-        return {"status": "running" if batch.status == "running" else batch.status, "row_count": batch.row_count}
+        _resume(p, batch)
+        return {"status": batch.status, "row_count": batch.row_count or None}
+    if not _uploads().exists(batch.upload_key):
+        raise Conflict("BULK_FILE_NOT_UPLOADED")
+    today = now.astimezone(CHINA_TZ).date()
+    p.batches.move(batch, rules.next_status(batch.status, "uploaded", batch.funding), accepted_on=today.isoformat(),
+                   started_at=iso(now))
+    _batch_cache.pop(batch_id, None)
+    _ensure_run(p, batch_id, "read")
+    return {"status": "running", "row_count": None}
+
+
+def _resume(p: BulkPorts, batch: rules.Batch) -> None:
+    """A repeated start (or create): start whichever run the batch still needs, if it never started."""
+    if batch.status != "running":
+        return
+    if batch.upload_key is not None and batch.row_count == 0:
+        _ensure_run(p, batch.batch_id, "read")
+    else:
+        _ensure_run(p, batch.batch_id, "screen")
+
+
+def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
+    """The `read` phase's one item: the uploaded file → screened rows in chunks, the row count on the batch, the file
+    deleted (it holds ID numbers in clear), then the rows' run. Redelivered, it finds the batch read and only makes
+    sure the rows' run exists. A file that is no list moves the batch to `failed` with the reason."""
+    from chalicelib.adapters.list_files import read_list
+
+    batch = p.batches.get(batch.batch_id) or batch
+    if batch.status != "running" or batch.row_count > 0:
+        _resume(p, batch)
+        return "skipped"
     uploads = _uploads()
     data = uploads.read(batch.upload_key)
     if data is None:
-        raise Conflict("BULK_FILE_NOT_UPLOADED")
-    listed = read_list(data, batch.upload_format)
-    if not listed:
-        raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
-    today = now.astimezone(CHINA_TZ).date()
-    screened = rules.screen_rows(listed, today)
-    chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened])
-    target = rules.next_status(batch.status, "uploaded", batch.funding)
-    p.batches.move(batch, target, row_count=len(screened), chunks=chunks, accepted_on=today.isoformat(),
-                   started_at=iso(now))
-    _batch_cache.pop(batch_id, None)
+        raise Conflict("BULK_FILE_NOT_UPLOADED")  # read by a concurrent delivery meanwhile: tried again, skipped
+    try:
+        listed = read_list(data, batch.upload_format)
+        if not listed:
+            raise BadRequest("BULK_ROWS_REQUIRED", field="file", max_rows=rules.MAX_FILE_ROWS)
+    except DomainError as exc:
+        p.batches.move(batch, rules.next_status(batch.status, "unreadable", batch.funding),
+                       error={"code": exc.code, "message": exc.message})
+        uploads.delete(batch.upload_key)
+        return "unreadable"
+    screened = rules.screen_rows(listed, batch.accepted_on)
+    chunks = p.batches.put_chunks(batch.batch_id, [_stored_row(p.cipher, s) for s in screened],
+                                  _expires_at(_plan(batch.plan_id), batch.accepted_on))
+    p.batches.move(batch, "running", row_count=len(screened), chunks=chunks)
+    _batch_cache.pop(batch.batch_id, None)
     uploads.delete(batch.upload_key)
-    _ensure_run(p, batch_id, "screen")
-    current = p.batches.get(batch_id) or batch
-    return {"status": "running", "row_count": current.row_count}
+    _ensure_run(p, batch.batch_id, "screen")
+    return "read"
+
+
+def _expires_at(plan: Plan, accepted_on: date) -> int:
+    """When the batch's stored rows and its refused-rows report are deleted (table TTL, epoch seconds): the plan's
+    retention period after the list was accepted (DOMAIN §10.4). Policies, counts and the batch record stay."""
+    end = accepted_on + timedelta(days=plan.bulk_enrolment.retention_days)
+    return int(datetime.combine(end, time.min, CHINA_TZ).timestamp())
 
 
 def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:
@@ -210,20 +255,16 @@ def _run_id(batch_id: str, phase: str) -> str:
 
 
 def _ensure_run(p: BulkPorts, batch_id: str, phase: str) -> None:
-    """Start the phase's run unless it exists. Locally (moto) the same worker drains it before answering."""
+    """Start the phase's run unless it exists: its items go on the job queue and the SQS worker works them after
+    this answers — in every stage; locally `POST /sandbox/jobs-queue/drain` plays the worker (chalicelib/jobs.py)."""
     from chalicelib import jobs
-    from chalicelib.config import get_settings
     from chalicelib.services import fanout
 
     run_id = _run_id(batch_id, phase)
     if fanout.get_run(p.table, run_id) is not None:
         return
-    params = {"batch_id": batch_id, "phase": phase}
     try:
-        if get_settings().is_local:
-            jobs.run_now(JOB, params=params, run_id=run_id)
-        else:
-            fanout.start(jobs.fanout_ports(), JOB, params=params, run_id=run_id)
+        fanout.start(jobs.fanout_ports(), JOB, params={"batch_id": batch_id, "phase": phase}, run_id=run_id)
     except ConditionFailed:
         pass  # a concurrent duplicate started it
 
@@ -234,17 +275,23 @@ def enqueue(context) -> Any:
         return  # started without a batch (e.g. POST /sandbox/jobs/bulk_enrolment): nothing to do
     p = ports()
     batch = _batch(p, context.params["batch_id"])
+    if context.params.get("phase") == "read":
+        yield f"{batch.batch_id}#file", {}
+        return
     for row in p.batches.rows(batch.batch_id, batch.chunks):
         yield f"{batch.batch_id}#{row['row']}", row
 
 
 def handle_row(item) -> str:
-    return handle(ports(), item.params["batch_id"], item.params["phase"], item.payload, item.now)
+    p = ports()
+    if item.params["phase"] == "read":
+        return _read_file(p, _batch(p, item.params["batch_id"]), item.now)
+    return handle(p, item.params["batch_id"], item.params["phase"], item.payload, item.now)
 
 
 def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
     batch = _batch_cache.get(batch_id)
-    if batch is None or (batch.funding == "collective" and batch.confirmed_on is None):
+    if batch is None or batch.row_count == 0 or (batch.funding == "collective" and batch.confirmed_on is None):
         batch = p.batches.get(batch_id)
         if batch is None:
             raise NotFound("BULK_BATCH_NOT_FOUND")
@@ -278,8 +325,9 @@ def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: da
     refused = rules.platform_refusal(screened, plan, person)
     if refused is not None:
         return _record(p, batch, n, refused, issuing_phase)
-    if found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"]))) is not None:
-        return _record(p, batch, n, _already_covered(plan, screened), issuing_phase)
+    marker = found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"])))
+    if marker is not None:
+        return _covered_already(p, batch, plan, screened, marker, issuing_phase, now)
     if batch.funding == "collective" and not issuing_phase:
         return _record(p, batch, n, rules.ELIGIBLE, False)
     previous = found.get(_k(keys.cover_marker(plan.previous_plan_id, row["id_hash"]))) if plan.previous_plan_id \
@@ -306,7 +354,8 @@ def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
 
 def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal | str, replaces: bool) -> str:
     try:
-        p.table.transact(p.batches.outcome_ops(batch.batch_id, outcome, n, replaces_eligible=replaces))
+        p.table.transact(p.batches.outcome_ops(batch.batch_id, outcome, n, replaces_eligible=replaces,
+                                               expires_at=_expires_at(_plan(batch.plan_id), batch.accepted_on)))
     except ConditionFailed:
         return "skipped"  # another delivery recorded this row first
     code = outcome.code if isinstance(outcome, rules.RowRefusal) else outcome
@@ -347,7 +396,8 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
     counted = {"order_id": f"{batch.batch_id}#{row.row}", "payment_method": batch.funding,
                "premium_fen": plan.premium_fen, "insured": [{"platform": {"county": person.county}}]}
     ops = [marker, PolicyRepository.issue_op(policy),
-           *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id),
+           *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id,
+                                  expires_at=_expires_at(plan, batch.accepted_on)),
            *disclosure.issuance_ops(plan, counted)]
     try:
         p.table.transact(ops)
@@ -355,10 +405,60 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
         reasons = exc.reasons
         if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
             return "skipped"  # this row was handled by another delivery
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return _record(p, batch, row.row, _already_covered(plan, row), replaces)  # covered meanwhile
+        if reasons and reasons[0] == "ConditionalCheckFailed":  # covered meanwhile (an order, another list)
+            marker = p.table.get(keys.cover_marker(plan.plan_id, stored["id_hash"])) or {}
+            return _covered_already(p, batch, plan, row, marker, replaces, now)
         raise
     return "issued"
+
+
+def _covered_already(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, marker: dict[str, Any],
+                     replaces: bool, now: datetime) -> str:
+    """The row's person holds this plan's cover already: the government takes over a self-paid policy (§10.4);
+    anything else (another list's policy, an organisation's, an order still being paid) is ALREADY_COVERED."""
+    from chalicelib.adapters.repositories.policies import policy_of
+    from chalicelib.domain.order_lifecycle import COVER_ISSUED
+
+    item = p.table.get(keys.policy(marker["policy_id"])) if marker.get("state") == COVER_ISSUED else None
+    policy = policy_of(item) if item else None
+    if policy is None or policy.status != "active" or not rules.takes_over(
+            batch.funding, plan, policy.payment_method, policy.taken_over is not None):
+        return _record(p, batch, row.row, _already_covered(plan, row), replaces)
+    return _take_over(p, batch, plan, row, policy, replaces, now)
+
+
+def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, policy, replaces: bool,
+               now: datetime) -> str:
+    """DOMAIN §10.4, one transaction: the policy stays and is paid by the county government from now on (channel
+    `subsidy`, with whom and which row), the refund of the member's premium is recorded (the orders' refund
+    path), the row's outcome TAKEN_OVER (written once: it is the row's idempotency record) and its counts, and
+    the disclosure counters move the policy from the member's channel to the subsidy's. Then the refund is sent;
+    if the channel does not answer, the scheduled reconciliation sends it again (same refund id: paid once)."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services import disclosure
+    from chalicelib.services.orders.cancellation import _execute_refund, pending_refund
+
+    order = p.table.get(keys.order(policy.order_id))
+    if order is None:  # an order every personal policy has; without it nothing can be refunded: leave it be
+        return _record(p, batch, row.row, _already_covered(plan, row), replaces)
+    stored = policy.model_dump()
+    refund = pending_refund(stored, order, f"RT{policy.policy_id[3:]}", "takeover", now)
+    taken = {"batch_id": batch.batch_id, "row": row.row, "payer_name": batch.payer.name,
+             "payer_county": batch.payer.county, "previous_payment_method": policy.payment_method,
+             "refund_id": refund["refund_id"], "at": iso(now)}
+    ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), TxOp.put(refund),
+           *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
+                                  policy_id=policy.policy_id, refund_id=refund["refund_id"],
+                                  expires_at=_expires_at(plan, batch.accepted_on)),
+           *disclosure.takeover_ops(plan, stored, batch.funding)]
+    try:
+        p.table.transact(ops)
+    except ConditionFailed as exc:
+        if len(exc.reasons) > 2 and exc.reasons[2] == "ConditionalCheckFailed":
+            return "skipped"  # this row was handled by another delivery
+        raise  # the policy changed meanwhile (cancelled, taken over by another list): the row is tried again
+    _execute_refund(p, refund, now)
+    return "taken_over"
 
 
 # ---- POST …/{batch_id}/payment-received ---------------------------------------------------------------------
@@ -369,6 +469,9 @@ def confirm_payment(p: BulkPorts, principal, batch_id: str, now: datetime) -> di
     batch = _settle(p, batch)
     if batch.status == "awaiting_payment":
         rules.check_confirmer(batch.created_by, principal.subject)
+        plan = _plan(batch.plan_id)
+        if now.timestamp() >= _expires_at(plan, batch.accepted_on):  # its stored rows are gone (TTL): submit anew
+            raise Conflict("BULK_BATCH_EXPIRED", days=plan.bulk_enrolment.retention_days)
         target = rules.next_status(batch.status, "payment_received", batch.funding)
         p.batches.move(batch, target, confirmed_by=principal.subject,
                        confirmed_on=now.astimezone(CHINA_TZ).date().isoformat(), confirmed_at=iso(now))
@@ -415,13 +518,15 @@ def view(p: BulkPorts, principal, batch_id: str, cursor: str | None = None, limi
     refused, next_row = p.batches.refused_page(batch_id, limit, after)
     return {"batch_id": batch.batch_id, "plan_id": batch.plan_id, "funding": batch.funding, "status": batch.status,
             "payer": batch.payer.model_dump(exclude_none=True),
-            "counts": {"rows": batch.row_count, "issued": counts.issued, "already_covered": counts.already_covered,
+            "counts": {"rows": batch.row_count, "issued": counts.issued, "taken_over": counts.taken_over,
+                       "already_covered": counts.already_covered,
                        "refused": counts.refused, "awaiting_payment": counts.eligible},
             # collective: what the organisation owes for its eligible rows; subsidy: what the county government pays
             "amount_fen": (batch.amount_fen or 0) if batch.funding == "collective"
             else counts.issued * _plan(batch.plan_id).premium_fen,
             "refused": [r.model_dump() for r in refused], "next": str(next_row) if next_row is not None else None,
-            "created_by": batch.created_by, "created_at": batch.created_at, "confirmed_by": batch.confirmed_by}
+            "created_by": batch.created_by, "created_at": batch.created_at, "confirmed_by": batch.confirmed_by,
+            "error": batch.error}
 
 
 def refused_csv(p: BulkPorts, principal, batch_id: str) -> bytes:

@@ -45,6 +45,15 @@ def cancellation_op(plan: Plan, policy: dict[str, Any]) -> TxOp:
                        policy["policy_id"], counts)
 
 
+def takeover_ops(plan: Plan, policy: dict[str, Any], to_channel: str) -> list[TxOp]:
+    """A self-paid policy whose premium a payer takes over (DOMAIN §10.4) moves from the channel that paid it to
+    the payer's: −1 / − its premium there, +1 / + its premium under `to_channel`, in the same county."""
+    county, premium = counted_county(plan, policy.get("county")), int(policy["premium_fen"])
+    return [_counter_op(plan.plan_id, county, policy["payment_method"], policy["policy_id"],
+                        Counts(enrolled=-1, premium_fen=-premium)),
+            _counter_op(plan.plan_id, county, to_channel, policy["policy_id"], Counts(enrolled=1, premium_fen=premium))]
+
+
 def claim_paid_op(plan: Plan, policy: dict[str, Any], claim_id: str, paid_fen: int, *,
                   without_application: bool = False) -> TxOp:
     """A claim paid: +1 claim and + the amount, in the county and channel where the policy was counted. A policy

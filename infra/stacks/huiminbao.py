@@ -6,6 +6,7 @@ named after its scope), so `.chalice/config.json` stage settings apply and the s
 """
 from __future__ import annotations
 
+import glob
 import importlib.util
 import json
 import os
@@ -118,6 +119,29 @@ def load_schedules(project_dir: str) -> tuple:
     return module.SCHEDULES
 
 
+# Where staff upload bulk-enrolment lists, one folder per plan (chalicelib/adapters/list_uploads.py LIST_PREFIX).
+BULK_LIST_PREFIX = "bulk-lists/"
+BULK_PAYMENT_METHODS = frozenset({"subsidy", "collective"})
+
+
+def load_list_retention(project_dir: str) -> dict[str, int]:
+    """Days each plan keeps its uploaded bulk-enrolment lists (DOMAIN §10.4: `bulk_enrolment.retention_days` in the
+    plan's JSON), for every plan that takes subsidised or collective lists. Read from the files, as the schema is:
+    the CDK app never imports the runtime package. A plan taking lists must state its retention period."""
+    days: dict[str, int] = {}
+    for path in sorted(glob.glob(os.path.join(project_dir, "chalicelib", "plans", "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            plan = json.load(f)
+        if not BULK_PAYMENT_METHODS & set(plan.get("payment_methods", [])):
+            continue
+        retention = (plan.get("bulk_enrolment") or {}).get("retention_days")
+        if not isinstance(retention, int) or retention < 1:
+            raise ValueError(f"plan {plan.get('plan_id')!r} takes bulk lists but states no "
+                             "bulk_enrolment.retention_days")
+        days[plan["plan_id"]] = retention
+    return days
+
+
 def _forget_imported_app() -> None:
     """Make chalice import app.py afresh for this stage.
 
@@ -148,6 +172,7 @@ class HuiminbaoStack(cdk.Stack):
         self.data_key = self._key("DataKey", "data", "Table, documents bucket, secrets and alarm topic at rest")
         self.id_key = self._key("IdNumberKey", "id-number", "Envelope encryption of resident ID numbers (身份证号)")
         self.table = self._table()
+        self.list_retention = load_list_retention(source_dir)
         self.logs_bucket, self.documents_bucket = self._buckets()
         self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret = self._secrets()
         self.secrets = (self.app_secret, self.id_keys_secret, self.wechatpay_secret, self.staff_secret)
@@ -276,6 +301,14 @@ class HuiminbaoStack(cdk.Stack):
                     noncurrent_version_expiration=cdk.Duration.days(365),
                     expired_object_delete_marker=True,
                 ),
+                # Bulk-enrolment lists hold ID numbers in clear: the app deletes a file once its rows are stored
+                # encrypted (the bucket is versioned, so that leaves a noncurrent version, gone a day later); a
+                # file never started expires after its plan's retention period (DOMAIN §10.4).
+                *(s3.LifecycleRule(id=f"expire-bulk-lists-{plan_id}", prefix=f"{BULK_LIST_PREFIX}{plan_id}/",
+                                   expiration=cdk.Duration.days(days),
+                                   noncurrent_version_expiration=cdk.Duration.days(1),
+                                   abort_incomplete_multipart_upload_after=cdk.Duration.days(1))
+                  for plan_id, days in sorted(self.list_retention.items())),
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )

@@ -153,3 +153,27 @@ def test_every_refusal_including_a_duplicate_counts_as_refused():
     assert bulk.row_code_counter("NOT_IN_PLAN_CITY") == "refused"
     assert bulk.row_code_counter("ALREADY_COVERED") == "already_covered"
     assert bulk.row_code_counter("ISSUED") == "issued"
+
+
+def test_a_subsidised_list_takes_over_a_self_paid_policy_when_the_plan_says_so():
+    from chalicelib.domain.bulk import takes_over
+
+    plan = get_plan("lishui-2022")
+    assert plan.bulk_enrolment.take_over_self_paid  # on by default (DOMAIN §10.4 interpretation)
+    assert takes_over("subsidy", plan, "personal_account", already_taken_over=False)
+    assert takes_over("subsidy", plan, "wechat_pay", already_taken_over=False)
+    assert not takes_over("subsidy", plan, "personal_account", already_taken_over=True)  # once
+    assert not takes_over("subsidy", plan, "collective", already_taken_over=False)  # an organisation paid
+    assert not takes_over("subsidy", plan, "subsidy", already_taken_over=False)  # another list
+    assert not takes_over("collective", plan, "personal_account", already_taken_over=False)
+    off = plan.model_copy(update={"bulk_enrolment": plan.bulk_enrolment.model_copy(
+        update={"take_over_self_paid": False})})
+    assert not takes_over("subsidy", off, "personal_account", already_taken_over=False)
+
+
+def test_a_takeover_counts_as_issued_and_as_taken_over():
+    from chalicelib.domain.bulk import row_counters
+
+    assert row_counters("TAKEN_OVER") == ("issued", "taken_over")
+    assert row_counters("ISSUED") == ("issued",)
+    assert row_counters("DUPLICATE_ROW") == ("refused",)

@@ -5,6 +5,7 @@
                                        a row refused by the screening carries its refusal, masked ID only)
     BULK#{batch_id} / ROW#{row}        one row's outcome, written once (attribute_not_exists); refused and already
                                        covered rows also GSI3 BULKREFUSED#{batch_id} / {row} (sparse: the report)
+    (CHUNK and ROW items carry the table's TTL: deleted after the plan's retention period, DOMAIN §10.4)
     BULKCOUNT#{batch_id}#{shard} / COUNTS   counters, spread over COUNT_SHARDS partitions by row so parallel
                                        workers' row transactions do not collide on one item (read: one BatchGetItem)
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import Table, TxOp
-from chalicelib.domain.bulk import Batch, BatchCounts, RowRefusal, row_code_counter
+from chalicelib.domain.bulk import Batch, BatchCounts, RowRefusal, row_counters
 
 CHUNK_ROWS = 500  # ~300 bytes a row: ~150 KB per item, well under DynamoDB's 400 KB
 COUNT_SHARDS = 16
@@ -57,11 +58,13 @@ class BulkRepository:
             pass
 
     # ---- rows -----------------------------------------------------------------------------------------------
-    def put_chunks(self, batch_id: str, rows: list[dict[str, Any]]) -> int:
-        """Store the screened rows in chunks (plain puts: a retried request writes the same items again)."""
+    def put_chunks(self, batch_id: str, rows: list[dict[str, Any]], expires_at: int | None = None) -> int:
+        """Store the screened rows in chunks (plain puts: a retried request writes the same items again), deleted
+        by the table's TTL at `expires_at` (epoch seconds: the plan's retention period, DOMAIN §10.4)."""
         chunks = 0
+        ttl = {schema.TTL_ATTRIBUTE: expires_at} if expires_at is not None else {}
         for start in range(0, len(rows), CHUNK_ROWS):
-            self.table.put({**keys.bulk_chunk(batch_id, chunks), "rows": rows[start:start + CHUNK_ROWS]})
+            self.table.put({**keys.bulk_chunk(batch_id, chunks), "rows": rows[start:start + CHUNK_ROWS], **ttl})
             chunks += 1
         return chunks
 
@@ -75,9 +78,10 @@ class BulkRepository:
 
     @staticmethod
     def outcome_ops(batch_id: str, refusal_or_code: RowRefusal | str, row: int, *, replaces_eligible: bool = False,
-                    **extra: Any) -> list[TxOp]:
+                    expires_at: int | None = None, **extra: Any) -> list[TxOp]:
         """The row's outcome (once: refused if the row has one, or — `replaces_eligible` — unless it is still
-        ELIGIBLE) and the +1 (and the eligible −1) on the row's counter shard."""
+        ELIGIBLE) and the +1 (and the eligible −1) on the row's counter shard. The outcome (the refused-rows report)
+        is deleted by the table's TTL at `expires_at`; the counts stay."""
         if isinstance(refusal_or_code, RowRefusal):
             item = {**refusal_or_code.model_dump(), **keys.gsi_bulk_refused(batch_id, row)}
             code = refusal_or_code.code
@@ -87,13 +91,14 @@ class BulkRepository:
             if code == "ALREADY_COVERED":
                 item.update(keys.gsi_bulk_refused(batch_id, row))
         item.update(extra)
+        if expires_at is not None:
+            item[schema.TTL_ATTRIBUTE] = expires_at
         item.update(keys.bulk_row(batch_id, row))
         if replaces_eligible:
             put = TxOp.put(item, condition="code = :eligible", values={":eligible": "ELIGIBLE"})
         else:
             put = TxOp.put(item)
-        counter = row_code_counter(code)
-        adds = {counter: 1}
+        adds = dict.fromkeys(row_counters(code), 1)
         if replaces_eligible:
             adds["eligible"] = adds.get("eligible", 0) - 1
         update = "ADD " + ", ".join(f"{name} :{name}" for name in adds)

@@ -41,6 +41,19 @@ class PolicyRepository:
         """The transaction item that issues a new policy (refused if its id exists)."""
         return TxOp.put(policy_item(policy))
 
+    @staticmethod
+    def take_over_op(policy: Policy, payment_method: str, taken_over: dict[str, Any]) -> TxOp:
+        """The transaction item by which a payer (a county government) takes over a self-paid policy's premium
+        (DOMAIN §10.4): the policy stays, its channel becomes the payer's; refused if the policy changed since it
+        was read, was cancelled, or was taken over already."""
+        return TxOp.update_item(
+            keys.policy(policy.policy_id),
+            "SET payment_method = :method, taken_over = :taken, version = version + :one",
+            condition="#status = :active AND version = :v AND attribute_not_exists(taken_over)",
+            names={"#status": "status"},
+            values={":method": payment_method, ":taken": taken_over, ":one": 1, ":active": "active",
+                    ":v": policy.version})
+
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None

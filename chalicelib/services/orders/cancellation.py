@@ -40,19 +40,13 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
         raise Forbidden("NOT_POLICYHOLDER", policy_id=policy_id)
     if policy["status"] == "cancelled":
         raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id)
+    if policy.get("taken_over"):  # the government pays it now and the member's payment was returned (DOMAIN §10.4)
+        raise Conflict("POLICY_TAKEN_OVER", policy_id=policy_id)
     if now.astimezone(CHINA_TZ).date() >= date.fromisoformat(policy["benefit_start"]):
         raise RuleViolation("POLICY_ALREADY_STARTED", policy_id=policy_id, benefit_start=policy["benefit_start"])
     order = table.get(keys.order(policy["order_id"]))
     refund_id = f"RF{policy_id[3:]}"
-    refund = {**keys.refund(refund_id), **keys.work_queue("REFUND", REFUND_PENDING, refund_id, f"{iso(now)}#{refund_id}"),
-              "refund_id": refund_id, "policy_id": policy_id, "order_id": order["order_id"],
-              "payment_method": order["payment_method"], "amount_fen": policy["premium_fen"],
-              "status": REFUND_PENDING, "created_at": iso(now), "reason": "cancel"}
-    if order["payment_method"] == "personal_account":
-        refund["deduction_key"] = next(d["key"] for d in order["deductions"]
-                                       if d["source"] == policy.get("account_source", d["source"]))
-    else:
-        refund["order_amount_fen"] = order["amount_fen"]
+    refund = pending_refund(policy, order, refund_id, "cancel", now)
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
     try:
         table.transact([
@@ -78,6 +72,27 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
     return _present_cancellation(policy_id, iso(now), refund)
 
 
+def pending_refund(policy: dict[str, Any], order: dict[str, Any], refund_id: str, reason: str,
+                   now: datetime) -> dict[str, Any]:
+    """The refund record of one policy's premium, to its order's payment method (in the work queue until the
+    channel confirms it: `_execute_refund` now, the reconciliation later). Written in the transaction that decides
+    the refund (cancellation; a takeover by a subsidised list, DOMAIN §10.4), never on its own."""
+    refund = {**keys.refund(refund_id), **keys.work_queue("REFUND", REFUND_PENDING, refund_id, f"{iso(now)}#{refund_id}"),
+              "refund_id": refund_id, "policy_id": policy["policy_id"], "order_id": order["order_id"],
+              "payment_method": order["payment_method"], "amount_fen": policy["premium_fen"],
+              "status": REFUND_PENDING, "created_at": iso(now), "reason": reason}
+    if order["payment_method"] == "personal_account":
+        refund["deduction_key"] = next(d["key"] for d in order["deductions"]
+                                       if d["source"] == policy.get("account_source", d["source"]))
+    else:
+        refund["order_amount_fen"] = order["amount_fen"]
+    return refund
+
+
+# What the payment channel shows the member as the refund's reason, by the refund's `reason`.
+REFUND_REASONS_ZH = {"cancel": "保障开始前退保", "takeover": "政府参保资助代缴保费,退还个人已缴保费"}
+
+
 def _execute_refund(ports: OrderPorts, refund: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Send a pending refund (idempotent by its id) and mark it refunded; unchanged if the channel did not answer;
     `refund_failed` (operators' queue, alarmed) if the channel refused it."""
@@ -89,7 +104,8 @@ def _execute_refund(ports: OrderPorts, refund: dict[str, Any], now: datetime) ->
             ports.platform.refund(refund["deduction_key"], refund["amount_fen"], refund["refund_id"])
         else:
             ports.wechat.refund(refund["order_id"], refund["refund_id"], refund["amount_fen"],
-                                                 refund["order_amount_fen"], reason="保障开始前退保")
+                                                 refund["order_amount_fen"],
+                                                 reason=REFUND_REASONS_ZH.get(refund.get("reason"), "保障开始前退保"))
     except (PlatformUnavailable, WeChatPayUnavailable):
         return refund
     except (PlatformError, WeChatPayRefused) as exc:
