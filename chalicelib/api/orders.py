@@ -12,13 +12,14 @@ from pydantic import Field
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.domain.plan import MAX_INSURED_PER_ORDER
 
 bp = Blueprint(__name__)
 
 
 class OrderIn(RequestModel):
     plan_id: str = Field(max_length=40)
-    insured: list[str] = Field(min_length=1, max_length=50,
+    insured: list[str] = Field(min_length=1, max_length=MAX_INSURED_PER_ORDER,
                                description='"self" for the caller, or family member ids')
     payment_method: Literal["wechat_pay", "personal_account"]
     auto_renew: bool = False
