@@ -20,8 +20,9 @@ import sys
 CHECKS = "not_a_server_error,response_schema_conformance,positive_data_acceptance"
 # Cross-field sums of a raw hospital bill (DOMAIN §12, api/estimates.py): 400 naming the field, beyond any schema.
 # The basic types a city's parameters know depend on `plan_id` (登封: residents only): 422, a rule of that city.
+# An ID number's check digit (GB 11643 mod 11), its date (no 1980-02-30) and region: 400 ID_NUMBER_INVALID.
 BEYOND_SCHEMA = frozenset({"ESTIMATE_RAW_PARTS_EXCEED_TOTAL", "ESTIMATE_RAW_LISTS_EXCEED_SELF_PAY",
-                           "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN"})
+                           "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", "ID_NUMBER_INVALID"})
 
 
 def run(base_url: str, max_examples: int = 10, seed: int = 1, workers: int = 2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import Field
@@ -19,8 +19,9 @@ bp = Blueprint(__name__)
 
 class OrderIn(RequestModel):
     plan_id: str = Field(max_length=40)
-    insured: list[str] = Field(min_length=1, max_length=MAX_INSURED_PER_ORDER,
-                               description='"self" for the caller, or family member ids')
+    insured: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=MAX_INSURED_PER_ORDER, json_schema_extra={"uniqueItems": True},
+        description='"self" for the caller, or family member ids')
     payment_method: Literal["wechat_pay", "personal_account"]
     auto_renew: bool = False
 

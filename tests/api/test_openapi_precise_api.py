@@ -98,3 +98,21 @@ def test_an_order_lists_at_most_as_many_insured_as_any_plan_allows(doc):
     insured = doc["components"]["schemas"]["OrderIn"]["properties"]["insured"]
     assert insured["maxItems"] == MAX_INSURED_PER_ORDER
     assert max(p.max_insured_per_order for p in all_plans().values()) == MAX_INSURED_PER_ORDER
+
+
+def test_names_are_documented_as_the_code_accepts_them(doc):
+    from chalicelib.domain.identity import normalise_name
+
+    schemas = doc["components"]["schemas"]
+    for model in ("IdentityIn", "AddFamilyMember"):
+        name = schemas[model]["properties"]["name"]
+        assert (name["minLength"], name["maxLength"]) == (2, 30), model
+        for good in ("王小明", "\uf900三", "阿依古丽·买买提", "Smith"):
+            assert re.fullmatch(name["pattern"], good) and normalise_name(good), good
+        for bad in ("", "王", "王1", "·王", "王 小"):
+            assert not (re.fullmatch(name["pattern"], bad) and len(bad) >= 2), bad
+
+
+def test_an_orders_insured_are_distinct_and_not_empty(doc):
+    insured = doc["components"]["schemas"]["OrderIn"]["properties"]["insured"]
+    assert insured["uniqueItems"] is True and insured["items"]["minLength"] == 1
