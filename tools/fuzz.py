@@ -21,8 +21,9 @@ CHECKS = "not_a_server_error,response_schema_conformance,positive_data_acceptanc
 # Cross-field sums of a raw hospital bill (DOMAIN §12, api/estimates.py): 400 naming the field, beyond any schema.
 # The basic types a city's parameters know depend on `plan_id` (登封: residents only): 422, a rule of that city.
 # An ID number's check digit (GB 11643 mod 11), its date (no 1980-02-30) and region: 400 ID_NUMBER_INVALID.
+# The payment methods a plan offers depend on `plan_id` too (登封: WeChat Pay only): 422 PAYMENT_METHOD_NOT_OFFERED.
 BEYOND_SCHEMA = frozenset({"ESTIMATE_RAW_PARTS_EXCEED_TOTAL", "ESTIMATE_RAW_LISTS_EXCEED_SELF_PAY",
-                           "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", "ID_NUMBER_INVALID"})
+                           "ESTIMATE_RAW_BASIC_TYPE_UNKNOWN", "ID_NUMBER_INVALID", "PAYMENT_METHOD_NOT_OFFERED"})
 
 
 def run(base_url: str, max_examples: int = 10, seed: int = 1, workers: int = 2,
@@ -138,7 +139,7 @@ def main(argv: list[str], token: str | None = None) -> int:
     max_examples = int(argv[2]) if len(argv) > 2 else 10
     seed = int(argv[3]) if len(argv) > 3 else 1
     code, output, counts = run(base_url, max_examples, seed, token=token)
-    print(output[-6000:])
+    print(output if counts["failures"] else output[-6000:])  # every failure in full, to reproduce it
     print("fuzz figures:", ", ".join(f"{k}={v}" for k, v in counts.items()), "as a member:", bool(token),
           "rejected codes:", ",".join(rejected_codes(output)) or "none")
     return 0 if passed(code, output, counts) else 1
