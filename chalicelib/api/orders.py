@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
@@ -18,6 +18,11 @@ bp = Blueprint(__name__)
 
 
 class OrderIn(RequestModel):
+    # Auto-renewal deducts from the personal account only (AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT): said in the schema.
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["auto_renew", "payment_method"],
+        "properties": {"auto_renew": {"const": True}, "payment_method": {"const": "wechat_pay"}}}})
+
     plan_id: str = Field(max_length=40)
     insured: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         min_length=1, max_length=MAX_INSURED_PER_ORDER, json_schema_extra={"uniqueItems": True},

@@ -116,3 +116,16 @@ def test_names_are_documented_as_the_code_accepts_them(doc):
 def test_an_orders_insured_are_distinct_and_not_empty(doc):
     insured = doc["components"]["schemas"]["OrderIn"]["properties"]["insured"]
     assert insured["uniqueItems"] is True and insured["items"]["minLength"] == 1
+
+
+def test_grant_scopes_are_distinct_and_auto_renewal_is_documented_as_personal_account_only(doc):
+    schemas = doc["components"]["schemas"]
+    assert schemas["GrantAuthorization"]["properties"]["scopes"]["uniqueItems"] is True
+    refused = schemas["OrderIn"]["not"]
+    assert refused["properties"] == {"auto_renew": {"const": True}, "payment_method": {"const": "wechat_pay"}}
+
+
+def test_order_requests_keep_their_strictness(client):
+    from chalicelib.api.orders import OrderIn
+
+    assert OrderIn.model_config["extra"] == "forbid" and OrderIn.model_config["strict"] is True
