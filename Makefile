@@ -44,9 +44,10 @@ synth: $(VENV)/.infra-installed ## synthesise the CDK app (no AWS account needed
 	$(PY) infra/app.py -c stage=$(STAGE) -o infra/cdk.out
 	@echo "templates: $$(ls infra/cdk.out/*.template.json)"; rm -rf infra/chalice.out
 
-package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chalice package`; print it against the 12 MiB budget
+package: $(VENV)/.infra-installed ## build the Lambda deployment zip with `chalice package`, slim it; print it against the 12 MiB budget
 	rm -rf $(DIST)/chalice-package
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-cn-north-1} $(VENV)/bin/chalice package --stage $(PACKAGE_STAGE) $(DIST)/chalice-package
+	@$(PY) tools/slim_package.py $(DIST)/chalice-package/deployment.zip  # what the CDK stack deploys too
 	@$(PY) tools/package_budget.py $(DIST)/chalice-package/deployment.zip
 
 # ---- the H5 page's browser tests (tests/browser/, chalicelib/h5/) ----------------------------------------------------

@@ -17,7 +17,7 @@ Scope = Literal["view", "claims"]
 
 class GrantAuthorization(RequestModel):
     grantee_phone: str = Field(json_schema_extra=PHONE_SCHEMA)
-    scopes: list[Scope] = Field(min_length=1, max_length=2)
+    scopes: list[Scope] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
 
     @field_validator("scopes")
     @classmethod

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from chalicelib.api.estimates import EstimateBill
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import ACCOUNT_NUMBER_PATTERN, RequestModel, ResponseModel
 from chalicelib.domain.claims import ContentType, DocumentKind
 
 bp = Blueprint(__name__)
@@ -21,7 +21,9 @@ bp = Blueprint(__name__)
 class PayeeIn(RequestModel):
     account_name: str = Field(min_length=1, max_length=64, description="收款户名")
     bank_name: str = Field(min_length=1, max_length=64, description="开户行")
-    account_number: str = Field(max_length=64, description="银行账号,12 至 30 位数字;加密保存,只显示掩码")
+    # The validator below gives the Chinese reason; the pattern says the same rule in the OpenAPI document.
+    account_number: str = Field(max_length=64, description="银行账号,12 至 30 位数字;加密保存,只显示掩码",
+                                json_schema_extra={"pattern": ACCOUNT_NUMBER_PATTERN})
 
     @field_validator("account_number")
     @classmethod

@@ -7,14 +7,14 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import ID_NUMBER_SCHEMA, RequestModel, ResponseModel
+from chalicelib.api.schemas import ID_NUMBER_SCHEMA, NAME_SCHEMA, RequestModel, ResponseModel
 from chalicelib.domain.vocabulary import Relationship
 
 bp = Blueprint(__name__)
 
 
 class AddFamilyMember(RequestModel):
-    name: str
+    name: str = Field(json_schema_extra=NAME_SCHEMA)
     id_number: str = Field(json_schema_extra=ID_NUMBER_SCHEMA)
     relationship: Relationship
 

@@ -9,7 +9,14 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.http import endpoint
-from chalicelib.api.schemas import ID_NUMBER_SCHEMA, PHONE_SCHEMA, SMS_CODE_PATTERN, RequestModel, ResponseModel
+from chalicelib.api.schemas import (
+    ID_NUMBER_SCHEMA,
+    NAME_SCHEMA,
+    PHONE_SCHEMA,
+    SMS_CODE_PATTERN,
+    RequestModel,
+    ResponseModel,
+)
 
 bp = Blueprint(__name__)
 
@@ -31,7 +38,7 @@ class SmsVerifyIn(RequestModel):
 
 
 class IdentityIn(RequestModel):
-    name: str = Field(max_length=64, description="身份证上的姓名")
+    name: str = Field(max_length=64, description="身份证上的姓名", json_schema_extra=NAME_SCHEMA)
     id_number: str = Field(max_length=32, description="18 位居民身份证号码", json_schema_extra=ID_NUMBER_SCHEMA)
     proof_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$",
                                    description="医保平台发到本人登记手机的 6 位身份核验码(POST /v1/me/identity/proof)")

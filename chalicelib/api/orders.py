@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.api.http import endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.domain.plan import MAX_INSURED_PER_ORDER
 
 bp = Blueprint(__name__)
 
 
 class OrderIn(RequestModel):
+    # Auto-renewal deducts from the personal account only (AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT): said in the schema.
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["auto_renew", "payment_method"],
+        "properties": {"auto_renew": {"const": True}, "payment_method": {"const": "wechat_pay"}}}})
+
     plan_id: str = Field(max_length=40)
-    insured: list[str] = Field(min_length=1, max_length=50,
-                               description='"self" for the caller, or family member ids')
+    insured: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=MAX_INSURED_PER_ORDER, json_schema_extra={"uniqueItems": True},
+        description='"self" for the caller, or family member ids')
     payment_method: Literal["wechat_pay", "personal_account"]
     auto_renew: bool = False
 

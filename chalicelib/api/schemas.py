@@ -24,3 +24,8 @@ SMS_CODE_PATTERN = r"^[0-9]{6}$"
 ACCOUNT_NUMBER_PATTERN = r"^[0-9]{12,30}$"
 PHONE_SCHEMA = {"pattern": PHONE_PATTERN, "examples": ["13800138000"]}
 ID_NUMBER_SCHEMA = {"pattern": ID_NUMBER_PATTERN, "description": "18 位居民身份证号码(含校验位)"}
+# A name as domain/identity.py normalise_name accepts it once canonical (Chinese characters of the basic plane and
+# extension A, compatibility ideographs, Latin letters; parts joined by a middle dot; 2–30 characters). The code
+# also accepts what folds to that (full-width letters, other dots, rare characters of the supplementary planes).
+NAME_PATTERN = r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z]+(·[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z]+)*$"
+NAME_SCHEMA = {"pattern": NAME_PATTERN, "minLength": 2, "maxLength": 30}

@@ -228,6 +228,11 @@ class BulkEnrolmentSettings(_Strict):
     source: str = ""
 
 
+# The most people one order may insure on any plan: the request schema (api/orders.py OrderIn) says the same, so
+# the OpenAPI document states the limit as enforced; a plan may allow fewer (TOO_MANY_INSURED).
+MAX_INSURED_PER_ORDER = 10
+
+
 class Plan(_Strict):
     plan_id: str = Field(pattern=r"^[a-z]+-\d{4}$")
     scheme: str
@@ -246,7 +251,7 @@ class Plan(_Strict):
     premium: Premium
     payment_methods: list[PaymentMethod] = Field(min_length=1)
     personal_account: PersonalAccountRule | None = None
-    max_insured_per_order: int = Field(default=10, ge=1, le=50)
+    max_insured_per_order: int = Field(default=MAX_INSURED_PER_ORDER, ge=1, le=MAX_INSURED_PER_ORDER)
     eligibility: Eligibility
     waiting: Waiting
     benefits: Benefits

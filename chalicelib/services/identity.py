@@ -336,7 +336,8 @@ def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: T
              born: str, sex: str, now: datetime) -> None:
     """The person proved who they are: move the binding from the account that holds it to theirs, in one
     transaction conditional on that account still holding it; then revoke the authorisations given in the
-    person's name from that account, and tell that account."""
+    person's name from that account, take back the policies it bought with the person's money, send the claims it
+    filed for the person that await a decision to staff review, and tell that account."""
     from chalicelib.services import authorizations
     from chalicelib.services.limits import security_event
 
@@ -366,7 +367,12 @@ def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: T
             authorizations.revoke(table, {"person_hash": id_hash}, grant["authorization_id"], now)
             revoked += 1
     moved = _take_back_policies(table, other, account_id, id_hash, now)
-    security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved)
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.services.claims.recovery import send_to_review
+
+    reviewed = send_to_review(DynamoClaimRepository(table), id_hash, other, now)
+    security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved,
+                   claims_sent_to_review=len(reviewed))
     if notifier is not None:
         notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
 

@@ -204,3 +204,34 @@ def test_policies_bought_with_the_persons_own_account_money_pass_to_the_person(c
         account_id_of(owner), f"ACCOUNT#{account_id_of(owner)}", False)
     assert "GSI4PK" not in moved
     assert table.get(keys.policy(wallet))["payer_account_id"] == account_id_of(impostor)
+
+
+def test_claims_the_other_account_filed_for_the_person_go_to_staff_review(client, clock):
+    from chalicelib.domain.messages import MESSAGES
+    from tests import claim_helpers as ch
+    from tests.helpers import write_policy
+
+    clock.set(ch.NOW)
+    person = new_id()
+    _register("张三", person)
+    impostor = login(client, "13900000001")
+    assert _bind(client, impostor, "张三", person).status_code == 200
+    policy = write_policy(person, "张三", account_id_of(impostor), benefit_start="2021-07-16",
+                          coverage_end="2021-12-31")
+    claim_ids = []
+    for day in ("2021-10-18", "2021-10-19", "2021-10-20"):
+        status, body = ch.submit(client, impostor, policy, bills=[{**ch.BILL, "service_date": day}])
+        assert status == 201, body
+        claim_ids.append(body["claim_id"])
+    waiting, asked, decided = claim_ids
+    assert ch.review(client, asked, "need_more_info", reason="请补充发票")[0] == 200
+    assert ch.review(client, decided, "reject", reason="不在保障范围")[0] == 200
+
+    owner = login(client, "13800138000")
+    _proof(client, owner, person)
+    assert _bind(client, owner, "张三", person, proof_code=_code(person)).status_code == 200
+
+    assert [ch.stored_claim(c)["status"] for c in claim_ids] == ["under_review", "under_review", "rejected"]
+    status, file = ch.call(client, "GET", f"/v1/admin/claims/{waiting}", ch.staff())
+    assert status == 200, file
+    assert file["timeline"][-1]["note"] == MESSAGES["CLAIM_NOTE_IDENTITY_RECOVERED"]

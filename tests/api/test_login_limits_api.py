@@ -104,3 +104,31 @@ def test_the_real_code_still_logs_in(client):
     assert send(client, "13800138000").status_code == 202
     resp = verify(client, "13800138000", deps.sms().last("13800138000").code)
     assert resp.status_code == 200
+
+
+@pytest.fixture()
+def low_overall_ceiling(monkeypatch):
+    # 8 a minute over 8 shards: each shard takes one send (and verifying, four times the sends, one per shard at 2).
+    def ceiling(per_minute):
+        monkeypatch.setenv("HMB_SMS_GLOBAL_PER_MINUTE", str(per_minute))
+        reset_settings()
+    yield ceiling
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_sends_over_the_whole_service_are_limited_per_minute(client, clock, low_overall_ceiling):
+    low_overall_ceiling(limits.GLOBAL_SHARDS)
+    answers = [send(client, f"1370000{i:04d}") for i in range(limits.GLOBAL_SHARDS + 1)]
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(202) <= limits.GLOBAL_SHARDS and 429 in statuses  # 9 sends cannot fit 8 one-send shards
+    assert {code_of(a) for a in answers if a.status_code == 429} == {"RATE_LIMITED"}
+
+    clock.set(NOW.replace(minute=1))
+    assert send(client, "13700009999").status_code == 202  # the next minute has room again
+
+
+def test_code_checks_over_the_whole_service_are_limited_per_minute(client, low_overall_ceiling):
+    low_overall_ceiling(limits.GLOBAL_SHARDS // 4)
+    statuses = [verify(client, f"1370000{i:04d}", "000000").status_code for i in range(limits.GLOBAL_SHARDS + 1)]
+    assert statuses.count(401) <= limits.GLOBAL_SHARDS and 429 in statuses

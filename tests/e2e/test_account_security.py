@@ -131,3 +131,27 @@ def test_a_compatibility_ideograph_binds_as_the_unified_character(api):
 
     assert bound.status == 200, bound.body
     assert bound.body["name"] == "豈三"
+
+
+def test_the_spouse_may_not_cancel_the_payers_policy_and_the_payer_may(api, another_api):
+    """Cancelling is the policyholder's (投保人) right, Insurance Law art. 15: the insured spouse gets 403."""
+    import uuid
+
+    from tests.e2e.test_family_order import order, payer_with_family
+
+    ids, refs = payer_with_family(api, "13810000801", 801)
+    placed = order(api, [refs[1]])  # the spouse, paid from the payer's personal account
+    assert placed.status == 201, placed.body
+    policy_id = placed.body["policies"][0]["policy_id"]
+    login_by_sms(another_api, "13810000802")
+    assert another_api.put("/v1/me/identity", {"name": "李秀英", "id_number": ids["spouse"]}).status == 200
+
+    spouse_cancel = another_api.post(f"/v1/policies/{policy_id}/cancel",
+                                     headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert (spouse_cancel.status, spouse_cancel.body["code"]) == (403, "NOT_POLICYHOLDER")
+    seen = another_api.get(f"/v1/policies/{policy_id}")
+    assert seen.status == 200 and seen.body["status"] == "active"
+
+    payer_cancel = api.post(f"/v1/policies/{policy_id}/cancel", headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert payer_cancel.status == 200, payer_cancel.body
+    assert payer_cancel.body["refund"]["status"] == "refunded"
