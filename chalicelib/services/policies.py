@@ -19,10 +19,14 @@ from chalicelib.domain.masking import mask_name
 from chalicelib.domain.resident_id import mask
 from chalicelib.services import access, renewals
 from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
+from chalicelib.services.renewal_consent import (  # noqa: F401 (RENEWAL_PAYMENT_METHOD, consent_channel re-exported)
+    RENEWAL_PAYMENT_METHOD,
+    consent_channel,
+    consent_record,
+)
 
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
 STATUS_ZH = {"cancelled": "退保", "expired": "到期"}
-RENEWAL_PAYMENT_METHOD = "personal_account"  # DOMAIN §3: yearly deduction from the employee's personal account
 _UPDATE_ATTEMPTS = 3  # a policy's version also moves when a claim is paid; re-read and re-check, then give up
 
 
@@ -112,17 +116,6 @@ def renewal_index_keys(plan_id: str, payer_account_id: str, policy_id: str) -> d
     """GSI4 keys a policy carries while auto-renewal is on (the orders service uses them when a buyer consents
     at purchase)."""
     return keys.gsi_renewal(plan_id, f"{payer_account_id}#{policy_id}")
-
-
-def consent_record(account: dict[str, Any], account_source: str, now: datetime) -> dict[str, Any]:
-    """`auto_renew_consent`: when, on which channel, who pays and from which part of the personal account."""
-    return {"at": iso(now), "channel": consent_channel(account), "payer_account_id": account["account_id"],
-            "payment_method": RENEWAL_PAYMENT_METHOD, "account_source": account_source}
-
-
-def consent_channel(account: dict[str, Any]) -> str:
-    """wechat (mini-program login) | app (SMS login in the insurer's app or H5)."""
-    return "wechat" if account.get("login_channel") == "wechat" else "app"
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
     """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
     disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
     from chalicelib.plans import get_plan
-    from chalicelib.services.policies import consent_record
+    from chalicelib.services.renewal_consent import consent_record
 
     plan = get_plan(order["plan_id"])
     ops = []
