@@ -254,6 +254,13 @@ def order_ports():
                       orders=OrderRepository(table()), policies=PolicyRepository(table()))
 
 
+def grants():
+    """The authorisations (亲友代办) repository over the table."""
+    from chalicelib.adapters.repositories.grants import DynamoGrantRepository
+
+    return DynamoGrantRepository(table())
+
+
 def estimate_ports():
     """Ports of an estimate for a policy (services.estimates); called only when a policy is named."""
     from chalicelib.services.estimates import EstimatePorts
