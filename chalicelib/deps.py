@@ -154,12 +154,12 @@ def _notifications():
         from chalicelib.adapters.notifications import RecordingNotifier
 
         return RecordingNotifier(clock())
-    from chalicelib.adapters.notifications import WeChatSubscribeNotifier
+    from chalicelib.adapters.notifications import WeChatSubscribeNotifier, openids_from_table
     from chalicelib.adapters.wechat_token import SharedAccessToken, TableTokenStore
 
     s = get_settings()
     tokens = SharedAccessToken(s.wechat_appid, s.wechat_app_secret, store=TableTokenStore(table()))
-    return WeChatSubscribeNotifier.from_env(s, tokens=tokens)
+    return WeChatSubscribeNotifier.from_env(s, tokens=tokens, openid_of=openids_from_table(table()))
 
 
 def sms():
@@ -252,6 +252,20 @@ def order_ports():
 
     return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
                       orders=OrderRepository(table()), policies=PolicyRepository(table()))
+
+
+def grants():
+    """The authorisations (亲友代办) repository over the table."""
+    from chalicelib.adapters.repositories.grants import DynamoGrantRepository
+
+    return DynamoGrantRepository(table())
+
+
+def estimate_ports():
+    """Ports of an estimate for a policy (services.estimates); called only when a policy is named."""
+    from chalicelib.services.estimates import EstimatePorts
+
+    return EstimatePorts(table=table(), platform=platform(), cipher=cipher())
 
 
 # ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------

@@ -6,15 +6,10 @@
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import secrets
-import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from chalicelib.adapters.medical_platform import (
     DEDUCTION_NOT_FOUND,
@@ -23,6 +18,13 @@ from chalicelib.adapters.medical_platform import (
     PlatformError,
     PlatformUnavailable,
 )
+from chalicelib.adapters.signed_http import (  # noqa: F401 (canonical_request, signature: the contract's, re-exported)
+    SignatureHeaders,
+    SignedJsonClient,
+    canonical_request,
+    signature,
+)
+from chalicelib.adapters.signed_http import signature_problem as _signature_problem
 from chalicelib.domain.platform import (
     AccountSource,
     Balances,
@@ -36,12 +38,10 @@ from chalicelib.domain.platform import (
     StatementEntry,
 )
 
-# ---- request signing (both sides) -----------------------------------------------------------------------------
-APP_ID_HEADER = "X-Platform-App-Id"
-TIMESTAMP_HEADER = "X-Platform-Timestamp"
-NONCE_HEADER = "X-Platform-Nonce"
-SIGNATURE_HEADER = "X-Platform-Signature"
-SIGNATURE_MAX_AGE_SECONDS = 300
+# ---- request signing (both sides): the shared scheme of signed_http.py with the X-Platform-* headers ----------
+HEADERS = SignatureHeaders("X-Platform")
+APP_ID_HEADER, TIMESTAMP_HEADER = HEADERS.app_id, HEADERS.timestamp
+NONCE_HEADER, SIGNATURE_HEADER = HEADERS.nonce, HEADERS.signature
 
 # Development-only secret: the local stage's simulator and any client pointed at it agree on it.
 _LOCAL_SECRET = "local-only-medical-platform-secret"  # config.py SETTINGS: the local default
@@ -57,33 +57,11 @@ def signing_secret() -> bytes:
     return secret.encode()
 
 
-def canonical_request(method: str, path: str, query: Mapping[str, str], timestamp: str, nonce: str,
-                      body: bytes) -> bytes:
-    """What is signed: method, contract path (without the base URL's path), sorted query, timestamp, nonce, and
-    the SHA-256 of the exact body bytes, one per line."""
-    return "\n".join([method.upper(), path, urlencode(sorted(query.items())), timestamp, nonce,
-                      hashlib.sha256(body).hexdigest()]).encode()
-
-
-def signature(secret: bytes, canonical: bytes) -> str:
-    return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
-
-
 def signature_problem(secret: bytes, method: str, path: str, query: Mapping[str, str],
                       headers: Mapping[str, str], body: bytes, now: float) -> str | None:
-    """Server side: None if the request is signed with `secret` and fresh, else why not (for the error details).
+    """Server side (the sandbox's contract routes): None if signed with `secret` and fresh, else why not.
     `headers` has lower-case names."""
-    timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
-    nonce = headers.get(NONCE_HEADER.lower(), "")
-    given = headers.get(SIGNATURE_HEADER.lower(), "")
-    if not (headers.get(APP_ID_HEADER.lower()) and timestamp and nonce and given):
-        return "缺少签名请求头"
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
-        return "时间戳格式不对或已超过 5 分钟"
-    expected = signature(secret, canonical_request(method, path, query, timestamp, nonce, body))
-    if not hmac.compare_digest(expected, given):
-        return "签名不符"
-    return None
+    return _signature_problem(HEADERS, secret, method, path, query, headers, body, now)
 
 
 # ---- the client ---------------------------------------------------------------------------------------------
@@ -97,11 +75,8 @@ class HttpPlatform:
 
     def __init__(self, base_url: str, secret: bytes | None = None, app_id: str | None = None,
                  timeout: tuple[float, float] = (3.05, 10.0)) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._secret = secret
-        self._app_id = app_id or "huiminbao"
-        self._timeout = timeout
-        self._session = None
+        self._client = SignedJsonClient(base_url, (lambda: secret) if secret is not None else signing_secret,
+                                        app_id or "huiminbao", HEADERS, PlatformUnavailable, PlatformError, timeout)
 
     # -- the port --
     def find_person(self, id_number: str) -> PlatformPerson | None:
@@ -118,8 +93,6 @@ class HttpPlatform:
         return _parse(Deduction, self._call("POST", "/accounts/deductions", payload))
 
     def find_deduction(self, idempotency_key: str) -> Deduction | None:
-        from urllib.parse import quote
-
         body = self._call("GET", f"/accounts/deductions/{quote(idempotency_key, safe='')}",
                           absent=DEDUCTION_NOT_FOUND)
         return None if body is None else _parse(Deduction, body)
@@ -158,48 +131,10 @@ class HttpPlatform:
             raise PlatformUnavailable("unreadable identity proof check")
         return valid
 
-    # -- transport --
+    # -- transport (signed_http.SignedJsonClient) --
     def _call(self, method: str, path: str, payload: dict | None = None, *, query: dict[str, str] | None = None,
               absent: str | None = None) -> Any:
-        import requests
-
-        query = query or {}
-        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
-        secret = self._secret if self._secret is not None else signing_secret()
-        headers = {APP_ID_HEADER: self._app_id, TIMESTAMP_HEADER: timestamp, NONCE_HEADER: nonce,
-                   SIGNATURE_HEADER: signature(secret, canonical_request(method, path, query, timestamp, nonce, body)),
-                   "Accept": "application/json"}
-        if payload is not None:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        try:
-            response = self._http().request(method, self._base_url + path, params=query or None, data=body or None,
-                                            headers=headers, timeout=self._timeout)
-        except requests.RequestException as exc:  # connect/read timeouts, refused, reset, TLS
-            raise PlatformUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise PlatformUnavailable(f"{method} {path}: HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if response.status_code >= 400:
-            code = data.get("code") if isinstance(data, dict) else None
-            if not isinstance(code, str) or not code:
-                code = f"HTTP_{response.status_code}"
-            if absent is not None and response.status_code == 404 and code == absent:
-                return None
-            raise PlatformError(code, str(data.get("message", "")) if isinstance(data, dict) else "")
-        if data is None:
-            raise PlatformUnavailable(f"{method} {path}: unreadable response")
-        return data
-
-    def _http(self):
-        if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-        return self._session
+        return self._client.call(method, path, payload, query=query, absent=absent)
 
 
 def _listed(body: Any, name: str) -> list:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,13 +50,16 @@ class RecordingNotifier:
             return [n for n in self._sent if n.recipient == recipient]
 
 
-def _openid_from_table(recipient: str) -> str | None:
-    """The openid of an account (phone-channel accounts have none and cannot get subscribe messages)."""
-    from chalicelib import deps
+def openids_from_table(table) -> Callable[[str], str | None]:
+    """`openid_of` over the table: the openid of an account (phone-channel accounts have none and cannot get
+    subscribe messages). The composition root (deps.py) passes it in; this module never reaches for a port."""
     from chalicelib.adapters import keys
 
-    account = deps.table().get(keys.account(recipient))
-    return account.get("openid") if account else None
+    def openid_of(recipient: str) -> str | None:
+        account = table.get(keys.account(recipient))
+        return account.get("openid") if account else None
+
+    return openid_of
 
 
 @dataclass
@@ -65,19 +68,20 @@ class WeChatSubscribeNotifier:
     secret: str
     templates: dict[str, str]
     miniprogram_state: str = "formal"
-    openid_of: Callable[[str], str | None] = _openid_from_table
     session: Any = None
     tokens: Any = None  # chalicelib.adapters.wechat_token.SharedAccessToken (deps shares it through the table)
+    openid_of: Callable[[str], str | None] = field(kw_only=True)  # e.g. openids_from_table(table)
 
     TIMEOUT_SECONDS = 3
 
     @classmethod
-    def from_env(cls, settings, tokens: Any = None) -> WeChatSubscribeNotifier:
+    def from_env(cls, settings, *, openid_of: Callable[[str], str | None],
+                 tokens: Any = None) -> WeChatSubscribeNotifier:
         templates = json.loads(settings.get("HMB_WECHAT_SUBSCRIBE_TEMPLATES") or "{}")
         if not isinstance(templates, dict):
             raise TypeError("HMB_WECHAT_SUBSCRIBE_TEMPLATES must be a JSON object")
         return cls(settings.wechat_appid, settings.wechat_app_secret, {str(k): str(v) for k, v in templates.items()},
-                   settings.get("HMB_WECHAT_MINIPROGRAM_STATE"), tokens=tokens)
+                   settings.get("HMB_WECHAT_MINIPROGRAM_STATE"), tokens=tokens, openid_of=openid_of)
 
     def _http(self):
         if self.session is None:

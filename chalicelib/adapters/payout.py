@@ -29,9 +29,9 @@ FAULT_TIMINGS = ("before", "after")
 class PayoutRefused(Exception):
     """The gateway refused the request outright (code); no transfer exists."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, message: str = "") -> None:
         self.code = code
-        super().__init__(code)
+        super().__init__(f"{code}: {message}" if message else code)
 
 
 class PayoutUnavailable(Exception):

@@ -71,11 +71,12 @@ def signature_problem(names: SignatureHeaders, secret: bytes, method: str, path:
 
 class SignedJsonClient:
     """One partner's signed JSON API. Transport failures, timeouts, 5xx and unreadable bodies raise `unavailable`
-    (the outcome is unknown); a 4xx `{code, message}` raises `refused(code)`, except a 404 whose code is the
-    caller's `absent`, which returns None."""
+    (the outcome is unknown); a 4xx `{code, message}` raises `refused(code, message)`, except a 404 whose code is
+    the caller's `absent`, which returns None. `secret` is called for each request (settings are read at call
+    time). `parse` turns a 2xx body that does not match its model into `unavailable` too."""
 
     def __init__(self, base_url: str, secret: Callable[[], bytes], app_id: str, names: SignatureHeaders,
-                 unavailable: type[Exception], refused: Callable[[str], Exception],
+                 unavailable: type[Exception], refused: Callable[[str, str], Exception],
                  timeout: tuple[float, float] = (3.05, 10.0)) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret
@@ -116,7 +117,8 @@ class SignedJsonClient:
             code = code if isinstance(code, str) and code else f"HTTP_{response.status_code}"
             if absent is not None and response.status_code == 404 and code == absent:
                 return None
-            raise self._refused(code)
+            message = data.get("message") if isinstance(data, dict) else None
+            raise self._refused(code, message if isinstance(message, str) else "")
         if data is None:
             raise self._unavailable(f"{method} {path}: unreadable response")
         return data
@@ -128,7 +130,7 @@ class SignedJsonClient:
         try:
             return model.model_validate(data)
         except ValidationError:
-            raise self._unavailable(f"unreadable {model.__name__} in the response") from None
+            raise self._unavailable(f"unreadable {model.__name__} in the partner's response") from None
 
     def _http(self):
         if self._session is None:

@@ -50,9 +50,9 @@ def grant_authorization(ctx, body: GrantAuthorization):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    table = deps.table()
-    return _out(authorizations.grant(table, access.account_of(table, ctx.principal), body.grantee_phone,
-                                     list(body.scopes), deps.clock().now()))
+    account = access.account_of(deps.table(), ctx.principal)
+    return _out(authorizations.grant(deps.grants(), account, body.grantee_phone, list(body.scopes),
+                                     deps.clock().now()))
 
 
 @endpoint(bp, "/v1/authorizations", summary="我给出的授权和我获得的授权", response=list[AuthorizationOut],
@@ -61,8 +61,7 @@ def list_authorizations(ctx):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    table = deps.table()
-    return [_out(a) for a in authorizations.list_for(table, access.account_of(table, ctx.principal))]
+    return [_out(a) for a in authorizations.list_for(deps.grants(), access.account_of(deps.table(), ctx.principal))]
 
 
 @endpoint(bp, "/v1/authorizations/{authorization_id}", methods=("DELETE",), summary="取消授权(仅授权人)",
@@ -71,6 +70,5 @@ def revoke_authorization(ctx, authorization_id: str):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    table = deps.table()
-    return _out(authorizations.revoke(table, access.account_of(table, ctx.principal), authorization_id,
-                                      deps.clock().now()))
+    account = access.account_of(deps.table(), ctx.principal)
+    return _out(authorizations.revoke(deps.grants(), account, authorization_id, deps.clock().now()))

@@ -328,7 +328,7 @@ def create_estimate(ctx, body: EstimateRequest):
         layers_ytd = LayersYearToDate(lytd.basic_deductible_used_fen, lytd.basic_paid_fen,
                                       lytd.catastrophic_base_fen, lytd.catastrophic_paid_fen)
     outcome = estimates.estimate(
-        deps.table, ctx.principal, plan_id=body.plan_id, policy_id=body.policy_id,
+        deps.estimate_ports, ctx.principal, plan_id=body.plan_id, policy_id=body.policy_id,
         year_to_date=YearToDate(ytd.deductible_used_fen, ytd.eligible_fen, ytd.paid_fen) if ytd else None,
         bills=[_engine_bill(i, b) for i, b in enumerate(body.bills)], layers_year_to_date=layers_ytd)
     result = outcome.estimate

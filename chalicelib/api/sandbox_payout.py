@@ -7,7 +7,6 @@ Two faces, both backed by the simulator `deps.payouts()` gives the app in the lo
 """
 from __future__ import annotations
 
-import time
 from datetime import date
 from typing import Literal
 from urllib.parse import quote
@@ -22,18 +21,16 @@ from chalicelib.adapters.payout import (
     PayoutUnavailable,
     SimulatedPayouts,
 )
+from chalicelib.adapters.payout_http import HEADERS as PAYOUT_HEADERS
 from chalicelib.api.http import endpoint
+from chalicelib.api.sandbox_contract import SimulatedPartner
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.domain.errors import (
     BadRequest,
     Conflict,
-    DomainError,
     NotFound,
     RuleViolation,
-    Unauthorized,
-    UpstreamUnavailable,
 )
-from chalicelib.domain.messages import message_for
 from chalicelib.domain.payout import FAILURE_CODES, Payee, Transfer
 
 bp = Blueprint(__name__)
@@ -66,27 +63,27 @@ class Done(ResponseModel):
 @endpoint(bp, CONTRACT_PREFIX + "/refusals", methods=("POST",), summary="模拟银行:到该账户的转账失败",
           auth="sandbox", request=RefusalIn, response=Done, tags=TAGS)
 def refuse_account(ctx, body: RefusalIn):
-    _simulator().refuse_account(body.account_number, body.code)
+    GATEWAY.simulator().refuse_account(body.account_number, body.code)
     return Done()
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/hold", methods=("PUT",), summary="模拟银行:新转账保持处理中,直至确认",
           auth="sandbox", request=HoldIn, response=Done, tags=TAGS)
 def hold(ctx, body: HoldIn):
-    _simulator().hold(body.holding)
+    GATEWAY.simulator().hold(body.holding)
     return Done()
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/complete", methods=("POST",), summary="模拟银行:确认所有处理中的转账",
           auth="sandbox", response=Done, tags=TAGS)
 def complete(ctx):
-    return Done(completed=_simulator().complete_pending())
+    return Done(completed=GATEWAY.simulator().complete_pending())
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/faults", methods=("POST",), summary="模拟支付网关下一次调用超时",
           auth="sandbox", request=PayoutFaultIn, response=Done, status=201, tags=TAGS)
 def fault(ctx, body: PayoutFaultIn):
-    _simulator().fail_next(body.operation, body.when)
+    GATEWAY.simulator().fail_next(body.operation, body.when)
     return Done()
 
 
@@ -105,67 +102,46 @@ class TransferList(BaseModel):
 @endpoint(bp, CONTRACT_PREFIX + "/transfers", methods=("POST",), summary="支付网关:向银行账户转账(幂等)",
           auth="sandbox", request=TransferIn, response=Transfer, status=201, tags=CONTRACT_TAGS)
 def gateway_transfer(ctx, body: TransferIn):
-    _verify_signature(ctx, "/transfers")
-    return _call(lambda p: p.transfer(body.payee, body.amount_fen, body.idempotency_key, body.reference))
+    GATEWAY.verify_signature(ctx, "/transfers")
+    return GATEWAY.call(lambda p: p.transfer(body.payee, body.amount_fen, body.idempotency_key, body.reference))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/transfers/{idempotency_key}", summary="支付网关:按请求编号查询转账",
           auth="sandbox", response=Transfer, tags=CONTRACT_TAGS)
 def gateway_find(ctx, idempotency_key: str):
-    _verify_signature(ctx, f"/transfers/{quote(idempotency_key, safe='')}")
-    transfer = _call(lambda p: p.find(idempotency_key))
+    GATEWAY.verify_signature(ctx, f"/transfers/{quote(idempotency_key, safe='')}")
+    transfer = GATEWAY.call(lambda p: p.find(idempotency_key))
     if transfer is None:
-        raise _as_http_error(PayoutRefused("TRANSFER_NOT_FOUND"))
+        raise GATEWAY.http_error("TRANSFER_NOT_FOUND")
     return transfer
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/statement", summary="支付网关:某日的转账对账单", auth="sandbox",
           response=TransferList, query={"date": "YYYY-MM-DD"}, tags=CONTRACT_TAGS)
 def gateway_statement(ctx):
-    _verify_signature(ctx, "/statement")
+    GATEWAY.verify_signature(ctx, "/statement")
     try:
         day = date.fromisoformat(ctx.query.get("date") or "")
     except ValueError:
         raise BadRequest("BAD_QUERY_PARAMETER", field="date") from None
-    return TransferList(transfers=_call(lambda p: p.statement(day)))
+    return TransferList(transfers=GATEWAY.call(lambda p: p.statement(day)))
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
-def _simulator() -> SimulatedPayouts:
+def _port():
     from chalicelib import deps
 
-    payouts = deps.payouts()
-    if not isinstance(payouts, SimulatedPayouts):
-        raise Conflict("PAYOUT_NOT_SIMULATED")
-    return payouts
+    return deps.payouts()
 
 
-def _verify_signature(ctx, contract_path: str) -> None:
+def _secret() -> bytes:
     from chalicelib import deps
-    from chalicelib.adapters.payout_http import HEADERS
-    from chalicelib.adapters.signed_http import signature_problem
 
-    problem = signature_problem(HEADERS, deps.payout_secret(), ctx.request.method, contract_path, ctx.query,
-                                ctx.headers, ctx.raw_body, time.time())
-    if problem is not None:
-        raise Unauthorized("PAYOUT_SIGNATURE_INVALID", reason=problem)
+    return deps.payout_secret()
 
 
-def _call(operation):
-    try:
-        return operation(_simulator())
-    except PayoutRefused as exc:
-        raise _as_http_error(exc) from None
-    except PayoutUnavailable:
-        raise UpstreamUnavailable("PAYOUT_TIMEOUT") from None
-
-
-_STATUS_OF_CODE: dict[str, type[DomainError]] = {
-    "TRANSFER_NOT_FOUND": NotFound,
-    "IDEMPOTENCY_KEY_REUSED": Conflict,
-    "INVALID_AMOUNT": RuleViolation,
-}
-
-
-def _as_http_error(exc: PayoutRefused) -> DomainError:
-    return _STATUS_OF_CODE.get(exc.code, RuleViolation)(exc.code, message_for(f"PAYOUT_{exc.code}"))
+GATEWAY = SimulatedPartner(
+    port=_port, simulator_type=SimulatedPayouts, not_simulated="PAYOUT_NOT_SIMULATED", headers=PAYOUT_HEADERS,
+    secret=_secret, signature_invalid="PAYOUT_SIGNATURE_INVALID", refused=PayoutRefused,
+    unavailable=PayoutUnavailable, timeout="PAYOUT_TIMEOUT", message_prefix="PAYOUT",
+    statuses={"TRANSFER_NOT_FOUND": NotFound, "IDEMPOTENCY_KEY_REUSED": Conflict, "INVALID_AMOUNT": RuleViolation})

@@ -8,7 +8,6 @@ Two faces, both backed by the simulator that `deps.platform()` gives the app in 
 """
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, datetime
 from typing import Literal
@@ -24,18 +23,16 @@ from chalicelib.adapters.medical_platform import (
     PlatformUnavailable,
     SimulatedPlatform,
 )
+from chalicelib.adapters.medical_platform_http import HEADERS as PLATFORM_HEADERS
 from chalicelib.api.http import endpoint
+from chalicelib.api.sandbox_contract import SimulatedPartner
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.domain.errors import (
     BadRequest,
     Conflict,
-    DomainError,
     NotFound,
     RuleViolation,
-    Unauthorized,
-    UpstreamUnavailable,
 )
-from chalicelib.domain.messages import message_for
 from chalicelib.domain.platform import (
     AccountSource,
     Balances,
@@ -189,7 +186,7 @@ def register_person(ctx, body: SandboxPersonIn):
         basic_type=body.basic_type, status=body.status, basic_start=body.basic_start, restored_on=body.restored_on,
         special_groups=body.special_groups, life_events=[body.life_event] if body.life_event else [],
         ssc_account=body.ssc_account)
-    _simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
+    PLATFORM.simulator().register(person, body.account_current_fen, body.account_prior_years_fen)
     _register_phone(person.id_number, body.phone)
     return SandboxPerson(
         **person.model_dump(exclude={"id_number", "suspensions", "ssc_account"}), id_number_masked=resident.masked,
@@ -200,10 +197,10 @@ def register_person(ctx, body: SandboxPersonIn):
 @endpoint(bp, "/sandbox/people/{id_number}", summary="模拟医保平台中某人的账户余额、扣款与退款", auth="sandbox",
           response=SandboxStatement, tags=TAGS)
 def person_statement(ctx, id_number: str):
-    simulator = _simulator()
+    simulator = PLATFORM.simulator()
     number = id_number.strip().upper()
     if number not in simulator.people:
-        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+        raise PLATFORM.http_error("PERSON_NOT_FOUND")
     statement = simulator.statement(number)
     for deduction in statement["deductions"]:
         deduction["id_number_masked"] = mask(deduction.pop("id_number"))
@@ -213,7 +210,7 @@ def person_statement(ctx, id_number: str):
 @endpoint(bp, "/sandbox/platform/faults", methods=("POST",), summary="让模拟医保平台的下一次调用超时(之前或之后)",
           auth="sandbox", request=FaultIn, response=list[Fault], status=201, tags=TAGS)
 def inject_fault(ctx, body: FaultIn):
-    simulator = _simulator()
+    simulator = PLATFORM.simulator()
     simulator.fail_next(body.operation, body.when)
     return [Fault(operation=op, when=when) for op, when in list(simulator.faults)]
 
@@ -223,10 +220,10 @@ def inject_fault(ctx, body: FaultIn):
 def push_settlement(ctx, body: SettlementIn):
     from chalicelib import deps
 
-    simulator = _simulator()
+    simulator = PLATFORM.simulator()
     number = body.id_number.strip().upper()
     if number not in simulator.people:
-        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+        raise PLATFORM.http_error("PERSON_NOT_FOUND")
     national = body.settlement
     if national is not None:
         from chalicelib.domain.settlement import MED_TYPES, service_date
@@ -252,9 +249,9 @@ class NoticeReplyIn(RequestModel):
           response=NoticeReply, status=201, tags=TAGS)
 def reply_to_notice(ctx, idempotency_key: str, body: NoticeReplyIn):
     try:
-        return _simulator().reply_to_notice(idempotency_key, body.reply)
+        return PLATFORM.simulator().reply_to_notice(idempotency_key, body.reply)
     except PlatformError as exc:
-        raise _as_http_error(exc) from None
+        raise PLATFORM.http_error(exc.code) from None
 
 
 # ---- identity proof (the code the platform texts to the person's phone) ------------------------------------------
@@ -267,7 +264,7 @@ def _canonical(name: str) -> str:
 def _register_phone(id_number: str, phone_raw: str | None) -> None:
     from chalicelib.domain.identity import parse_phone
 
-    _simulator().set_phone(id_number, parse_phone(phone_raw) if phone_raw else None)
+    PLATFORM.simulator().set_phone(id_number, parse_phone(phone_raw) if phone_raw else None)
 
 
 class SandboxProof(ResponseModel):
@@ -278,7 +275,7 @@ class SandboxProof(ResponseModel):
 @endpoint(bp, "/sandbox/people/{id_number}/proof", summary="沙箱:医保平台最近发给此人的身份核验码", auth="sandbox",
           response=SandboxProof, tags=TAGS)
 def last_identity_proof(ctx, id_number: str):
-    proof = _simulator().last_proof(id_number.strip().upper())
+    proof = PLATFORM.simulator().last_proof(id_number.strip().upper())
     if proof is None:
         raise NotFound("SANDBOX_PROOF_NONE")
     return SandboxProof(code=proof["code"], sent_to=proof["sent_to"])
@@ -304,15 +301,15 @@ class ProofCheckOut(ResponseModel):
 @endpoint(bp, CONTRACT_PREFIX + "/identity/proofs", methods=("POST",), summary="医保平台:向本人登记的手机发送身份核验码",
           auth="sandbox", request=ProofSendIn, response=ProofSentOut, status=201, tags=PLATFORM_TAGS)
 def platform_send_proof(ctx, body: ProofSendIn):
-    _verify_signature(ctx, "/identity/proofs")
-    return ProofSentOut(sent_to=_platform_call(lambda p: p.send_identity_proof(body.id_number)))
+    PLATFORM.verify_signature(ctx, "/identity/proofs")
+    return ProofSentOut(sent_to=PLATFORM.call(lambda p: p.send_identity_proof(body.id_number)))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/identity/proofs/check", methods=("POST",), summary="医保平台:核对身份核验码",
           auth="sandbox", request=ProofCheckIn, response=ProofCheckOut, tags=PLATFORM_TAGS)
 def platform_check_proof(ctx, body: ProofCheckIn):
-    _verify_signature(ctx, "/identity/proofs/check")
-    return ProofCheckOut(valid=_platform_call(lambda p: p.check_identity_proof(body.id_number, body.code)))
+    PLATFORM.verify_signature(ctx, "/identity/proofs/check")
+    return ProofCheckOut(valid=PLATFORM.call(lambda p: p.check_identity_proof(body.id_number, body.code)))
 
 
 # ---- the platform's HTTP contract (docs/medical-platform.md) ---------------------------------------------------
@@ -349,10 +346,10 @@ class StatementPage(BaseModel):
 @endpoint(bp, CONTRACT_PREFIX + "/persons/query", methods=("POST",), summary="医保平台:按身份证号查询参保人",
           auth="sandbox", request=PersonQuery, response=PlatformPerson, tags=PLATFORM_TAGS)
 def platform_find_person(ctx, body: PersonQuery):
-    _verify_signature(ctx, "/persons/query")
-    person = _platform_call(lambda p: p.find_person(body.id_number))
+    PLATFORM.verify_signature(ctx, "/persons/query")
+    person = PLATFORM.call(lambda p: p.find_person(body.id_number))
     if person is None:
-        raise _as_http_error(PlatformError("PERSON_NOT_FOUND"))
+        raise PLATFORM.http_error("PERSON_NOT_FOUND")
     return person
 
 
@@ -360,70 +357,70 @@ def platform_find_person(ctx, body: PersonQuery):
           summary="医保平台:个人账户余额(当年、历年)", auth="sandbox", request=PersonQuery, response=Balances,
           tags=PLATFORM_TAGS)
 def platform_balances(ctx, body: PersonQuery):
-    _verify_signature(ctx, "/accounts/balances/query")
-    return _platform_call(lambda p: p.balances(body.id_number))
+    PLATFORM.verify_signature(ctx, "/accounts/balances/query")
+    return PLATFORM.call(lambda p: p.balances(body.id_number))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/accounts/deductions", methods=("POST",), summary="医保平台:个人账户扣款(幂等)",
           auth="sandbox", request=DeductionIn, response=Deduction, status=201, tags=PLATFORM_TAGS)
 def platform_deduct(ctx, body: DeductionIn):
-    _verify_signature(ctx, "/accounts/deductions")
-    return _platform_call(lambda p: p.deduct(body.id_number, body.source, body.amount_fen, body.idempotency_key,
+    PLATFORM.verify_signature(ctx, "/accounts/deductions")
+    return PLATFORM.call(lambda p: p.deduct(body.id_number, body.source, body.amount_fen, body.idempotency_key,
                                              body.reference))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/accounts/deductions/{idempotency_key}", summary="医保平台:按请求编号查询扣款",
           auth="sandbox", response=Deduction, tags=PLATFORM_TAGS)
 def platform_find_deduction(ctx, idempotency_key: str):
-    _verify_signature(ctx, f"/accounts/deductions/{quote(idempotency_key, safe='')}")
-    deduction = _platform_call(lambda p: p.find_deduction(idempotency_key))
+    PLATFORM.verify_signature(ctx, f"/accounts/deductions/{quote(idempotency_key, safe='')}")
+    deduction = PLATFORM.call(lambda p: p.find_deduction(idempotency_key))
     if deduction is None:
-        raise _as_http_error(PlatformError("DEDUCTION_NOT_FOUND"))
+        raise PLATFORM.http_error("DEDUCTION_NOT_FOUND")
     return deduction
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/accounts/refunds", methods=("POST",), summary="医保平台:退回个人账户(幂等)",
           auth="sandbox", request=RefundIn, response=Refund, status=201, tags=PLATFORM_TAGS)
 def platform_refund(ctx, body: RefundIn):
-    _verify_signature(ctx, "/accounts/refunds")
-    return _platform_call(lambda p: p.refund(body.deduction_idempotency_key, body.amount_fen, body.idempotency_key))
+    PLATFORM.verify_signature(ctx, "/accounts/refunds")
+    return PLATFORM.call(lambda p: p.refund(body.deduction_idempotency_key, body.amount_fen, body.idempotency_key))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/settlements", summary="医保平台:某序号之后发布的结算单", auth="sandbox",
           response=SettlementsPage, query={"after": "上次读到的序号(不含),从 0 开始", "limit": "每页条数,至多 500"},
           tags=PLATFORM_TAGS)
 def platform_settlements(ctx):
-    _verify_signature(ctx, "/settlements")
+    PLATFORM.verify_signature(ctx, "/settlements")
     after, limit = _page(ctx)
-    return SettlementsPage(settlements=_platform_call(lambda p: p.settlements_after(after, limit)))
+    return SettlementsPage(settlements=PLATFORM.call(lambda p: p.settlements_after(after, limit)))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/notices/deductions", methods=("POST",),
           summary="医保平台:发送代扣代缴确认信息(幂等)", auth="sandbox", request=DeductionNotice,
           response=NoticeReceipt, status=201, tags=PLATFORM_TAGS)
 def platform_send_notice(ctx, body: DeductionNotice):
-    _verify_signature(ctx, "/notices/deductions")
-    return _platform_call(lambda p: p.send_deduction_notice(body))
+    PLATFORM.verify_signature(ctx, "/notices/deductions")
+    return PLATFORM.call(lambda p: p.send_deduction_notice(body))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/notices/replies", summary="医保平台:某序号之后参保人对确认信息的回复",
           auth="sandbox", response=RepliesPage, query={"after": "上次读到的序号(不含)", "limit": "每页条数,至多 500"},
           tags=PLATFORM_TAGS)
 def platform_notice_replies(ctx):
-    _verify_signature(ctx, "/notices/replies")
+    PLATFORM.verify_signature(ctx, "/notices/replies")
     after, limit = _page(ctx)
-    return RepliesPage(replies=_platform_call(lambda p: p.notice_replies(after, limit)))
+    return RepliesPage(replies=PLATFORM.call(lambda p: p.notice_replies(after, limit)))
 
 
 @endpoint(bp, CONTRACT_PREFIX + "/accounts/statement", summary="医保平台:某日个人账户扣款与退款对账单",
           auth="sandbox", response=StatementPage, query={"date": "YYYY-MM-DD(北京时间)"}, tags=PLATFORM_TAGS)
 def platform_account_statement(ctx):
-    _verify_signature(ctx, "/accounts/statement")
+    PLATFORM.verify_signature(ctx, "/accounts/statement")
     try:
         day = date.fromisoformat(ctx.query.get("date") or "")
     except ValueError:
         raise BadRequest("BAD_QUERY_PARAMETER", field="date") from None
-    return StatementPage(entries=_platform_call(lambda p: p.account_statement(day)))
+    return StatementPage(entries=PLATFORM.call(lambda p: p.account_statement(day)))
 
 
 def _page(ctx) -> tuple[int, int]:
@@ -439,48 +436,30 @@ def _page(ctx) -> tuple[int, int]:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
-def _simulator() -> SimulatedPlatform:
+def _port():
     from chalicelib import deps
 
-    platform = deps.platform()
-    if not isinstance(platform, SimulatedPlatform):
-        raise Conflict("PLATFORM_NOT_SIMULATED")
-    return platform
+    return deps.platform()
 
 
-def _verify_signature(ctx, contract_path: str) -> None:
-    from chalicelib.adapters.medical_platform_http import signature_problem, signing_secret
+def _secret() -> bytes:
+    from chalicelib.adapters.medical_platform_http import signing_secret
 
-    problem = signature_problem(signing_secret(), ctx.request.method, contract_path, ctx.query, ctx.headers,
-                                ctx.raw_body, time.time())
-    if problem is not None:
-        raise Unauthorized("PLATFORM_SIGNATURE_INVALID", reason=problem)
+    return signing_secret()
 
 
-def _platform_call(operation):
-    """Run one port operation on the simulator; its refusals and simulated timeouts become the contract's answers."""
-    try:
-        return operation(_simulator())
-    except PlatformError as exc:
-        raise _as_http_error(exc) from None
-    except PlatformUnavailable:
-        raise UpstreamUnavailable("PLATFORM_TIMEOUT") from None
-
-
-_STATUS_OF_CODE: dict[str, type[DomainError]] = {
-    "PERSON_NOT_FOUND": NotFound,
-    "DEDUCTION_NOT_FOUND": NotFound,
-    "IDEMPOTENCY_KEY_REUSED": Conflict,
-    "NO_PERSONAL_ACCOUNT": RuleViolation,
-    "INVALID_AMOUNT": RuleViolation,
-    "INSUFFICIENT_BALANCE": RuleViolation,
-    "REFUND_EXCEEDS_DEDUCTION": RuleViolation,
-    "NO_PHONE_ON_RECORD": RuleViolation,
-    "NOTICE_NOT_FOUND": NotFound,
-}
-
-
-def _as_http_error(exc: PlatformError) -> DomainError:
-    """The platform's code goes on the wire unchanged; its message comes from the catalogue (PLATFORM_<code>)."""
-    error_class = _STATUS_OF_CODE.get(exc.code, RuleViolation)
-    return error_class(exc.code, message_for(f"PLATFORM_{exc.code}"))
+PLATFORM = SimulatedPartner(
+    port=_port, simulator_type=SimulatedPlatform, not_simulated="PLATFORM_NOT_SIMULATED", headers=PLATFORM_HEADERS,
+    secret=_secret, signature_invalid="PLATFORM_SIGNATURE_INVALID", refused=PlatformError,
+    unavailable=PlatformUnavailable, timeout="PLATFORM_TIMEOUT", message_prefix="PLATFORM",
+    statuses={
+        "PERSON_NOT_FOUND": NotFound,
+        "DEDUCTION_NOT_FOUND": NotFound,
+        "IDEMPOTENCY_KEY_REUSED": Conflict,
+        "NO_PERSONAL_ACCOUNT": RuleViolation,
+        "INVALID_AMOUNT": RuleViolation,
+        "INSUFFICIENT_BALANCE": RuleViolation,
+        "REFUND_EXCEEDS_DEDUCTION": RuleViolation,
+        "NO_PHONE_ON_RECORD": RuleViolation,
+        "NOTICE_NOT_FOUND": NotFound,
+    })

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from chalicelib.adapters import keys, schema
+from chalicelib.adapters import keys
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository, GrantRepository
 from chalicelib.domain.errors import NotFound, Unauthorized
+from chalicelib.domain.grant import scopes_by_grantor
 
 Scope = Literal["view", "claims", "payer"]
 
@@ -22,17 +24,12 @@ def account_of(table, principal) -> dict[str, Any]:
     return account
 
 
-def granted_scopes(table, account: dict[str, Any], grantor_hash: str) -> set[str]:
+def granted_scopes(grants: GrantRepository, account: dict[str, Any], grantor_hash: str) -> set[str]:
     """Scopes an account holds from the person `grantor_hash` through active authorisations."""
     phone = account.get("phone")
     if not phone:
         return set()
-    scopes: set[str] = set()
-    for item in table.query_all(schema.GSIS[schema.GSI_BY_GRANTEE][0], f"GRANTEE#{phone}",
-                                index=schema.GSI_BY_GRANTEE):
-        if item.get("grantor_hash") == grantor_hash and item.get("status") == "active":
-            scopes.update(item.get("scopes", []))
-    return scopes
+    return scopes_by_grantor(grants.held_by(phone)).get(grantor_hash, set())
 
 
 def roles_on_policy(table, account: dict[str, Any], policy: dict[str, Any]) -> set[str]:
@@ -42,7 +39,8 @@ def roles_on_policy(table, account: dict[str, Any], policy: dict[str, Any]) -> s
         roles |= {"insured", "view", "claims", "payer_or_insured"}
     if policy.get("payer_account_id") == account["account_id"]:
         roles |= {"payer", "view", "payer_or_insured"}
-    granted = granted_scopes(table, account, policy["insured_hash"]) if "insured" not in roles else set()
+    granted = (granted_scopes(DynamoGrantRepository(table), account, policy["insured_hash"])
+               if "insured" not in roles else set())
     if "claims" in granted:
         granted.add("view")  # handling claims needs the policy's figures
     if granted:

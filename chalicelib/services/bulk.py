@@ -43,6 +43,13 @@ class BulkPorts:
     def batches(self) -> BulkRepository:
         return BulkRepository(self.table)
 
+    @property
+    def orders(self):
+        """The orders repository (a takeover refunds the member's order through it)."""
+        from chalicelib.adapters.repositories.orders import OrderRepository
+
+        return OrderRepository(self.table)
+
 
 def ports() -> BulkPorts:
     from chalicelib import deps
@@ -434,21 +441,22 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
     path), the row's outcome TAKEN_OVER (written once: it is the row's idempotency record) and its counts, and
     the disclosure counters move the policy from the member's channel to the subsidy's. Then the refund is sent;
     if the channel does not answer, the scheduled reconciliation sends it again (same refund id: paid once)."""
+    from chalicelib.adapters.repositories.orders import new_refund_op
     from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services import disclosure
     from chalicelib.services.orders.cancellation import _execute_refund, pending_refund
 
-    order = p.table.get(keys.order(policy.order_id))
+    order = p.orders.get(policy.order_id)
     if order is None:  # an order every personal policy has; without it nothing can be refunded: leave it be
         return _record(p, batch, row.row, _already_covered(plan, row), replaces)
     stored = policy.model_dump()
-    refund = pending_refund(stored, order, f"RT{policy.policy_id[3:]}", "takeover", now)
+    refund = pending_refund(policy, order, f"RT{policy.policy_id[3:]}", "takeover", now)
     taken = {"batch_id": batch.batch_id, "row": row.row, "payer_name": batch.payer.name,
              "payer_county": batch.payer.county, "previous_payment_method": policy.payment_method,
-             "refund_id": refund["refund_id"], "at": iso(now)}
-    ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), TxOp.put(refund),
+             "refund_id": refund.refund_id, "at": iso(now)}
+    ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), new_refund_op(refund),
            *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
-                                  policy_id=policy.policy_id, refund_id=refund["refund_id"],
+                                  policy_id=policy.policy_id, refund_id=refund.refund_id,
                                   expires_at=_expires_at(plan, batch.accepted_on)),
            *disclosure.takeover_ops(plan, stored, batch.funding)]
     try:

@@ -13,9 +13,10 @@ policies they may see. An estimate reads; it never changes any state.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from chalicelib.domain.benefits import (
     BenefitPeriod,
@@ -51,14 +52,24 @@ class EstimateOutcome:
     layered: LayeredEstimate | None = None  # set when a bill is raw or a layers what-if state was given
 
 
-def estimate(table_port, principal, *, plan_id: str | None, policy_id: str | None, year_to_date: YearToDate | None,
-             bills: Sequence[Bill | RawBill], layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
-    """POST /v1/estimates: by policy when `policy_id` is given, else by plan. `table_port` is called only for the
+@dataclass(frozen=True)
+class EstimatePorts:
+    """What an estimate for a policy needs (built by `deps.estimate_ports`)."""
+
+    table: Any
+    platform: Any  # the 医保 platform: the insured's basic-insurance suspensions
+    cipher: Any
+
+
+def estimate(ports_of: Callable[[], EstimatePorts], principal, *, plan_id: str | None, policy_id: str | None,
+             year_to_date: YearToDate | None, bills: Sequence[Bill | RawBill],
+             layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
+    """POST /v1/estimates: by policy when `policy_id` is given, else by plan. `ports_of` is called only for the
     policy variant: an anonymous estimate touches no storage (and builds no AWS client on a cold start)."""
     if policy_id is not None:
         if year_to_date is not None:
             raise BadRequest("ESTIMATE_YTD_WITH_POLICY", field="year_to_date")
-        return estimate_for_policy(table_port(), principal, policy_id, bills, plan_id=plan_id,
+        return estimate_for_policy(ports_of(), principal, policy_id, bills, plan_id=plan_id,
                                    layers_year_to_date=layers_year_to_date)
     if plan_id is None:
         raise BadRequest("ESTIMATE_PLAN_REQUIRED", field="plan_id")
@@ -127,7 +138,7 @@ def _city_for(plan: Plan, bills: Sequence[Bill | RawBill], raw: Sequence[int]):
     return city
 
 
-def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill | RawBill],
+def estimate_for_policy(ports: EstimatePorts, principal, policy_id: str, bills: Sequence[Bill | RawBill],
                         plan_id: str | None = None,
                         layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
     from chalicelib.plans import get_plan
@@ -136,7 +147,7 @@ def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill |
     if principal is None:
         raise Unauthorized("TOKEN_MISSING")
     _check_raw_bills(bills)
-    policy, _roles = load_policy(table, principal, policy_id, need="view")
+    policy, _roles = load_policy(ports.table, principal, policy_id, need="view")
     if plan_id is not None and plan_id != policy["plan_id"]:
         raise BadRequest("ESTIMATE_PLAN_MISMATCH", field="plan_id", policy_id=policy_id,
                          policy_plan_id=policy["plan_id"], plan_id=plan_id)
@@ -151,32 +162,31 @@ def estimate_for_policy(table, principal, policy_id: str, bills: Sequence[Bill |
                      paid_fen=int(policy.get("ytd_paid_fen", 0)))
     notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
              MESSAGES["ESTIMATE_NOTE_POLICY"].format(start=period.start.isoformat(), end=period.end.isoformat())]
-    excluded = _suspensions_of_insured(policy, plan, notes)
+    excluded = _suspensions_of_insured(ports, policy, plan, notes)
     result, layered = _run(plan, ytd, bills, period, excluded, layers_year_to_date, notes)
     return EstimateOutcome(plan.plan_id, policy_id, period, result, notes, layered)
 
 
-def _suspensions_of_insured(policy: dict, plan: Plan, notes: list[str]) -> list[ExcludedPeriod]:
+def _suspensions_of_insured(ports: EstimatePorts, policy: dict, plan: Plan,
+                            notes: list[str]) -> list[ExcludedPeriod]:
     """For an estimate: if the platform cannot answer, the estimate goes ahead without suspensions and says so
     (an estimate is advice; the claim review checks again, strictly)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     try:
-        return insured_exclusions(policy, plan)
+        return insured_exclusions(ports.platform, ports.cipher, policy, plan)
     except (PlatformUnavailable, PlatformError):
         notes.append(MESSAGES["ESTIMATE_NOTE_SUSPENSIONS_UNKNOWN"])
         return []
 
 
-def insured_exclusions(policy: dict, plan: Plan) -> list[ExcludedPeriod]:
+def insured_exclusions(platform, cipher, policy: dict, plan: Plan) -> list[ExcludedPeriod]:
     """The insured's periods without benefits (basic-insurance suspensions and the waiting after restoration), as
     the 医保 platform reports them now. Raises PlatformUnavailable / PlatformError when it cannot answer."""
-    from chalicelib import deps
-
     encrypted = policy.get("insured_id_enc")
     if not encrypted:
         return []
-    person = deps.platform().find_person(deps.cipher().decrypt(encrypted, "id_number"))
+    person = platform.find_person(cipher.decrypt(encrypted, "id_number"))
     return excluded_periods(person, plan) if person is not None else []
 
 

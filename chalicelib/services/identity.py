@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository
 from chalicelib.domain.errors import (
     Conflict,
     RuleViolation,
@@ -362,9 +363,10 @@ def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: T
             raise Conflict("IDENTITY_ALREADY_SET") from None
         raise Conflict("IDEMPOTENCY_IN_FLIGHT") from None
     revoked = 0
-    for grant in authorizations._given(table, id_hash):
-        if grant["status"] == "active" and grant.get("grantor_account_id") == other:
-            authorizations.revoke(table, {"person_hash": id_hash}, grant["authorization_id"], now)
+    grants = DynamoGrantRepository(table)
+    for grant in grants.given_by(id_hash):
+        if grant.active and grant.grantor_account_id == other:
+            authorizations.revoke(grants, {"person_hash": id_hash}, grant.authorization_id, now)
             revoked += 1
     moved = _take_back_policies(table, other, account_id, id_hash, now)
     from chalicelib.adapters.repositories.claims import DynamoClaimRepository
@@ -468,14 +470,10 @@ def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
 
 
 def _granted(table: Table, person_hash: str) -> list[dict[str, Any]]:
-    """Authorisations the bound person gave (GSI1 PERSON#{hash} / AUTHZ#…), active and revoked."""
-    index = schema.GSI_BY_PERSON
-    pk_name, sk_name = schema.GSIS[index]
-    k = keys.gsi_person(person_hash, "AUTHZ#")
-    return [{"authorization_id": a.get("authorization_id"), "grantee_phone": a.get("grantee_phone"),
-             "scopes": a.get("scopes", []), "status": a.get("status"), "created_at": a.get("created_at"),
-             "revoked_at": a.get("revoked_at")}
-            for a in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name])]
+    """Authorisations the bound person gave, active and revoked."""
+    return [{"authorization_id": g.authorization_id, "grantee_phone": g.grantee_phone, "scopes": g.scopes,
+             "status": g.status, "created_at": g.created_at, "revoked_at": g.revoked_at}
+            for g in DynamoGrantRepository(table).given_by(person_hash)]
 
 
 def _masked_name(name: str | None) -> str | None:
@@ -486,17 +484,11 @@ def _masked_name(name: str | None) -> str | None:
 
 
 def _held(table: Table, phone: str) -> list[dict[str, Any]]:
-    """Active authorisations given to the phone this account logs in with (GSI4 GRANTEE#{phone} / AUTHZ#…)."""
-    index = schema.GSI_BY_GRANTEE
-    pk_name, sk_name = schema.GSIS[index]
-    k = keys.gsi_grantee(phone, "AUTHZ#")
-    held = [a for a in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name])
-            if a.get("status") == "active"]
-    grantor_hashes = sorted({a["grantor_hash"] for a in held if a.get("grantor_hash")})
-    names = {p["id_hash"]: p.get("name") for p in table.batch_get([keys.person(h) for h in grantor_hashes])
-             if p.get("id_hash")}
-    return [{"authorization_id": a.get("authorization_id"),
-             "grantor_person_id": person_id_for(a["grantor_hash"]) if a.get("grantor_hash") else None,
-             "grantor_name": _masked_name(names.get(a.get("grantor_hash"))), "scopes": a.get("scopes", []),
-             "created_at": a.get("created_at")}
-            for a in held]
+    """Active authorisations given to the phone this account logs in with."""
+    grants = DynamoGrantRepository(table)
+    held = grants.held_by(phone)
+    names = grants.grantor_names({g.grantor_hash for g in held})
+    return [{"authorization_id": g.authorization_id, "grantor_person_id": person_id_for(g.grantor_hash),
+             "grantor_name": _masked_name(names.get(g.grantor_hash)), "scopes": g.scopes,
+             "created_at": g.created_at}
+            for g in held]

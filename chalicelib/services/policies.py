@@ -13,16 +13,22 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository
 from chalicelib.domain.enrolment_rules import check_personal_account_allowed
 from chalicelib.domain.errors import Conflict, RuleViolation
+from chalicelib.domain.grant import scopes_by_grantor
 from chalicelib.domain.masking import mask_name
 from chalicelib.domain.resident_id import mask
 from chalicelib.services import access, renewals
 from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
+from chalicelib.services.renewal_consent import (  # noqa: F401 (RENEWAL_PAYMENT_METHOD, consent_channel re-exported)
+    RENEWAL_PAYMENT_METHOD,
+    consent_channel,
+    consent_record,
+)
 
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
 STATUS_ZH = {"cancelled": "退保", "expired": "到期"}
-RENEWAL_PAYMENT_METHOD = "personal_account"  # DOMAIN §3: yearly deduction from the employee's personal account
 _UPDATE_ATTEMPTS = 3  # a policy's version also moves when a claim is paid; re-read and re-check, then give up
 
 
@@ -57,8 +63,8 @@ def list_policies(table: Table, cipher, principal) -> list[PolicyView]:
     if account.get("person_hash"):
         people.add(account["person_hash"])
     if account.get("phone"):
-        people |= {grantor for grantor, scopes in _grants_held(table, account["phone"]).items()
-                   if scopes & {"view", "claims"}}
+        held = scopes_by_grantor(DynamoGrantRepository(table).held_by(account["phone"]))
+        people |= {grantor for grantor, scopes in held.items() if scopes & {"view", "claims"}}
     for person_hash in sorted(people):
         for item in _gsi_policies(table, schema.GSI_BY_PERSON, keys.gsi_person(person_hash, "POLICY#")):
             found[item["policy_id"]] = item
@@ -112,17 +118,6 @@ def renewal_index_keys(plan_id: str, payer_account_id: str, policy_id: str) -> d
     """GSI4 keys a policy carries while auto-renewal is on (the orders service uses them when a buyer consents
     at purchase)."""
     return keys.gsi_renewal(plan_id, f"{payer_account_id}#{policy_id}")
-
-
-def consent_record(account: dict[str, Any], account_source: str, now: datetime) -> dict[str, Any]:
-    """`auto_renew_consent`: when, on which channel, who pays and from which part of the personal account."""
-    return {"at": iso(now), "channel": consent_channel(account), "payer_account_id": account["account_id"],
-            "payment_method": RENEWAL_PAYMENT_METHOD, "account_source": account_source}
-
-
-def consent_channel(account: dict[str, Any]) -> str:
-    """wechat (mini-program login) | app (SMS login in the insurer's app or H5)."""
-    return "wechat" if account.get("login_channel") == "wechat" else "app"
 
 
 @dataclass(frozen=True)
@@ -245,18 +240,6 @@ def _relationship(table: Table, payer_account_id: str, policy: dict[str, Any]) -
     items, _ = table.query(pk_name, k[pk_name], index=schema.GSI_BY_PERSON, sk_name=sk_name, sk_prefix=k[sk_name],
                            limit=1)
     return items[0]["relationship"] if items else None
-
-
-def _grants_held(table: Table, phone: str) -> dict[str, set[str]]:
-    """grantor hash → scopes of the active authorisations the phone holds."""
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    k = keys.gsi_grantee(phone, "AUTHZ#")
-    held: dict[str, set[str]] = {}
-    for item in table.query_all(pk_name, k[pk_name], index=schema.GSI_BY_GRANTEE, sk_name=sk_name,
-                                sk_prefix=k[sk_name]):
-        if item.get("status") == "active":
-            held.setdefault(item["grantor_hash"], set()).update(item.get("scopes", []))
-    return held
 
 
 def _gsi_policies(table: Table, index: str, gsi_keys: dict[str, str]) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from chalicelib.adapters import keys
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository
+from chalicelib.domain.grant import Grant
 
 ESTIMATES = "/v1/estimates"
 W1_BILL = {"service_date": "2021-05-01", "setting": "inpatient", "in_policy_after_catastrophic_fen": 3_000_000,
@@ -142,9 +144,9 @@ def people(aws):
                "phone": "13800000001"})
     table.put({**keys.account("acc-stranger"), "account_id": "acc-stranger", "phone": "13800000002"})
     table.put({**keys.account("acc-relative"), "account_id": "acc-relative", "phone": "13800000003"})
-    table.put({**keys.authorization("authz-1"), **keys.gsi_grantee("13800000003", "AUTHZ#authz-1"),
-               "authorization_id": "authz-1", "grantor_hash": insured_hash, "grantor_account_id": "acc-insured",
-               "grantee_phone": "13800000003", "scopes": ["view"], "status": "active"})
+    DynamoGrantRepository(table).add(Grant(authorization_id="authz-1", grantor_hash=insured_hash,
+                                            grantor_account_id="acc-insured", grantee_phone="13800000003",
+                                            scopes=["view"], created_at="2021-04-15T10:00:00+08:00"))
     policy = {**keys.policy("pol-1"), "policy_id": "pol-1", "plan_id": "lishui-2021", "insured_hash": insured_hash,
               "insured_id_enc": cipher.encrypt(INSURED_ID, "id_number"), "payer_account_id": "acc-insured",
               "status": "active", "benefit_start": "2021-07-16", "coverage_end": "2021-12-31",

@@ -9,8 +9,10 @@ import pytest
 from chalicelib import deps
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository
 from chalicelib.api.auth import MEMBER_AUDIENCE, issue_staff_token
 from chalicelib.config import get_settings
+from chalicelib.domain.grant import Grant
 from tests.helpers import account_id_of, login, new_id, register_person
 
 JSON = {"Content-Type": "application/json"}
@@ -538,12 +540,10 @@ def _add_family_member(account_id, name, id_number, relationship):
 
 
 def _add_authorization(authorization_id, grantor_hash, grantor_account_id, grantee_phone, status="active"):
-    deps.table().put({**keys.authorization(authorization_id),
-                      **keys.gsi_person(grantor_hash, f"AUTHZ#{authorization_id}"),
-                      **keys.gsi_grantee(grantee_phone, f"AUTHZ#{authorization_id}"),
-                      "authorization_id": authorization_id, "grantor_hash": grantor_hash,
-                      "grantor_account_id": grantor_account_id, "grantee_phone": grantee_phone,
-                      "scopes": ["view", "claims"], "status": status, "created_at": "2021-04-15T10:00:00+08:00"})
+    DynamoGrantRepository(deps.table()).add(Grant(
+        authorization_id=authorization_id, grantor_hash=grantor_hash, grantor_account_id=grantor_account_id,
+        grantee_phone=grantee_phone, scopes=["view", "claims"], status=status,
+        created_at="2021-04-15T10:00:00+08:00"))
 
 
 def test_me_shows_my_person_family_and_authorisations_with_masked_ids_only(client):

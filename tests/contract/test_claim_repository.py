@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamodb import ConditionFailed
+from chalicelib.adapters.repositories.grants import DynamoGrantRepository
 from chalicelib.domain.claim_models import (
     SYSTEM,
     Actor,
@@ -21,6 +22,7 @@ from chalicelib.domain.claim_models import (
     YearToDateFigures,
 )
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.grant import Grant
 from chalicelib.domain.working_days import OfficialYear
 
 MEMBER = Actor(kind="member", id="acc-1", role="insured")
@@ -257,9 +259,8 @@ def claimants(request):
                "benefit_start": "2021-07-16", "coverage_end": "2021-12-31", "county": "331102",
                "payment_method": "wechat", "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0,
                "version": 1})
-    table.put({**keys.authorization("g1"), "authorization_id": "g1", "grantor_hash": "h1",
-               "grantee_phone": "13700000002", "scopes": ["claims"], "status": "active",
-               **keys.gsi_grantee("13700000002", "AUTHZ#g1")})
+    DynamoGrantRepository(table).add(Grant(authorization_id="g1", grantor_hash="h1", grantee_phone="13700000002",
+                                            scopes=["claims"], created_at="2021-04-15T10:00:00+08:00"))
     return TableClaimants(table)
 
 

@@ -85,6 +85,101 @@ class OrderRepositoryContract:
         assert repo.refund("RF404") is None
 
 
+    def test_a_refund_moves_through_its_lifecycle_and_the_work_queue(self, repo):
+        pending = a_refund()
+        repo.save_refund(pending)
+        failed = repo.move_refund(pending, "refund_failed", {"refund_failure": "NOT_ENOUGH"})
+        assert (failed.status, failed.refund_failure) == ("refund_failed", "NOT_ENOUGH")
+        assert repo.refund("RF1") == failed
+        assert list(repo.queued_refunds("refund_pending")) == []
+        assert [r.refund_id for r in repo.queued_refunds("refund_failed")] == ["RF1"]
+        done = repo.move_refund(failed, "refunded", {"refunded_at": "2020-12-15T11:00:00+08:00"})
+        assert (done.status, done.refunded_at) == ("refunded", "2020-12-15T11:00:00+08:00")
+        assert list(repo.queued_refunds("refund_failed")) == []
+
+    def test_a_refund_that_moved_meanwhile_is_answered_as_stored_and_left_alone(self, repo):
+        pending = a_refund()
+        repo.save_refund(pending)
+        done = repo.move_refund(pending, "refunded", {"refunded_at": "2020-12-15T11:00:00+08:00"})
+        again = repo.move_refund(pending, "refund_failed", {"refund_failure": "LATE"})  # read before the first move
+        assert again == done
+        assert repo.refund("RF1") == done
+
+    def test_a_refund_move_the_lifecycle_lacks_is_refused(self, repo):
+        from chalicelib.domain.order_lifecycle import IllegalTransition
+
+        refunded = a_refund(status="refunded")
+        repo.save_refund(refunded)
+        with pytest.raises(IllegalTransition):
+            repo.move_refund(refunded, "refund_pending", {})
+        assert repo.refund("RF1") == refunded
+
+
+def a_refund(**changes) -> Refund:
+    fields = {"refund_id": "RF1", "policy_id": "POL1", "order_id": "ORD1", "payment_method": "personal_account",
+              "amount_fen": 10000, "status": "refund_pending", "created_at": "2020-12-15T10:00:00+08:00",
+              "deduction_key": "ORD1-current"}
+    return Refund(**{**fields, **changes})
+
+
+class TestOrderTransactionOperations:
+    """The named transaction items services compose (one TransactWriteItems each): their conditions, on the table."""
+
+    @pytest.fixture()
+    def table(self, aws):
+        from chalicelib import deps
+
+        return deps.table()
+
+    def test_a_new_order_is_recorded_once(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import place_op
+
+        table.transact([place_op(an_order("ORD1"))])
+        with pytest.raises(ConditionFailed):
+            table.transact([place_op(an_order("ORD1", status="pending_payment"))])
+        assert OrderRepository(table).get("ORD1") == an_order("ORD1")
+
+    def test_cover_is_issued_over_the_orders_own_reservation_but_not_over_anothers(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import issue_cover_op
+
+        repo = OrderRepository(table)
+        repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD1"), "h-self")
+        repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD2"), "h-spouse")
+        table.transact([issue_cover_op(CoverMarker(plan_id="lishui-2021", order_id="ORD1", policy_id="POL1"),
+                                       "h-self")])
+        with pytest.raises(ConditionFailed):
+            table.transact([issue_cover_op(CoverMarker(plan_id="lishui-2021", order_id="ORD1", policy_id="POL2"),
+                                           "h-spouse")])
+        found = repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])
+        assert (found[("lishui-2021", "h-self")].state, found[("lishui-2021", "h-self")].policy_id) == ("issued",
+                                                                                                       "POL1")
+        assert found[("lishui-2021", "h-spouse")].order_id == "ORD2"
+
+    def test_cancelling_needs_the_version_read_and_frees_only_that_policys_cover(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import free_cover_op, new_refund_op
+
+        policies, orders = PolicyRepository(table), OrderRepository(table)
+        policy = a_policy(auto_renew=True)
+        policies.save(policy.model_copy(update={"version": 2}))
+        orders.save_cover(CoverMarker(plan_id="lishui-2021", order_id="ORD1", policy_id="POL1"), "h-spouse")
+        with pytest.raises(ConditionFailed):  # read at version 1, changed since (a claim was paid)
+            table.transact([PolicyRepository.cancel_op(policy, "2020-12-20T10:00:00+08:00")])
+        with pytest.raises(ConditionFailed):  # someone else's cover is not freed
+            table.transact([free_cover_op("lishui-2021", "h-spouse", "POL9")])
+        current = policies.get("POL1")
+        table.transact([PolicyRepository.cancel_op(current, "2020-12-20T10:00:00+08:00"),
+                        free_cover_op("lishui-2021", "h-spouse", "POL1"), new_refund_op(a_refund())])
+        cancelled = policies.get("POL1")
+        assert (cancelled.status, cancelled.auto_renew, cancelled.version) == ("cancelled", False, 3)
+        assert orders.covers([("lishui-2021", "h-spouse")]) == {}
+        assert [r.refund_id for r in orders.queued_refunds("refund_pending")] == ["RF1"]
+        with pytest.raises(ConditionFailed):  # one refund per policy
+            table.transact([new_refund_op(a_refund())])
+
+
 class PolicyRepositoryContract:
     def test_a_policy_reads_back_as_it_was_saved(self, repo):
         policy = a_policy(auto_renew=True, auto_renew_consent={"account_id": "acct-1", "given_at": "2020-12-15"})

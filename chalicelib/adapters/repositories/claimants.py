@@ -45,17 +45,14 @@ class TableClaimants:
         return claim_policy_from_item(item), roles
 
     def persons_handled(self, principal) -> set[str]:
-        from chalicelib.adapters import keys, schema
+        from chalicelib.adapters.repositories.grants import DynamoGrantRepository
         from chalicelib.services import access
 
         account = access.account_of(self.table, principal)
         persons = {account["person_hash"]} if account.get("person_hash") else set()
         if account.get("phone"):
-            pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
-            for grant in self.table.query_all(pk_name, keys.gsi_grantee(account["phone"], "")["GSI4PK"],
-                                              index=schema.GSI_BY_GRANTEE, sk_prefix="AUTHZ#", sk_name="GSI4SK"):
-                if grant.get("status") == "active" and "claims" in grant.get("scopes", []):
-                    persons.add(grant["grantor_hash"])
+            persons |= {g.grantor_hash for g in DynamoGrantRepository(self.table).held_by(account["phone"])
+                        if "claims" in g.scopes}
         return persons
 
     def account_of_insured(self, insured_hash: str) -> str | None:

@@ -17,11 +17,13 @@ from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
 from chalicelib.domain.order import CoverMarker, Order, Refund
 from chalicelib.domain.order_lifecycle import (
+    COVER_ISSUED,
     COVER_RESERVED,
     QUEUED_STATUSES,
     REFUND_FAILED,
     REFUND_PENDING,
     SETTLING,
+    refund_transition,
     transition,
 )
 
@@ -41,11 +43,17 @@ def order_of(item: dict[str, Any]) -> Order:
 def order_item(order: Order) -> dict[str, Any]:
     """The stored item: the order's fields plus its keys, its payer index entry and, while its status still needs
     work, its work-queue entry."""
-    item = {**order.model_dump(exclude_none=True), **keys.order(order.order_id),
+    # Unset top-level attributes are not stored; the insured's snapshots keep theirs (readers index them).
+    fields = {k: v for k, v in order.model_dump().items() if v is not None}
+    item = {**fields, **keys.order(order.order_id),
             **keys.gsi_account(order.payer_account_id, f"ORDER#{order.created_at}")}
     if order.status in QUEUED_STATUSES:
         item.update(keys.work_queue("ORDER", order.status, order.order_id, f"{order.created_at}#{order.order_id}"))
     return item
+
+
+def refund_of(item: dict[str, Any]) -> Refund:
+    return Refund.model_validate(_fields(item))
 
 
 def refund_item(refund: Refund) -> dict[str, Any]:
@@ -113,6 +121,46 @@ def release_ops(order: dict[str, Any]) -> list[TxOp]:
                         condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
                         values={":o": order["order_id"], ":reserved": COVER_RESERVED})
             for person in order["insured"]]
+
+
+def place_op(order: Order) -> TxOp:
+    """The transaction item that records a new order (refused if its id exists), with its index entries."""
+    return TxOp.put(order_item(order))
+
+
+def issue_cover_op(marker: CoverMarker, id_hash: str) -> TxOp:
+    """The person's cover marker becomes `issued` for a policy: over this order's own reservation (or none, for an
+    order placed before reservations existed); anyone else's marker refuses the whole issuance."""
+    return TxOp.put(cover_item(marker.model_copy(update={"state": COVER_ISSUED}), id_hash),
+                    condition="attribute_not_exists(PK) OR order_id = :o", values={":o": marker.order_id})
+
+
+def free_cover_op(plan_id: str, id_hash: str, policy_id: str) -> TxOp:
+    """A cancelled policy frees its person (only while the marker is still that policy's)."""
+    return TxOp.delete(keys.cover_marker(plan_id, id_hash), condition="policy_id = :p", values={":p": policy_id})
+
+
+def new_refund_op(refund: Refund) -> TxOp:
+    """The transaction item that records a refund owed (refused if its id exists: one refund per policy)."""
+    return TxOp.put(refund_item(refund))
+
+
+def wechat_transaction_op(transaction_id: str, order_id: str, now: datetime) -> TxOp:
+    """The WeChat transaction marker: one payment notification is applied once, whichever container gets it."""
+    return TxOp.put({**keys.wechat_transaction(transaction_id), "order_id": order_id, "created_at": iso(now)})
+
+
+def prepay_op(order_id: str, wechat: dict[str, str]) -> TxOp:
+    """Record the prepay (its id, the time it expires) on an order still awaiting payment."""
+    return TxOp.update_item(keys.order(order_id), "SET wechat = :w", condition="#status = :pending",
+                            names={"#status": "status"}, values={":w": wechat, ":pending": "pending_payment"})
+
+
+def _refund_move(refund: Refund, to_status: str, changes: dict[str, Any]) -> tuple[Refund, dict[str, Any]]:
+    """The refund after the move (the lifecycle refuses any move its table lacks) and its GSI3 entry."""
+    refund_transition(refund.status, to_status)
+    moved = refund.model_copy(update={**changes, "status": to_status})
+    return moved, {k: v for k, v in refund_item(moved).items() if k.startswith("GSI3")}
 
 
 def claim_lease(table: Table, order_id: str, status: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
@@ -185,6 +233,25 @@ class OrderRepository:
     def save_refund(self, refund: Refund) -> None:
         self.table.put(refund_item(refund))
 
+    def move_refund(self, refund: Refund, to_status: str, changes: dict[str, Any]) -> Refund:
+        """`refund` (still in its status) → `to_status` with `changes`, joining or leaving the work queue; when it
+        has moved meanwhile, the refund as it is now stored."""
+        moved, queue = _refund_move(refund, to_status, changes)
+        names = {"#status": "status", **{f"#c{n}": name for n, name in enumerate(changes)}}
+        values = {":from": refund.status, ":to": to_status, **{f":c{n}": v for n, v in enumerate(changes.values())}}
+        sets = ["#status = :to", *(f"#c{n} = :c{n}" for n in range(len(changes)))]
+        gsi_pk, gsi_sk = schema.GSIS[schema.GSI_BY_STATUS]
+        if queue:
+            values.update({":g3pk": queue[gsi_pk], ":g3sk": queue[gsi_sk]})
+            update = "SET " + ", ".join([*sets, f"{gsi_pk} = :g3pk", f"{gsi_sk} = :g3sk"])
+        else:
+            update = "SET " + ", ".join(sets) + f" REMOVE {gsi_pk}, {gsi_sk}"
+        try:
+            return refund_of(self.table.update(keys.refund(refund.refund_id), update, condition="#status = :from",
+                                               names=names, values=values))
+        except ConditionFailed:
+            return self.refund(refund.refund_id) or refund
+
     def queued_refunds(self, status: str) -> Iterator[Refund]:
         pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
         found = [item["refund_id"] for partition in keys.work_queue_partitions("REFUND", status)
@@ -241,6 +308,18 @@ class InMemoryOrderRepository:
     def save_refund(self, refund: Refund) -> None:
         with self._lock:
             self._refunds[refund.refund_id] = refund.model_copy(deep=True)
+
+    def move_refund(self, refund: Refund, to_status: str, changes: dict[str, Any]) -> Refund:
+        moved, _queue = _refund_move(refund, to_status, changes)
+        with self._lock:
+            current = self._refunds.get(refund.refund_id)
+            if current is None:
+                return refund
+            if current.status != refund.status:
+                return current.model_copy(deep=True)
+            stored = current.model_copy(update={**changes, "status": to_status}, deep=True)
+            self._refunds[refund.refund_id] = stored
+            return stored.model_copy(deep=True)
 
     def queued_refunds(self, status: str) -> Iterator[Refund]:
         if status not in _QUEUED_REFUNDS:

@@ -54,6 +54,18 @@ class PolicyRepository:
             values={":method": payment_method, ":taken": taken_over, ":one": 1, ":active": "active",
                     ":v": policy.version})
 
+    @staticmethod
+    def cancel_op(policy: Policy, now: str) -> TxOp:
+        """The transaction item that cancels an active policy as read (its version): auto-renewal off and out of
+        the renewal index."""
+        renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
+        return TxOp.update_item(keys.policy(policy.policy_id),
+                                "SET #status = :cancelled, cancelled_at = :now, version = version + :one, "
+                                f"auto_renew = :off REMOVE {renewal_pk}, {renewal_sk}",
+                                condition="#status = :active AND version = :v", names={"#status": "status"},
+                                values={":cancelled": "cancelled", ":now": now, ":one": 1, ":off": False,
+                                        ":active": "active", ":v": policy.version})
+
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None

@@ -4,19 +4,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.dynamodb import ConditionFailed
+from chalicelib.adapters.repositories.orders import free_cover_op, new_refund_op
+from chalicelib.adapters.repositories.policies import PolicyRepository, policy_of
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
     RuleViolation,
 )
+from chalicelib.domain.order import Order, Refund
 from chalicelib.domain.order_lifecycle import (
     REFUND_FAILED,
     REFUND_PENDING,
     REFUNDED,
 )
+from chalicelib.domain.policy import Policy
 from chalicelib.services import disclosure, idempotency
 from chalicelib.services.orders.common import CANCEL_SCOPE, _alarm_refund_refused
 from chalicelib.services.orders.ports import OrderPorts
@@ -34,7 +37,7 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
     scope = f"{principal.account_id}#{CANCEL_SCOPE}"
     replay = idempotency.lookup(table, scope, idempotency_key, request_hash)
     if replay is not None:
-        return _cancellation_view(table, replay["body"]["policy_id"], replay["body"]["refund_id"])
+        return _cancellation_view(ports, replay["body"]["policy_id"], replay["body"]["refund_id"])
     policy, roles = load_policy(table, principal, policy_id, need="payer_or_insured")
     if "payer" not in roles:
         raise Forbidden("NOT_POLICYHOLDER", policy_id=policy_id)
@@ -44,48 +47,39 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
         raise Conflict("POLICY_TAKEN_OVER", policy_id=policy_id)
     if now.astimezone(CHINA_TZ).date() >= date.fromisoformat(policy["benefit_start"]):
         raise RuleViolation("POLICY_ALREADY_STARTED", policy_id=policy_id, benefit_start=policy["benefit_start"])
-    order = table.get(keys.order(policy["order_id"]))
-    refund_id = f"RF{policy_id[3:]}"
-    refund = pending_refund(policy, order, refund_id, "cancel", now)
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+    cancelled = policy_of(policy)
+    order = ports.orders.get(cancelled.order_id)
+    refund = pending_refund(cancelled, order, f"RF{policy_id[3:]}", "cancel", now)
     try:
         table.transact([
-            TxOp.update_item(keys.policy(policy_id),
-                             f"SET #status = :cancelled, cancelled_at = :now, version = version + :one, "
-                             f"auto_renew = :off REMOVE {pk_name}, {sk_name}",
-                             condition="#status = :active AND version = :v", names={"#status": "status"},
-                             values={":cancelled": "cancelled", ":now": iso(now), ":one": 1, ":off": False,
-                                     ":active": "active", ":v": policy["version"]}),
-            TxOp.delete(keys.cover_marker(policy["plan_id"], policy["insured_hash"]), condition="policy_id = :p",
-                        values={":p": policy_id}),
-            TxOp.put(refund),
+            PolicyRepository.cancel_op(cancelled, iso(now)),
+            free_cover_op(cancelled.plan_id, cancelled.insured_hash, policy_id),
+            new_refund_op(refund),
             idempotency.completed_op(scope, idempotency_key, request_hash, now, 200,
-                                     {"policy_id": policy_id, "refund_id": refund_id}),
+                                     {"policy_id": policy_id, "refund_id": refund.refund_id}),
             disclosure.cancellation_op(get_plan(policy["plan_id"]), policy),
         ])
     except ConditionFailed:
-        current = table.get(keys.policy(policy_id)) or policy
-        if current["status"] == "cancelled":
+        current = ports.policies.get(policy_id) or cancelled
+        if current.status == "cancelled":
             raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id) from None
         raise Conflict("POLICY_CHANGED_RETRY", policy_id=policy_id) from None
     refund = _execute_refund(ports, refund, now)
     return _present_cancellation(policy_id, iso(now), refund)
 
 
-def pending_refund(policy: dict[str, Any], order: dict[str, Any], refund_id: str, reason: str,
-                   now: datetime) -> dict[str, Any]:
-    """The refund record of one policy's premium, to its order's payment method (in the work queue until the
-    channel confirms it: `_execute_refund` now, the reconciliation later). Written in the transaction that decides
-    the refund (cancellation; a takeover by a subsidised list, DOMAIN §10.4), never on its own."""
-    refund = {**keys.refund(refund_id), **keys.work_queue("REFUND", REFUND_PENDING, refund_id, f"{iso(now)}#{refund_id}"),
-              "refund_id": refund_id, "policy_id": policy["policy_id"], "order_id": order["order_id"],
-              "payment_method": order["payment_method"], "amount_fen": policy["premium_fen"],
-              "status": REFUND_PENDING, "created_at": iso(now), "reason": reason}
-    if order["payment_method"] == "personal_account":
-        refund["deduction_key"] = next(d["key"] for d in order["deductions"]
-                                       if d["source"] == policy.get("account_source", d["source"]))
+def pending_refund(policy: Policy, order: Order, refund_id: str, reason: str, now: datetime) -> Refund:
+    """The refund of one policy's premium, to its order's payment method (in the work queue until the channel
+    confirms it: `_execute_refund` now, the reconciliation later). Written in the transaction that decides the
+    refund (cancellation; a takeover by a subsidised list, DOMAIN §10.4), never on its own."""
+    refund = Refund(refund_id=refund_id, policy_id=policy.policy_id, order_id=order.order_id,
+                    payment_method=order.payment_method, amount_fen=policy.premium_fen, status=REFUND_PENDING,
+                    created_at=iso(now), reason=reason)
+    if order.payment_method == "personal_account":
+        refund.deduction_key = next(d.key for d in order.deductions
+                                    if d.source == (policy.account_source or d.source))
     else:
-        refund["order_amount_fen"] = order["amount_fen"]
+        refund.order_amount_fen = order.amount_fen
     return refund
 
 
@@ -93,50 +87,35 @@ def pending_refund(policy: dict[str, Any], order: dict[str, Any], refund_id: str
 REFUND_REASONS_ZH = {"cancel": "保障开始前退保", "takeover": "政府参保资助代缴保费,退还个人已缴保费"}
 
 
-def _execute_refund(ports: OrderPorts, refund: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _execute_refund(ports: OrderPorts, refund: Refund, now: datetime) -> Refund:
     """Send a pending refund (idempotent by its id) and mark it refunded; unchanged if the channel did not answer;
     `refund_failed` (operators' queue, alarmed) if the channel refused it."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     try:
-        if refund["payment_method"] == "personal_account":
-            ports.platform.refund(refund["deduction_key"], refund["amount_fen"], refund["refund_id"])
+        if refund.payment_method == "personal_account":
+            ports.platform.refund(refund.deduction_key, refund.amount_fen, refund.refund_id)
         else:
-            ports.wechat.refund(refund["order_id"], refund["refund_id"], refund["amount_fen"],
-                                                 refund["order_amount_fen"],
-                                                 reason=REFUND_REASONS_ZH.get(refund.get("reason"), "保障开始前退保"))
+            ports.wechat.refund(refund.order_id, refund.refund_id, refund.amount_fen, refund.order_amount_fen,
+                                reason=REFUND_REASONS_ZH.get(refund.reason, REFUND_REASONS_ZH["cancel"]))
     except (PlatformUnavailable, WeChatPayUnavailable):
         return refund
     except (PlatformError, WeChatPayRefused) as exc:
-        _alarm_refund_refused("refund", refund["refund_id"], exc.code)
-        queue = keys.work_queue("REFUND", REFUND_FAILED, refund["refund_id"], f"{refund['created_at']}#{refund['refund_id']}")
-        try:
-            return ports.table.update(keys.refund(refund["refund_id"]),
-                                "SET #status = :failed, refund_failure = :code, GSI3PK = :pk, GSI3SK = :sk",
-                                condition="#status = :pending", names={"#status": "status"},
-                                values={":failed": REFUND_FAILED, ":code": exc.code, ":pk": queue["GSI3PK"],
-                                        ":sk": queue["GSI3SK"], ":pending": REFUND_PENDING})
-        except ConditionFailed:
-            return ports.table.get(keys.refund(refund["refund_id"])) or refund
-    try:  # done: out of the work queue
-        return ports.table.update(keys.refund(refund["refund_id"]),
-                            "SET #status = :done, refunded_at = :now REMOVE GSI3PK, GSI3SK",
-                            condition="#status = :pending", names={"#status": "status"},
-                            values={":done": REFUNDED, ":now": iso(now), ":pending": REFUND_PENDING})
-    except ConditionFailed:
-        return ports.table.get(keys.refund(refund["refund_id"])) or refund
+        _alarm_refund_refused("refund", refund.refund_id, exc.code)
+        return ports.orders.move_refund(refund, REFUND_FAILED, {"refund_failure": exc.code})
+    return ports.orders.move_refund(refund, REFUNDED, {"refunded_at": iso(now)})  # done: out of the work queue
 
 
-def _cancellation_view(table: Table, policy_id: str, refund_id: str) -> dict[str, Any]:
-    refund = table.get(keys.refund(refund_id)) or {}
-    policy = table.get(keys.policy(policy_id)) or {}
-    return _present_cancellation(policy_id, policy.get("cancelled_at"), refund)
+def _cancellation_view(ports: OrderPorts, policy_id: str, refund_id: str) -> dict[str, Any]:
+    policy = ports.policies.get(policy_id)
+    return _present_cancellation(policy_id, policy.cancelled_at if policy else None, ports.orders.refund(refund_id))
 
 
-def _present_cancellation(policy_id: str, cancelled_at: str | None, refund: dict[str, Any]) -> dict[str, Any]:
+def _present_cancellation(policy_id: str, cancelled_at: str | None, refund: Refund | None) -> dict[str, Any]:
     return {"policy_id": policy_id, "status": "cancelled", "cancelled_at": cancelled_at,
-            "refund": {"refund_id": refund.get("refund_id"), "amount_fen": refund.get("amount_fen"),
-                       "method": refund.get("payment_method"),
-                       "status": "refunded" if refund.get("status") == REFUNDED else "pending",
-                       "refunded_at": refund.get("refunded_at")}}
+            "refund": {"refund_id": refund.refund_id if refund else None,
+                       "amount_fen": refund.amount_fen if refund else None,
+                       "method": refund.payment_method if refund else None,
+                       "status": "refunded" if refund and refund.status == REFUNDED else "pending",
+                       "refunded_at": refund.refunded_at if refund else None}}

@@ -8,12 +8,13 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.adapters.repositories.orders import release_ops, status_op
+from chalicelib.adapters.repositories.orders import issue_cover_op, release_ops, status_op
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
     Conflict,
 )
+from chalicelib.domain.order import CoverMarker
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
     COVER_RESERVED,
@@ -149,7 +150,7 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
     """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
     disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
     from chalicelib.plans import get_plan
-    from chalicelib.services.policies import consent_record
+    from chalicelib.services.renewal_consent import consent_record
 
     plan = get_plan(order["plan_id"])
     ops = []
@@ -172,10 +173,8 @@ def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
         ops.append(PolicyRepository.issue_op(policy))  # keys, indexes (renewal while consenting) are its
         # The person's reservation by this order becomes their cover (an order placed before reservations existed
         # finds no marker; anyone else's marker refuses the whole issuance).
-        ops.append(TxOp.put({**keys.cover_marker(plan.plan_id, person["id_hash"]), "state": COVER_ISSUED,
-                             "policy_id": policy_id, "order_id": order["order_id"], "plan_id": plan.plan_id,
-                             "created_at": iso(now)},
-                            condition="attribute_not_exists(PK) OR order_id = :o", values={":o": order["order_id"]}))
+        ops.append(issue_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, policy_id=policy_id,
+                                              order_id=order["order_id"], created_at=iso(now)), person["id_hash"]))
     return ops + disclosure.issuance_ops(plan, order)
 
 

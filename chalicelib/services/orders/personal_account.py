@@ -8,10 +8,11 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError
 from chalicelib.adapters.repositories.orders import (
     claim_lease,
     order_of,
+    place_op,
     release_lease,
     reserve_ops,
     status_op,
@@ -57,7 +58,7 @@ def _pay_from_personal_account(ports: OrderPorts, order: dict[str, Any],
     order = {**with_status(order, SETTLING), "lease_until": iso(now + LEASE)}
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([claim, TxOp.put(order), *reserve_ops(order, now)])
+        table.transact([claim, place_op(order_of(order)), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     return _settle(ports, order, now, deduct=True)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.repositories.orders import claim_lease, order_item, refund_item
+from chalicelib.adapters.repositories.orders import claim_lease, order_item, refund_item, refund_of
 from chalicelib.domain.errors import (
     DomainError,
     UpstreamUnavailable,
@@ -55,7 +55,7 @@ def reconcile(ports: OrderPorts, now: datetime) -> dict[str, int]:
         return "refunded" if _reverse_order_payment(ports, order, now) else "still_pending"
 
     def send_refund(refund: dict[str, Any]) -> str:
-        done = _execute_refund(ports, refund, now).get("status") == REFUNDED
+        done = _execute_refund(ports, refund_of(refund), now).status == REFUNDED
         return "refunds_sent" if done else "still_pending"
 
     for kind, status, step in (("ORDER", SETTLING, settle_order), ("ORDER", PENDING_PAYMENT, expire_order),

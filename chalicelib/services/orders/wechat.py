@@ -8,8 +8,16 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.adapters.repositories.orders import order_of, reserve_ops, status_op, with_status
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError
+from chalicelib.adapters.repositories.orders import (
+    order_of,
+    place_op,
+    prepay_op,
+    reserve_ops,
+    status_op,
+    wechat_transaction_op,
+    with_status,
+)
 from chalicelib.domain.enrolment_rules import (
     benefit_start,
 )
@@ -51,7 +59,7 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
     order = with_status(order, PENDING_PAYMENT)
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
-        table.transact([claim, TxOp.put(order), *reserve_ops(order, now)])
+        table.transact([claim, place_op(order_of(order)), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
@@ -75,9 +83,7 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[st
     view = order_view(order_of(order), wechat, sign=True)
     try:
         table.transact([
-            TxOp.update_item(keys.order(order["order_id"]), "SET wechat = :w", condition="#status = :pending",
-                             names={"#status": "status"},
-                             values={":w": order["wechat"], ":pending": PENDING_PAYMENT}),
+            prepay_op(order["order_id"], order["wechat"]),
             idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
                                      resource_id=order["order_id"], reserved=True)])
     except ConditionFailed:
@@ -160,8 +166,7 @@ def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: d
     """ONE transaction: order pending_payment → paid + policies + cover markers + transaction marker; or, when
     cover can no longer be issued, pending_payment → refund_pending + transaction marker, then the refund."""
     paid_at = datetime.fromisoformat(note.success_time) if note.success_time else now
-    marker = TxOp.put({**keys.wechat_transaction(note.transaction_id), "order_id": order["order_id"],
-                       "created_at": iso(now)})
+    marker = wechat_transaction_op(note.transaction_id, order["order_id"], now)
     changes = {"paid_at": iso(paid_at), "wechat": {**order.get("wechat", {}), "transaction_id": note.transaction_id}}
     try:
         starts = _benefit_starts_on(order, paid_at.astimezone(CHINA_TZ).date())
@@ -195,8 +200,7 @@ def _refund_late_payment(ports: OrderPorts, order: dict[str, Any], note, now: da
 
     paid_at = datetime.fromisoformat(note.success_time) if note.success_time else now
     changes = {"paid_at": iso(paid_at), "wechat": {**order.get("wechat", {}), "transaction_id": note.transaction_id}}
-    marker = TxOp.put({**keys.wechat_transaction(note.transaction_id), "order_id": order["order_id"],
-                       "created_at": iso(now)})
+    marker = wechat_transaction_op(note.transaction_id, order["order_id"], now)
     try:
         ports.table.transact([status_op(order, order["status"], REFUND_PENDING, changes, now), marker])
     except ConditionFailed:

@@ -1,0 +1,166 @@
+"""The shape of the package, read from the source (no module is imported): no import cycle among chalicelib modules,
+and `deps.py` is the only composition root — services and the domain receive their ports and never import it.
+
+Imports inside functions count: a lazy import hides a cycle from Python's loader but not from the reader.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "chalicelib"
+
+# Edges another open issue is changing right now (services/bulk.py belongs to the bulk enrolment work): each named
+# with its reason, never a whole module. Remove an entry once the edge is gone.
+KNOWN_EDGES: dict[tuple[str, str], str] = {
+    ("chalicelib.services.bulk", "chalicelib.jobs"): "bulk.start runs/fans out its job itself (issue #11)",
+    ("chalicelib.services.bulk", "chalicelib.deps"): "bulk.ports() builds its own bundle (issue #11)",
+}
+
+
+def module_files(root: Path = ROOT) -> dict[str, Path]:
+    found = {}
+    for path in (root / PACKAGE).rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def import_graph(files: dict[str, Path]) -> dict[str, set[str]]:
+    """module → the chalicelib modules it imports anywhere in its body (`from a import b` names a.b when b is a
+    module, else a)."""
+
+    def resolve(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for module, path in files.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            targets: list[str | None] = []
+            if isinstance(node, ast.Import):
+                targets = [resolve(alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*parent, *([node.module] if node.module else [])])
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else resolve(base) for a in node.names]
+            graph[module] |= {t for t in targets if t and t != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def _without_known(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {m: {t for t in targets if (m, t) not in KNOWN_EDGES} for m, targets in graph.items()}
+
+
+def test_no_import_cycle_among_chalicelib_modules():
+    graph = _without_known(import_graph(module_files()))
+
+    found = cycles(graph)
+
+    assert found == [], "import cycles: " + "; ".join(
+        " ⇄ ".join(c) + " (" + ", ".join(f"{a}→{b}" for a in c for b in sorted(graph[a] & set(c))) + ")"
+        for c in found)
+
+
+def test_services_and_domain_never_import_the_composition_root():
+    graph = _without_known(import_graph(module_files()))
+
+    offenders = sorted(m for m, targets in graph.items()
+                       if m.startswith((f"{PACKAGE}.services", f"{PACKAGE}.domain")) and f"{PACKAGE}.deps" in targets)
+
+    assert offenders == []
+
+
+def test_the_known_edges_are_each_still_an_edge():
+    """An entry outliving its edge would excuse the next one silently."""
+    graph = import_graph(module_files())
+
+    assert [edge for edge in KNOWN_EDGES if edge[1] not in graph.get(edge[0], set())] == []
+
+
+# ---- the checker itself finds what it is meant to find -------------------------------------------------------------
+def _write(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return module_files(tmp_path)
+
+
+def test_a_lazy_import_inside_a_function_closes_a_cycle(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/deps.py": "def notifications():\n    from chalicelib.adapters.notifications import N\n",
+        "chalicelib/adapters/__init__.py": "",
+        "chalicelib/adapters/notifications.py": "class N:\n    def f(self):\n        from chalicelib import deps\n",
+    })
+
+    assert cycles(import_graph(files)) == [["chalicelib.adapters.notifications", "chalicelib.deps"]]
+
+
+def test_relative_imports_and_packages_resolve_to_modules(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/services/__init__.py": "",
+        "chalicelib/services/orders/__init__.py": "from .placing import place\n",
+        "chalicelib/services/orders/placing.py": "from ..policies import view\ndef place(): ...\n",
+        "chalicelib/services/policies.py": "from chalicelib.services.orders import placing\ndef view(): ...\n",
+    })
+
+    graph = import_graph(files)
+
+    assert graph["chalicelib.services.orders"] == {"chalicelib.services.orders.placing"}
+    assert graph["chalicelib.services.orders.placing"] == {"chalicelib.services.policies"}
+    assert cycles(graph) == [["chalicelib.services.orders.placing", "chalicelib.services.policies"]]
