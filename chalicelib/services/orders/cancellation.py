@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.orders import refund_ledger_keys
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
@@ -53,6 +54,7 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
                                        if d["source"] == policy.get("account_source", d["source"]))
     else:
         refund["order_amount_fen"] = order["amount_fen"]
+    refund.update(refund_ledger_keys(refund))
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
     try:
         table.transact([
