@@ -282,3 +282,27 @@ register(Job("payout_sweep", enqueue=_payout_work, handle=_payout_claim,
              description="Claim transfers not yet confirmed (looked up by key) and claims whose payee appeared"))
 register(Job("payout_reconciliation", enqueue=_single, handle=_payout_reconciliation,
              description="Daily payout reconciliation (对账): the gateway's statement against our claims"))
+
+
+# ---- the daily platform reconciliation (对账, DOMAIN §9.10): services/platform_reconciliation.py -------------------
+def reconciliation_ports():
+    from chalicelib import deps
+    from chalicelib.adapters.repositories.reconciliation import DynamoReconciliationDifferences
+    from chalicelib.services.platform_reconciliation import ReconciliationPorts
+
+    return ReconciliationPorts(orders=deps.order_ports(), differences=DynamoReconciliationDifferences(deps.table()))
+
+
+def _platform_reconciliation(item: WorkItem) -> dict[str, int]:
+    from datetime import timedelta
+
+    from chalicelib.adapters.clock import CHINA_TZ
+    from chalicelib.services.platform_reconciliation import reconcile_day
+
+    day = date_param(item.params.get("day")) or item.now.astimezone(CHINA_TZ).date() - timedelta(days=1)
+    return reconcile_day(reconciliation_ports(), day, item.now)
+
+
+register(Job("platform_reconciliation", enqueue=_single, handle=_platform_reconciliation,
+             description="Daily platform reconciliation (对账): our personal-account deductions and refunds "
+                         "(orders and renewals) against the 医保 platform's statement"))

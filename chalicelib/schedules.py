@@ -58,6 +58,11 @@ SCHEDULES: tuple[Schedule, ...] = (
         "cron(30 18 * * ? *)",  # 02:30 Beijing: yesterday's gateway statement against our claims
         "Daily payout reconciliation (对账) of claim transfers against the gateway's statement",
     ),
+    Schedule(
+        "platform_reconciliation",
+        "cron(30 19 * * ? *)",  # 03:30 Beijing: yesterday's 医保 statement, after the night's renewal deductions start
+        "Daily platform reconciliation (对账) of personal-account deductions and refunds against the 医保 statement",
+    ),
 )
 
 

@@ -228,3 +228,30 @@ def gsi_settlement_review(at: str, settlement_id: str) -> dict[str, str]:
 def payee(account_id: str) -> dict[str, str]:
     """The member's payee account (收款账户) where automatic claims are paid."""
     return {"PK": f"ACCOUNT#{account_id}", "SK": "PAYEE"}
+
+
+# ---- daily platform reconciliation (对账, DOMAIN §9.10) -----------------------------------------------------------
+# The personal-account money we asked the 医保 platform to move, by the China day we asked: orders paid from the
+# personal account (ordinary and renewal) and cancellation refunds carry a sparse GSI1 entry, sharded like the work
+# queues so a renewal day (up to a million orders) spreads its index writes over 16 partition keys.
+PAYMENT_LEDGER_SHARDS = 16
+
+
+def gsi_payment_ledger(day: str, entity_id: str, sort: str) -> dict[str, str]:
+    import zlib
+
+    shard = zlib.crc32(entity_id.encode()) % PAYMENT_LEDGER_SHARDS
+    return {"GSI1PK": f"PAYLEDGER#{day}#{shard:02d}", "GSI1SK": sort}
+
+
+def payment_ledger_partitions(day: str) -> list[str]:
+    return [f"PAYLEDGER#{day}#{shard:02d}" for shard in range(PAYMENT_LEDGER_SHARDS)]
+
+
+def reconciliation_difference(day: str, kind: str, key: str) -> dict[str, str]:
+    """One difference between our requests and the platform's statement of `day`, stored once (a staff task)."""
+    return {"PK": f"RECON#{day}", "SK": f"DIFF#{kind}#{key}"}
+
+
+def reconciliation_day(day: str) -> tuple[str, str]:
+    return f"RECON#{day}", "DIFF#"

@@ -17,6 +17,7 @@ MEMBER_MODULES = [
     "chalicelib.api.admin_claims",  # /v1/admin/claims...
     "chalicelib.api.admin_bulk",  # /v1/admin/bulk-enrolments...
     "chalicelib.api.admin_renewals",  # /v1/admin/policies/{policy_id}/auto-renewal (stop at a counter)
+    "chalicelib.api.admin_reconciliation",  # /v1/admin/reconciliation-differences (对账 staff tasks)
     "chalicelib.api.disclosure",  # /v1/disclosure/{plan_id}
     "chalicelib.api.h5",  # /h5, /h5/{file}: the H5 page
 ]

@@ -390,19 +390,25 @@ def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now
         return _record_failure(ports, policy, order["plan_id"], _failure_code(exc.code), now,
                                order_id=order["order_id"])
     renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order["policy_ids"][0]
+    return "renewed" if mark_renewed(ports.orders.table, policy["policy_id"], renewed_policy_id, now) else "skipped"
+
+
+def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
+    """The old policy records its renewal (status, the new policy, history) and leaves the renewal index: once.
+    Also called by the platform reconciliation when it completes a renewal whose answer was lost."""
     entry = rules.history_entry(now, "renew", "system", "system")
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
     try:
-        ports.orders.table.update(
-            keys.policy(policy["policy_id"]),
+        table.update(
+            keys.policy(policy_id),
             "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
             "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
             f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
-            condition="renewal.#status <> :s", names={"#status": "status"},
+            condition="attribute_exists(renewal) AND renewal.#status <> :s", names={"#status": "status"},
             values={":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1})
     except ConditionFailed:
-        return "skipped"
-    return "renewed"
+        return False
+    return True
 
 
 def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: str, code: str, now: datetime,

@@ -84,6 +84,22 @@ class OrderRepositoryContract:
         assert list(repo.queued_refunds("refund_pending")) == []
         assert repo.refund("RF404") is None
 
+    def test_the_payment_ledger_lists_personal_account_orders_and_refunds_by_the_china_day_asked(self, repo):
+        repo.save(an_order("ORD1", status="paid", created_at="2020-12-15T10:00:00+08:00"))
+        repo.save(an_order("ORD2", status="failed", created_at="2020-12-15T23:59:59+08:00"))
+        repo.save(an_order("ORD3", status="paid", created_at="2020-12-15T16:30:00+00:00"))  # 00:30 the 16th
+        repo.save(an_order("ORD4", status="paid").model_copy(update={"payment_method": "wechat_pay"}))
+        refund = Refund(refund_id="RF1", policy_id="POL1", order_id="ORD1", payment_method="personal_account",
+                        amount_fen=10000, status="refunded", created_at="2020-12-15T11:00:00+08:00",
+                        deduction_key="ORD1-current")
+        repo.save_refund(refund)
+        repo.save_refund(refund.model_copy(update={"refund_id": "RF2", "payment_method": "wechat_pay",
+                                                   "deduction_key": None}))
+        orders, refunds = repo.asked_on("2020-12-15")
+        assert [o.order_id for o in orders] == ["ORD1", "ORD2"] and refunds == [refund]
+        assert [o.order_id for o in repo.asked_on("2020-12-16")[0]] == ["ORD3"]
+        assert repo.asked_on("2020-12-14") == ([], [])
+
 
     def test_a_refund_moves_through_its_lifecycle_and_the_work_queue(self, repo):
         pending = a_refund()

@@ -40,13 +40,36 @@ def order_of(item: dict[str, Any]) -> Order:
     return Order.model_validate(_fields(item))
 
 
+def asked_day(at: str) -> str:
+    """The China day (YYYY-MM-DD) of an ISO timestamp: the platform keeps its statement in China time."""
+    from chalicelib.adapters.clock import CHINA_TZ
+
+    return datetime.fromisoformat(at).astimezone(CHINA_TZ).date().isoformat()
+
+
+def order_ledger_keys(order: dict[str, Any]) -> dict[str, str]:
+    """The payment-ledger entry of an order paid from the personal account (none for WeChat Pay)."""
+    if order.get("payment_method") != "personal_account":
+        return {}
+    return keys.gsi_payment_ledger(asked_day(order["created_at"]), order["order_id"], f"ORDER#{order['order_id']}")
+
+
+def refund_ledger_keys(refund: dict[str, Any]) -> dict[str, str]:
+    """The payment-ledger entry of a cancellation refund to the personal account (none for WeChat Pay)."""
+    if refund.get("payment_method") != "personal_account":
+        return {}
+    return keys.gsi_payment_ledger(asked_day(refund["created_at"]), refund["refund_id"],
+                                   f"REFUND#{refund['refund_id']}")
+
+
 def order_item(order: Order) -> dict[str, Any]:
-    """The stored item: the order's fields plus its keys, its payer index entry and, while its status still needs
-    work, its work-queue entry."""
+    """The stored item: the order's fields plus its keys, its payer index entry, its payment-ledger entry
+    (personal account) and, while its status still needs work, its work-queue entry."""
     # Unset top-level attributes are not stored; the insured's snapshots keep theirs (readers index them).
     fields = {k: v for k, v in order.model_dump().items() if v is not None}
     item = {**fields, **keys.order(order.order_id),
             **keys.gsi_account(order.payer_account_id, f"ORDER#{order.created_at}")}
+    item.update(order_ledger_keys(item))
     if order.status in QUEUED_STATUSES:
         item.update(keys.work_queue("ORDER", order.status, order.order_id, f"{order.created_at}#{order.order_id}"))
     return item
@@ -58,6 +81,7 @@ def refund_of(item: dict[str, Any]) -> Refund:
 
 def refund_item(refund: Refund) -> dict[str, Any]:
     item = {**refund.model_dump(exclude_none=True), **keys.refund(refund.refund_id)}
+    item.update(refund_ledger_keys(item))
     if refund.status in _QUEUED_REFUNDS:
         item.update(keys.work_queue("REFUND", refund.status, refund.refund_id,
                                     f"{refund.created_at}#{refund.refund_id}"))
@@ -252,6 +276,19 @@ class OrderRepository:
         except ConditionFailed:
             return self.refund(refund.refund_id) or refund
 
+    def asked_on(self, day: str) -> tuple[list[Order], list[Refund]]:
+        """The personal-account orders and cancellation refunds whose money we asked the platform to move on `day`
+        (China time), read from the payment ledger's shards (GSI1; strongly re-read only by the callers that act)."""
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
+        orders, refunds = [], []
+        for partition in keys.payment_ledger_partitions(day):
+            for item in self.table.query_all(pk_name, partition, index=schema.GSI_BY_PERSON):
+                if item[sk_name].startswith("REFUND#"):
+                    refunds.append(Refund.model_validate(_fields(item)))
+                else:
+                    orders.append(Order.model_validate(_fields(item)))
+        return (sorted(orders, key=lambda o: o.order_id), sorted(refunds, key=lambda r: r.refund_id))
+
     def queued_refunds(self, status: str) -> Iterator[Refund]:
         pk_name, _ = schema.GSIS[schema.GSI_BY_STATUS]
         found = [item["refund_id"] for partition in keys.work_queue_partitions("REFUND", status)
@@ -320,6 +357,14 @@ class InMemoryOrderRepository:
             stored = current.model_copy(update={**changes, "status": to_status}, deep=True)
             self._refunds[refund.refund_id] = stored
             return stored.model_copy(deep=True)
+
+    def asked_on(self, day: str) -> tuple[list[Order], list[Refund]]:
+        with self._lock:
+            orders = [o.model_copy(deep=True) for o in self._orders.values()
+                      if o.payment_method == "personal_account" and asked_day(o.created_at) == day]
+            refunds = [r.model_copy(deep=True) for r in self._refunds.values()
+                       if r.payment_method == "personal_account" and asked_day(r.created_at) == day]
+        return (sorted(orders, key=lambda o: o.order_id), sorted(refunds, key=lambda r: r.refund_id))
 
     def queued_refunds(self, status: str) -> Iterator[Refund]:
         if status not in _QUEUED_REFUNDS:

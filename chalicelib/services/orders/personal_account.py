@@ -11,6 +11,7 @@ from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError
 from chalicelib.adapters.repositories.orders import (
     claim_lease,
+    order_ledger_keys,
     order_of,
     place_op,
     release_lease,
@@ -55,7 +56,7 @@ def _pay_from_personal_account(ports: OrderPorts, order: dict[str, Any],
                                now: datetime) -> tuple[int, dict[str, Any]]:
     table = ports.table
     idem = order["idempotency"]
-    order = {**with_status(order, SETTLING), "lease_until": iso(now + LEASE)}
+    order = {**with_status(order, SETTLING), "lease_until": iso(now + LEASE), **order_ledger_keys(order)}
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
     try:
         table.transact([claim, place_op(order_of(order)), *reserve_ops(order, now)])
