@@ -64,13 +64,22 @@ def main(argv: list[str] | None = None) -> None:
     context = dict(item.split("=", 1) for item in args.context)
     # Under the CDK CLI, CDK_OUTDIR and CDK_CONTEXT_JSON are set and take precedence.
     outdir = os.path.abspath(os.environ.get("CDK_OUTDIR") or args.outdir)
-    # chalice.cdk packages into ./chalice.out (10 MB per stage per synth): keep it in infra/ and start clean.
-    os.chdir(INFRA_DIR)
-    shutil.rmtree(os.path.join(INFRA_DIR, "chalice.out"), ignore_errors=True)
+    # chalice.cdk packages into ./chalice.out (10 MB per stage per synth) and the stack slims that zip in place:
+    # each synth works in a directory of its own under infra/chalice.out, so synths running side by side (the
+    # infra tests build several assemblies at once) never remove or rewrite each other's packages. The assets are
+    # copied into the assembly, so the directory goes when the synth ends.
+    work = os.path.join(INFRA_DIR, "chalice.out", f"synth-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    os.chdir(work)
     if "CDK_OUTDIR" not in os.environ and os.path.isfile(os.path.join(outdir, "manifest.json")):
         shutil.rmtree(outdir)  # a previous cloud assembly: drop stages no longer synthesised
     started = time.monotonic()
-    build_app(outdir, context).synth()
+    try:
+        build_app(outdir, context).synth()
+    finally:
+        os.chdir(INFRA_DIR)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"synthesised into {outdir} in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
 
