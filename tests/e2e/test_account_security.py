@@ -12,12 +12,20 @@ pytestmark = pytest.mark.e2e
 WRONG_NAMES = ["李一", "李二", "李三", "李四", "李五", "李六", "李七", "李八", "李九", "李十", "李甲", "李乙"]
 
 
+# The limits count in fixed windows aligned to the hour and the day at the sandbox clock. On the real clock a test
+# that crosses an hour boundary half-way (300 sends take tens of seconds on a loaded CI machine) starts a fresh
+# window and never reaches the ceiling it asserts, so the module pins the clock and gives it back afterwards.
+PINNED_NOW = "2026-11-20T10:00:00+08:00"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_counters(api):
-    """This module drives the limits to their ceilings: forget the counters before and after."""
+    """This module drives the limits to their ceilings: pin the clock, forget the counters before and after."""
+    assert api.put("/sandbox/clock", {"now": PINNED_NOW}).status == 200
     assert api.post("/sandbox/limits/reset").status == 200
     yield
     assert api.post("/sandbox/limits/reset").status == 200
+    assert api.put("/sandbox/clock", {"now": None}).status == 200
 
 
 def login_by_sms(api, phone: str) -> None:
