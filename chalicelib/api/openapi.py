@@ -76,6 +76,14 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
+def _query_param(name: str, param: Any) -> dict[str, Any]:
+    """A query parameter: a plain string unless the route states what it enforces (`Param`)."""
+    if isinstance(param, str):
+        return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": param}
+    return {"name": name, "in": "query", "required": param.required, "schema": param.schema,
+            "description": param.description}
+
+
 @lru_cache(maxsize=1)
 def build_openapi() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], str]] = []
@@ -107,10 +115,10 @@ def build_openapi() -> dict[str, Any]:
         for method in spec.methods:
             op: dict[str, Any] = {"operationId": f"{spec.handler_name}_{method.lower()}", "summary": spec.summary,
                                   "tags": spec.tags or ["api"], "responses": {}}
-            params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            params = [{"name": name, "in": "path", "required": True,
+                       "schema": spec.path_schemas.get(name, {"type": "string"})}
                       for name in re.findall(r"{(\w+)}", spec.path)]
-            params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"},
-                        "description": desc} for name, desc in spec.query.items()]
+            params += [_query_param(name, desc) for name, desc in spec.query.items()]
             if spec.idempotent:
                 params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{8,64}$"}})

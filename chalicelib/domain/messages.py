@@ -12,6 +12,7 @@ MESSAGES: dict[str, str] = {
     "UNKNOWN_FIELD": "请求中包含无法识别的字段:{field}。",
     "MISSING_FIELD": "缺少必填项:{field}。",
     "BAD_QUERY_PARAMETER": "查询参数有误:{field}。",
+    "CURSOR_INVALID": "翻页标记(cursor)无效,请从第一页重新查询。",
     "IDEMPOTENCY_KEY_REQUIRED": "缺少 Idempotency-Key 请求头,请重新提交。",
     "IDEMPOTENCY_KEY_INVALID": "Idempotency-Key 格式不正确(8 至 64 位字母、数字或 -_)。",
     "IDEMPOTENCY_KEY_REUSED": "该请求编号已用于另一笔不同的请求,请勿重复使用。",

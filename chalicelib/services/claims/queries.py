@@ -179,4 +179,4 @@ def _decode_cursor(cursor: str) -> str:
             raise ValueError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise BadRequest("BAD_QUERY_PARAMETER", field="cursor") from None
+        raise BadRequest("CURSOR_INVALID", field="cursor") from None  # only a cursor this API issued is valid
