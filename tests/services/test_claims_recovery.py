@@ -245,3 +245,18 @@ def test_a_recall_reads_the_policy_again_when_another_payment_moved_it(world):
 
     assert payment_recall(world.repo, stale, NOW).status == "under_review"
     assert _ytd(world) == YearToDateFigures(deductible_used_fen=0, eligible_fen=100_000, paid_fen=75_000)
+
+
+def test_a_claim_a_proxy_made_under_that_accounts_grant_is_recalled_too(world):
+    proxy = Principal("member", "acc-proxy")
+    world.ports.claimants.proxy(proxy.account_id, world.repo.policies[world.policy_id])
+    _, view = claims.submit(world.ports, proxy, world.policy_id, [service_tests.SMALL_BILL], PAYEE, "proxy-claim-1",
+                            "proxy-request-1", NOW)
+    claim_id = view["claim_id"]
+    for kind in ("invoice", "settlement_slip"):
+        document = claims.add_document(world.ports, proxy, claim_id, kind, "application/pdf", 1000, NOW)
+        claims.verify_document(world.ports, proxy, claim_id, document["document_id"], NOW)
+    claims.review(world.ports, REVIEWER, claim_id, "approve", None, None, NOW)
+
+    assert _recovered(world) == [claim_id]
+    assert world.repo.get(claim_id).status == "under_review"

@@ -1,7 +1,8 @@
 """Claims in flight when a person recovers their identity from another account (issue #10 item 1).
 
-The account that had bound the person's ID may have claimed in their name, to its own payee account. Once the person
-proves who they are:
+The account that had bound the person's ID may have claimed in their name, to its own payee account — itself, or
+through someone it authorised (亲友代办: every proxy claim for the person was made under a grant that account gave, as
+only the account holding the binding gives them). Once the person proves who they are:
 
 - every such claim not yet decided goes to staff review (`under_review`), its timeline saying why, so no decision
   is taken on it without a person looking at who claimed and where the money would go;
@@ -42,12 +43,12 @@ _APPROVAL_CLEARED = {"approved_fen": None, "approved_at": None, "approved_by": N
 
 
 def send_to_review(claims, insured_hash: str, lost_account_id: str, now: datetime) -> list[str]:
-    """The ids of the person's claims, filed by `lost_account_id` (or created by the system with a payee chosen),
-    that await a decision or a payment; those not already under review are moved there (a payment recalled, see the
+    """The ids of the person's claims, filed by `lost_account_id` or a proxy it authorised (or created by the system
+    with a payee chosen), that await a decision or a payment; those not already under review are moved there (a payment recalled, see the
     module), or held when their transfer may be with the gateway."""
     sent: list[str] = []
     for claim in claims.of_person(insured_hash):
-        if claim.status in rules.BEFORE_DECISION and claim.claimant_account_id == lost_account_id:
+        if claim.status in rules.BEFORE_DECISION and _filed_under(claim, lost_account_id):
             if _to_review(claims, claim, now):
                 sent.append(claim.claim_id)
         elif claim.status in rules.AWAITING_PAYMENT and _payee_untrusted(claim, lost_account_id):
@@ -56,8 +57,14 @@ def send_to_review(claims, insured_hash: str, lost_account_id: str, now: datetim
     return sent
 
 
+def _filed_under(claim: Claim, lost_account_id: str) -> bool:
+    """Filed by that account, or by a proxy under a grant it gave."""
+    return claim.claimant_kind == "member" and (claim.claimant_account_id == lost_account_id
+                                                or claim.claimant_role == "proxy")
+
+
 def _payee_untrusted(claim: Claim, lost_account_id: str) -> bool:
-    if claim.claimant_account_id == lost_account_id:
+    if _filed_under(claim, lost_account_id):
         return True
     return claim.claimant_kind == "system" and claim.payee is not None
 
