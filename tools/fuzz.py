@@ -11,7 +11,7 @@ With --serve (the sandbox is there) the run is made as a member: a sandbox perso
 bound, and every request carries that member's token, so the member routes are fuzzed past 401 (staff routes answer
 it 403, documented). Then a staff pass: the staff routes (`/v1/admin/...`) once per staff role, each with a token
 from `/sandbox/staff-token`, so every admin operation is exercised with valid auth (what a role may not do answers
-403, documented). The figures are the sum of the passes. Rejections that no JSON Schema can state (BEYOND_SCHEMA)
+403, documented), on a claim and a policy created for the run. The figures are the sum of the passes. Rejections that no JSON Schema can state (BEYOND_SCHEMA)
 are reported, not failures.
 """
 from __future__ import annotations
@@ -38,13 +38,23 @@ STAFF_PATHS = "^/v1/admin/"
 
 
 def run(base_url: str, max_examples: int = 10, seed: int = 1, workers: int = 2,
-        token: str | None = None, paths: str | None = None) -> tuple[int, str, dict[str, int]]:
-    """One schemathesis pass: every non-sandbox operation, or those whose path matches the regex `paths`."""
+        token: str | None = None, paths: str | None = None,
+        parameters: dict[str, str] | None = None) -> tuple[int, str, dict[str, int]]:
+    """One schemathesis pass: every non-sandbox operation, or those whose path matches the regex `paths`;
+    `parameters` fixes path parameters to existing resources (`{"claim_id": ...}`)."""
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/v1/openapi.json", "--checks", CHECKS,
                "--exclude-path-regex", "^/sandbox", "--max-examples", str(max_examples), "--seed", str(seed),
                "--phases", "examples,coverage,fuzzing", "-w", str(workers), "--no-color"]
     if paths:
         command += ["--include-path-regex", paths]
+    config = None
+    if parameters:
+        import json
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
+            config.write("[parameters]\n" + "".join(f'"path.{k}" = {json.dumps(v)}\n' for k, v in parameters.items()))
+        command[3:3] = ["--config-file", config.name]  # a global option: before `run`
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     import os
@@ -52,7 +62,11 @@ def run(base_url: str, max_examples: int = 10, seed: int = 1, workers: int = 2,
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tools.fuzz_hooks",
            "PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                        os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+    finally:
+        if config is not None:
+            os.unlink(config.name)
     return done.returncode, done.stdout + done.stderr, figures(done.stdout)
 
 
@@ -71,14 +85,17 @@ def figures(output: str) -> dict[str, int]:
 
 
 def staff_pass(base_url: str, max_examples: int = 10, seed: int = 1) -> tuple[int, str, dict[str, int]]:
-    """The staff routes once per staff role, each with that role's sandbox token: (worst exit code, the outputs,
-    the summed figures; `operations` is the number of staff operations, each exercised by every role)."""
+    """The staff routes once per staff role, each with that role's sandbox token, their path parameters pointing at a
+    claim and a policy made for the run (`staff_resources`) so reviews, payments and counter requests act on real
+    ones: (worst exit code, the outputs, the summed figures; `operations` is the number of staff operations, each
+    exercised by every role)."""
     from concurrent.futures import ThreadPoolExecutor
 
     tokens = [staff_token(base_url, role) for role in STAFF_ROLES]
+    resources = staff_resources(base_url)
     with ThreadPoolExecutor(len(tokens)) as pool:  # one schemathesis process per role, side by side
-        passes = list(pool.map(lambda token: run(base_url, max_examples, seed, token=token, paths=STAFF_PATHS),
-                               tokens))
+        passes = list(pool.map(lambda token: run(base_url, max_examples, seed, token=token, paths=STAFF_PATHS,
+                                                 parameters=resources), tokens))
     code, outputs, total = 0, [], {}
     for role, (done, output, counts) in zip(STAFF_ROLES, passes, strict=True):
         code = max(code, done)
@@ -98,13 +115,16 @@ def rejected_codes(output: str) -> list[str]:
     return re.findall(r"Schema-valid request rejected\n(?:.*\n){1,8}?.*?\"code\": \"([A-Z_]+)\"", output)
 
 
-def _call(base_url: str, method: str, path: str, body=None, token: str | None = None) -> dict:
+def _call(base_url: str, method: str, path: str, body=None, token: str | None = None,
+          headers: dict[str, str] | None = None) -> dict:
     import json
     import urllib.request
 
     request = urllib.request.Request(base_url + path, method=method,
                                      data=None if body is None else json.dumps(body).encode())
     request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -114,6 +134,45 @@ def _call(base_url: str, method: str, path: str, body=None, token: str | None = 
 def staff_token(base_url: str, role: str) -> str:
     """A sandbox staff token for `role`, acting for every city."""
     return _call(base_url, "POST", "/sandbox/staff-token", {"role": role})["token"]
+
+
+def staff_resources(base_url: str, seq: int | None = None) -> dict[str, str]:
+    """What the staff pass acts on, so the admin operations reach past 404: a new member (`seq`, random by default)
+    who bought lishui-2021 in its window (the sandbox clock set there and given back) and filed a claim on it:
+    `{policy_id, claim_id}`."""
+    import random
+    import uuid
+    from datetime import date
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from chalicelib.domain.resident_id import make_test_id
+
+    def call(method: str, path: str, body=None, token: str | None = None, key: bool = False) -> dict:
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if key else {}
+        return _call(base_url, method, path, body, token, headers)
+
+    seq = random.SystemRandom().randrange(101, 999, 2) if seq is None else seq
+    phone, id_number = f"1370001{seq:04d}", make_test_id("331102", date(1960, 1, 1), seq)
+    call("PUT", "/sandbox/clock", {"now": "2020-12-10T10:00:00+08:00"})
+    try:
+        call("POST", "/sandbox/people", {"name": "测试员", "id_number": id_number, "city": "331100",
+                                         "basic_type": "employee", "status": "active", "basic_start": "2000-01-01",
+                                         "account_current_fen": 100_000})
+        call("POST", "/v1/auth/sms", {"phone": phone})
+        code = call("GET", f"/sandbox/sms/{phone}")["code"]
+        token = call("POST", "/v1/auth/sms/verify", {"phone": phone, "code": code})["token"]
+        call("PUT", "/v1/me/identity", {"name": "测试员", "id_number": id_number}, token)
+        order = call("POST", "/v1/orders", {"plan_id": "lishui-2021", "insured": ["self"],
+                                            "payment_method": "personal_account", "auto_renew": False}, token, True)
+        policy_id = order["policies"][0]["policy_id"]
+        call("PUT", "/sandbox/clock", {"now": "2021-05-10T09:00:00+08:00"})
+        claim = call("POST", "/v1/claims", {"policy_id": policy_id, "bills": [
+            {"service_date": "2021-05-01", "setting": "inpatient", "self_pay_fen": 5_000_000}], "payee": {
+            "account_name": "测试员", "bank_name": "中国工商银行", "account_number": "6222021234561234"}}, token, True)
+    finally:
+        call("PUT", "/sandbox/clock", {"now": None})
+    return {"policy_id": policy_id, "claim_id": claim["claim_id"]}
 
 
 def member_token(base_url: str, seq: int = 777) -> str:

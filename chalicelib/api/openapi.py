@@ -34,6 +34,16 @@ _CHALLENGED = {"/v1/auth/sms"}
 _ONE_OF_REQUIRED = {"EstimateRequest": ("plan_id", "policy_id")}
 # ... and fields that exclude each other (both given and not null → 400).
 _NOT_TOGETHER = {"EstimateRequest": ("policy_id", "year_to_date")}
+# ... and rules between fields the services enforce, as alternatives (anyOf) a body must match one of.
+_NOT_NULL = {"not": {"type": "null"}}
+_ALTERNATIVES = {
+    # a staff decision other than approve gives the member a reason (400 CLAIM_REASON_REQUIRED, blank refused)
+    "ReviewIn": [{"properties": {"decision": {"const": "approve"}}},
+                 {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}}],
+    # a list is the rows inline or a file to upload, one of the two (400 BULK_ROWS_REQUIRED)
+    "BulkIn": [{"required": ["rows"], "properties": {"rows": _NOT_NULL, "upload": {"type": "null"}}},
+               {"required": ["upload"], "properties": {"upload": _NOT_NULL, "rows": {"type": "null"}}}],
+}
 
 
 def _raw_or_slip() -> list[dict[str, Any]]:
@@ -104,6 +114,9 @@ def build_openapi() -> dict[str, Any]:
                 {"required": [field], "properties": {field: {"type": "string"}}} for field in alternatives]}
     if "EstimateRequestBill" in schemas:
         schemas["EstimateRequestBill"] = {**schemas["EstimateRequestBill"], "anyOf": _raw_or_slip()}
+    for name, alternatives in _ALTERNATIVES.items():
+        if name in schemas:
+            schemas[name] = {**schemas[name], "anyOf": alternatives}
     for name, (field, other) in _NOT_TOGETHER.items():
         if name in schemas:
             schemas[name] = {**schemas[name], "not": {"required": [field, other], "properties": {
