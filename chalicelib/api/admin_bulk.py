@@ -10,7 +10,7 @@ from typing import Literal
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.http import endpoint
+from chalicelib.api.http import Param, endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.domain.bulk import MAX_INLINE_ROWS
 from chalicelib.domain.errors import BadRequest
@@ -129,8 +129,12 @@ def create_batch(ctx, body: BulkIn):
 
 @endpoint(bp, "/v1/admin/bulk-enrolments/{batch_id}", auth="staff", response=BulkOut, tags=("admin",),
           summary="经办:名单批次进度、计数与未通过行",
-          query={"cursor": "the previous page's next", "limit": f"refused rows per page 1–{MAX_PAGE}",
-                 "format": "csv: the refused rows as a CSV file (UTF-8 with BOM, masked ID numbers)"})
+          query={"cursor": Param("the previous page's next (a row number)",
+                                 {"type": "string", "pattern": "^[0-9]{0,9}$"}),
+                 "limit": Param(f"refused rows per page 1–{MAX_PAGE}",
+                                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+                 "format": Param("csv: the refused rows as a CSV file (UTF-8 with BOM, masked ID numbers)",
+                                 {"type": "string", "enum": ["json", "csv"]})})
 def get_batch(ctx, batch_id: str):
     from chalice import Response
 

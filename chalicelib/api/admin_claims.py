@@ -15,15 +15,16 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.claims import ClaimBill, ClaimOut, ClaimSummaryOut, ports
-from chalicelib.api.http import endpoint
+from chalicelib.api.http import Param, endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.domain.claims import Decision
+from chalicelib.domain.claims import STATUSES, Decision
 from chalicelib.domain.errors import BadRequest
 
 bp = Blueprint(__name__)
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}  # as _page_size enforces
 
 
 class ReviewIn(RequestModel):
@@ -60,10 +61,12 @@ def _page_size(raw: str | None) -> int:
 
 @endpoint(bp, "/v1/admin/claims", auth="staff", response=QueueOut, tags=("admin",),
           summary="经办:理赔待办(按决定期限从早到晚,逾期在前)",
-          query={"status": "one state; default every open one (submitted, under_review, need_more_info, approved)",
-                 "limit": f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})", "cursor": "the previous page's next"})
+          query={"status": Param("one state; default every open one (submitted, under_review, need_more_info, "
+                                 "approved, payout_failed)", {"type": "string", "enum": list(STATUSES)}),
+                 "limit": Param(f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})", PAGE_SIZE),
+                 "cursor": Param("the previous page's next (opaque)",
+                                 {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,400}$"})})
 def claim_queue(ctx):
-    from chalicelib.domain.claims import STATUSES
     from chalicelib.services import claims
 
     status = ctx.query.get("status") or None
@@ -119,7 +122,8 @@ class CalendarYearOut(ResponseModel):
 
 
 @endpoint(bp, "/v1/admin/calendar/{year}", methods=("PUT",), auth="staff", request=CalendarYearIn,
-          response=CalendarYearOut, tags=("admin",),
+          response=CalendarYearOut, tags=("admin",), path_schemas={"year": {"type": "string",
+                                                                      "pattern": "^(20[0-9][0-9]|2100)$"}},
           summary="经办:录入某年度法定节假日与调休上班日(国务院公布后),并重算未决理赔的决定期限")
 def put_calendar_year(ctx, body: CalendarYearIn, year: str):
     from chalicelib.services import claims
@@ -148,7 +152,7 @@ class SettlementReviewOut(ResponseModel):
 
 @endpoint(bp, "/v1/admin/settlement-reviews", auth="staff", response=list[SettlementReviewOut], tags=("admin",),
           summary="经办:未能自动理赔、待人工核对的医保结算单(金额不平等),最早的在前",
-          query={"limit": f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})"})
+          query={"limit": Param(f"page size 1–{MAX_PAGE} (default {DEFAULT_PAGE})", PAGE_SIZE)})
 def settlement_reviews(ctx):
     from chalicelib.services.claims import automatic
 

@@ -8,7 +8,7 @@ from typing import Literal
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.http import endpoint
+from chalicelib.api.http import Param, endpoint
 from chalicelib.api.schemas import ResponseModel
 
 bp = Blueprint(__name__)
@@ -31,7 +31,7 @@ class ReconciliationDifferenceOut(ResponseModel):
 
 @endpoint(bp, "/v1/admin/reconciliation-differences", auth="staff", response=list[ReconciliationDifferenceOut],
           tags=("admin",), summary="经办:医保平台对账差异(某日),每条差异一项待办",
-          query={"day": "YYYY-MM-DD(北京时间),对账的日期(必填)"})
+          query={"day": Param("YYYY-MM-DD(北京时间),对账的日期", {"type": "string", "format": "date"}, required=True)})
 def reconciliation_differences(ctx):
     from chalicelib import jobs
     from chalicelib.domain.errors import BadRequest

@@ -8,7 +8,7 @@ from typing import Literal
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.http import endpoint
+from chalicelib.api.http import Param, endpoint
 from chalicelib.api.policies import RenewalOut
 from chalicelib.api.schemas import RequestModel, ResponseModel
 
@@ -16,7 +16,8 @@ bp = Blueprint(__name__)
 
 
 class CounterRenewalIn(RequestModel):
-    enabled: bool
+    enabled: bool = Field(json_schema_extra={"const": False},  # the service answers `true` with 422
+                          description="false: the counter only stops auto-renewal (RENEWAL_CONSENT_BY_MEMBER)")
     channel: Literal["counter"]
     note: str | None = Field(default=None, max_length=200, description="what the member asked, in staff's words")
 
@@ -51,7 +52,7 @@ class RenewalRunOut(ResponseModel):
 
 @endpoint(bp, "/v1/admin/renewal-runs", auth="staff", response=list[RenewalRunOut], tags=("admin",),
           summary="经办:自动续保运行报告(按结果与失败原因计数)",
-          query={"plan_id": "the plan renewed into (required)"})
+          query={"plan_id": Param("the plan renewed into", {"type": "string", "minLength": 1}, required=True)})
 def renewal_runs(ctx):
     from chalicelib import deps
     from chalicelib.domain.errors import BadRequest

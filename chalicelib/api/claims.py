@@ -149,6 +149,15 @@ class ClaimSummaryOut(ResponseModel):
     insured_name_masked: str | None = None
 
 
+class PayeeHoldOut(ResponseModel):
+    reason: str = Field(description="identity_recovered: the person recovered their identity from the account that "
+                                    "claimed while a transfer was with the gateway")
+    at: str
+    transfer_key: str | None = None
+    transfer_status: str | None = None
+    message: str
+
+
 class ClaimOut(ClaimSummaryOut):
     bills: list[dict[str, Any]]
     payee: PayeeOut | None
@@ -168,6 +177,8 @@ class ClaimOut(ClaimSummaryOut):
     missing_documents: list[str]
     documents: list[DocumentOut]
     timeline: list[TimelineEntryOut]
+    payee_hold: PayeeHoldOut | None = Field(default=None, description="staff only: no further transfer is sent "
+                                                                      "for this claim; staff look at it")
 
 
 def ports():

@@ -17,6 +17,16 @@ from chalicelib.domain.errors import BadRequest, DomainError
 from chalicelib.domain.messages import FIELD_LABELS, message_for
 
 
+@dataclass(frozen=True)
+class Param:
+    """A query parameter as the handler enforces it, for the OpenAPI document: its JSON Schema (a plain string
+    otherwise) and whether it is required."""
+
+    description: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
 @dataclass
 class EndpointSpec:
     path: str
@@ -27,8 +37,9 @@ class EndpointSpec:
     request: type[BaseModel] | None = None
     response: Any = None  # a model, list[Model], or None
     status: int = 200
-    query: dict[str, str] = field(default_factory=dict)  # name → description
+    query: dict[str, str | Param] = field(default_factory=dict)  # name → description (a string) or Param
     idempotent: bool = False
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter → its JSON Schema
     tags: list[str] = field(default_factory=list)
 
 
@@ -164,13 +175,14 @@ def dump(result: Any) -> Any:
 
 def endpoint(bp, path: str, *, methods: tuple[str, ...] = ("GET",), summary: str, auth: str = "member",
              request: type[BaseModel] | None = None, response: Any = None, status: int = 200,
-             query: dict[str, str] | None = None, idempotent: bool = False, tags: tuple[str, ...] = ()):
+             query: dict[str, str | Param] | None = None, idempotent: bool = False, tags: tuple[str, ...] = (),
+             path_schemas: dict[str, dict[str, Any]] | None = None):
     """Register a thin route on blueprint/app `bp`. The handler is called as handler(ctx, body?, **path_params)."""
 
     def decorate(fn: Callable[..., Any]):
         spec = EndpointSpec(path=path, methods=list(methods), handler_name=fn.__name__, summary=summary, auth=auth,
                             request=request, response=response, status=status, query=dict(query or {}),
-                            idempotent=idempotent, tags=list(tags))
+                            idempotent=idempotent, tags=list(tags), path_schemas=dict(path_schemas or {}))
         ENDPOINTS.append(spec)
 
         @functools.wraps(fn)

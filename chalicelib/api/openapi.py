@@ -34,6 +34,16 @@ _CHALLENGED = {"/v1/auth/sms"}
 _ONE_OF_REQUIRED = {"EstimateRequest": ("plan_id", "policy_id")}
 # ... and fields that exclude each other (both given and not null → 400).
 _NOT_TOGETHER = {"EstimateRequest": ("policy_id", "year_to_date")}
+# ... and rules between fields the services enforce, as alternatives (anyOf) a body must match one of.
+_NOT_NULL = {"not": {"type": "null"}}
+_ALTERNATIVES = {
+    # a staff decision other than approve gives the member a reason (400 CLAIM_REASON_REQUIRED, blank refused)
+    "ReviewIn": [{"properties": {"decision": {"const": "approve"}}},
+                 {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": "\\S"}}}],
+    # a list is the rows inline or a file to upload, one of the two (400 BULK_ROWS_REQUIRED)
+    "BulkIn": [{"required": ["rows"], "properties": {"rows": _NOT_NULL, "upload": {"type": "null"}}},
+               {"required": ["upload"], "properties": {"upload": _NOT_NULL, "rows": {"type": "null"}}}],
+}
 
 
 def _raw_or_slip() -> list[dict[str, Any]]:
@@ -76,6 +86,14 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
+def _query_param(name: str, param: Any) -> dict[str, Any]:
+    """A query parameter: a plain string unless the route states what it enforces (`Param`)."""
+    if isinstance(param, str):
+        return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": param}
+    return {"name": name, "in": "query", "required": param.required, "schema": param.schema,
+            "description": param.description}
+
+
 @lru_cache(maxsize=1)
 def build_openapi() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], str]] = []
@@ -96,6 +114,9 @@ def build_openapi() -> dict[str, Any]:
                 {"required": [field], "properties": {field: {"type": "string"}}} for field in alternatives]}
     if "EstimateRequestBill" in schemas:
         schemas["EstimateRequestBill"] = {**schemas["EstimateRequestBill"], "anyOf": _raw_or_slip()}
+    for name, alternatives in _ALTERNATIVES.items():
+        if name in schemas:
+            schemas[name] = {**schemas[name], "anyOf": alternatives}
     for name, (field, other) in _NOT_TOGETHER.items():
         if name in schemas:
             schemas[name] = {**schemas[name], "not": {"required": [field, other], "properties": {
@@ -107,10 +128,10 @@ def build_openapi() -> dict[str, Any]:
         for method in spec.methods:
             op: dict[str, Any] = {"operationId": f"{spec.handler_name}_{method.lower()}", "summary": spec.summary,
                                   "tags": spec.tags or ["api"], "responses": {}}
-            params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            params = [{"name": name, "in": "path", "required": True,
+                       "schema": spec.path_schemas.get(name, {"type": "string"})}
                       for name in re.findall(r"{(\w+)}", spec.path)]
-            params += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"},
-                        "description": desc} for name, desc in spec.query.items()]
+            params += [_query_param(name, desc) for name, desc in spec.query.items()]
             if spec.idempotent:
                 params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{8,64}$"}})

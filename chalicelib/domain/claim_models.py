@@ -43,6 +43,15 @@ class YearToDateFigures(_Model):
     eligible_fen: int
     paid_fen: int
 
+    def released(self, before: YearToDateFigures, after: YearToDateFigures) -> YearToDateFigures:
+        """This state without one payment that moved it from `before` to `after` (a recalled payment): each figure
+        less that payment's share of it, never below zero."""
+        return YearToDateFigures(
+            deductible_used_fen=max(0, self.deductible_used_fen - (after.deductible_used_fen
+                                                                   - before.deductible_used_fen)),
+            eligible_fen=max(0, self.eligible_fen - (after.eligible_fen - before.eligible_fen)),
+            paid_fen=max(0, self.paid_fen - (after.paid_fen - before.paid_fen)))
+
 
 class Payee(_Model):
     """Where the claim is paid; the account number is kept encrypted (`Claim.payee_account_enc`), shown masked."""
@@ -77,6 +86,20 @@ class ClaimPayout(_Model):
     @staticmethod
     def key(claim_id: str, attempt: int) -> str:
         return f"claim-{claim_id}" if attempt == 1 else f"claim-{claim_id}-{attempt}"
+
+
+HoldReason = Literal["identity_recovered"]
+
+
+class PayeeHold(_Model):
+    """A claim whose transfer may go (or have gone) to a payee nobody trusts any more — e.g. the person recovered
+    their identity from the account that claimed (issue #10) while a transfer was already with the gateway. The
+    transfer is never cancelled; no further transfer is sent for the claim, and staff see the hold and why."""
+
+    reason: HoldReason
+    at: str
+    transfer_key: str | None = None  # the idempotency key of the transfer that was with the gateway
+    transfer_status: str | None = None  # what the gateway said of it then (None: it did not answer)
 
 
 class ClaimPolicy(_Model):
@@ -134,6 +157,18 @@ class Claim(_Model):
     ytd_before_payment: YearToDateFigures | None = None
     ytd_after_payment: YearToDateFigures | None = None
     payout: ClaimPayout | None = None
+    payee_hold: PayeeHold | None = None
+    recalled_payout: ClaimPayout | None = None  # the last payment recalled (its attempt numbers the next one)
+
+    @property
+    def first_payout_attempt(self) -> int:
+        """The attempt number of the claim's next payment. After a recall it continues from the recalled one: a
+        transfer that had failed is followed by a new key; one the gateway did not have keeps its key, so a
+        transfer sent late under it can never be followed by a second one to another account."""
+        recalled = self.recalled_payout
+        if recalled is None:
+            return 1
+        return recalled.attempt + 1 if recalled.status == "failed" else recalled.attempt
 
     @property
     def payment_committed(self) -> bool:

@@ -4,6 +4,9 @@ the decision deadline, and how a payee account is shown. Pure: no I/O, no clock.
     submitted → under_review → (need_more_info → under_review)* → approved → paid
                                                                  ↘ rejected      ↘ payout_failed → paid
     withdrawn: by the claimant, from any state before a decision.
+    approved / payout_failed → under_review: a payment recalled (`RECALL`), e.g. when the person recovers their
+    identity from the account that claimed (issue #10): the money has not moved, the payee that account gave is no
+    longer trusted, and staff decide again (`payment_recall` says what happens to a transfer already asked for).
 
 `payout_failed`: the transfer did not go through; staff retry it (a new attempt, the same amount) once the member has
 corrected their payee account (API.md v1.1, docs/payouts.md). An approved claim is `paid` only when its transfer
@@ -41,8 +44,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "submitted": frozenset({"under_review", "withdrawn"}),
     "under_review": frozenset({"need_more_info", "approved", "rejected", "withdrawn"}),
     "need_more_info": frozenset({"under_review", "withdrawn"}),
-    "approved": frozenset({"paid", "payout_failed"}),
-    "payout_failed": frozenset({"paid", "payout_failed"}),  # a retried transfer may fail again
+    "approved": frozenset({"paid", "payout_failed", "under_review"}),  # under_review: a recalled payment
+    "payout_failed": frozenset({"paid", "payout_failed", "under_review"}),  # a retried transfer may fail again
     "paid": frozenset(),
     "rejected": frozenset(),
     "withdrawn": frozenset(),
@@ -65,9 +68,38 @@ def path_to(current: str, target: str) -> list[str]:
     if target in TRANSITIONS.get(current, frozenset()):
         return [target]
     if target in TRANSITIONS["under_review"] and "under_review" in TRANSITIONS.get(current, frozenset()) \
-            and target != "withdrawn":
+            and target != "withdrawn" and current in BEFORE_DECISION:  # a decided claim is decided once
         return ["under_review", target]
     raise state_conflict(current, target)
+
+
+RecallStep = Literal["recall", "release", "hold", "none"]
+
+
+def payment_recall(status: str, payout_status: str | None, transfer_status: str | None = None,
+                   gateway_answered: bool = True) -> RecallStep:
+    """What recalling a claim's payment does (the payee is no longer trusted; staff decide again), from the claim's
+    status, its payout's status and — for a transfer that may have been asked for — what the gateway knows of it:
+
+    - `recall`: nothing committed yet (no payout, or awaiting a payee): back to `under_review`;
+    - `release`: committed but no money moved — the gateway has no transfer for its key, or the transfer failed —
+      so back to `under_review` with the year-to-date state and the paid-bill markers released in the same
+      transaction;
+    - `hold`: a transfer exists that has not failed (processing or succeeded), or the gateway did not answer: it is
+      never cancelled, the claim is held for staff and no further transfer is sent for it;
+    - `none`: not awaiting payment (decided otherwise, or paid)."""
+    if status not in AWAITING_PAYMENT:
+        return "none"
+    if payout_status in (None, "awaiting_payee"):
+        return "recall"
+    if payout_status == "failed":
+        return "release"
+    if not gateway_answered:
+        return "hold"
+    return "release" if transfer_status in (None, "failed") else "hold"
+
+
+RECALL = "under_review"  # the state a recalled payment returns to
 
 
 def state_conflict(status: str, target: str) -> Conflict:

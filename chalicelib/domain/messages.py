@@ -12,6 +12,7 @@ MESSAGES: dict[str, str] = {
     "UNKNOWN_FIELD": "请求中包含无法识别的字段:{field}。",
     "MISSING_FIELD": "缺少必填项:{field}。",
     "BAD_QUERY_PARAMETER": "查询参数有误:{field}。",
+    "CURSOR_INVALID": "翻页标记(cursor)无效,请从第一页重新查询。",
     "IDEMPOTENCY_KEY_REQUIRED": "缺少 Idempotency-Key 请求头,请重新提交。",
     "IDEMPOTENCY_KEY_INVALID": "Idempotency-Key 格式不正确(8 至 64 位字母、数字或 -_)。",
     "IDEMPOTENCY_KEY_REUSED": "该请求编号已用于另一笔不同的请求,请勿重复使用。",
@@ -340,6 +341,9 @@ MESSAGES: dict[str, str] = {
     "IDENTITY_PROOF_UNAVAILABLE": "医保系统暂时无法发送身份核验码,请稍后再试。",
     "IDENTITY_RECOVERED_ELSEWHERE": "您账户上的实名信息已由本人通过医保系统核验后绑定到其本人账户。",
     "CLAIM_NOTE_IDENTITY_RECOVERED": "被保险人已通过医保系统核验身份并找回实名,此前由其他账户提交的本申请转人工审核。",
+    "CLAIM_NOTE_PAYMENT_RECALLED": "被保险人已通过医保系统核验身份并找回实名,本申请的赔付暂停并转人工重新审核,"
+                                   "赔款不会付往此前由其他账户填写的收款账户。",
+    "PAYEE_HOLD_IDENTITY_RECOVERED": "被保险人已找回实名:本笔转账提交时的收款账户由其他账户填写,已暂停后续转账,请人工核查。",
     "CITY_NOT_ASSIGNED": "您无权处理该城市的业务。",
     "PLATFORM_NO_PHONE_ON_RECORD": "医保平台没有登记此人的手机号。",
     "SANDBOX_PROOF_NONE": "医保平台尚未向此人发送身份核验码。",

@@ -246,11 +246,13 @@ def test_the_queue_filters_by_status(client, queue):
     assert [c["claim_id"] for c in submitted["items"]] == [queue[0], queue[2]]
 
 
-@pytest.mark.parametrize("query, field", [("status=lost", "status"), ("limit=0", "limit"), ("limit=abc", "limit"),
-                                          ("cursor=%%%", "cursor"), ("cursor=eyJ4IjoxfQ", "cursor")])
-def test_bad_queue_parameters_are_400(client, insured, query, field):
+@pytest.mark.parametrize("query, code, field", [
+    ("status=lost", "BAD_QUERY_PARAMETER", "status"), ("limit=0", "BAD_QUERY_PARAMETER", "limit"),
+    ("limit=abc", "BAD_QUERY_PARAMETER", "limit"),
+    ("cursor=%%%", "CURSOR_INVALID", "cursor"), ("cursor=eyJ4IjoxfQ", "CURSOR_INVALID", "cursor")])
+def test_bad_queue_parameters_are_400(client, insured, query, code, field):
     status, body = call(client, "GET", f"/v1/admin/claims?{query}", staff())
-    assert (status, body["code"], body["details"]["field"]) == (400, "BAD_QUERY_PARAMETER", field)
+    assert (status, body["code"], body["details"]["field"]) == (400, code, field)
 
 
 def test_an_unknown_claim_is_404_for_staff(client, insured):

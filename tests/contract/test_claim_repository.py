@@ -215,6 +215,51 @@ class TestClaimRepository:
         assert repo.get("c1").status == "approved"
         assert repo.paid_bills("pol-1", ["f1"]) == {}
 
+    def test_releasing_a_payment_takes_back_its_year_to_date_share_and_its_markers_at_once(self, repo):
+        claim = _claim(status="approved", version=3, approved_at=AT, approved_fen=150_000, approved_by="rev-1",
+                       reviewed_bills=_claim().bills)
+        repo.create(claim, _event(claim, "approved", REVIEWER))
+        after_ytd = YearToDateFigures(deductible_used_fen=1_800_000, eligible_fen=200_000, paid_fen=150_000)
+        admin = Actor(kind="staff", id="admin-1", role="insurer_admin")
+        committed = claim.revised(LATER, ytd_before_payment=ZERO, ytd_after_payment=after_ytd)
+        marker = PaidBill(policy_id="pol-1", fingerprint="f1", claim_id="c1", paid_at=LATER)
+        repo.pay(claim, committed, [], StaffAudit(claim_id="c1", seq=4, at=LATER, action="pay", by=admin),
+                 repo.policy_for_claim("pol-1"), after_ytd, [marker], None,
+                 Outcome(scope="s", key="k-12345678", request_hash="h", status=200, body={}))
+        recalled = committed.moved(["under_review"], LATER, ytd_before_payment=None, ytd_after_payment=None)
+        audit = StaffAudit(claim_id="c1", seq=5, at=LATER, action="payment_released", by=SYSTEM)
+        stale = repo.policy_for_claim("pol-1").model_copy(update={"version": 1})
+
+        with pytest.raises(ConditionFailed):  # the policy moved since it was read: nothing is released
+            repo.release_payment(committed, recalled, [], audit, stale, ZERO, [marker])
+        assert (repo.get("c1").status, repo.paid_bills("pol-1", ["f1"])) == ("approved", {"f1": "c1"})
+
+        policy = repo.policy_for_claim("pol-1")
+        repo.release_payment(committed, recalled, [_event(recalled, "under_review", SYSTEM)], audit, policy, ZERO,
+                             [marker])
+        assert repo.get("c1").status == "under_review" and repo.get("c1").ytd_after_payment is None
+        assert (repo.policy_for_claim("pol-1").year_to_date, repo.policy_for_claim("pol-1").version) == (ZERO, 3)
+        assert repo.paid_bills("pol-1", ["f1"]) == {}
+        assert repo.get_whole("c1")[2][-1].status == "under_review"
+        with pytest.raises(ConditionFailed):  # released once: the claim moved on
+            repo.release_payment(committed, recalled, [], audit, repo.policy_for_claim("pol-1"), ZERO, [marker])
+
+    def test_a_marker_another_claim_put_is_never_released(self, repo):
+        claim = _claim(status="approved", version=3, approved_at=AT, reviewed_bills=_claim().bills)
+        repo.create(claim, _event(claim, "approved", REVIEWER))
+        other = _claim("c2", status="approved", version=3, approved_at=AT, reviewed_bills=_claim().bills)
+        repo.create(other, _event(other, "approved", REVIEWER))
+        theirs = PaidBill(policy_id="pol-1", fingerprint="f1", claim_id="c2", paid_at=LATER)
+        repo.pay(other, other.revised(LATER), [], StaffAudit(claim_id="c2", seq=4, at=LATER, action="pay", by=REVIEWER),
+                 repo.policy_for_claim("pol-1"), ZERO, [theirs], None,
+                 Outcome(scope="s", key="k-22345678", request_hash="h", status=200, body={}))
+        mine = theirs.model_copy(update={"claim_id": "c1"})
+        with pytest.raises(ConditionFailed):
+            repo.release_payment(claim, claim.moved(["under_review"], LATER), [],
+                                 StaffAudit(claim_id="c1", seq=4, at=LATER, action="payment_released", by=SYSTEM),
+                                 repo.policy_for_claim("pol-1"), ZERO, [mine])
+        assert repo.paid_bills("pol-1", ["f1"]) == {"f1": "c2"} and repo.get("c1").status == "approved"
+
     def test_a_system_claim_has_no_member_claimant(self, repo):
         claim = _claim("c-sys", claimant_kind="system", claimant_account_id=None, claimant_role="system",
                        requires_documents=False)

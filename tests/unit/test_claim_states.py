@@ -132,3 +132,27 @@ def test_a_claim_sent_back_resumes_review_only_when_nothing_is_missing():
     assert rules.resumes_review("need_more_info", True)
     assert not rules.resumes_review("need_more_info", False)
     assert not rules.resumes_review("submitted", True)
+
+
+@pytest.mark.parametrize("current", ["approved", "payout_failed"])
+def test_a_recalled_payment_goes_back_to_review_but_a_decided_claim_is_not_decided_again(current):
+    assert rules.path_to(current, rules.RECALL) == ["under_review"]
+    for decision in ("approved", "rejected", "need_more_info"):  # not through under_review in one step
+        with pytest.raises(Conflict):
+            rules.path_to(current, decision)
+
+
+@pytest.mark.parametrize("status, payout, transfer, answered, step", [
+    ("approved", None, None, True, "recall"),  # approved, nothing committed
+    ("approved", "awaiting_payee", None, False, "recall"),
+    ("payout_failed", "failed", None, False, "release"),  # committed, the transfer failed: no money moved
+    ("approved", "requested", None, True, "release"),  # the gateway has no transfer for the key
+    ("approved", "processing", "failed", True, "release"),
+    ("approved", "processing", "processing", True, "hold"),  # with the bank: never cancelled
+    ("approved", "requested", "succeeded", True, "hold"),
+    ("approved", "requested", None, False, "hold"),  # the gateway did not answer (or was not asked)
+    ("paid", "succeeded", "succeeded", True, "none"),
+    ("under_review", None, None, True, "none"),
+])
+def test_what_recalling_a_payment_does(status, payout, transfer, answered, step):
+    assert rules.payment_recall(status, payout, transfer, gateway_answered=answered) == step

@@ -62,6 +62,9 @@ class ClaimRepository(Protocol):
             policy: ClaimPolicy, year_to_date_after: YearToDateFigures, paid_bills: Sequence[PaidBill],
             counter_op: TxOp | None, outcome: Outcome) -> None: ...
     def reschedule(self, before: Claim, after: Claim) -> None: ...
+    def release_payment(self, before: Claim, after: Claim, events: Sequence[ClaimEvent], audit: StaffAudit,
+                        policy: ClaimPolicy, year_to_date_after: YearToDateFigures,
+                        paid_bills: Sequence[PaidBill]) -> None: ...
     # 免申即享 (DOMAIN §11) and the payout (docs/payouts.md)
     def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]: ...
     def in_status(self, status: str) -> list[Claim]: ...
@@ -338,6 +341,20 @@ class DynamoClaimRepository:
     def reschedule(self, before: Claim, after: Claim) -> None:
         self.table.transact([_claim_update_op(before, after)])
 
+    def release_payment(self, before: Claim, after: Claim, events: Sequence[ClaimEvent], audit: StaffAudit,
+                        policy: ClaimPolicy, year_to_date_after: YearToDateFigures,
+                        paid_bills: Sequence[PaidBill]) -> None:
+        """A committed payment taken back (no money moved): the claim (its status and version the condition), the
+        policy's year-to-date state without it (its version the condition) and the removal of the paid-bill
+        markers it put (each only if still this claim's), with the audit entry — all or nothing."""
+        ops = [_claim_update_op(before, after), *(TxOp.put(event_item(e)) for e in events),
+               advance_year_to_date_op(policy, year_to_date_after),
+               *(TxOp.delete(keys.paid_bill(m.policy_id, m.fingerprint),
+                             condition="attribute_not_exists(PK) OR claim_id = :claim",
+                             values={":claim": m.claim_id}) for m in paid_bills),
+               TxOp.put(audit_item(audit))]
+        self.table.transact(ops)
+
     # 免申即享 and the payout
     def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]:
         pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
@@ -540,6 +557,25 @@ class InMemoryClaimRepository:
         with self._lock:
             self._check_claim(before)
             self._apply(before, after)
+
+    def release_payment(self, before: Claim, after: Claim, events: Sequence[ClaimEvent], audit: StaffAudit,
+                        policy: ClaimPolicy, year_to_date_after: YearToDateFigures,
+                        paid_bills: Sequence[PaidBill]) -> None:
+        with self._lock:
+            self._check_claim(before)
+            stored = self.policies.get(policy.policy_id)
+            if stored is None or stored.version != policy.version:
+                raise ConditionFailed(["ConditionalCheckFailed"])
+            if any((m.policy_id, m.fingerprint) in self.markers and
+                   self.markers[(m.policy_id, m.fingerprint)].claim_id != m.claim_id for m in paid_bills):
+                raise ConditionFailed(["ConditionalCheckFailed"])
+            self._apply(before, after)
+            self._add_events(events)
+            self.policies[policy.policy_id] = stored.model_copy(
+                update={"year_to_date": year_to_date_after, "version": (stored.version or 0) + 1})
+            for m in paid_bills:
+                self.markers.pop((m.policy_id, m.fingerprint), None)
+            self.audits.append(audit)
 
     # 免申即享 and the payout
     def policies_of_insured(self, insured_hash: str) -> list[ClaimPolicy]:

@@ -15,6 +15,10 @@ A claim with no payee account (an automatic claim whose member gave none and who
 platform does not report) waits `approved` with `payout.status: awaiting_payee`; nothing is committed until the
 member gives one (`PUT /v1/me/payee`). A retry after a failure is a new attempt (a new key, the same amount) to the
 claim's payee as it is then (the member may have corrected it).
+
+A claim held for its payee (`payee_hold`, services/claims/recovery.py: the person recovered their identity from the
+account that claimed) is never sent a transfer: the sweep, a staff `pay` and a failed transfer's answer hand it to
+`recovery.resolve_hold`, which asks the gateway and releases or keeps it.
 """
 from __future__ import annotations
 
@@ -114,8 +118,9 @@ def commit(ports: ClaimPorts, claim: Claim, actor: Actor, now: datetime, outcome
             if estimate.payout_fen > 0:
                 return _await_payee(ports, claim, now)
             payee = {}  # nothing to transfer: the year-to-date state still advances (e.g. the deductible)
-        payout = ClaimPayout(status="requested", attempt=1, amount_fen=estimate.payout_fen,
-                             idempotency_key=ClaimPayout.key(claim.claim_id, 1), requested_at=at)
+        attempt = claim.first_payout_attempt  # after a recalled payment: continues its numbers (recovery.py)
+        payout = ClaimPayout(status="requested", attempt=attempt, amount_fen=estimate.payout_fen,
+                             idempotency_key=ClaimPayout.key(claim.claim_id, attempt), requested_at=at)
         after = claim.revised(at, **payee, payout=payout,
                                ytd_before_payment=common.figures(estimate.year_to_date_before),
                                ytd_after_payment=common.figures(estimate.year_to_date_after))
@@ -145,6 +150,9 @@ def send(ports: ClaimPorts, claim: Claim, now: datetime, policy=None, insured_ac
 
     payout = claim.payout
     assert payout is not None and payout.idempotency_key is not None
+    if claim.payee_hold is not None:  # held for its payee: nothing more is sent (recovery.resolve_hold decides)
+        logger().warning("transfer not sent: the claim is held for its payee", extra={"claim_id": claim.claim_id})
+        return claim
     if payout.amount_fen == 0:  # nothing to transfer (e.g. the deductible took the bill): paid at once
         return apply(ports, claim, None, now, policy, insured_account)
     try:
@@ -205,6 +213,10 @@ def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime, policy=None,
         except ConditionFailed:
             claim = common.claim_or_404(ports, claim.claim_id)
             continue
+        if after.payee_hold is not None and after.status == "payout_failed":
+            from chalicelib.services.claims import recovery
+
+            return recovery.resolve_hold(ports, after, now)  # no money moved: released to review, not retried
         if notice is not None:
             common.notify(ports, after, *notice, insured_account=insured_account)
         return after
@@ -216,6 +228,10 @@ def retry(ports: ClaimPorts, claim: Claim, actor: Actor, now: datetime, outcome:
     payout = claim.payout
     if payout is None:
         raise rules.state_conflict(claim.status, "paid")
+    if claim.payee_hold is not None:  # never retried to a payee nobody trusts: released or kept held
+        from chalicelib.services.claims import recovery
+
+        return recovery.resolve_hold(ports, claim, now)
     if payout.status in ("requested", "processing"):
         return sweep_one(ports, claim, now)  # a retry is already under way
     at = iso(now)
@@ -242,6 +258,10 @@ def sweep_one(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
     payout = claim.payout
     if payout is None or payout.status not in ("requested", "processing") or payout.idempotency_key is None:
         return claim
+    if claim.payee_hold is not None:
+        from chalicelib.services.claims import recovery
+
+        return recovery.resolve_hold(ports, claim, now)
     try:
         transfer = ports.payouts.find(payout.idempotency_key)
     except PayoutUnavailable:

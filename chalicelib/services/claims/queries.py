@@ -113,6 +113,10 @@ def claim_view(ports: ClaimPorts, claim: Claim, docs: list[Document], events: li
     })
     if estimate is not None:
         view["estimate_bills"] = _bill_results(estimate)
+    if for_staff and claim.payee_hold is not None:  # staff's flag (services/claims/recovery.py)
+        hold = claim.payee_hold
+        view["payee_hold"] = {**hold.model_dump(mode="json"),
+                              "message": MESSAGES[f"PAYEE_HOLD_{hold.reason.upper()}"]}
     return view
 
 
@@ -179,4 +183,4 @@ def _decode_cursor(cursor: str) -> str:
             raise ValueError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise BadRequest("BAD_QUERY_PARAMETER", field="cursor") from None
+        raise BadRequest("CURSOR_INVALID", field="cursor") from None  # only a cursor this API issued is valid
