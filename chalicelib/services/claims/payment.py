@@ -216,7 +216,7 @@ def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime, policy=None,
         if after.payee_hold is not None and after.status == "payout_failed":
             from chalicelib.services.claims import recovery
 
-            return recovery.resolve_hold(ports, after, now)  # no money moved: released to review, not retried
+            return recovery.resolve_hold(ports, after, now, apply)  # no money moved: released to review, not retried
         if notice is not None:
             common.notify(ports, after, *notice, insured_account=insured_account)
         return after
@@ -231,7 +231,7 @@ def retry(ports: ClaimPorts, claim: Claim, actor: Actor, now: datetime, outcome:
     if claim.payee_hold is not None:  # never retried to a payee nobody trusts: released or kept held
         from chalicelib.services.claims import recovery
 
-        return recovery.resolve_hold(ports, claim, now)
+        return recovery.resolve_hold(ports, claim, now, apply)
     if payout.status in ("requested", "processing"):
         return sweep_one(ports, claim, now)  # a retry is already under way
     at = iso(now)
@@ -261,7 +261,7 @@ def sweep_one(ports: ClaimPorts, claim: Claim, now: datetime) -> Claim:
     if claim.payee_hold is not None:
         from chalicelib.services.claims import recovery
 
-        return recovery.resolve_hold(ports, claim, now)
+        return recovery.resolve_hold(ports, claim, now, apply)
     try:
         transfer = ports.payouts.find(payout.idempotency_key)
     except PayoutUnavailable:

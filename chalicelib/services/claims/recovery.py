@@ -107,11 +107,12 @@ def recall_payment(claims, claim: Claim, now: datetime) -> Claim | None:
     return None
 
 
-def resolve_hold(ports, claim: Claim, now: datetime) -> Claim:
+def resolve_hold(ports, claim: Claim, now: datetime, record_transfer) -> Claim:
     """A held claim (the payout sweep, a staff `pay`, a gateway answer): ask the gateway what became of its
-    transfer and act on it (see the module). Never sends a transfer. The claim as it then is."""
+    transfer and act on it (see the module). Never sends a transfer. The claim as it then is. `record_transfer`
+    (payment.apply, passed in so payment and recovery do not import each other) records a transfer still with the
+    gateway or confirmed by it."""
     from chalicelib.adapters.payout import PayoutUnavailable
-    from chalicelib.services.claims import payment
 
     for _ in range(_ATTEMPTS):
         payout = claim.payout
@@ -132,7 +133,7 @@ def resolve_hold(ports, claim: Claim, now: datetime) -> Claim:
             claim = common.claim_or_404(ports, claim.claim_id)
             continue
         if step == "hold" and transfer is not None:
-            return payment.apply(ports, claim, transfer, now)  # processing recorded; succeeded: paid, still held
+            return record_transfer(ports, claim, transfer, now)  # processing recorded; succeeded: paid, still held
         return claim
     return claim
 
