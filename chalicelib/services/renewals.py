@@ -271,8 +271,10 @@ def _ensure_deduction(ports: RenewalPorts, order: dict[str, Any]) -> str | None:
     idem = order["idempotency"]
     record = ports.orders.table.get(keys.idempotency(idem["scope"], idem["key"]))
     if record is None:
-        ended = ports.orders.table.get(keys.order(order["order_id"])) or {}
-        return _failure_code(ended.get("failure") or "PAYMENT_REFUSED")
+        ended = ports.orders.orders.get(order["order_id"])
+        if ended is None:  # claimed, then the worker died before the reservation: nothing written, nothing taken
+            return None  # the order starts now, with the same id and key
+        return _failure_code(ended.failure or "PAYMENT_REFUSED")
     if record.get("state") == "completed":
         return None
     planned = order["deductions"][0]
@@ -294,11 +296,33 @@ def _failure_code(code: str) -> str:
 def refused_after_claim(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], code: str,
                         now: datetime) -> str:
     """The platform refused a resumed deduction: let the order machinery end the order (it finds no deduction,
-    releases the reservation), then record the failure."""
+    releases the reservation), then record what the order became."""
     try:
         _pay_order(ports, order, now)
     except DomainError:
         pass
+    return _after_order_refused(ports, policy, order, code, now)
+
+
+class RenewalInFlight(UpstreamUnavailable):
+    """The renewal's order is held (its lease) by another delivery of the same mandate — alive, or dead and its
+    lease not yet run out. Never a failure: the item is tried again, and whoever holds the order, a later delivery,
+    a re-run or the reconciliation finishes it (same order, same deduction key)."""
+
+
+def _after_order_refused(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], code: str,
+                         now: datetime) -> str:
+    """The order machinery answered with a refusal for this mandate's order: what the ORDER became decides, never
+    the refusal's code alone. Issued (by another delivery) → renewed; still settling (another holder) → tried
+    again; absent or ended without cover → `failed` with the reason (nothing was kept)."""
+    from chalicelib.domain.order_lifecycle import PAID, SETTLING
+
+    stored = ports.orders.orders.get(order["order_id"])
+    if stored is not None and stored.status == PAID:
+        return "renewed" if mark_renewed(ports.orders.table, policy["policy_id"], stored.policy_ids[0], now) \
+            else "skipped"
+    if stored is not None and stored.status == SETTLING:
+        raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order["order_id"])
     return _record_failure(ports, policy, order["plan_id"], code, now, order_id=order["order_id"])
 
 
@@ -386,9 +410,8 @@ def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now
         _, view = _pay_order(ports, order, now)
     except UpstreamUnavailable:
         raise  # outcome unknown: the run retries, and the same key and order resume it
-    except DomainError as exc:  # refused by the platform or covered meanwhile: nothing kept
-        return _record_failure(ports, policy, order["plan_id"], _failure_code(exc.code), now,
-                               order_id=order["order_id"])
+    except DomainError as exc:  # refused by the platform, covered meanwhile — or held by another delivery
+        return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
     renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order["policy_ids"][0]
     return "renewed" if mark_renewed(ports.orders.table, policy["policy_id"], renewed_policy_id, now) else "skipped"
 
