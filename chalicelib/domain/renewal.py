@@ -111,6 +111,29 @@ def deduction_failure(*, noticed_on: date | None, schedule: RenewalSchedule, bas
     return None
 
 
+# Why a consenting mandate leaves the run without a notice or a deduction, its consent switched off by the system
+# (counted `skipped` with the reason in the run report). DOMAIN §9.1: only a policy paid from the personal account
+# renews automatically; §10.4: a policy whose premium a county government took over is paid by that government from
+# then on (the member's payment was refunded), so it no longer renews from the member's account — next year the
+# member is on that year's list, or buys by hand.
+EndReason = Literal["PREMIUM_TAKEN_OVER", "NOT_PAID_FROM_PERSONAL_ACCOUNT"]
+END_REASONS: tuple[str, ...] = ("PREMIUM_TAKEN_OVER", "NOT_PAID_FROM_PERSONAL_ACCOUNT")
+
+
+def consent_ended(*, payment_method: str, taken_over: bool) -> str | None:
+    """The reason a consenting policy may no longer renew from the personal account, or None when it may."""
+    if taken_over:
+        return "PREMIUM_TAKEN_OVER"
+    if payment_method != "personal_account":
+        return "NOT_PAID_FROM_PERSONAL_ACCOUNT"
+    return None
+
+
+def ended_message(reason: str) -> str:
+    """What the payer is told when the system switched their renewal off."""
+    return message_for(f"RENEWAL_ENDED_{reason}")
+
+
 def deduction_key(policy_id: str, next_plan_id: str) -> str:
     """The platform idempotency key of a renewal's one deduction: the same for every re-run, retry and redelivery."""
     return f"renewal-{policy_id}-{next_plan_id}"

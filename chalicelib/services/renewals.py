@@ -34,6 +34,7 @@ from chalicelib.services.orders.ports import OrderPorts
 RENEWAL_SCOPE = "renewal"  # idempotency scope of renewal orders: {payer}#renewal / deduction_key
 NOTICE_TEMPLATE = "renewal_notice"
 FAILED_TEMPLATE = "renewal_failed"
+ENDED_TEMPLATE = "renewal_ended"  # the system switched the renewal off (DOMAIN §10.4 takeover)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,9 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
     if (policy is None or not _in_run(policy, schedule) or policy.get("renewal")
             or not schedule.notices_due(today)):
         return "skipped"
+    ended = _consent_ended(policy)
+    if ended is not None:  # no notice of a deduction that will not happen
+        return end_consent(ports, policy, ended, now)
     consent = policy["auto_renew_consent"]
     source = consent["account_source"]
     insured_id = cipher.decrypt(policy["insured_id_enc"], ID_NUMBER_CONTEXT)
@@ -245,6 +249,9 @@ def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
     if not stored.get("deduction_started_at"):  # a first attempt: judge the mandate, then claim it
         if not _in_run(policy, schedule):
             return "skipped"
+        ended = _consent_ended(policy)
+        if ended is not None:
+            return end_consent(ports, policy, ended, now)
         payer = table.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
         failure = _failure(ports, policy, payer, next_plan, schedule)
         if failure is not None:
@@ -465,6 +472,24 @@ def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: s
     return f"failed:{code}"
 
 
+# ---- consent the system switches off (DOMAIN §9.1, §10.4) --------------------------------------------------------
+def _consent_ended(policy: dict[str, Any]) -> str | None:
+    return rules.consent_ended(payment_method=policy.get("payment_method", ""),
+                               taken_over=bool(policy.get("taken_over")))
+
+
+def end_consent(ports: RenewalPorts, policy: dict[str, Any], reason: str, now: datetime) -> str:
+    """A mandate that may no longer renew from the personal account (its premium taken over by a county government):
+    consent switched off by the system — recorded like a stop, with the reason — out of the renewal index, and the
+    payer told why. "skipped:{REASON}" (counted with the reason), or "skipped" if something else changed it first."""
+    if not _stop(ports.orders.table, policy["policy_id"], now, "system", "system", note=reason):
+        return "skipped"
+    payer = policy["auto_renew_consent"]["payer_account_id"]
+    ports.notifier.notify(payer, ENDED_TEMPLATE, {"policy_id": policy["policy_id"], "reason": reason,
+                                                  "text": rules.ended_message(reason)})
+    return f"skipped:{reason}"
+
+
 # ---- stops given on the platform's own channel (DOMAIN §9.9) ------------------------------------------------------
 def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
     """Read the platform's notice replies after our cursor and stop each renewal answered `stop` (unless its
@@ -506,7 +531,7 @@ def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, not
     """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
     already or its deduction is under way."""
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    withdrawal = {"at": iso(at), "channel": channel, "account_id": by}
+    withdrawal = {"at": iso(at), "channel": channel, "account_id": by, **({"note": note} if note else {})}
     entry = rules.history_entry(at, "stop", channel, by, note=note)
     try:
         table.update(keys.policy(policy_id),
@@ -554,11 +579,12 @@ RENEWAL_JOBS = ("renewal_notices", "renewal_deductions")
 
 def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str) -> dict[str, int]:
     """One item's counts for the run record: the job's named counts (all present, zeros too), the same per next plan
-    (`renewed@lishui-2022`) and each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`)."""
+    (`renewed@lishui-2022`), each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`) and
+    each reason a mandate left the run (`skip:PREMIUM_TAKEN_OVER@lishui-2022`)."""
     name, _, code = outcome.partition(":")
     counts = {c: 0 for c in job_counts} | {name: 1, f"{name}@{next_plan_id}": 1}
     if code:
-        counts[f"failure:{code}@{next_plan_id}"] = 1
+        counts[f"{'skip' if name == 'skipped' else 'failure'}:{code}@{next_plan_id}"] = 1
     return counts
 
 
@@ -580,8 +606,9 @@ def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list
             if not mine:
                 continue
             failures = {k[len("failure:"):]: v for k, v in mine.items() if k.startswith("failure:")}
-            counts = {k: v for k, v in mine.items() if not k.startswith("failure:")}
+            skipped = {k[len("skip:"):]: v for k, v in mine.items() if k.startswith("skip:")}
+            counts = {k: v for k, v in mine.items() if not k.startswith(("failure:", "skip:"))}
             out.append({"run_id": run.run_id, "job": job, "plan_id": plan_id, "started_at": run.started_at,
                         "finished_at": run.finished_at, "status": run.status, "counts": counts,
-                        "failures": failures})
+                        "failures": failures, "skipped": skipped})
     return sorted(out, key=lambda r: r["started_at"], reverse=True)

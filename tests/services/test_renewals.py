@@ -336,3 +336,62 @@ def test_a_platform_timeout_on_the_deduction_is_resolved_by_its_key_never_a_seco
     assert counts["renewed"] == 1, counts
     assert len(renewal_deductions(family)) == 1
     assert policy(mine)["renewal"]["status"] == "renewed"
+
+
+def take_over_by_a_subsidised_list(client, family: Family) -> None:
+    """A county's 低保 list for lishui-2021 names the payer, who had paid for himself: the government takes the
+    premium over and refunds him (DOMAIN §10.4)."""
+    import json
+    import uuid
+
+    from tests.claim_helpers import staff
+
+    body = {"plan_id": "lishui-2021", "funding": "subsidy", "programme": "2021 年度困难群众参保资助",
+            "payer": {"name": "丽水市莲都区人民政府", "county": "331102"},
+            "rows": [{"name": "王建国", "id_number": family.id_number, "group": "低保"}]}
+    headers = {**staff("bureau"), "Idempotency-Key": uuid.uuid4().hex}
+    resp = client.http.post("/v1/admin/bulk-enrolments", headers=headers, body=json.dumps(body))
+    assert resp.status_code == 202, resp.body
+    assert client.http.post("/sandbox/jobs-queue/drain", headers=staff("bureau"), body="{}").status_code == 200
+
+
+@pytest.mark.parametrize("taken_over", ["before the notice", "after the notice"])
+def test_a_policy_whose_premium_the_government_took_over_never_renews_from_the_members_account(client, clock,
+                                                                                              taken_over):
+    import json
+
+    from tests.claim_helpers import staff
+
+    clock.set(IN_WINDOW)
+    family = Family(client, current_fen=50000, special_groups=["低保"])
+    (mine,) = consenting(family, ["self"])
+    me = account_id_of(family.headers)
+    if taken_over == "before the notice":
+        take_over_by_a_subsidised_list(client, family)
+    clock.set(NOTICE_DAY)
+    notices = run("renewal_notices")
+    if taken_over == "after the notice":
+        assert notices["noticed"] == 1
+        take_over_by_a_subsidised_list(client, family)
+    else:
+        assert notices.get("noticed", 0) == 0 and notices["skip:PREMIUM_TAKEN_OVER@lishui-2022"] == 1, notices
+        assert deps.platform().notices == {}  # no notice of a deduction that will not happen
+    assert policy(mine)["taken_over"] is not None
+
+    clock.set(DEDUCTION_DAY)
+    deductions, again = run("renewal_deductions"), run("renewal_deductions")
+
+    assert deductions.get("renewed", 0) == 0 and again.get("skipped", 0) == 0  # out of the renewal index
+    assert renewal_deductions(family) == []
+    stored = policy(mine)
+    assert stored["auto_renew"] is False and "GSI4PK" not in stored
+    assert stored["auto_renew_withdrawal"] == {"at": stored["auto_renew_withdrawal"]["at"], "channel": "system",
+                                               "account_id": "system", "note": "PREMIUM_TAKEN_OVER"}
+    assert [e["event"] for e in stored["renewal_history"]][-1] == "stop"
+    told = [n for n in deps.notifications().sent(me) if n.template == "renewal_ended"]
+    assert len(told) == 1 and "政府参保资助" in told[0].data["text"]
+    shown = json.loads(client.http.get(f"/v1/policies/{mine}", headers=family.headers).body)["renewal"]
+    assert shown["status"] == "stopped" and shown["history"][-1]["by"] == "system"
+    runs = json.loads(client.http.get("/v1/admin/renewal-runs?plan_id=lishui-2022", headers=staff("bureau")).body)
+    ended_in = "renewal_notices" if taken_over == "before the notice" else "renewal_deductions"
+    assert [r["skipped"] for r in runs if r["job"] == ended_in][0] == {"PREMIUM_TAKEN_OVER": 1}
