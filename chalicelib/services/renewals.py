@@ -157,15 +157,65 @@ def check_paid_from_personal_account(policy: dict[str, Any]) -> None:
         raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="enabled")
 
 
+# ---- one queue message's reads ----------------------------------------------------------------------------------
+class Reads:
+    """The items a message's mandates need, read up front in a few BatchGetItem calls (strongly consistent) instead
+    of a GetItem each: the policies, then the payers' accounts and the insured's cover markers for the next plan
+    (deductions) or the insured's identity bindings (notices). A key read and not found is known absent; a key never
+    asked for is read directly. What they say may be a few seconds old when a mandate runs: every write it leads to
+    is conditional (the claim on consent still on, the reservation on nobody holding the person)."""
+
+    def __init__(self, table: Table, found: dict[tuple[str, str], dict[str, Any]] | None = None,
+                 asked: set[tuple[str, str]] | None = None) -> None:
+        self.table, self.found, self.asked = table, found or {}, asked or set()
+
+    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        pair = (key["PK"], key["SK"])
+        if pair in self.asked:
+            return self.found.get(pair)
+        return self.table.get(key)
+
+    def read(self, wanted: list[dict[str, str]]) -> None:
+        pairs = {(k["PK"], k["SK"]) for k in wanted} - self.asked
+        if not pairs:
+            return
+        for item in self.table.batch_get([{"PK": pk, "SK": sk} for pk, sk in sorted(pairs)]):
+            self.found[(item["PK"], item["SK"])] = item
+        self.asked |= pairs
+
+
+def read_mandates(table: Table, mandates: list[tuple[str, str]], due: str) -> Reads:
+    """One message's reads for (policy id, next plan id) pairs; `due` is "notices" or "deductions"."""
+    reads = Reads(table)
+    reads.read([keys.policy(policy_id) for policy_id, _ in mandates])
+    more = []
+    for policy_id, next_plan_id in mandates:
+        policy = reads.get(keys.policy(policy_id))
+        if policy is None:
+            continue
+        if due == "notices":
+            more.append(keys.identity_binding(policy["insured_hash"]))
+            continue
+        payer = ((policy.get("renewal") or {}).get("payer_account_id")
+                 or (policy.get("auto_renew_consent") or {}).get("payer_account_id"))
+        if payer:
+            more.append(keys.account(payer))
+        more.append(keys.cover_marker(next_plan_id, policy["insured_hash"]))
+    reads.read(more)
+    return reads
+
+
 # ---- the notice run -------------------------------------------------------------------------------------------
-def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime,
+               reads: Reads | None = None) -> str:
     """Send one policy's confirmation notice and record it: "noticed", or "skipped" (nothing due or done before)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
     from chalicelib.domain.platform import DeductionNotice
     from chalicelib.plans import get_plan
 
     table, cipher = ports.orders.table, ports.orders.cipher
-    policy = table.get(keys.policy(policy_id))
+    reads = reads or Reads(table)
+    policy = reads.get(keys.policy(policy_id))
     next_plan = get_plan(next_plan_id)
     schedule = next_plan.renewal_schedule()
     today = now.astimezone(CHINA_TZ).date()
@@ -208,7 +258,7 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
                                     to_insured=False)
     data = {"policy_id": policy_id, "next_plan_id": next_plan_id, "text": payer_notice.text(),
             "amount_fen": next_plan.premium_fen, "deduction_on": schedule.deduction_on.isoformat()}
-    for account_id in _recipients(table, policy):
+    for account_id in _recipients(reads, policy):
         ports.notifier.notify(account_id, NOTICE_TEMPLATE, data)
     return "noticed"
 
@@ -217,10 +267,10 @@ def notice_key(policy_id: str, next_plan_id: str) -> str:
     return f"renewal-notice-{policy_id}-{next_plan_id}"
 
 
-def _recipients(table: Table, policy: dict[str, Any]) -> list[str]:
+def _recipients(reads: Reads, policy: dict[str, Any]) -> list[str]:
     """The payer, and the insured when someone else and they have an account here (their identity binding)."""
     payer = policy["auto_renew_consent"]["payer_account_id"]
-    binding = table.get(keys.identity_binding(policy["insured_hash"])) or {}
+    binding = reads.get(keys.identity_binding(policy["insured_hash"])) or {}
     insured = binding.get("account_id")
     return [payer] + ([insured] if insured and insured != payer else [])
 
@@ -231,13 +281,19 @@ def _in_run(policy: dict[str, Any], schedule: rules.RenewalSchedule) -> bool:
 
 
 # ---- the deduction run ------------------------------------------------------------------------------------------
-def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime,
+               reads: Reads | None = None) -> str:
     """Renew one policy: "renewed", "failed:{CODE}" (the reason recorded and the payer told; nothing deducted) or
-    "skipped" (not consenting, or done before). At most one deduction however often it runs."""
+    "skipped" (not consenting, or done before). At most one deduction however often it runs.
+
+    A first attempt makes two writes: the reservation (idempotency record, order, the person's cover marker — and the
+    old policy claimed, conditional on consent still on: from then a stop is refused) and, after the one deduction,
+    the issuing transaction (order paid, new policy, cover, counters — and the old policy's `renewed`)."""
     from chalicelib.plans import get_plan
 
     table = ports.orders.table
-    policy = table.get(keys.policy(policy_id))
+    reads = reads or Reads(table)
+    policy = reads.get(keys.policy(policy_id))
     next_plan = get_plan(next_plan_id)
     schedule = next_plan.renewal_schedule()
     today = now.astimezone(CHINA_TZ).date()
@@ -246,26 +302,85 @@ def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
     stored = policy.get("renewal") or {}
     if stored.get("status") in rules.TERMINAL:
         return "skipped"
-    if not stored.get("deduction_started_at"):  # a first attempt: judge the mandate, then claim it
-        if not _in_run(policy, schedule):
-            return "skipped"
-        ended = _consent_ended(policy)
-        if ended is not None:
-            return end_consent(ports, policy, ended, now)
-        payer = table.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
-        failure = _failure(ports, policy, payer, next_plan, schedule)
-        if failure is not None:
-            return _record_failure(ports, policy, next_plan_id, failure, now)
-        order = _renewal_order(policy, payer, next_plan, now)
-        if not _claim(table, policy, order["order_id"], now):
-            return "skipped"  # stopped meanwhile (or another delivery claimed it: it finishes the work)
-    else:  # claimed by an earlier attempt: resume that order, never judge or start another
-        payer = table.get(keys.account(stored["payer_account_id"]))
-        order = _renewal_order(policy, payer, next_plan, now, order_id=stored["order_id"])
-        refused = _ensure_deduction(ports, order)
-        if refused is not None:
-            return refused_after_claim(ports, policy, order, refused, now)
+    if stored.get("deduction_started_at"):  # claimed by an earlier attempt: resume that order, never judge again
+        return _resume(ports, policy, next_plan, now)
+    if not _in_run(policy, schedule):
+        return "skipped"
+    ended = _consent_ended(policy)
+    if ended is not None:
+        return end_consent(ports, policy, ended, now)
+    payer = reads.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
+    covered = reads.get(keys.cover_marker(next_plan.plan_id, policy["insured_hash"])) is not None
+    failure = _failure(ports, policy, payer, next_plan, schedule, covered)
+    if failure is not None:
+        return _record_failure(ports, policy, next_plan_id, failure, now)
+    order = _renewal_order(policy, payer, next_plan, now)
+    reserved = _reserve_claiming(ports, policy, order, now)
+    if reserved is not None:
+        return reserved
+    return _pay_reserved(ports, policy, order, now)
+
+
+def _resume(ports: RenewalPorts, policy: dict[str, Any], next_plan: Plan, now: datetime) -> str:
+    """A mandate an earlier attempt claimed (its worker died, timed out, or another delivery holds it): the same
+    order, the same deduction key, read afresh."""
+    table = ports.orders.table
+    policy = table.get(keys.policy(policy["policy_id"])) or policy
+    stored = policy.get("renewal") or {}
+    if stored.get("status") in rules.TERMINAL:
+        return "skipped"
+    payer = table.get(keys.account(stored["payer_account_id"]))
+    order = _renewal_order(policy, payer, next_plan, now, order_id=stored["order_id"])
+    refused = _ensure_deduction(ports, order)
+    if refused is not None:
+        return refused_after_claim(ports, policy, order, refused, now)
     return _pay(ports, policy, order, now)
+
+
+def _reserve_claiming(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any],
+                      now: datetime) -> str | None:
+    """ONE transaction before any money moves: the renewal's idempotency record (in progress), the order (settling,
+    under its lease), the insured's cover marker for the next plan reserved, and the old policy claimed by this order
+    while consent is still on. None when written (the order is then `order` as stored); otherwise the outcome."""
+    from chalicelib.adapters.repositories.orders import order_ledger_keys, order_of, place_op, reserve_ops, with_status
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.domain.order_lifecycle import SETTLING
+    from chalicelib.services import idempotency
+    from chalicelib.services.orders.common import LEASE
+
+    idem = order["idempotency"]
+    order.update({**with_status(order, SETTLING), "lease_until": iso(now + LEASE), **order_ledger_keys(order)})
+    ops = [idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"]),
+           place_op(order_of(order)), *reserve_ops(order, now),
+           PolicyRepository.renewal_claim_op(policy["policy_id"], order["order_id"], order["payer_account_id"],
+                                             iso(now))]
+    try:
+        ports.orders.table.transact(ops)
+    except ConditionFailed as exc:
+        reasons = exc.reasons or []
+        if len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
+            return "skipped"  # stopped meanwhile, or another delivery claimed it first (it finishes the work)
+        if any(r == "ConditionalCheckFailed" for r in reasons[2:2 + len(order["insured"])]):
+            return _record_failure(ports, policy, order["plan_id"], "ALREADY_COVERED", now)  # someone holds them
+        raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+    return None
+
+
+def _pay_reserved(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now: datetime) -> str:
+    """The one deduction and the issuing transaction, which also records the renewal on the old policy."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.orders.personal_account import _settle
+
+    renewed = PolicyRepository.renewal_renewed_op(
+        policy["policy_id"], order["policy_ids"][0], order["order_id"],
+        rules.history_entry(now, "renew", "system", "system"))
+    try:
+        _settle(ports.orders, order, now, deduct=True, issue_with=(renewed,))
+    except UpstreamUnavailable:
+        raise  # outcome unknown: the run retries; the claim makes the retry resume the same order and key
+    except DomainError as exc:  # refused by the platform or covered meanwhile: what the order became decides
+        return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
+    return "renewed"
 
 
 def _ensure_deduction(ports: RenewalPorts, order: dict[str, Any]) -> str | None:
@@ -340,7 +455,7 @@ def _pay_order(ports: RenewalPorts, order: dict[str, Any], now: datetime):
 
 
 def _failure(ports: RenewalPorts, policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan,
-             schedule: rules.RenewalSchedule) -> str | None:
+             schedule: rules.RenewalSchedule, covered: bool) -> str | None:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     platform, cipher = ports.orders.platform, ports.orders.cipher
@@ -357,7 +472,6 @@ def _failure(ports: RenewalPorts, policy: dict[str, Any], payer: dict[str, Any] 
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
     except PlatformError:
         person, balance = None, 0
-    covered = ports.orders.table.get(keys.cover_marker(next_plan.plan_id, policy["insured_hash"])) is not None
     return rules.deduction_failure(noticed_on=noticed_on, schedule=schedule,
                                    basic_status=person.status if person else None,
                                    same_city=person is not None and person.city == next_plan.city,
@@ -397,21 +511,6 @@ def _renewal_order(policy: dict[str, Any], payer: dict[str, Any] | None, next_pl
     }
 
 
-def _claim(table: Table, policy: dict[str, Any], order_id: str, now: datetime) -> bool:
-    """Mark the old policy as being renewed by `order_id` while consent is still on: from here a stop is refused."""
-    try:
-        table.update(keys.policy(policy["policy_id"]),
-                     "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
-                     "version = if_not_exists(version, :zero) + :one",
-                     condition="auto_renew = :on AND attribute_exists(renewal) "
-                               "AND attribute_not_exists(renewal.deduction_started_at)",
-                     values={":t": iso(now), ":o": order_id, ":p": policy["auto_renew_consent"]["payer_account_id"],
-                             ":on": True, ":zero": 0, ":one": 1})
-    except ConditionFailed:
-        return False
-    return True
-
-
 def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now: datetime) -> str:
     try:
         _, view = _pay_order(ports, order, now)
@@ -425,20 +524,12 @@ def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now
 
 def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
     """The old policy records its renewal (status, the new policy, history) and leaves the renewal index: once.
-    Also called by the platform reconciliation when it completes a renewal whose answer was lost."""
-    entry = rules.history_entry(now, "renew", "system", "system")
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    try:
-        table.update(
-            keys.policy(policy_id),
-            "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
-            "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
-            f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
-            condition="attribute_exists(renewal) AND renewal.#status <> :s", names={"#status": "status"},
-            values={":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1})
-    except ConditionFailed:
-        return False
-    return True
+    For a renewal whose order someone else issued (a resumed attempt, the platform reconciliation completing a
+    renewal whose answer was lost); a first attempt records it inside the issuing transaction."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    return PolicyRepository(table).mark_renewed(policy_id, renewed_policy_id,
+                                                rules.history_entry(now, "renew", "system", "system"))
 
 
 def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: str, code: str, now: datetime,

@@ -148,23 +148,26 @@ def test_a_payer_renews_a_spouse_from_prior_years_balance(family, clock):
 
 def test_a_worker_dying_after_the_deduction_is_finished_by_the_re_run_without_a_second_one(family, clock,
                                                                                              monkeypatch):
-    from chalicelib.services.orders import personal_account
+    from datetime import timedelta
 
     (mine,) = consenting(family, ["self"])
     clock.set(NOTICE_DAY)
     run("renewal_notices")
     clock.set(DEDUCTION_DAY)
-    real = personal_account._pay_from_personal_account
+    platform = deps.platform()
+    real = platform.deduct
 
-    def dies_after_paying(ports, order, now):
-        real(ports, order, now)  # reserved, deducted and issued ...
-        raise RuntimeError("worker died before recording the renewal")  # ... but not recorded on the old policy
+    def dies_after_paying(*args, **kwargs):
+        real(*args, **kwargs)  # the money moved ...
+        raise RuntimeError("worker died before the issuing transaction")  # ... and nothing after it ran
 
-    monkeypatch.setattr(personal_account, "_pay_from_personal_account", dies_after_paying)
-    died = run("renewal_deductions")  # every attempt dies → dead-letter queue
-    monkeypatch.setattr(personal_account, "_pay_from_personal_account", real)
+    monkeypatch.setattr(platform, "deduct", dies_after_paying)
+    died = run("renewal_deductions")  # every attempt dies (the first leaves the order leased) → dead-letter queue
+    monkeypatch.setattr(platform, "deduct", real)
     assert died.get("renewed", 0) == 0 and died["failed"] == 1 and policy(mine)["renewal"]["status"] == "noticed"
+    assert died.get("failed@lishui-2022", 0) == 0  # in flight, never a renewal failure
 
+    clock.advance(timedelta(minutes=5))  # the order's lease ran out
     counts = run("renewal_deductions")
 
     assert counts.get("renewed") == 1, counts
@@ -208,7 +211,7 @@ def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, cli
     clock.set(NOTICE_DAY)
     run("renewal_notices")
     clock.set(DEDUCTION_DAY)
-    real = renewals._pay
+    real = renewals._pay_reserved
     answers = []
 
     def stop_after_claim(ports, policy_item, order, now):
@@ -216,7 +219,7 @@ def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, cli
                                        body='{"enabled": false}'))
         return real(ports, policy_item, order, now)
 
-    monkeypatch.setattr(renewals, "_pay", stop_after_claim)
+    monkeypatch.setattr(renewals, "_pay_reserved", stop_after_claim)
     counts = run("renewal_deductions")
 
     assert [a.status_code for a in answers] == [422]

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from chalicelib.adapters import keys, schema
-from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.policy import Policy
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
@@ -65,6 +65,52 @@ class PolicyRepository:
                                 condition="#status = :active AND version = :v", names={"#status": "status"},
                                 values={":cancelled": "cancelled", ":now": now, ":one": 1, ":off": False,
                                         ":active": "active", ":v": policy.version})
+
+    # ---- the renewal's writes on the policy it renews (services/renewals.py) --------------------------------------
+    @staticmethod
+    def renewal_claim_op(policy_id: str, order_id: str, payer_account_id: str, at: str) -> TxOp:
+        """The transaction item (in the renewal order's reservation) by which `order_id` claims the policy's renewal:
+        refused if consent was withdrawn meanwhile or another attempt claimed it first. From here a stop is refused."""
+        return TxOp.update_item(
+            keys.policy(policy_id),
+            "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
+            "version = if_not_exists(version, :zero) + :one",
+            condition="auto_renew = :on AND attribute_exists(renewal) "
+                      "AND attribute_not_exists(renewal.deduction_started_at)",
+            values={":t": at, ":o": order_id, ":p": payer_account_id, ":on": True, ":zero": 0, ":one": 1})
+
+    @staticmethod
+    def _renewed(policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+        return {"key": keys.policy(policy_id),
+                "update": "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
+                          "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                          f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+                "names": {"#status": "status"},
+                "values": {":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0,
+                           ":one": 1}}
+
+    @classmethod
+    def renewal_renewed_op(cls, policy_id: str, renewed_policy_id: str, order_id: str,
+                           entry: dict[str, Any]) -> TxOp:
+        """The transaction item (in the renewal order's issuing transaction) recording the renewal on the old policy
+        — status, the new policy, the history entry — and taking it out of the renewal index; only while the
+        renewal is `order_id`'s claim."""
+        parts = cls._renewed(policy_id, renewed_policy_id, entry)
+        return TxOp.update_item(parts["key"], parts["update"],
+                                condition="renewal.order_id = :o AND renewal.#status <> :s",
+                                names=parts["names"], values={**parts["values"], ":o": order_id})
+
+    def mark_renewed(self, policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> bool:
+        """The same, on its own (someone else issued the order): True if recorded now, False if it was already."""
+        parts = self._renewed(policy_id, renewed_policy_id, entry)
+        try:
+            self.table.update(parts["key"], parts["update"],
+                              condition="attribute_exists(renewal) AND renewal.#status <> :s",
+                              names=parts["names"], values=parts["values"])
+        except ConditionFailed:
+            return False
+        return True
 
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
