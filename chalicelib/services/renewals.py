@@ -69,14 +69,14 @@ def plans_with(today: date, due: str) -> list[Plan]:
 
 
 def mandates(table: Table, today: date, due: str):
-    """(next plan id, policy id) of every consenting policy whose renewal step is due: paged from GSI4
-    RENEWAL#{plan renewed}."""
-    pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+    """(next plan id, policy id) of every consenting policy whose renewal step is due: paged from the renewal index
+    (GSI4, sharded) of the plan renewed."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    policies = PolicyRepository(table)
     for plan in plans_with(today, due):
-        schedule = plan.renewal_schedule()
-        pk = keys.gsi_renewal(schedule.from_plan_id, "")[pk_name]
-        for item in table.query_all(pk_name, pk, index=schema.GSI_BY_GRANTEE):
-            yield plan.plan_id, item["policy_id"]
+        for policy_id in policies.renewal_mandates(plan.renewal_schedule().from_plan_id):
+            yield plan.plan_id, policy_id
 
 
 # ---- the policy's renewal object (GET /v1/policies/{id}) ---------------------------------------------------------

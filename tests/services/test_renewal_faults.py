@@ -279,12 +279,16 @@ def test_the_same_message_delivered_to_a_second_worker_while_the_first_is_deduct
 def test_a_batch_half_done_when_its_worker_died_is_finished_by_the_re_started_run(family, clock, monkeypatch):
     from chalicelib import jobs
 
-    mandates = noticed(family, clock, ["self", "spouse", "child"])
+    import json
+
+    noticed(family, clock, ["self", "spouse", "child"])
     ports, _, [message] = start_run()
+    mandates = [payload["policy_id"] for _, payload in json.loads(message.body)["items"]]  # in the message's order
     dies_after_deducting(monkeypatch, only={mandates[1]})  # the first renewed, the second deducted, the third not
     with pytest.raises(WorkerDied):
         deliver(ports, message)
     assert [policy(p)["renewal"]["status"] for p in mandates] == ["renewed", "noticed", "noticed"]
+    assert len(renewal_deductions(family)) == 2
 
     clock.advance(REDELIVERY)
     counts = jobs.run_now("renewal_deductions").counts  # re-started: a new run pages what is still due

@@ -3,11 +3,13 @@ claims code reads and writes `ytd_*` and `version` on the same item.
 
     POLICY#{id} / POLICY    GSI1 PERSON#{insured_hash} / POLICY#{plan_id}              (the insured's policies)
                             GSI2 ACCOUNT#{payer} / POLICY#{plan_id}#{policy_id}        (what a payer bought)
-                            GSI4 RENEWAL#{plan_id} / {payer}#{policy_id}               (while auto-renewal is on)
+                            GSI4 RENEWAL#{plan_id}#{shard} / {payer}#{policy_id}       (while auto-renewal is on
+                                 and its renewal not ended; 16 shards, keys.gsi_renewal)
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters import keys, schema
@@ -21,7 +23,8 @@ def policy_item(policy: Policy) -> dict[str, Any]:
     item = {**policy.model_dump(exclude_none=True), **keys.policy(policy.policy_id),
             **keys.gsi_person(policy.insured_hash, f"POLICY#{policy.plan_id}"),
             **keys.gsi_account(policy.payer_account_id, f"POLICY#{policy.plan_id}#{policy.policy_id}")}
-    if policy.auto_renew and policy.status == "active":
+    ended = ((policy.model_extra or {}).get("renewal") or {}).get("status") in ("renewed", "failed")
+    if policy.auto_renew and policy.status == "active" and not ended:
         item.update(keys.gsi_renewal(policy.plan_id, f"{policy.payer_account_id}#{policy.policy_id}"))
     return item
 
@@ -119,6 +122,14 @@ class PolicyRepository:
     def save(self, policy: Policy) -> None:
         self.table.put(policy_item(policy))
 
+    def renewal_mandates(self, plan_id: str) -> Iterator[str]:
+        """The ids of `plan_id`'s policies in the renewal index (consenting, their renewal not ended), paged shard
+        by shard — the unsharded partition of older entries last. Eventually consistent: the run re-reads each."""
+        pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+        for partition in keys.renewal_partitions(plan_id):
+            for item in self.table.query_all(pk_name, partition, index=schema.GSI_BY_GRANTEE):
+                yield item["policy_id"]
+
     def for_insured(self, insured_hash: str) -> list[Policy]:
         pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
         index = keys.gsi_person(insured_hash, "POLICY#")
@@ -147,6 +158,13 @@ class InMemoryPolicyRepository:
     def save(self, policy: Policy) -> None:
         with self._lock:
             self._policies[policy.policy_id] = policy.model_copy(deep=True)
+
+    def renewal_mandates(self, plan_id: str) -> Iterator[str]:
+        with self._lock:
+            found = sorted(p.policy_id for p in self._policies.values()
+                           if p.plan_id == plan_id and p.auto_renew and p.status == "active"
+                           and ((p.model_extra or {}).get("renewal") or {}).get("status") not in ("renewed", "failed"))
+        yield from found
 
     def for_insured(self, insured_hash: str) -> list[Policy]:
         with self._lock:
