@@ -277,9 +277,9 @@ def test_the_same_message_delivered_to_a_second_worker_while_the_first_is_deduct
 
 # ---- 4. a batch half-done when the run is re-started ----------------------------------------------------------------
 def test_a_batch_half_done_when_its_worker_died_is_finished_by_the_re_started_run(family, clock, monkeypatch):
-    from chalicelib import jobs
-
     import json
+
+    from chalicelib import jobs
 
     noticed(family, clock, ["self", "spouse", "child"])
     ports, _, [message] = start_run()
