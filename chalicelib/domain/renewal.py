@@ -139,6 +139,38 @@ def deduction_key(policy_id: str, next_plan_id: str) -> str:
     return f"renewal-{policy_id}-{next_plan_id}"
 
 
+class RenewalRecord(BaseModel):
+    """The run's record of a policy's renewal into its next plan (the policy's `renewal` attribute): written by the
+    notice (`noticed`), claimed by the deduction's order before money moves, ended `renewed` or `failed`."""
+
+    model_config = ConfigDict(extra="allow")  # attributes another version wrote are kept
+
+    next_plan_id: str | None = None
+    status: str | None = None  # noticed | renewed | failed (RenewalStatus; the switch gives the others)
+    noticed_on: str | None = None  # ISO date (stored as written)
+    notice_sent_at: str | None = None
+    notice_id: str | None = None
+    account_source: Literal["current", "prior_years"] | None = None
+    deduction_started_at: str | None = None  # the claim: from here a stop is refused
+    order_id: str | None = None  # the renewal order that claimed it
+    payer_account_id: str | None = None
+    renewed_policy_id: str | None = None
+    failure_code: str | None = None
+
+    @property
+    def noticed_day(self) -> date | None:
+        return date.fromisoformat(self.noticed_on) if self.noticed_on else None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def claimed(self) -> bool:
+        """Its deduction is under way (an order holds it) and has not ended."""
+        return bool(self.deduction_started_at) and not self.ended
+
+
 class RenewalHistoryEntry(BaseModel):
     """One consent, notice, stop, deduction or failure, kept for complaint handling (§9.8)."""
 

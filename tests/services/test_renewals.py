@@ -190,8 +190,8 @@ def test_a_stop_arriving_while_the_batch_is_in_flight_wins_before_the_claim_and_
 
     def stop_meanwhile(policy_item, payer, next_plan, now, order_id=None):
         # the member's stop lands between the worker's checks and its claim on the policy
-        answers[policy_item["policy_id"]] = client.http.put(
-            f"/v1/policies/{policy_item['policy_id']}/auto-renewal", headers=family.headers,
+        answers[policy_item.policy_id] = client.http.put(
+            f"/v1/policies/{policy_item.policy_id}/auto-renewal", headers=family.headers,
             body='{"enabled": false}').status_code
         return real(policy_item, payer, next_plan, now, order_id=order_id)
 

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.policy import Policy
+from chalicelib.domain.renewal import RenewalRecord
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
 
@@ -23,7 +24,7 @@ def policy_item(policy: Policy) -> dict[str, Any]:
     item = {**policy.model_dump(exclude_none=True), **keys.policy(policy.policy_id),
             **keys.gsi_person(policy.insured_hash, f"POLICY#{policy.plan_id}"),
             **keys.gsi_account(policy.payer_account_id, f"POLICY#{policy.plan_id}#{policy.policy_id}")}
-    ended = ((policy.model_extra or {}).get("renewal") or {}).get("status") in ("renewed", "failed")
+    ended = policy.renewal is not None and policy.renewal.ended
     if policy.auto_renew and policy.status == "active" and not ended:
         item.update(keys.gsi_renewal(policy.plan_id, f"{policy.payer_account_id}#{policy.policy_id}"))
     return item
@@ -115,6 +116,38 @@ class PolicyRepository:
             return False
         return True
 
+    def record_notice(self, policy_id: str, record: RenewalRecord, entries: list[dict[str, Any]]) -> bool:
+        """The notice recorded on a consenting policy whose renewal has no record yet: False if consent was
+        withdrawn meanwhile or another delivery recorded it first."""
+        try:
+            self.table.update(keys.policy(policy_id),
+                              "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), "
+                              ":h), version = if_not_exists(version, :zero) + :one",
+                              condition="attribute_not_exists(renewal) AND auto_renew = :on",
+                              values={":r": record.model_dump(exclude_none=True), ":h": entries, ":empty": [],
+                                      ":on": True, ":zero": 0, ":one": 1})
+        except ConditionFailed:
+            return False
+        return True
+
+    def record_failure(self, policy_id: str, failed: RenewalRecord, entry: dict[str, Any], *,
+                       after_claim: bool) -> bool:
+        """The renewal ended `failed` (the record as given, the history entry) and out of the renewal index. Before
+        a claim: only while consent is on and nothing claimed it; after one: only while the claim stands."""
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+        condition = ("attribute_exists(renewal.deduction_started_at)" if after_claim
+                     else "auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)")
+        values = {":r": failed.model_dump(exclude_none=True), ":h": [entry], ":empty": [], ":zero": 0, ":one": 1,
+                  **({} if after_claim else {":on": True})}
+        try:
+            self.table.update(keys.policy(policy_id),
+                              "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), "
+                              f":h), version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+                              condition=condition, values=values)
+        except ConditionFailed:
+            return False
+        return True
+
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None
@@ -163,7 +196,7 @@ class InMemoryPolicyRepository:
         with self._lock:
             found = sorted(p.policy_id for p in self._policies.values()
                            if p.plan_id == plan_id and p.auto_renew and p.status == "active"
-                           and ((p.model_extra or {}).get("renewal") or {}).get("status") not in ("renewed", "failed"))
+                           and not (p.renewal is not None and p.renewal.ended))
         yield from found
 
     def for_insured(self, insured_hash: str) -> list[Policy]:
