@@ -149,11 +149,21 @@ def _renewal_mandates(due: str):
     return enqueue
 
 
+def _renewal_reads(due: str):
+    """One message's mandates read together (a few BatchGetItem calls), handed to each item."""
+    def prepare(items: list[WorkItem]):
+        from chalicelib import deps
+        from chalicelib.services.renewals import read_mandates
+
+        return read_mandates(deps.table(), [(i.payload["policy_id"], i.payload["plan_id"]) for i in items], due)
+    return prepare
+
+
 def _renewal_notice(item: WorkItem) -> dict[str, int]:
     from chalicelib.services.renewals import notice_one, outcome_counts
 
     plan_id = item.payload["plan_id"]
-    outcome = notice_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    outcome = notice_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now, reads=item.prepared)
     return outcome_counts(("noticed", "skipped"), outcome, plan_id)
 
 
@@ -161,13 +171,15 @@ def _renewal_deduction(item: WorkItem) -> dict[str, int]:
     from chalicelib.services.renewals import deduct_one, outcome_counts
 
     plan_id = item.payload["plan_id"]
-    outcome = deduct_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now)
+    outcome = deduct_one(renewal_ports(), item.payload["policy_id"], plan_id, item.now, reads=item.prepared)
     return outcome_counts(("renewed", "failed", "skipped"), outcome, plan_id)
 
 
 register(Job("renewal_notices", enqueue=_renewal_mandates("notices"), handle=_renewal_notice,
+             prepare=_renewal_reads("notices"),
              description="Auto-renewal confirmation notices (代扣代缴确认信息) for the next plans due"))
 register(Job("renewal_deductions", enqueue=_renewal_mandates("deductions"), handle=_renewal_deduction,
+             prepare=_renewal_reads("deductions"),
              description="Auto-renewal deductions: one per consenting, noticed policy; a new policy each"))
 
 # ---- the jobs' plain functions (also called directly by services tests) -------------------------------------------

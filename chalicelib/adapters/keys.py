@@ -124,8 +124,25 @@ def gsi_grantee(phone: str, sort: str) -> dict[str, str]:
     return {"GSI4PK": f"GRANTEE#{phone}", "GSI4SK": sort}
 
 
+# The renewal index (GSI4, DOMAIN §9): a plan's consenting policies, paged by its renewal run. Sharded: a million
+# mandates renewed in half an hour is ~550 policies/s, each leaving the old plan's index and joining the next plan's
+# (two index writes, ~2 WRU each): ~2 200 WCU/s, twice what one partition key takes. Over 16 shards (chosen by a hash
+# of the entry's sort key `{payer}#{policy_id}`) that is ~140 each. The run pages every shard, then the unsharded
+# `RENEWAL#{plan}` partition of entries written before the index was sharded (docs/access-patterns.md: they leave it
+# as their renewal ends). Shards may only be added with a migration: readers compute the partitions from the count.
+RENEWAL_SHARDS = 16
+
+
 def gsi_renewal(plan_id: str, sort: str) -> dict[str, str]:
-    return {"GSI4PK": f"RENEWAL#{plan_id}", "GSI4SK": sort}
+    import zlib
+
+    shard = zlib.crc32(sort.encode()) % RENEWAL_SHARDS
+    return {"GSI4PK": f"RENEWAL#{plan_id}#{shard:02d}", "GSI4SK": sort}
+
+
+def renewal_partitions(plan_id: str) -> list[str]:
+    """Every GSI4 partition key of a plan's renewal index: the shards, then the unsharded one of older entries."""
+    return [f"RENEWAL#{plan_id}#{shard:02d}" for shard in range(RENEWAL_SHARDS)] + [f"RENEWAL#{plan_id}"]
 
 
 # Disclosure counters (DOMAIN §8): maintained inside the transactions that issue cover, cancel it and pay claims.

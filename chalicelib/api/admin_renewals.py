@@ -48,6 +48,9 @@ class RenewalRunOut(ResponseModel):
     status: str
     counts: dict[str, int] = Field(description="outcomes for this plan: noticed/skipped, or renewed/failed/skipped")
     failures: dict[str, int] = Field(description="failed renewals by reason (DOMAIN §9.8 codes)")
+    skipped: dict[str, int] = Field(default_factory=dict,
+                                    description="mandates the run switched off, by reason (PREMIUM_TAKEN_OVER: the "
+                                                "premium was taken over by a subsidised list, DOMAIN §10.4)")
 
 
 @endpoint(bp, "/v1/admin/renewal-runs", auth="staff", response=list[RenewalRunOut], tags=("admin",),

@@ -135,6 +135,8 @@ MESSAGES: dict[str, str] = {
     "RENEWAL_FAILED_ALREADY_COVERED": "被保险人已参保下一年度方案,本次不再自动续保,未重复扣费。",
     "RENEWAL_FAILED_PAYMENT_REFUSED": "医保信息平台未能完成本次扣费,本次未能自动续保,未扣任何费用。如需继续参保,请在参保期内自行购买。",
     "RENEWAL_FAILED_RENEWAL_NOTICE_TOO_LATE": "开通自动续保时本年度扣费确认通知已发出,为避免未经确认扣费,本次未自动续保,未扣任何费用;请在参保期内自行购买,下一年度起自动续保。",
+    "RENEWAL_ENDED_PREMIUM_TAKEN_OVER": "该保单的保费已由政府参保资助代缴(个人已缴保费已退回),按规定不再从您的医保个人账户自动续保,未扣任何费用。下一年度如需参保,请留意当地资助名单或在参保期内自行购买。",
+    "RENEWAL_ENDED_NOT_PAID_FROM_PERSONAL_ACCOUNT": "该保单不是由医保个人账户支付的,不能自动续保,未扣任何费用。如需继续参保,请在参保期内自行购买。",
     # --- bulk enrolment (DOMAIN §10) --------------------------------------------------------------------------
     "BULK_STATE_CONFLICT": "该名单当前状态为“{status_zh}”,不能进行此操作。",
     "BULK_STATUS_AWAITING_UPLOAD": "等待上传名单文件",

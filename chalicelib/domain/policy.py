@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.renewal import RenewalRecord
+
 PolicyStatus = Literal["active", "cancelled"]
 
 
@@ -43,3 +45,8 @@ class Policy(BaseModel):
     # DOMAIN §10.4: a payer (the county government of a subsidised list) took over the premium of this self-paid
     # policy: {batch_id, row, payer_name, payer_county, previous_payment_method, refund_id, at}
     taken_over: dict[str, Any] | None = None
+    # DOMAIN §9 auto-renewal (services/renewals.py): the run's record for the next plan, the history of consents,
+    # notices, stops and outcomes (for complaint handling), and the last withdrawal of consent {at, channel, account_id}
+    renewal: RenewalRecord | None = None
+    renewal_history: list[dict[str, Any]] | None = None
+    auto_renew_withdrawal: dict[str, Any] | None = None

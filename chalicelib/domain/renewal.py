@@ -111,9 +111,64 @@ def deduction_failure(*, noticed_on: date | None, schedule: RenewalSchedule, bas
     return None
 
 
+# Why a consenting mandate leaves the run without a notice or a deduction, its consent switched off by the system
+# (counted `skipped` with the reason in the run report). DOMAIN §9.1: only a policy paid from the personal account
+# renews automatically; §10.4: a policy whose premium a county government took over is paid by that government from
+# then on (the member's payment was refunded), so it no longer renews from the member's account — next year the
+# member is on that year's list, or buys by hand.
+EndReason = Literal["PREMIUM_TAKEN_OVER", "NOT_PAID_FROM_PERSONAL_ACCOUNT"]
+END_REASONS: tuple[str, ...] = ("PREMIUM_TAKEN_OVER", "NOT_PAID_FROM_PERSONAL_ACCOUNT")
+
+
+def consent_ended(*, payment_method: str, taken_over: bool) -> str | None:
+    """The reason a consenting policy may no longer renew from the personal account, or None when it may."""
+    if taken_over:
+        return "PREMIUM_TAKEN_OVER"
+    if payment_method != "personal_account":
+        return "NOT_PAID_FROM_PERSONAL_ACCOUNT"
+    return None
+
+
+def ended_message(reason: str) -> str:
+    """What the payer is told when the system switched their renewal off."""
+    return message_for(f"RENEWAL_ENDED_{reason}")
+
+
 def deduction_key(policy_id: str, next_plan_id: str) -> str:
     """The platform idempotency key of a renewal's one deduction: the same for every re-run, retry and redelivery."""
     return f"renewal-{policy_id}-{next_plan_id}"
+
+
+class RenewalRecord(BaseModel):
+    """The run's record of a policy's renewal into its next plan (the policy's `renewal` attribute): written by the
+    notice (`noticed`), claimed by the deduction's order before money moves, ended `renewed` or `failed`."""
+
+    model_config = ConfigDict(extra="allow")  # attributes another version wrote are kept
+
+    next_plan_id: str | None = None
+    status: str | None = None  # noticed | renewed | failed (RenewalStatus; the switch gives the others)
+    noticed_on: str | None = None  # ISO date (stored as written)
+    notice_sent_at: str | None = None
+    notice_id: str | None = None
+    account_source: Literal["current", "prior_years"] | None = None
+    deduction_started_at: str | None = None  # the claim: from here a stop is refused
+    order_id: str | None = None  # the renewal order that claimed it
+    payer_account_id: str | None = None
+    renewed_policy_id: str | None = None
+    failure_code: str | None = None
+
+    @property
+    def noticed_day(self) -> date | None:
+        return date.fromisoformat(self.noticed_on) if self.noticed_on else None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def claimed(self) -> bool:
+        """Its deduction is under way (an order holds it) and has not ended."""
+        return bool(self.deduction_started_at) and not self.ended
 
 
 class RenewalHistoryEntry(BaseModel):

@@ -19,6 +19,7 @@ a new run over every item again; what the previous runs did is skipped by the jo
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -57,6 +58,7 @@ class WorkItem:
     message_key: str
     now: datetime
     params: Mapping[str, Any] = field(default_factory=dict)
+    prepared: Any = None  # what the job's `prepare` read for the whole message (shared by its items)
 
 
 Outcome = str | Mapping[str, int] | None
@@ -71,6 +73,10 @@ class Job:
     items_per_message: int = ITEMS_PER_MESSAGE
     max_attempts: int = MAX_ATTEMPTS
     aliases: tuple[str, ...] = ()
+    # Optional: one read for a whole message's items (e.g. one BatchGetItem), handed to each as `item.prepared`.
+    # Raising fails the message (delivered again). What it read may be stale by the time an item runs: the item's
+    # writes must stay conditional.
+    prepare: Callable[[list[WorkItem]], Any] | None = None
 
 
 class JobQueue(Protocol):
@@ -273,9 +279,13 @@ def handle_message(ports: FanoutPorts, raw_body: str) -> str:
     now = ports.clock.now()
     counts: dict[str, int] = {}
     failed: list[list[Any]] = []
-    for item_id, payload in body["items"]:
-        item = WorkItem(run_id=run_id, job=job.name, item_id=item_id, payload=payload, attempt=attempt,
-                        message_key=key, now=now, params=params)
+    items = [WorkItem(run_id=run_id, job=job.name, item_id=item_id, payload=payload, attempt=attempt,
+                      message_key=key, now=now, params=params) for item_id, payload in body["items"]]
+    if job.prepare is not None:
+        prepared = job.prepare(items)
+        items = [dataclasses.replace(item, prepared=prepared) for item in items]
+    for item in items:
+        item_id, payload = item.item_id, item.payload
         try:
             outcome = job.handle(item)
         except Exception as exc:  # noqa: BLE001 — the item goes round again; the rest of the message carries on

@@ -25,15 +25,19 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.policies import policy_of
 from chalicelib.domain import renewal as rules
 from chalicelib.domain.errors import DomainError, UpstreamUnavailable
+from chalicelib.domain.order import Order
 from chalicelib.domain.plan import Plan
+from chalicelib.domain.policy import Policy
 from chalicelib.services.family import ID_NUMBER_CONTEXT
 from chalicelib.services.orders.ports import OrderPorts
 
 RENEWAL_SCOPE = "renewal"  # idempotency scope of renewal orders: {payer}#renewal / deduction_key
 NOTICE_TEMPLATE = "renewal_notice"
 FAILED_TEMPLATE = "renewal_failed"
+ENDED_TEMPLATE = "renewal_ended"  # the system switched the renewal off (DOMAIN §10.4 takeover)
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,14 @@ def plans_with(today: date, due: str) -> list[Plan]:
 
 
 def mandates(table: Table, today: date, due: str):
-    """(next plan id, policy id) of every consenting policy whose renewal step is due: paged from GSI4
-    RENEWAL#{plan renewed}."""
-    pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+    """(next plan id, policy id) of every consenting policy whose renewal step is due: paged from the renewal index
+    (GSI4, sharded) of the plan renewed."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    policies = PolicyRepository(table)
     for plan in plans_with(today, due):
-        schedule = plan.renewal_schedule()
-        pk = keys.gsi_renewal(schedule.from_plan_id, "")[pk_name]
-        for item in table.query_all(pk_name, pk, index=schema.GSI_BY_GRANTEE):
-            yield plan.plan_id, item["policy_id"]
+        for policy_id in policies.renewal_mandates(plan.renewal_schedule().from_plan_id):
+            yield plan.plan_id, policy_id
 
 
 # ---- the policy's renewal object (GET /v1/policies/{id}) ---------------------------------------------------------
@@ -156,25 +160,91 @@ def check_paid_from_personal_account(policy: dict[str, Any]) -> None:
         raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="enabled")
 
 
+# ---- one queue message's reads ----------------------------------------------------------------------------------
+class Reads:
+    """The items a message's mandates need, read up front in a few BatchGetItem calls (strongly consistent) instead
+    of a GetItem each: the policies, then the payers' accounts and the insured's cover markers for the next plan
+    (deductions) or the insured's identity bindings (notices). A key read and not found is known absent; a key never
+    asked for is read directly. What they say may be a few seconds old when a mandate runs: every write it leads to
+    is conditional (the claim on consent still on, the reservation on nobody holding the person)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.found: dict[tuple[str, str], dict[str, Any]] = {}
+        self.asked: set[tuple[str, str]] = set()
+
+    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        pair = (key["PK"], key["SK"])
+        if pair in self.asked:
+            return self.found.get(pair)
+        return self.table.get(key)
+
+    def policy(self, policy_id: str) -> Policy | None:
+        item = self.get(keys.policy(policy_id))
+        return policy_of(item) if item else None
+
+    def read(self, wanted: list[dict[str, str]]) -> None:
+        pairs = {(k["PK"], k["SK"]) for k in wanted} - self.asked
+        if not pairs:
+            return
+        for item in self.table.batch_get([{"PK": pk, "SK": sk} for pk, sk in sorted(pairs)]):
+            self.found[(item["PK"], item["SK"])] = item
+        self.asked |= pairs
+
+
+def read_mandates(table: Table, mandates: list[tuple[str, str]], due: str) -> Reads:
+    """One message's reads for (policy id, next plan id) pairs; `due` is "notices" or "deductions"."""
+    reads = Reads(table)
+    reads.read([keys.policy(policy_id) for policy_id, _ in mandates])
+    more = []
+    for policy_id, next_plan_id in mandates:
+        policy = reads.policy(policy_id)
+        if policy is None:
+            continue
+        if due == "notices":
+            more.append(keys.identity_binding(policy.insured_hash))
+            continue
+        payer = (policy.renewal and policy.renewal.payer_account_id) or _consent(policy).get("payer_account_id")
+        if payer:
+            more.append(keys.account(payer))
+        more.append(keys.cover_marker(next_plan_id, policy.insured_hash))
+    reads.read(more)
+    return reads
+
+
+def _consent(policy: Policy) -> dict[str, Any]:
+    return policy.auto_renew_consent or {}
+
+
+def _history_added(policy: Policy, event: str, channel: str, by: str, now: datetime) -> list[dict[str, Any]]:
+    return history_added({"auto_renew_consent": policy.auto_renew_consent,
+                          "renewal_history": policy.renewal_history}, event, channel, by, now)
+
+
 # ---- the notice run -------------------------------------------------------------------------------------------
-def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime,
+               reads: Reads | None = None) -> str:
     """Send one policy's confirmation notice and record it: "noticed", or "skipped" (nothing due or done before)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.domain.platform import DeductionNotice
     from chalicelib.plans import get_plan
 
     table, cipher = ports.orders.table, ports.orders.cipher
-    policy = table.get(keys.policy(policy_id))
+    reads = reads or Reads(table)
+    policy = reads.policy(policy_id)
     next_plan = get_plan(next_plan_id)
     schedule = next_plan.renewal_schedule()
     today = now.astimezone(CHINA_TZ).date()
-    if (policy is None or not _in_run(policy, schedule) or policy.get("renewal")
+    if (policy is None or not _in_run(policy, schedule) or policy.renewal is not None
             or not schedule.notices_due(today)):
         return "skipped"
-    consent = policy["auto_renew_consent"]
-    source = consent["account_source"]
-    insured_id = cipher.decrypt(policy["insured_id_enc"], ID_NUMBER_CONTEXT)
-    notice = rules.notice_for(insured_name=policy["insured_name"], next_plan_name=next_plan.name,
+    ended = _consent_ended(policy)
+    if ended is not None:  # no notice of a deduction that will not happen
+        return end_consent(ports, policy, ended, now)
+    source = _consent(policy)["account_source"]
+    insured_id = cipher.decrypt(policy.insured_id_enc, ID_NUMBER_CONTEXT)
+    notice = rules.notice_for(insured_name=policy.insured_name, next_plan_name=next_plan.name,
                               amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
                               to_insured=True)
     try:
@@ -186,25 +256,18 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None  # retried by the run
     except PlatformError:
         receipt = None  # the platform does not know the insured: our own channels still carry the notice
-    record = {"next_plan_id": next_plan_id, "status": rules.next_status("consented", "notice"),
-              "noticed_on": today.isoformat(), "notice_sent_at": iso(now), "account_source": source}
-    if receipt is not None:
-        record["notice_id"] = receipt.notice_id
-    entries = history_added(policy, "notice", "platform" if receipt else "system", "system", now)
-    try:
-        table.update(keys.policy(policy_id),
-                     "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
-                     "version = if_not_exists(version, :zero) + :one",
-                     condition="attribute_not_exists(renewal) AND auto_renew = :on",
-                     values={":r": record, ":h": entries, ":empty": [], ":on": True, ":zero": 0, ":one": 1})
-    except ConditionFailed:
+    record = rules.RenewalRecord(next_plan_id=next_plan_id, status=rules.next_status("consented", "notice"),
+                                 noticed_on=today.isoformat(), notice_sent_at=iso(now), account_source=source,
+                                 notice_id=receipt.notice_id if receipt is not None else None)
+    entries = _history_added(policy, "notice", "platform" if receipt else "system", "system", now)
+    if not PolicyRepository(table).record_notice(policy_id, record, entries):
         return "skipped"  # stopped meanwhile, or another delivery recorded it first
-    payer_notice = rules.notice_for(insured_name=policy["insured_name"], next_plan_name=next_plan.name,
+    payer_notice = rules.notice_for(insured_name=policy.insured_name, next_plan_name=next_plan.name,
                                     amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
                                     to_insured=False)
     data = {"policy_id": policy_id, "next_plan_id": next_plan_id, "text": payer_notice.text(),
             "amount_fen": next_plan.premium_fen, "deduction_on": schedule.deduction_on.isoformat()}
-    for account_id in _recipients(table, policy):
+    for account_id in _recipients(reads, policy):
         ports.notifier.notify(account_id, NOTICE_TEMPLATE, data)
     return "noticed"
 
@@ -213,75 +276,137 @@ def notice_key(policy_id: str, next_plan_id: str) -> str:
     return f"renewal-notice-{policy_id}-{next_plan_id}"
 
 
-def _recipients(table: Table, policy: dict[str, Any]) -> list[str]:
+def _recipients(reads: Reads, policy: Policy) -> list[str]:
     """The payer, and the insured when someone else and they have an account here (their identity binding)."""
-    payer = policy["auto_renew_consent"]["payer_account_id"]
-    binding = table.get(keys.identity_binding(policy["insured_hash"])) or {}
+    payer = _consent(policy)["payer_account_id"]
+    binding = reads.get(keys.identity_binding(policy.insured_hash)) or {}
     insured = binding.get("account_id")
     return [payer] + ([insured] if insured and insured != payer else [])
 
 
-def _in_run(policy: dict[str, Any], schedule: rules.RenewalSchedule) -> bool:
-    return (policy.get("status") == "active" and bool(policy.get("auto_renew"))
-            and policy.get("plan_id") == schedule.from_plan_id and bool(policy.get("auto_renew_consent")))
+def _in_run(policy: Policy, schedule: rules.RenewalSchedule) -> bool:
+    return (policy.status == "active" and policy.auto_renew and policy.plan_id == schedule.from_plan_id
+            and bool(policy.auto_renew_consent))
 
 
 # ---- the deduction run ------------------------------------------------------------------------------------------
-def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime) -> str:
+def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: datetime,
+               reads: Reads | None = None) -> str:
     """Renew one policy: "renewed", "failed:{CODE}" (the reason recorded and the payer told; nothing deducted) or
-    "skipped" (not consenting, or done before). At most one deduction however often it runs."""
+    "skipped" (not consenting, or done before). At most one deduction however often it runs.
+
+    A first attempt makes two writes: the reservation (idempotency record, order, the person's cover marker — and the
+    old policy claimed, conditional on consent still on: from then a stop is refused) and, after the one deduction,
+    the issuing transaction (order paid, new policy, cover, counters — and the old policy's `renewed`)."""
     from chalicelib.plans import get_plan
 
-    table = ports.orders.table
-    policy = table.get(keys.policy(policy_id))
+    reads = reads or Reads(ports.orders.table)
+    policy = reads.policy(policy_id)
     next_plan = get_plan(next_plan_id)
     schedule = next_plan.renewal_schedule()
     today = now.astimezone(CHINA_TZ).date()
     if policy is None or not schedule.deductions_due(today):
         return "skipped"
-    stored = policy.get("renewal") or {}
-    if stored.get("status") in rules.TERMINAL:
+    if policy.renewal is not None and policy.renewal.ended:
         return "skipped"
-    if not stored.get("deduction_started_at"):  # a first attempt: judge the mandate, then claim it
-        if not _in_run(policy, schedule):
-            return "skipped"
-        payer = table.get(keys.account(policy["auto_renew_consent"]["payer_account_id"]))
-        failure = _failure(ports, policy, payer, next_plan, schedule)
-        if failure is not None:
-            return _record_failure(ports, policy, next_plan_id, failure, now)
-        order = _renewal_order(policy, payer, next_plan, now)
-        if not _claim(table, policy, order["order_id"], now):
-            return "skipped"  # stopped meanwhile (or another delivery claimed it: it finishes the work)
-    else:  # claimed by an earlier attempt: resume that order, never judge or start another
-        payer = table.get(keys.account(stored["payer_account_id"]))
-        order = _renewal_order(policy, payer, next_plan, now, order_id=stored["order_id"])
-        refused = _ensure_deduction(ports, order)
-        if refused is not None:
-            return refused_after_claim(ports, policy, order, refused, now)
+    if policy.renewal is not None and policy.renewal.claimed:  # an earlier attempt's order: resume it, never judge
+        return _resume(ports, policy, next_plan, now)
+    if not _in_run(policy, schedule):
+        return "skipped"
+    ended = _consent_ended(policy)
+    if ended is not None:
+        return end_consent(ports, policy, ended, now)
+    payer = reads.get(keys.account(_consent(policy)["payer_account_id"]))
+    covered = reads.get(keys.cover_marker(next_plan.plan_id, policy.insured_hash)) is not None
+    failure = _failure(ports, policy, payer, next_plan, schedule, covered)
+    if failure is not None:
+        return _record_failure(ports, policy, next_plan_id, failure, now)
+    order = _renewal_order(policy, payer, next_plan, now)
+    reserved = _reserve_claiming(ports, policy, order, now)
+    if reserved is not None:
+        return reserved
+    return _pay_reserved(ports, policy, order, now)
+
+
+def _resume(ports: RenewalPorts, policy: Policy, next_plan: Plan, now: datetime) -> str:
+    """A mandate an earlier attempt claimed (its worker died, timed out, or another delivery holds it): the same
+    order, the same deduction key, read afresh."""
+    table = ports.orders.table
+    policy = Reads(table).policy(policy.policy_id) or policy
+    record = policy.renewal or rules.RenewalRecord()
+    if record.ended:
+        return "skipped"
+    payer = table.get(keys.account(record.payer_account_id)) if record.payer_account_id else None
+    order = _renewal_order(policy, payer, next_plan, now, order_id=record.order_id)
+    refused = _ensure_deduction(ports, order)
+    if refused is not None:
+        return refused_after_claim(ports, policy, order, refused, now)
     return _pay(ports, policy, order, now)
 
 
-def _ensure_deduction(ports: RenewalPorts, order: dict[str, Any]) -> str | None:
+def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str | None:
+    """ONE transaction before any money moves: the renewal's idempotency record (in progress), the order (settling,
+    under its lease), the insured's cover marker for the next plan reserved, and the old policy claimed by this order
+    while consent is still on. None when written; otherwise the outcome."""
+    from chalicelib.adapters.repositories.orders import place_op, reserve_ops
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services import idempotency
+
+    idem = order.idempotency
+    ops = [idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id),
+           place_op(order), *reserve_ops(order.model_dump(), now),
+           PolicyRepository.renewal_claim_op(policy.policy_id, order.order_id, order.payer_account_id, iso(now))]
+    try:
+        ports.orders.table.transact(ops)
+    except ConditionFailed as exc:
+        reasons = exc.reasons or []
+        if len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
+            return "skipped"  # stopped meanwhile, or another delivery claimed it first (it finishes the work)
+        if any(r == "ConditionalCheckFailed" for r in reasons[2:2 + len(order.insured)]):
+            return _record_failure(ports, policy, order.plan_id, "ALREADY_COVERED", now)  # someone holds them
+        raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order.order_id) from None
+    return None
+
+
+def _pay_reserved(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str:
+    """The one deduction and the issuing transaction, which also records the renewal on the old policy."""
+    from chalicelib.adapters.repositories.orders import order_item
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.orders.personal_account import _settle
+
+    renewed = PolicyRepository.renewal_renewed_op(policy.policy_id, order.policy_ids[0], order.order_id,
+                                                  rules.history_entry(now, "renew", "system", "system"))
+    try:
+        _settle(ports.orders, order_item(order), now, deduct=True, issue_with=(renewed,))
+    except UpstreamUnavailable:
+        raise  # outcome unknown: the run retries; the claim makes the retry resume the same order and key
+    except DomainError as exc:  # refused by the platform or covered meanwhile: what the order became decides
+        return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
+    return "renewed"
+
+
+def _ensure_deduction(ports: RenewalPorts, order: Order) -> str | None:
     """A resumed renewal whose order is still settling: its one deduction is asked for again with the same key (the
     platform answers the first one if it happened, or makes it now), so a timeout before the deduction does not end
     the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
     code, or None."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
-    idem = order["idempotency"]
+    idem = order.idempotency
     record = ports.orders.table.get(keys.idempotency(idem["scope"], idem["key"]))
     if record is None:
-        ended = ports.orders.table.get(keys.order(order["order_id"])) or {}
-        return _failure_code(ended.get("failure") or "PAYMENT_REFUSED")
+        ended = ports.orders.orders.get(order.order_id)
+        if ended is None:  # claimed, then the worker died before the reservation: nothing written, nothing taken
+            return None  # the order starts now, with the same id and key
+        return _failure_code(ended.failure or "PAYMENT_REFUSED")
     if record.get("state") == "completed":
         return None
-    planned = order["deductions"][0]
+    planned = order.deductions[0]
     try:
-        ports.orders.platform.deduct(ports.orders.cipher.decrypt(order["payer_id_enc"], ID_NUMBER_CONTEXT),
-                                     planned["source"], planned["amount_fen"], planned["key"],
-                                     reference=order["order_id"])
+        ports.orders.platform.deduct(ports.orders.cipher.decrypt(order.payer_id_enc, ID_NUMBER_CONTEXT),
+                                     planned.source, planned.amount_fen, planned.key, reference=order.order_id)
     except PlatformUnavailable:
-        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order.order_id) from None
     except PlatformError as exc:
         return _failure_code(exc.code)  # nothing taken; the machinery below undoes the reservation
     return None
@@ -291,155 +416,161 @@ def _failure_code(code: str) -> str:
     return code if code in rules.FAILURE_CODES else "PAYMENT_REFUSED"
 
 
-def refused_after_claim(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], code: str,
-                        now: datetime) -> str:
+def refused_after_claim(ports: RenewalPorts, policy: Policy, order: Order, code: str, now: datetime) -> str:
     """The platform refused a resumed deduction: let the order machinery end the order (it finds no deduction,
-    releases the reservation), then record the failure."""
+    releases the reservation), then record what the order became."""
     try:
         _pay_order(ports, order, now)
     except DomainError:
         pass
-    return _record_failure(ports, policy, order["plan_id"], code, now, order_id=order["order_id"])
+    return _after_order_refused(ports, policy, order, code, now)
 
 
-def _pay_order(ports: RenewalPorts, order: dict[str, Any], now: datetime):
+class RenewalInFlight(UpstreamUnavailable):
+    """The renewal's order is held (its lease) by another delivery of the same mandate — alive, or dead and its
+    lease not yet run out. Never a failure: the item is tried again, and whoever holds the order, a later delivery,
+    a re-run or the reconciliation finishes it (same order, same deduction key)."""
+
+
+def _after_order_refused(ports: RenewalPorts, policy: Policy, order: Order, code: str, now: datetime) -> str:
+    """The order machinery answered with a refusal for this mandate's order: what the ORDER became decides, never
+    the refusal's code alone. Issued (by another delivery) → renewed; still settling (another holder) → tried
+    again; absent or ended without cover → `failed` with the reason (nothing was kept)."""
+    from chalicelib.domain.order_lifecycle import PAID, SETTLING
+
+    stored = ports.orders.orders.get(order.order_id)
+    if stored is not None and stored.status == PAID:
+        return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, stored.policy_ids[0], now) \
+            else "skipped"
+    if stored is not None and stored.status == SETTLING:
+        raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order.order_id)
+    return _record_failure(ports, policy, order.plan_id, code, now, order_id=order.order_id)
+
+
+def _pay_order(ports: RenewalPorts, order: Order, now: datetime):
+    """The orders machinery's own path for an order it may have seen before (replay, resume under its lease)."""
+    from chalicelib.adapters.repositories.orders import order_item
     from chalicelib.services.orders.personal_account import _pay_from_personal_account
 
-    return _pay_from_personal_account(ports.orders, order, now)
+    return _pay_from_personal_account(ports.orders, order_item(order), now)
 
 
-def _failure(ports: RenewalPorts, policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan,
-             schedule: rules.RenewalSchedule) -> str | None:
+def _failure(ports: RenewalPorts, policy: Policy, payer: dict[str, Any] | None, next_plan: Plan,
+             schedule: rules.RenewalSchedule, covered: bool) -> str | None:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     platform, cipher = ports.orders.platform, ports.orders.cipher
-    stored = policy.get("renewal") or {}
-    noticed_on = date.fromisoformat(stored["noticed_on"]) if stored.get("noticed_on") else None
     try:
-        person = platform.find_person(cipher.decrypt(policy["insured_id_enc"], ID_NUMBER_CONTEXT))
+        person = platform.find_person(cipher.decrypt(policy.insured_id_enc, ID_NUMBER_CONTEXT))
         balance = 0
         if payer is not None and payer.get("id_enc"):
             balances = platform.balances(cipher.decrypt(payer["id_enc"], ID_NUMBER_CONTEXT))
-            source = policy["auto_renew_consent"]["account_source"]
+            source = _consent(policy)["account_source"]
             balance = balances.current_fen if source == "current" else balances.prior_years_fen
     except PlatformUnavailable:
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
     except PlatformError:
         person, balance = None, 0
-    covered = ports.orders.table.get(keys.cover_marker(next_plan.plan_id, policy["insured_hash"])) is not None
-    return rules.deduction_failure(noticed_on=noticed_on, schedule=schedule,
-                                   basic_status=person.status if person else None,
+    return rules.deduction_failure(noticed_on=policy.renewal.noticed_day if policy.renewal else None,
+                                   schedule=schedule, basic_status=person.status if person else None,
                                    same_city=person is not None and person.city == next_plan.city,
                                    covered_by_anyone=covered, balance_fen=balance,
                                    premium_fen=next_plan.premium_fen)
 
 
-def _renewal_order(policy: dict[str, Any], payer: dict[str, Any] | None, next_plan: Plan, now: datetime,
-                   order_id: str | None = None) -> dict[str, Any]:
-    """The renewal as an order (channel `renewal`): one insured, one deduction with the renewal's key, consent
-    inherited (`auto_renew`), benefits from the next plan's start (DOMAIN §4.6 `renewal`)."""
+def _renewal_order(policy: Policy, payer: dict[str, Any] | None, next_plan: Plan, now: datetime,
+                   order_id: str | None = None) -> Order:
+    """The renewal as an order (channel `renewal`), settling under its lease: one insured, one deduction with the
+    renewal's key, consent inherited (`auto_renew`), benefits from the next plan's start (DOMAIN §4.6 `renewal`)."""
+    from chalicelib.domain.order import OrderInsured, PlannedDeduction
+    from chalicelib.domain.order_lifecycle import SETTLING
     from chalicelib.services.idempotency import body_hash
+    from chalicelib.services.orders.common import LEASE
     from chalicelib.services.orders.placing import new_order_id
 
     payer = payer or {}
-    consent = policy["auto_renew_consent"]
+    consent = _consent(policy)
+    # consent cannot change once claimed (a stop or a new consent is refused), so a resumed order is built the same
+    payer_account_id = consent.get("payer_account_id") or (policy.renewal and policy.renewal.payer_account_id)
+    source = consent.get("account_source") or (policy.renewal and policy.renewal.account_source)
     order_id = order_id or new_order_id(now)
-    source = consent["account_source"]
-    person = {"ref": policy.get("insured_member_id") or "self", "id_hash": policy["insured_hash"],
-              "id_enc": policy["insured_id_enc"], "name": policy["insured_name"], "relationship": None,
-              "member_id": policy.get("insured_member_id"), "who": "被保险人", "account_source": source,
-              "renewal_without_gap": True, "benefit_start": next_plan.coverage_start.isoformat(),
-              "waiting_rule": "renewal", "platform": {"county": policy.get("county")}}
-    key = rules.deduction_key(policy["policy_id"], next_plan.plan_id)
-    return {
-        **keys.order(order_id), "order_id": order_id, "plan_id": next_plan.plan_id,
-        "payer_account_id": consent["payer_account_id"], "payer_hash": payer.get("person_hash"),
-        "payer_id_enc": payer.get("id_enc"), "payment_method": "personal_account", "channel": "renewal",
-        "renews_policy_id": policy["policy_id"], "premium_fen": next_plan.premium_fen,
-        "amount_fen": next_plan.premium_fen, "auto_renew": True, "insured": [person],
-        "policy_ids": [f"POL{order_id[3:]}01"], "created_at": iso(now), "updated_at": iso(now), "version": 1,
-        "idempotency": {"scope": f"{consent['payer_account_id']}#{RENEWAL_SCOPE}", "key": key,
-                        "request_hash": body_hash({"policy_id": policy["policy_id"],
-                                                   "next_plan_id": next_plan.plan_id})},
-        "login_channel": payer.get("login_channel"),
-        "deductions": [{"key": key, "source": source, "amount_fen": next_plan.premium_fen}],
-    }
+    person = OrderInsured(ref=policy.insured_member_id or "self", id_hash=policy.insured_hash,
+                          id_enc=policy.insured_id_enc, name=policy.insured_name, relationship=None,
+                          member_id=policy.insured_member_id, who="被保险人", account_source=source,
+                          renewal_without_gap=True, benefit_start=next_plan.coverage_start.isoformat(),
+                          waiting_rule="renewal", platform={"county": policy.county})
+    key = rules.deduction_key(policy.policy_id, next_plan.plan_id)
+    return Order(
+        order_id=order_id, plan_id=next_plan.plan_id, payer_account_id=payer_account_id,
+        payer_hash=payer.get("person_hash"), payer_id_enc=payer.get("id_enc"), payment_method="personal_account",
+        channel="renewal", renews_policy_id=policy.policy_id, premium_fen=next_plan.premium_fen,
+        amount_fen=next_plan.premium_fen, auto_renew=True, insured=[person],
+        policy_ids=[f"POL{order_id[3:]}01"], status=SETTLING, lease_until=iso(now + LEASE), created_at=iso(now),
+        updated_at=iso(now), version=1,
+        idempotency={"scope": f"{payer_account_id}#{RENEWAL_SCOPE}", "key": key,
+                     "request_hash": body_hash({"policy_id": policy.policy_id, "next_plan_id": next_plan.plan_id})},
+        login_channel=payer.get("login_channel"),
+        deductions=[PlannedDeduction(key=key, source=source, amount_fen=next_plan.premium_fen)])
 
 
-def _claim(table: Table, policy: dict[str, Any], order_id: str, now: datetime) -> bool:
-    """Mark the old policy as being renewed by `order_id` while consent is still on: from here a stop is refused."""
-    try:
-        table.update(keys.policy(policy["policy_id"]),
-                     "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
-                     "version = if_not_exists(version, :zero) + :one",
-                     condition="auto_renew = :on AND attribute_exists(renewal) "
-                               "AND attribute_not_exists(renewal.deduction_started_at)",
-                     values={":t": iso(now), ":o": order_id, ":p": policy["auto_renew_consent"]["payer_account_id"],
-                             ":on": True, ":zero": 0, ":one": 1})
-    except ConditionFailed:
-        return False
-    return True
-
-
-def _pay(ports: RenewalPorts, policy: dict[str, Any], order: dict[str, Any], now: datetime) -> str:
+def _pay(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str:
+    """A resumed renewal: the orders machinery replays or resumes the order; the old policy records the renewal."""
     try:
         _, view = _pay_order(ports, order, now)
     except UpstreamUnavailable:
         raise  # outcome unknown: the run retries, and the same key and order resume it
-    except DomainError as exc:  # refused by the platform or covered meanwhile: nothing kept
-        return _record_failure(ports, policy, order["plan_id"], _failure_code(exc.code), now,
-                               order_id=order["order_id"])
-    renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order["policy_ids"][0]
-    return "renewed" if mark_renewed(ports.orders.table, policy["policy_id"], renewed_policy_id, now) else "skipped"
+    except DomainError as exc:  # refused by the platform, covered meanwhile — or held by another delivery
+        return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
+    renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order.policy_ids[0]
+    return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, renewed_policy_id, now) else "skipped"
 
 
 def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
     """The old policy records its renewal (status, the new policy, history) and leaves the renewal index: once.
-    Also called by the platform reconciliation when it completes a renewal whose answer was lost."""
-    entry = rules.history_entry(now, "renew", "system", "system")
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    try:
-        table.update(
-            keys.policy(policy_id),
-            "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
-            "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
-            f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
-            condition="attribute_exists(renewal) AND renewal.#status <> :s", names={"#status": "status"},
-            values={":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1})
-    except ConditionFailed:
-        return False
-    return True
+    For a renewal whose order someone else issued (a resumed attempt, the platform reconciliation completing a
+    renewal whose answer was lost); a first attempt records it inside the issuing transaction."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    return PolicyRepository(table).mark_renewed(policy_id, renewed_policy_id,
+                                                rules.history_entry(now, "renew", "system", "system"))
 
 
-def _record_failure(ports: RenewalPorts, policy: dict[str, Any], next_plan_id: str, code: str, now: datetime,
+def _record_failure(ports: RenewalPorts, policy: Policy, next_plan_id: str, code: str, now: datetime,
                     order_id: str | None = None) -> str:
-    """`failed` with the reason, out of the renewal index, and the payer told (DOMAIN §9.5). Never retried."""
-    table = ports.orders.table
-    stored = dict(policy.get("renewal") or {"next_plan_id": next_plan_id})
-    status = rules.next_status(stored.get("status") or "consented", "fail")
-    stored.update({"next_plan_id": next_plan_id, "status": status, "failure_code": code})
-    stored.pop("deduction_started_at", None)  # ended: nothing is under way any more
-    after_claim = order_id is not None  # the order machinery refused it: nothing was kept
-    if after_claim:
-        stored["order_id"] = order_id
+    """`failed` with the reason, out of the renewal index, and the payer told (DOMAIN §9.5). Never retried.
+    Before the claim (`order_id` None) only while consent is on and nothing claimed it; after it (the order
+    machinery ended `order_id` without cover) only while the claim stands."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+
+    record = policy.renewal or rules.RenewalRecord(next_plan_id=next_plan_id)
+    failed = record.model_copy(update={
+        "next_plan_id": next_plan_id, "status": rules.next_status(record.status or "consented", "fail"),
+        "failure_code": code, "deduction_started_at": None,  # ended: nothing is under way any more
+        **({"order_id": order_id} if order_id is not None else {})})
     entry = rules.history_entry(now, "fail", "system", "system", failure_code=code)
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    condition = ("attribute_exists(renewal.deduction_started_at)" if after_claim
-                 else "auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)")
-    values = {":r": stored, ":h": [entry], ":empty": [], ":zero": 0, ":one": 1}
-    if not after_claim:
-        values[":on"] = True
-    try:
-        table.update(keys.policy(policy["policy_id"]),
-                     "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
-                     f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
-                     condition=condition, values=values)
-    except ConditionFailed:
+    if not PolicyRepository(ports.orders.table).record_failure(policy.policy_id, failed, entry,
+                                                               after_claim=order_id is not None):
         return "skipped"
-    payer = policy["auto_renew_consent"]["payer_account_id"]
-    ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy["policy_id"], "next_plan_id": next_plan_id,
+    payer = _consent(policy).get("payer_account_id") or record.payer_account_id
+    ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy.policy_id, "next_plan_id": next_plan_id,
                                                    "code": code, "text": rules.failure_message(code)})
     return f"failed:{code}"
+
+
+# ---- consent the system switches off (DOMAIN §9.1, §10.4) --------------------------------------------------------
+def _consent_ended(policy: Policy) -> str | None:
+    return rules.consent_ended(payment_method=policy.payment_method, taken_over=policy.taken_over is not None)
+
+
+def end_consent(ports: RenewalPorts, policy: Policy, reason: str, now: datetime) -> str:
+    """A mandate that may no longer renew from the personal account (its premium taken over by a county government):
+    consent switched off by the system — recorded like a stop, with the reason — out of the renewal index, and the
+    payer told why. "skipped:{REASON}" (counted with the reason), or "skipped" if something else changed it first."""
+    if not _stop(ports.orders.table, policy.policy_id, now, "system", "system", note=reason):
+        return "skipped"
+    ports.notifier.notify(_consent(policy)["payer_account_id"], ENDED_TEMPLATE,
+                          {"policy_id": policy.policy_id, "reason": reason, "text": rules.ended_message(reason)})
+    return f"skipped:{reason}"
 
 
 # ---- stops given on the platform's own channel (DOMAIN §9.9) ------------------------------------------------------
@@ -483,7 +614,7 @@ def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, not
     """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
     already or its deduction is under way."""
     pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
-    withdrawal = {"at": iso(at), "channel": channel, "account_id": by}
+    withdrawal = {"at": iso(at), "channel": channel, "account_id": by, **({"note": note} if note else {})}
     entry = rules.history_entry(at, "stop", channel, by, note=note)
     try:
         table.update(keys.policy(policy_id),
@@ -531,11 +662,12 @@ RENEWAL_JOBS = ("renewal_notices", "renewal_deductions")
 
 def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str) -> dict[str, int]:
     """One item's counts for the run record: the job's named counts (all present, zeros too), the same per next plan
-    (`renewed@lishui-2022`) and each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`)."""
+    (`renewed@lishui-2022`), each failure's reason per next plan (`failure:INSUFFICIENT_BALANCE@lishui-2022`) and
+    each reason a mandate left the run (`skip:PREMIUM_TAKEN_OVER@lishui-2022`)."""
     name, _, code = outcome.partition(":")
     counts = {c: 0 for c in job_counts} | {name: 1, f"{name}@{next_plan_id}": 1}
     if code:
-        counts[f"failure:{code}@{next_plan_id}"] = 1
+        counts[f"{'skip' if name == 'skipped' else 'failure'}:{code}@{next_plan_id}"] = 1
     return counts
 
 
@@ -557,8 +689,9 @@ def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list
             if not mine:
                 continue
             failures = {k[len("failure:"):]: v for k, v in mine.items() if k.startswith("failure:")}
-            counts = {k: v for k, v in mine.items() if not k.startswith("failure:")}
+            skipped = {k[len("skip:"):]: v for k, v in mine.items() if k.startswith("skip:")}
+            counts = {k: v for k, v in mine.items() if not k.startswith(("failure:", "skip:"))}
             out.append({"run_id": run.run_id, "job": job, "plan_id": plan_id, "started_at": run.started_at,
                         "finished_at": run.finished_at, "status": run.status, "counts": counts,
-                        "failures": failures})
+                        "failures": failures, "skipped": skipped})
     return sorted(out, key=lambda r: r["started_at"], reverse=True)

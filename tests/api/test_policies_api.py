@@ -175,8 +175,9 @@ def stored(policy_id):
 
 def renewal_queue(plan_id="lishui-2021"):
     from chalicelib import deps
+    from chalicelib.adapters.repositories.policies import PolicyRepository
 
-    return [i["policy_id"] for i in deps.table().query_all("GSI4PK", f"RENEWAL#{plan_id}", index="GSI4")]
+    return list(PolicyRepository(deps.table()).renewal_mandates(plan_id))
 
 
 def test_the_insured_employee_consents_to_renew_from_the_current_balance(client, family, clock):
@@ -193,7 +194,10 @@ def test_the_insured_employee_consents_to_renew_from_the_current_balance(client,
     assert item["auto_renew_consent"] == {"at": "2021-05-01T09:30:00+08:00", "channel": "app",
                                           "payer_account_id": family.me.account_id,
                                           "payment_method": "personal_account", "account_source": "current"}
-    assert (item["GSI4PK"], item["GSI4SK"]) == ("RENEWAL#lishui-2021", f"{family.me.account_id}#{family.my_policy}")
+    from chalicelib.adapters import keys
+
+    assert (item["GSI4PK"], item["GSI4SK"]) == tuple(keys.gsi_renewal(
+        "lishui-2021", f"{family.me.account_id}#{family.my_policy}").values())
     assert item["version"] == 2
     assert renewal_queue() == [family.my_policy]
 

@@ -218,6 +218,20 @@ class PolicyRepositoryContract:
         assert repo.for_payer("acct-3") == []
 
 
+class RenewalIndexContract:
+    def test_the_renewal_index_holds_a_plans_consenting_policies_until_their_renewal_ends(self, repo):
+        repo.save(a_policy("POL1", auto_renew=True))
+        repo.save(a_policy("POL2", payer="acct-2", auto_renew=True))
+        repo.save(a_policy("POL3"))  # never consented
+        repo.save(a_policy("POL4", auto_renew=True, status="cancelled"))
+        repo.save(a_policy("POL5", plan_id="lishui-2022", auto_renew=True))
+        repo.save(a_policy("POL6", auto_renew=True, renewal={"status": "renewed", "next_plan_id": "lishui-2022"}))
+        repo.save(a_policy("POL7", auto_renew=True, renewal={"status": "noticed", "next_plan_id": "lishui-2022"}))
+        assert sorted(repo.renewal_mandates("lishui-2021")) == ["POL1", "POL2", "POL7"]
+        assert list(repo.renewal_mandates("lishui-2022")) == ["POL5"]
+        assert list(repo.renewal_mandates("lishui-2023")) == []
+
+
 class TestDynamoOrderRepository(OrderRepositoryContract):
     @pytest.fixture()
     def repo(self, aws):
@@ -232,15 +246,30 @@ class TestInMemoryOrderRepository(OrderRepositoryContract):
         return InMemoryOrderRepository()
 
 
-class TestDynamoPolicyRepository(PolicyRepositoryContract):
+class TestDynamoPolicyRepository(PolicyRepositoryContract, RenewalIndexContract):
     @pytest.fixture()
     def repo(self, aws):
         from chalicelib import deps
 
         return PolicyRepository(deps.table())
 
+    def test_the_renewal_index_is_sharded_and_still_finds_entries_written_before_it_was(self, repo):
+        from chalicelib.adapters import keys
+        from chalicelib.adapters.repositories.policies import policy_item
 
-class TestInMemoryPolicyRepository(PolicyRepositoryContract):
+        for n in range(40):
+            repo.save(a_policy(f"POL{n:02d}", auto_renew=True))
+        legacy = {**policy_item(a_policy("POLOLD", auto_renew=True)), "GSI4PK": "RENEWAL#lishui-2021",
+                  "GSI4SK": "acct-1#POLOLD"}  # an entry from before the index was sharded
+        repo.table.put(legacy)
+        shards = {repo.table.get(keys.policy(f"POL{n:02d}"))["GSI4PK"] for n in range(40)}
+
+        assert len(shards) > 8 and all(s.startswith("RENEWAL#lishui-2021#") for s in shards)
+        assert sorted(repo.renewal_mandates("lishui-2021")) == sorted([f"POL{n:02d}" for n in range(40)]
+                                                                      + ["POLOLD"])
+
+
+class TestInMemoryPolicyRepository(PolicyRepositoryContract, RenewalIndexContract):
     @pytest.fixture()
     def repo(self):
         return InMemoryPolicyRepository()

@@ -204,3 +204,32 @@ def test_an_alias_runs_the_job_it_names(aws):
     assert fanout.resolve(jobs.JOBS, "reconcile").name == "reconcile_orders"
     with pytest.raises(fanout.UnknownJob):
         fanout.resolve(jobs.JOBS, "nothing")
+
+
+def test_a_jobs_prepare_reads_once_per_message_for_all_its_items_and_a_failure_redelivers_the_message(aws):
+    from chalicelib import jobs
+
+    prepared, seen, broken = [], [], {"left": 1}
+
+    def prepare(items: list[WorkItem]):
+        if broken["left"]:
+            broken["left"] -= 1
+            raise RuntimeError("storage unavailable")  # the whole message fails: SQS delivers it again
+        prepared.append([i.item_id for i in items])
+        return {i.item_id: i.payload["n"] * 10 for i in items}
+
+    def handle(item: WorkItem):
+        seen.append((item.item_id, item.prepared[item.item_id]))
+        return "done"
+
+    job = Job("test_prepared", enqueue=lambda run: ((f"P{i:04d}", {"n": i}) for i in range(5)), handle=handle,
+              items_per_message=3, prepare=prepare)
+    jobs.register(job)
+    try:
+        run = jobs.run_now("test_prepared")
+    finally:
+        jobs.unregister("test_prepared")
+
+    assert sorted(prepared) == [["P0000", "P0001", "P0002"], ["P0003", "P0004"]]
+    assert sorted(seen) == [(f"P{i:04d}", i * 10) for i in range(5)]
+    assert run.counts == {"done": 5} and run.status == "finished"

@@ -75,7 +75,7 @@ def test_a_consenting_member_is_noticed_once_then_renewed_with_one_deduction(fam
     new = policy(old["renewal"]["renewed_policy_id"])
     assert (new["plan_id"], new["waiting_rule"], new["benefit_start"], new["auto_renew"]) == (
         "lishui-2022", "renewal", "2022-01-01", True)
-    assert new["GSI4PK"] == "RENEWAL#lishui-2022"  # consent inherited: it renews again next year
+    assert new["GSI4PK"].startswith("RENEWAL#lishui-2022#")  # consent inherited: it renews again next year
     marker = deps.table().get(keys.cover_marker("lishui-2022", old["insured_hash"]))
     assert marker["state"] == "issued" and marker["policy_id"] == new["policy_id"]
     assert [e["event"] for e in old["renewal_history"]] == ["consent", "notice", "renew"]
@@ -148,23 +148,26 @@ def test_a_payer_renews_a_spouse_from_prior_years_balance(family, clock):
 
 def test_a_worker_dying_after_the_deduction_is_finished_by_the_re_run_without_a_second_one(family, clock,
                                                                                              monkeypatch):
-    from chalicelib.services.orders import personal_account
+    from datetime import timedelta
 
     (mine,) = consenting(family, ["self"])
     clock.set(NOTICE_DAY)
     run("renewal_notices")
     clock.set(DEDUCTION_DAY)
-    real = personal_account._pay_from_personal_account
+    platform = deps.platform()
+    real = platform.deduct
 
-    def dies_after_paying(ports, order, now):
-        real(ports, order, now)  # reserved, deducted and issued ...
-        raise RuntimeError("worker died before recording the renewal")  # ... but not recorded on the old policy
+    def dies_after_paying(*args, **kwargs):
+        real(*args, **kwargs)  # the money moved ...
+        raise RuntimeError("worker died before the issuing transaction")  # ... and nothing after it ran
 
-    monkeypatch.setattr(personal_account, "_pay_from_personal_account", dies_after_paying)
-    died = run("renewal_deductions")  # every attempt dies → dead-letter queue
-    monkeypatch.setattr(personal_account, "_pay_from_personal_account", real)
+    monkeypatch.setattr(platform, "deduct", dies_after_paying)
+    died = run("renewal_deductions")  # every attempt dies (the first leaves the order leased) → dead-letter queue
+    monkeypatch.setattr(platform, "deduct", real)
     assert died.get("renewed", 0) == 0 and died["failed"] == 1 and policy(mine)["renewal"]["status"] == "noticed"
+    assert died.get("failed@lishui-2022", 0) == 0  # in flight, never a renewal failure
 
+    clock.advance(timedelta(minutes=5))  # the order's lease ran out
     counts = run("renewal_deductions")
 
     assert counts.get("renewed") == 1, counts
@@ -187,8 +190,8 @@ def test_a_stop_arriving_while_the_batch_is_in_flight_wins_before_the_claim_and_
 
     def stop_meanwhile(policy_item, payer, next_plan, now, order_id=None):
         # the member's stop lands between the worker's checks and its claim on the policy
-        answers[policy_item["policy_id"]] = client.http.put(
-            f"/v1/policies/{policy_item['policy_id']}/auto-renewal", headers=family.headers,
+        answers[policy_item.policy_id] = client.http.put(
+            f"/v1/policies/{policy_item.policy_id}/auto-renewal", headers=family.headers,
             body='{"enabled": false}').status_code
         return real(policy_item, payer, next_plan, now, order_id=order_id)
 
@@ -208,7 +211,7 @@ def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, cli
     clock.set(NOTICE_DAY)
     run("renewal_notices")
     clock.set(DEDUCTION_DAY)
-    real = renewals._pay
+    real = renewals._pay_reserved
     answers = []
 
     def stop_after_claim(ports, policy_item, order, now):
@@ -216,7 +219,7 @@ def test_a_stop_after_the_claim_is_refused_and_the_renewal_completes(family, cli
                                        body='{"enabled": false}'))
         return real(ports, policy_item, order, now)
 
-    monkeypatch.setattr(renewals, "_pay", stop_after_claim)
+    monkeypatch.setattr(renewals, "_pay_reserved", stop_after_claim)
     counts = run("renewal_deductions")
 
     assert [a.status_code for a in answers] == [422]
@@ -336,3 +339,62 @@ def test_a_platform_timeout_on_the_deduction_is_resolved_by_its_key_never_a_seco
     assert counts["renewed"] == 1, counts
     assert len(renewal_deductions(family)) == 1
     assert policy(mine)["renewal"]["status"] == "renewed"
+
+
+def take_over_by_a_subsidised_list(client, family: Family) -> None:
+    """A county's 低保 list for lishui-2021 names the payer, who had paid for himself: the government takes the
+    premium over and refunds him (DOMAIN §10.4)."""
+    import json
+    import uuid
+
+    from tests.claim_helpers import staff
+
+    body = {"plan_id": "lishui-2021", "funding": "subsidy", "programme": "2021 年度困难群众参保资助",
+            "payer": {"name": "丽水市莲都区人民政府", "county": "331102"},
+            "rows": [{"name": "王建国", "id_number": family.id_number, "group": "低保"}]}
+    headers = {**staff("bureau"), "Idempotency-Key": uuid.uuid4().hex}
+    resp = client.http.post("/v1/admin/bulk-enrolments", headers=headers, body=json.dumps(body))
+    assert resp.status_code == 202, resp.body
+    assert client.http.post("/sandbox/jobs-queue/drain", headers=staff("bureau"), body="{}").status_code == 200
+
+
+@pytest.mark.parametrize("taken_over", ["before the notice", "after the notice"])
+def test_a_policy_whose_premium_the_government_took_over_never_renews_from_the_members_account(client, clock,
+                                                                                              taken_over):
+    import json
+
+    from tests.claim_helpers import staff
+
+    clock.set(IN_WINDOW)
+    family = Family(client, current_fen=50000, special_groups=["低保"])
+    (mine,) = consenting(family, ["self"])
+    me = account_id_of(family.headers)
+    if taken_over == "before the notice":
+        take_over_by_a_subsidised_list(client, family)
+    clock.set(NOTICE_DAY)
+    notices = run("renewal_notices")
+    if taken_over == "after the notice":
+        assert notices["noticed"] == 1
+        take_over_by_a_subsidised_list(client, family)
+    else:
+        assert notices.get("noticed", 0) == 0 and notices["skip:PREMIUM_TAKEN_OVER@lishui-2022"] == 1, notices
+        assert deps.platform().notices == {}  # no notice of a deduction that will not happen
+    assert policy(mine)["taken_over"] is not None
+
+    clock.set(DEDUCTION_DAY)
+    deductions, again = run("renewal_deductions"), run("renewal_deductions")
+
+    assert deductions.get("renewed", 0) == 0 and again.get("skipped", 0) == 0  # out of the renewal index
+    assert renewal_deductions(family) == []
+    stored = policy(mine)
+    assert stored["auto_renew"] is False and "GSI4PK" not in stored
+    assert stored["auto_renew_withdrawal"] == {"at": stored["auto_renew_withdrawal"]["at"], "channel": "system",
+                                               "account_id": "system", "note": "PREMIUM_TAKEN_OVER"}
+    assert [e["event"] for e in stored["renewal_history"]][-1] == "stop"
+    told = [n for n in deps.notifications().sent(me) if n.template == "renewal_ended"]
+    assert len(told) == 1 and "政府参保资助" in told[0].data["text"]
+    shown = json.loads(client.http.get(f"/v1/policies/{mine}", headers=family.headers).body)["renewal"]
+    assert shown["status"] == "stopped" and shown["history"][-1]["by"] == "system"
+    runs = json.loads(client.http.get("/v1/admin/renewal-runs?plan_id=lishui-2022", headers=staff("bureau")).body)
+    ended_in = "renewal_notices" if taken_over == "before the notice" else "renewal_deductions"
+    assert [r["skipped"] for r in runs if r["job"] == ended_in][0] == {"PREMIUM_TAKEN_OVER": 1}

@@ -214,3 +214,12 @@ def test_a_history_entry_is_validated_and_stored_without_empty_fields():
         renewal.history_entry(at, "refund", "system", "system")
     with pytest.raises(ValueError):
         renewal.history_entry(at, "fail", "system", "system", failure_code="NOT_A_CODE")
+
+
+def test_a_policy_taken_over_or_not_paid_from_the_personal_account_no_longer_renews_from_it():
+    from chalicelib.domain.renewal import END_REASONS, consent_ended, ended_message
+
+    assert consent_ended(payment_method="personal_account", taken_over=False) is None
+    assert consent_ended(payment_method="subsidy", taken_over=True) == "PREMIUM_TAKEN_OVER"
+    assert consent_ended(payment_method="wechat_pay", taken_over=False) == "NOT_PAID_FROM_PERSONAL_ACCOUNT"
+    assert all(ended_message(reason) for reason in END_REASONS)

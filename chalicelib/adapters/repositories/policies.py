@@ -3,16 +3,19 @@ claims code reads and writes `ytd_*` and `version` on the same item.
 
     POLICY#{id} / POLICY    GSI1 PERSON#{insured_hash} / POLICY#{plan_id}              (the insured's policies)
                             GSI2 ACCOUNT#{payer} / POLICY#{plan_id}#{policy_id}        (what a payer bought)
-                            GSI4 RENEWAL#{plan_id} / {payer}#{policy_id}               (while auto-renewal is on)
+                            GSI4 RENEWAL#{plan_id}#{shard} / {payer}#{policy_id}       (while auto-renewal is on
+                                 and its renewal not ended; 16 shards, keys.gsi_renewal)
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters import keys, schema
-from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
 from chalicelib.domain.policy import Policy
+from chalicelib.domain.renewal import RenewalRecord
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
 
@@ -21,7 +24,8 @@ def policy_item(policy: Policy) -> dict[str, Any]:
     item = {**policy.model_dump(exclude_none=True), **keys.policy(policy.policy_id),
             **keys.gsi_person(policy.insured_hash, f"POLICY#{policy.plan_id}"),
             **keys.gsi_account(policy.payer_account_id, f"POLICY#{policy.plan_id}#{policy.policy_id}")}
-    if policy.auto_renew and policy.status == "active":
+    ended = policy.renewal is not None and policy.renewal.ended
+    if policy.auto_renew and policy.status == "active" and not ended:
         item.update(keys.gsi_renewal(policy.plan_id, f"{policy.payer_account_id}#{policy.policy_id}"))
     return item
 
@@ -66,12 +70,98 @@ class PolicyRepository:
                                 values={":cancelled": "cancelled", ":now": now, ":one": 1, ":off": False,
                                         ":active": "active", ":v": policy.version})
 
+    # ---- the renewal's writes on the policy it renews (services/renewals.py) --------------------------------------
+    @staticmethod
+    def renewal_claim_op(policy_id: str, order_id: str, payer_account_id: str, at: str) -> TxOp:
+        """The transaction item (in the renewal order's reservation) by which `order_id` claims the policy's renewal:
+        refused if consent was withdrawn meanwhile or another attempt claimed it first. From here a stop is refused."""
+        return TxOp.update_item(
+            keys.policy(policy_id),
+            "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
+            "version = if_not_exists(version, :zero) + :one",
+            condition="auto_renew = :on AND attribute_exists(renewal) "
+                      "AND attribute_not_exists(renewal.deduction_started_at)",
+            values={":t": at, ":o": order_id, ":p": payer_account_id, ":on": True, ":zero": 0, ":one": 1})
+
+    @staticmethod
+    def _renewed(policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+        return {"key": keys.policy(policy_id),
+                "update": "SET renewal.#status = :s, renewal.renewed_policy_id = :p, "
+                          "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                          f"version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+                "names": {"#status": "status"},
+                "values": {":s": "renewed", ":p": renewed_policy_id, ":h": [entry], ":empty": [], ":zero": 0,
+                           ":one": 1}}
+
+    @classmethod
+    def renewal_renewed_op(cls, policy_id: str, renewed_policy_id: str, order_id: str,
+                           entry: dict[str, Any]) -> TxOp:
+        """The transaction item (in the renewal order's issuing transaction) recording the renewal on the old policy
+        — status, the new policy, the history entry — and taking it out of the renewal index; only while the
+        renewal is `order_id`'s claim."""
+        parts = cls._renewed(policy_id, renewed_policy_id, entry)
+        return TxOp.update_item(parts["key"], parts["update"],
+                                condition="renewal.order_id = :o AND renewal.#status <> :s",
+                                names=parts["names"], values={**parts["values"], ":o": order_id})
+
+    def mark_renewed(self, policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> bool:
+        """The same, on its own (someone else issued the order): True if recorded now, False if it was already."""
+        parts = self._renewed(policy_id, renewed_policy_id, entry)
+        try:
+            self.table.update(parts["key"], parts["update"],
+                              condition="attribute_exists(renewal) AND renewal.#status <> :s",
+                              names=parts["names"], values=parts["values"])
+        except ConditionFailed:
+            return False
+        return True
+
+    def record_notice(self, policy_id: str, record: RenewalRecord, entries: list[dict[str, Any]]) -> bool:
+        """The notice recorded on a consenting policy whose renewal has no record yet: False if consent was
+        withdrawn meanwhile or another delivery recorded it first."""
+        try:
+            self.table.update(keys.policy(policy_id),
+                              "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), "
+                              ":h), version = if_not_exists(version, :zero) + :one",
+                              condition="attribute_not_exists(renewal) AND auto_renew = :on",
+                              values={":r": record.model_dump(exclude_none=True), ":h": entries, ":empty": [],
+                                      ":on": True, ":zero": 0, ":one": 1})
+        except ConditionFailed:
+            return False
+        return True
+
+    def record_failure(self, policy_id: str, failed: RenewalRecord, entry: dict[str, Any], *,
+                       after_claim: bool) -> bool:
+        """The renewal ended `failed` (the record as given, the history entry) and out of the renewal index. Before
+        a claim: only while consent is on and nothing claimed it; after one: only while the claim stands."""
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+        condition = ("attribute_exists(renewal.deduction_started_at)" if after_claim
+                     else "auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)")
+        values = {":r": failed.model_dump(exclude_none=True), ":h": [entry], ":empty": [], ":zero": 0, ":one": 1,
+                  **({} if after_claim else {":on": True})}
+        try:
+            self.table.update(keys.policy(policy_id),
+                              "SET renewal = :r, renewal_history = list_append(if_not_exists(renewal_history, :empty), "
+                              f":h), version = if_not_exists(version, :zero) + :one REMOVE {pk_name}, {sk_name}",
+                              condition=condition, values=values)
+        except ConditionFailed:
+            return False
+        return True
+
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None
 
     def save(self, policy: Policy) -> None:
         self.table.put(policy_item(policy))
+
+    def renewal_mandates(self, plan_id: str) -> Iterator[str]:
+        """The ids of `plan_id`'s policies in the renewal index (consenting, their renewal not ended), paged shard
+        by shard — the unsharded partition of older entries last. Eventually consistent: the run re-reads each."""
+        pk_name, _ = schema.GSIS[schema.GSI_BY_GRANTEE]
+        for partition in keys.renewal_partitions(plan_id):
+            for item in self.table.query_all(pk_name, partition, index=schema.GSI_BY_GRANTEE):
+                yield item["policy_id"]
 
     def for_insured(self, insured_hash: str) -> list[Policy]:
         pk_name, sk_name = schema.GSIS[schema.GSI_BY_PERSON]
@@ -101,6 +191,13 @@ class InMemoryPolicyRepository:
     def save(self, policy: Policy) -> None:
         with self._lock:
             self._policies[policy.policy_id] = policy.model_copy(deep=True)
+
+    def renewal_mandates(self, plan_id: str) -> Iterator[str]:
+        with self._lock:
+            found = sorted(p.policy_id for p in self._policies.values()
+                           if p.plan_id == plan_id and p.auto_renew and p.status == "active"
+                           and not (p.renewal is not None and p.renewal.ended))
+        yield from found
 
     def for_insured(self, insured_hash: str) -> list[Policy]:
         with self._lock:

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError
+from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
 from chalicelib.adapters.repositories.orders import (
     claim_lease,
     order_ledger_keys,
@@ -82,8 +82,10 @@ def _after_reservation_refused(ports: OrderPorts, order: dict[str, Any], reasons
     raise refusal
 
 
-def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: bool) -> tuple[int, dict]:
+def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: bool,
+            issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict]:
     """Take (deduct=True) or find (False: a resumed order) every planned deduction, then issue or undo.
+    `issue_with`: writes that belong to the issuing transaction (a renewal's old policy records its renewal there).
 
     Only the holder of the order's lease calls this. A platform timeout leaves the order `settling`: the outcome
     is unknown and only the platform can tell (find_deduction), so we answer 503 and let the retry or the
@@ -110,7 +112,7 @@ def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: 
         release_lease(table, order, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
     if refusal is None:
-        return _issue_paid_order(ports, order, now)
+        return _issue_paid_order(ports, order, now, issue_with)
     error = _refusal_error(refusal.code, refused, order)
     _undo(table, platform, order, now, failure=error.code)
     raise error
@@ -125,8 +127,10 @@ def _refusal_error(platform_code: str, planned: dict[str, Any], order: dict[str,
     return RuleViolation("PAYMENT_REFUSED", order_id=order["order_id"], platform_code=platform_code)
 
 
-def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -> tuple[int, dict[str, Any]]:
-    """ONE transaction: order settling → paid, policies, cover markers, idempotency record completed."""
+def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime,
+                      issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
+    """ONE transaction: order settling → paid, policies, cover markers, idempotency record completed (and the
+    caller's `issue_with`, last)."""
     table = ports.table
     idem = order["idempotency"]
     paid = {**with_status(order, PAID), "paid_at": iso(now), "updated_at": iso(now)}
@@ -135,6 +139,7 @@ def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -
            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
                                     resource_id=order["order_id"], reserved=True)]
     ops += _policy_ops(order, now, paid_at=now, benefit_starts=None)
+    ops += issue_with
     try:
         table.transact(ops)
     except ConditionFailed as exc:
@@ -151,7 +156,7 @@ def _after_issue_refused(ports: OrderPorts, order: dict[str, Any], reasons: list
     returning our money if they failed it), or a person got covered meanwhile (undo: 409)."""
     table, platform = ports.table, ports.platform
     failed_at = [n for n, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
-    if failed_at and failed_at[0] >= 2:
+    if failed_at and 2 <= failed_at[0] < 2 + 2 * len(order["insured"]):
         position = (failed_at[0] - 2) // 2
         who = order["insured"][position]
         _undo(table, platform, order, now, failure="ALREADY_COVERED")
