@@ -89,7 +89,7 @@ def _run(size: int, offset: int) -> Run:
     detach = [m.attach(c, name) for m in (accept_meter, meter)
               for c, name in ((deps.table().client, "dynamodb"), (deps.job_queue().client, "sqs"))]
     started = time.perf_counter()
-    status, answer = bulk.create(bulk.ports(), principal, body, uuid.uuid4().hex, uuid.uuid4().hex,
+    status, answer = bulk.create(deps.bulk_ports(), principal, body, uuid.uuid4().hex, uuid.uuid4().hex,
                                  ACCEPTED.replace(tzinfo=CHINA_TZ))
     accepted = time.perf_counter()
     for d in detach[:2]:
@@ -98,7 +98,7 @@ def _run(size: int, offset: int) -> Run:
     total = time.perf_counter() - started
     for d in detach[2:]:
         d()
-    counts = bulk.ports().batches.counts(answer["batch_id"])
+    counts = deps.bulk_ports().batches.counts(answer["batch_id"])
     if status != 202 or counts.issued != size:
         raise RuntimeError(f"the list did not issue cleanly: {status} {answer} {counts}")
     return Run(size, accepted - started, accept_meter, total, meter)

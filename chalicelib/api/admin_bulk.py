@@ -105,9 +105,9 @@ class BulkOut(ResponseModel):
 
 
 def _ports():
-    from chalicelib.services import bulk
+    from chalicelib import deps
 
-    return bulk.ports()
+    return deps.bulk_ports()
 
 
 def _now():

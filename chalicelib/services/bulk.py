@@ -15,9 +15,10 @@ is confirmed; and an interrupted run is resumed by running the job again over th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
@@ -26,35 +27,57 @@ from chalicelib.adapters.repositories.bulk import BulkRepository
 from chalicelib.domain import bulk as rules
 from chalicelib.domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from chalicelib.domain.plan import Plan
+from chalicelib.services.fanout import FanoutPorts, Job, RunContext, WorkItem, get_run
+from chalicelib.services.fanout import start as start_run
 
 JOB = "bulk_enrolment"
 SCOPE = "bulk-enrolments"
 _batch_cache: dict[str, rules.Batch] = {}  # the fields a row needs never change once the batch is stored
 
 
+class BulkRuns(Protocol):
+    """The fan-out runs of the bulk job: one per batch and phase (`read` the file, `screen` the rows, `issue`)."""
+
+    def exists(self, run_id: str) -> bool: ...
+
+    def start(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Start the run: its items go on the job queue and the SQS worker works them after this returns.
+        ConditionFailed when a run of this id exists (a concurrent duplicate started it)."""
+
+
 @dataclass
 class BulkPorts:
+    """Everything the bulk use cases need, built by the composition root (`deps.bulk_ports()`)."""
+
     table: Table
     platform: Any
     cipher: Any
+    batches: BulkRepository
+    orders: Any  # the orders repository: a takeover refunds the member's order through it (DOMAIN §10.4)
+    uploads: Any  # uploaded list files (adapters/list_uploads.py)
+    runs: BulkRuns
     wechat: Any = None  # refunds of self-paid premiums the government takes over (DOMAIN §10.4)
 
-    @property
-    def batches(self) -> BulkRepository:
-        return BulkRepository(self.table)
 
-    @property
-    def orders(self):
-        """The orders repository (a takeover refunds the member's order through it)."""
-        from chalicelib.adapters.repositories.orders import OrderRepository
+@dataclass(frozen=True)
+class FanoutRuns:
+    """BulkRuns on the fan-out (services/fanout.py). `fanout()` builds the fan-out's ports (the job queue among
+    them) only when a run is started."""
 
-        return OrderRepository(self.table)
+    table: Table
+    fanout: Callable[[], FanoutPorts]
+
+    def exists(self, run_id: str) -> bool:
+        return get_run(self.table, run_id) is not None
+
+    def start(self, run_id: str, params: Mapping[str, Any]) -> None:
+        start_run(self.fanout(), JOB, params=dict(params), run_id=run_id)
 
 
-def ports() -> BulkPorts:
-    from chalicelib import deps
-
-    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher(), wechat=deps.wechat_pay())
+def job(ports: Callable[[], BulkPorts]) -> Job:
+    """The fan-out job `bulk_enrolment` over these ports: a batch's rows (or its file) and their handler."""
+    return Job(JOB, enqueue=lambda context: enqueue(ports(), context), handle=lambda item: handle_row(ports(), item),
+               description="Bulk enrolment (DOMAIN §10): one list row, exactly once per batch and phase")
 
 
 def _plan(plan_id: str) -> Plan:
@@ -126,13 +149,6 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     return 202, answer
 
 
-def _uploads():
-    from chalicelib.adapters.list_uploads import S3ListUploads
-    from chalicelib.config import get_settings
-
-    return S3ListUploads(get_settings())
-
-
 def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, payer: rules.Payer,
                             body: dict[str, Any], fmt: str, scope: str, idempotency_key: str, request_hash: str,
                             now: datetime) -> tuple[int, dict[str, Any]]:
@@ -147,7 +163,7 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
                         payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
                         created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
                         upload_key=key)
-    form = _uploads().upload_form(key, fmt)
+    form = p.uploads.upload_form(key, fmt)
     answer = {"batch_id": batch_id, "status": "awaiting_upload",
               "upload": {"url": form.url, "fields": form.fields, "expires_in": form.expires_in}}
     try:
@@ -173,7 +189,7 @@ def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, An
             rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
         _resume(p, batch)
         return {"status": batch.status, "row_count": batch.row_count or None}
-    if not _uploads().exists(batch.upload_key):
+    if not p.uploads.exists(batch.upload_key):
         raise Conflict("BULK_FILE_NOT_UPLOADED")
     today = now.astimezone(CHINA_TZ).date()
     p.batches.move(batch, rules.next_status(batch.status, "uploaded", batch.funding), accepted_on=today.isoformat(),
@@ -203,8 +219,7 @@ def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
     if batch.status != "running" or batch.row_count > 0:
         _resume(p, batch)
         return "skipped"
-    uploads = _uploads()
-    data = uploads.read(batch.upload_key)
+    data = p.uploads.read(batch.upload_key)
     if data is None:
         raise Conflict("BULK_FILE_NOT_UPLOADED")  # read by a concurrent delivery meanwhile: tried again, skipped
     try:
@@ -214,14 +229,14 @@ def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
     except DomainError as exc:
         p.batches.move(batch, rules.next_status(batch.status, "unreadable", batch.funding),
                        error={"code": exc.code, "message": exc.message})
-        uploads.delete(batch.upload_key)
+        p.uploads.delete(batch.upload_key)
         return "unreadable"
     screened = rules.screen_rows(listed, batch.accepted_on)
     chunks = p.batches.put_chunks(batch.batch_id, [_stored_row(p.cipher, s) for s in screened],
                                   _expires_at(_plan(batch.plan_id), batch.accepted_on))
     p.batches.move(batch, "running", row_count=len(screened), chunks=chunks)
     _batch_cache.pop(batch.batch_id, None)
-    uploads.delete(batch.upload_key)
+    p.uploads.delete(batch.upload_key)
     _ensure_run(p, batch.batch_id, "screen")
     return "read"
 
@@ -264,23 +279,19 @@ def _run_id(batch_id: str, phase: str) -> str:
 def _ensure_run(p: BulkPorts, batch_id: str, phase: str) -> None:
     """Start the phase's run unless it exists: its items go on the job queue and the SQS worker works them after
     this answers — in every stage; locally `POST /sandbox/jobs-queue/drain` plays the worker (chalicelib/jobs.py)."""
-    from chalicelib import jobs
-    from chalicelib.services import fanout
-
     run_id = _run_id(batch_id, phase)
-    if fanout.get_run(p.table, run_id) is not None:
+    if p.runs.exists(run_id):
         return
     try:
-        fanout.start(jobs.fanout_ports(), JOB, params={"batch_id": batch_id, "phase": phase}, run_id=run_id)
+        p.runs.start(run_id, {"batch_id": batch_id, "phase": phase})
     except ConditionFailed:
         pass  # a concurrent duplicate started it
 
 
 # ---- the fan-out job ------------------------------------------------------------------------------------------
-def enqueue(context) -> Any:
+def enqueue(p: BulkPorts, context: RunContext) -> Iterator[tuple[str, Any]]:
     if not context.params.get("batch_id"):
         return  # started without a batch (e.g. POST /sandbox/jobs/bulk_enrolment): nothing to do
-    p = ports()
     batch = _batch(p, context.params["batch_id"])
     if context.params.get("phase") == "read":
         yield f"{batch.batch_id}#file", {}
@@ -289,8 +300,7 @@ def enqueue(context) -> Any:
         yield f"{batch.batch_id}#{row['row']}", row
 
 
-def handle_row(item) -> str:
-    p = ports()
+def handle_row(p: BulkPorts, item: WorkItem) -> str:
     if item.params["phase"] == "read":
         return _read_file(p, _batch(p, item.params["batch_id"]), item.now)
     return handle(p, item.params["batch_id"], item.params["phase"], item.payload, item.now)
