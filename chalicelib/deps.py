@@ -280,11 +280,13 @@ def bulk_ports():
     """Everything the bulk enrolment use cases need (services.bulk), its runs started on the fan-out."""
     from chalicelib.adapters.repositories.bulk import BulkRepository
     from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services import bulk
 
     t = table()
     return bulk.BulkPorts(table=t, platform=platform(), cipher=cipher(), wechat=wechat_pay(),
-                          batches=BulkRepository(t), orders=OrderRepository(t), uploads=list_uploads(),
+                          batches=BulkRepository(t), orders=OrderRepository(t), policies=PolicyRepository(t),
+                          uploads=list_uploads(),
                           runs=bulk.FanoutRuns(t, lambda: fanout_ports({bulk.JOB: bulk.job(bulk_ports)})))
 
 

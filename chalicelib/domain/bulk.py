@@ -238,6 +238,32 @@ class Batch(BaseModel):
         return self.confirmed_on if self.funding == "collective" and self.confirmed_on else self.accepted_on
 
 
+class StoredRow(BaseModel):
+    """A screened row as the batch keeps it (its chunks) and the job's messages carry it: the ID number encrypted,
+    with its keyed hash for the cover markers — or, refused by the screening, only its refusal (masked ID)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    name: str | None = None
+    group: str | None = None
+    id_hash: str | None = None
+    id_enc: str | None = None
+    refusal: RowRefusal | None = None
+
+
+class RowOutcome(BaseModel):
+    """What became of one row, recorded once: ISSUED / TAKEN_OVER (with the policy, and the refund of a takeover),
+    ELIGIBLE (collective, waiting for the transfer), ALREADY_COVERED, or a refusal's code."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    row: int
+    code: str
+    policy_id: str | None = None
+    refund_id: str | None = None
+
+
 class BatchCounts(BaseModel):
     issued: int = 0
     already_covered: int = 0

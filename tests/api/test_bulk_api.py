@@ -232,7 +232,7 @@ def test_every_row_is_worked_once_however_often_it_is_delivered_or_the_run_repea
     assert bulk.handle(p, batch_id, "screen", stored, deps.clock().now()) == "skipped"
     _, after = batch(client, bureau(), batch_id)
     assert after["counts"] == before["counts"]
-    policies = deps.table().query_all("GSI1PK", f"PERSON#{stored['id_hash']}", index="GSI1")
+    policies = deps.table().query_all("GSI1PK", f"PERSON#{stored.id_hash}", index="GSI1")
     assert len(list(policies)) == 1
 
 
@@ -370,7 +370,7 @@ def bulk_ports():
     return deps.bulk_ports()
 
 
-def bulk_handle(p, batch_id: str, row: dict) -> str:
+def bulk_handle(p, batch_id: str, row) -> str:
     from chalicelib import deps
     from chalicelib.services import bulk
 
