@@ -238,6 +238,35 @@ class Batch(BaseModel):
         return self.confirmed_on if self.funding == "collective" and self.confirmed_on else self.accepted_on
 
 
+class PayerRequest(BaseModel):
+    """Who pays, as staff named them (checked against the plan by the service: county, credit code)."""
+
+    name: str
+    county: str | None = None
+    credit_code: str | None = None
+
+
+class RowRequest(BaseModel):
+    name: str = ""
+    id_number: str | int = ""  # a number: the sheet's cell was in number format (refused: ID_NUMBER_AS_NUMBER)
+    group: str | None = None
+
+
+class UploadRequest(BaseModel):
+    format: Literal["csv", "xlsx"]
+
+
+class BatchRequest(BaseModel):
+    """A bulk list as staff submit it (API.md v1.1): the rows inline, or a file to upload."""
+
+    plan_id: str
+    funding: Funding
+    programme: str | None = None
+    payer: PayerRequest
+    rows: list[RowRequest] | None = None
+    upload: UploadRequest | None = None
+
+
 class StoredRow(BaseModel):
     """A screened row as the batch keeps it (its chunks) and the job's messages carry it: the ID number encrypted,
     with its keyed hash for the cover markers — or, refused by the screening, only its refusal (masked ID)."""

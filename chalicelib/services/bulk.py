@@ -106,7 +106,7 @@ def batch_id_for(principal, idempotency_key: str) -> str:
     return "BLK" + digest[:24].upper()
 
 
-def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, request_hash: str,
+def create(p: BulkPorts, principal, body: rules.BatchRequest, idempotency_key: str, request_hash: str,
            now: datetime) -> tuple[int, dict[str, Any]]:
     from chalicelib.services import idempotency
 
@@ -117,25 +117,24 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
         if stored is not None:
             _resume(p, stored)  # the first request may have stopped before it
         return previous["status"], previous["body"]
-    plan = _plan(body["plan_id"])
-    funding = body["funding"]
+    plan = _plan(body.plan_id)
+    funding = body.funding
     check_staff(principal, plan, funding)
-    payer = _payer(plan, funding, body["payer"])
-    rows = body.get("rows")
-    upload = body.get("upload")
+    payer = _payer(plan, funding, body.payer)
+    rows, upload = body.rows, body.upload
     if upload is not None and rows is None:
-        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload["format"], scope,
+        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload.format, scope,
                                        idempotency_key, request_hash, now)
     if not rows or upload is not None:
         raise BadRequest("BULK_ROWS_REQUIRED", field="rows", max_rows=rules.MAX_INLINE_ROWS)
     today = now.astimezone(CHINA_TZ).date()
-    listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or "")[:40],
-                            group=r.get("group"), id_was_number=isinstance(r.get("id_number"), int))
+    listed = [rules.ListRow(row=n, name=r.name or "", id_number=str(r.id_number or "")[:40], group=r.group,
+                            id_was_number=isinstance(r.id_number, int))
               for n, r in enumerate(rows, start=1)]
     screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
     batch_id = batch_id_for(principal, idempotency_key)
     chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened], _expires_at(plan, today))
-    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.programme,
                         payer=payer, status="running", row_count=len(screened), chunks=chunks,
                         created_by=principal.subject, created_at=iso(now), accepted_on=today)
     answer = {"batch_id": batch_id, "status": "running", "row_count": len(screened)}
@@ -153,7 +152,7 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
 
 
 def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, payer: rules.Payer,
-                            body: dict[str, Any], fmt: str, scope: str, idempotency_key: str, request_hash: str,
+                            body: rules.BatchRequest, fmt: str, scope: str, idempotency_key: str, request_hash: str,
                             now: datetime) -> tuple[int, dict[str, Any]]:
     """A list sent as a file: the batch waits for the upload (a pre-signed POST straight to S3), then `start`."""
     from chalicelib.services import idempotency
@@ -162,7 +161,7 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
     from chalicelib.adapters.list_uploads import list_key
 
     key = list_key(plan.plan_id, batch_id, fmt)
-    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.programme,
                         payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
                         created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
                         upload_key=key)
@@ -251,19 +250,19 @@ def _expires_at(plan: Plan, accepted_on: date) -> int:
     return int(datetime.combine(end, time.min, CHINA_TZ).timestamp())
 
 
-def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:
+def _payer(plan: Plan, funding: str, raw: rules.PayerRequest) -> rules.Payer:
     if funding not in plan.payment_methods:
         raise BadRequest("BULK_FUNDING_NOT_OFFERED", field="funding", plan_name=plan.name,
                          funding_zh=rules.FUNDING_ZH[funding])
-    county = (raw.get("county") or "").strip() or None
+    county = (raw.county or "").strip() or None
     if county is not None and plan.disclosure.counties and county not in plan.disclosure.counties:
         raise BadRequest("BULK_PAYER_COUNTY_UNKNOWN", field="payer.county", county=county, city_name=plan.city_name)
     credit_code = None
     if funding == "collective":
-        if not (raw.get("credit_code") or "").strip():
+        if not (raw.credit_code or "").strip():
             raise BadRequest("BULK_PAYER_CREDIT_CODE_REQUIRED", field="payer.credit_code")
-        credit_code = rules.parse_credit_code(raw["credit_code"])
-    return rules.Payer(name=raw["name"].strip(), county=county, credit_code=credit_code)
+        credit_code = rules.parse_credit_code(raw.credit_code)
+    return rules.Payer(name=raw.name.strip(), county=county, credit_code=credit_code)
 
 
 def _stored_row(cipher, s: rules.ScreenedRow) -> rules.StoredRow:
