@@ -48,6 +48,24 @@ def import_graph(files: dict[str, Path]) -> dict[str, set[str]]:
     return graph
 
 
+def third_party_imports(files: dict[str, Path]) -> dict[str, set[str]]:
+    """module → the top-level packages outside chalicelib it imports anywhere in its body (relative imports are
+    chalicelib's own)."""
+    found: dict[str, set[str]] = {m: set() for m in files}
+    for module, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                found[module] |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found[module].add(node.module.partition(".")[0])
+        found[module].discard(PACKAGE)
+    return found
+
+
+# The AWS SDK and the web framework belong to the adapters and the API: the rules and the use cases run without them.
+IO_FRAMEWORKS = frozenset({"boto3", "botocore", "chalice"})
+
+
 # layer → the layers it must not import (a layer is the package's first segment: chalicelib.<layer>...)
 FORBIDDEN_LAYERS: dict[str, tuple[str, ...]] = {
     "domain": ("adapters", "services", "api", "deps", "jobs"),
@@ -140,6 +158,13 @@ def test_services_never_import_the_api():
     assert layering_violations(import_graph(module_files()), "services") == []
 
 
+def test_the_domain_and_services_import_neither_the_aws_sdk_nor_chalice():
+    found = third_party_imports(module_files())
+
+    assert sorted(f"{m} → {', '.join(sorted(found[m] & IO_FRAMEWORKS))}" for m in found
+                  if layer_of(m) in ("domain", "services") and found[m] & IO_FRAMEWORKS) == []
+
+
 # ---- the checker itself finds what it is meant to find -------------------------------------------------------------
 def _write(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
     for name, text in files.items():
@@ -197,3 +222,17 @@ def test_an_import_against_the_layers_is_found_lazy_or_not(tmp_path):
                                                     "chalicelib.domain.plan → chalicelib.jobs"]
     assert layering_violations(graph, "services") == ["chalicelib.services.claims → chalicelib.api.auth"]
     assert layering_violations(graph, "adapters") == []
+
+
+def test_third_party_imports_are_found_lazy_or_not_and_chalicelibs_own_are_not(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/domain/__init__.py": "",
+        "chalicelib/domain/plan.py": "import botocore.exceptions\nfrom . import limits\nfrom chalicelib.domain import x\n",
+        "chalicelib/domain/limits.py": "def f():\n    from chalice import Response\n",
+    })
+
+    found = third_party_imports(files)
+
+    assert found["chalicelib.domain.plan"] == {"botocore"}
+    assert found["chalicelib.domain.limits"] == {"chalice"}
