@@ -5,7 +5,7 @@ Deployed stages get real adapters; the local stage gets simulators. Tests replac
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -178,6 +178,17 @@ def documents():
     return get("documents")
 
 
+@provider("list_uploads")
+def _list_uploads():
+    from chalicelib.adapters.list_uploads import S3ListUploads
+
+    return S3ListUploads(get_settings())
+
+
+def list_uploads():
+    return get("list_uploads")
+
+
 def notifications():
     return get("notifications")
 
@@ -252,6 +263,31 @@ def order_ports():
 
     return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
                       orders=OrderRepository(table()), policies=PolicyRepository(table()))
+
+
+def fanout_ports(jobs: Mapping[str, Any]):
+    """The fan-out's ports over a job registry (chalicelib/jobs.py's, or the one job whose runs a use case starts).
+    Locally a failed item is retried at once (the sandbox drains the queue as it goes)."""
+    from chalicelib.observability import logger
+    from chalicelib.services.fanout import FanoutPorts
+
+    local = get_settings().is_local
+    return FanoutPorts(table=table(), queue=job_queue(), clock=clock(), jobs=jobs, log=logger(),
+                       retry_delay_seconds=(lambda attempt: 0) if local else (lambda attempt: min(900, 30 * attempt)))
+
+
+def bulk_ports():
+    """Everything the bulk enrolment use cases need (services.bulk), its runs started on the fan-out."""
+    from chalicelib.adapters.repositories.bulk import BulkRepository
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services import bulk
+
+    t = table()
+    return bulk.BulkPorts(table=t, platform=platform(), cipher=cipher(), wechat=wechat_pay(),
+                          batches=BulkRepository(t), orders=OrderRepository(t), policies=PolicyRepository(t),
+                          uploads=list_uploads(),
+                          runs=bulk.FanoutRuns(t, lambda: fanout_ports({bulk.JOB: bulk.job(bulk_ports)})))
 
 
 def grants():

@@ -28,12 +28,8 @@ def unregister(name: str) -> None:
 # ---- ports ------------------------------------------------------------------------------------------------------
 def fanout_ports() -> FanoutPorts:
     from chalicelib import deps
-    from chalicelib.config import get_settings
-    from chalicelib.observability import logger
 
-    local = get_settings().is_local
-    return FanoutPorts(table=deps.table(), queue=deps.job_queue(), clock=deps.clock(), jobs=JOBS, log=logger(),
-                       retry_delay_seconds=(lambda attempt: 0) if local else (lambda attempt: min(900, 30 * attempt)))
+    return deps.fanout_ports(JOBS)
 
 
 # ---- entry points -------------------------------------------------------------------------------------------------
@@ -113,15 +109,17 @@ register(Job("claim_deadline_sweep", enqueue=_single, handle=_claim_deadline_swe
 
 # ---- bulk enrolment (DOMAIN §10): services/bulk.py ----------------------------------------------------------
 def _bulk_enqueue(context: RunContext) -> Iterable[tuple[str, Any]]:
+    from chalicelib import deps
     from chalicelib.services import bulk
 
-    return bulk.enqueue(context)
+    return bulk.enqueue(deps.bulk_ports(), context)
 
 
 def _bulk_row(item: WorkItem) -> str:
+    from chalicelib import deps
     from chalicelib.services import bulk
 
-    return bulk.handle_row(item)
+    return bulk.handle_row(deps.bulk_ports(), item)
 
 
 register(Job("bulk_enrolment", enqueue=_bulk_enqueue, handle=_bulk_row,

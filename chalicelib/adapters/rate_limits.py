@@ -4,36 +4,16 @@
 attempts cannot exceed the limit) that expires by TTL; `MemoryRateLimiter` is its in-memory twin. Both pass the
 same contract tests (tests/contract/test_rate_limits_contract.py).
 
-Windows are aligned to Beijing midnight, so a daily limit resets at 00:00 +08:00.
+A limit and its verdict are domain values (domain/limits.py); windows are aligned to Beijing midnight there.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Protocol
 
-_BEIJING_OFFSET = 8 * 3600
+from chalicelib.domain.limits import Limit, Verdict
 
-
-@dataclass(frozen=True)
-class Limit:
-    """At most `limit` attempts per `window_seconds` for one subject of `scope`."""
-
-    scope: str
-    limit: int
-    window_seconds: int
-
-    def window(self, now: int) -> tuple[int, int]:
-        """(start, end) epoch seconds of the window holding `now`."""
-        start = (now + _BEIJING_OFFSET) // self.window_seconds * self.window_seconds - _BEIJING_OFFSET
-        return start, start + self.window_seconds
-
-
-@dataclass(frozen=True)
-class Verdict:
-    allowed: bool
-    count: int  # attempts counted in this window, including this one when allowed
-    retry_after: int  # seconds until the window ends (when the subject may try again)
+__all__ = ["DynamoRateLimiter", "Limit", "MemoryRateLimiter", "RateLimiter", "Verdict"]
 
 
 class RateLimiter(Protocol):

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from chalicelib.api.http import Param, endpoint
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.domain.bulk import MAX_INLINE_ROWS
+from chalicelib.domain.bulk import MAX_INLINE_ROWS, BatchRequest
 from chalicelib.domain.errors import BadRequest
 
 bp = Blueprint(__name__)
@@ -105,9 +105,9 @@ class BulkOut(ResponseModel):
 
 
 def _ports():
-    from chalicelib.services import bulk
+    from chalicelib import deps
 
-    return bulk.ports()
+    return deps.bulk_ports()
 
 
 def _now():
@@ -122,8 +122,8 @@ def create_batch(ctx, body: BulkIn):
     from chalicelib.services import bulk
     from chalicelib.services.idempotency import body_hash
 
-    status, answer = bulk.create(_ports(), ctx.principal, body.model_dump(mode="json"), ctx.idempotency_key,
-                                 body_hash(body), _now())
+    request = BatchRequest.model_validate(body.model_dump(mode="json"))
+    status, answer = bulk.create(_ports(), ctx.principal, request, ctx.idempotency_key, body_hash(body), _now())
     return status, BulkAccepted.model_validate(answer)
 
 

@@ -8,36 +8,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.domain.principal import ALL_CITIES, STAFF_ROLES, Principal, acts_for_city, require_city
+
+__all__ = ["ALL_CITIES", "STAFF_ROLES", "Principal", "acts_for_city", "issue_member_token", "issue_staff_token",
+           "require_city", "resolve"]
 
 MEMBER_AUDIENCE = "huiminbao-member"
 STAFF_AUDIENCE = "huiminbao-staff"
-STAFF_ROLES = ("claims_reviewer", "bureau", "insurer_admin")
-ALL_CITIES = "*"
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: str  # "member" | "staff"
-    subject: str  # account id for members, staff id for staff
-    role: str | None = None
-    cities: tuple[str, ...] = ("*",)  # staff: the 统筹区 codes they act for ("*" = every city); tokens must name them
-
-    def acts_for(self, city: str) -> bool:
-        return acts_for_city(self, city)
-
-    @property
-    def account_id(self) -> str:
-        if self.kind != "member":
-            raise Forbidden("FORBIDDEN")
-        return self.subject
-
-    @property
-    def is_staff(self) -> bool:
-        return self.kind == "staff"
 
 
 def issue_member_token(account_id: str, now: float | None = None) -> tuple[str, int]:
@@ -142,20 +122,3 @@ def _require_account(account_id: str) -> None:
 def _valid_cities(cities) -> bool:
     return (isinstance(cities, list) and 0 < len(cities) <= 500
             and all(isinstance(c, str) and (c == ALL_CITIES or (len(c) == 6 and c.isdigit())) for c in cities))
-
-
-def acts_for_city(principal: Principal, city: str) -> bool:
-    return principal.kind == "staff" and (ALL_CITIES in principal.cities or city in principal.cities)
-
-
-def require_city(principal: Principal, city: str) -> None:
-    """403 CITY_NOT_ASSIGNED unless this staff member acts for this city."""
-    if not acts_for_city(principal, city):
-        raise Forbidden("CITY_NOT_ASSIGNED", city=city)
-
-
-def require_plan_city(principal: Principal, plan_id: str) -> None:
-    """403 CITY_NOT_ASSIGNED unless this staff member acts for the plan's city."""
-    from chalicelib.plans import get_plan
-
-    require_city(principal, get_plan(plan_id).city)

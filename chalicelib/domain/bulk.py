@@ -238,6 +238,61 @@ class Batch(BaseModel):
         return self.confirmed_on if self.funding == "collective" and self.confirmed_on else self.accepted_on
 
 
+class PayerRequest(BaseModel):
+    """Who pays, as staff named them (checked against the plan by the service: county, credit code)."""
+
+    name: str
+    county: str | None = None
+    credit_code: str | None = None
+
+
+class RowRequest(BaseModel):
+    name: str = ""
+    id_number: str | int = ""  # a number: the sheet's cell was in number format (refused: ID_NUMBER_AS_NUMBER)
+    group: str | None = None
+
+
+class UploadRequest(BaseModel):
+    format: Literal["csv", "xlsx"]
+
+
+class BatchRequest(BaseModel):
+    """A bulk list as staff submit it (API.md v1.1): the rows inline, or a file to upload."""
+
+    plan_id: str
+    funding: Funding
+    programme: str | None = None
+    payer: PayerRequest
+    rows: list[RowRequest] | None = None
+    upload: UploadRequest | None = None
+
+
+class StoredRow(BaseModel):
+    """A screened row as the batch keeps it (its chunks) and the job's messages carry it: the ID number encrypted,
+    with its keyed hash for the cover markers — or, refused by the screening, only its refusal (masked ID)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    name: str | None = None
+    group: str | None = None
+    id_hash: str | None = None
+    id_enc: str | None = None
+    refusal: RowRefusal | None = None
+
+
+class RowOutcome(BaseModel):
+    """What became of one row, recorded once: ISSUED / TAKEN_OVER (with the policy, and the refund of a takeover),
+    ELIGIBLE (collective, waiting for the transfer), ALREADY_COVERED, or a refusal's code."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    row: int
+    code: str
+    policy_id: str | None = None
+    refund_id: str | None = None
+
+
 class BatchCounts(BaseModel):
     issued: int = 0
     already_covered: int = 0

@@ -7,10 +7,36 @@ person's own phone) is not a guess and binds even while guessing is throttled.
 Login: SMS sending and verifying are limited per phone (daily), per client address, and overall. Many residents share
 one address behind carrier-grade NAT, so the per-address ceilings are high and stage settings (config.py); past the
 challenge threshold the client must solve a captcha first (428 CHALLENGE_REQUIRED), past the limit it waits (429).
+
+Windows are aligned to Beijing midnight, so a daily limit resets at 00:00 +08:00.
 """
 from __future__ import annotations
 
-from chalicelib.adapters.rate_limits import Limit
+from dataclasses import dataclass
+
+_BEIJING_OFFSET = 8 * 3600
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` attempts per `window_seconds` for one subject of `scope`."""
+
+    scope: str
+    limit: int
+    window_seconds: int
+
+    def window(self, now: int) -> tuple[int, int]:
+        """(start, end) epoch seconds of the window holding `now`."""
+        start = (now + _BEIJING_OFFSET) // self.window_seconds * self.window_seconds - _BEIJING_OFFSET
+        return start, start + self.window_seconds
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    count: int  # attempts counted in this window, including this one when allowed
+    retry_after: int  # seconds until the window ends (when the subject may try again)
+
 
 DAY = 24 * 3600
 HOUR = 3600

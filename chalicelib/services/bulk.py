@@ -15,46 +15,72 @@ is confirmed; and an interrupted run is resumed by running the job again over th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.dynamodb import ConditionFailed, Table
 from chalicelib.adapters.repositories.bulk import BulkRepository
+from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain import bulk as rules
 from chalicelib.domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from chalicelib.domain.order import CoverMarker
+from chalicelib.domain.order_lifecycle import COVER_ISSUED
 from chalicelib.domain.plan import Plan
+from chalicelib.services.fanout import FanoutPorts, Job, RunContext, WorkItem, get_run
+from chalicelib.services.fanout import start as start_run
 
 JOB = "bulk_enrolment"
 SCOPE = "bulk-enrolments"
 _batch_cache: dict[str, rules.Batch] = {}  # the fields a row needs never change once the batch is stored
 
 
+class BulkRuns(Protocol):
+    """The fan-out runs of the bulk job: one per batch and phase (`read` the file, `screen` the rows, `issue`)."""
+
+    def exists(self, run_id: str) -> bool: ...
+
+    def start(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Start the run: its items go on the job queue and the SQS worker works them after this returns.
+        ConditionFailed when a run of this id exists (a concurrent duplicate started it)."""
+
+
 @dataclass
 class BulkPorts:
+    """Everything the bulk use cases need, built by the composition root (`deps.bulk_ports()`)."""
+
     table: Table
     platform: Any
     cipher: Any
+    batches: BulkRepository
+    orders: Any  # the orders repository: a takeover refunds the member's order through it (DOMAIN §10.4)
+    policies: PolicyRepository
+    uploads: Any  # uploaded list files (adapters/list_uploads.py)
+    runs: BulkRuns
     wechat: Any = None  # refunds of self-paid premiums the government takes over (DOMAIN §10.4)
 
-    @property
-    def batches(self) -> BulkRepository:
-        return BulkRepository(self.table)
 
-    @property
-    def orders(self):
-        """The orders repository (a takeover refunds the member's order through it)."""
-        from chalicelib.adapters.repositories.orders import OrderRepository
+@dataclass(frozen=True)
+class FanoutRuns:
+    """BulkRuns on the fan-out (services/fanout.py). `fanout()` builds the fan-out's ports (the job queue among
+    them) only when a run is started."""
 
-        return OrderRepository(self.table)
+    table: Table
+    fanout: Callable[[], FanoutPorts]
+
+    def exists(self, run_id: str) -> bool:
+        return get_run(self.table, run_id) is not None
+
+    def start(self, run_id: str, params: Mapping[str, Any]) -> None:
+        start_run(self.fanout(), JOB, params=dict(params), run_id=run_id)
 
 
-def ports() -> BulkPorts:
-    from chalicelib import deps
-
-    return BulkPorts(table=deps.table(), platform=deps.platform(), cipher=deps.cipher(), wechat=deps.wechat_pay())
+def job(ports: Callable[[], BulkPorts]) -> Job:
+    """The fan-out job `bulk_enrolment` over these ports: a batch's rows (or its file) and their handler."""
+    return Job(JOB, enqueue=lambda context: enqueue(ports(), context), handle=lambda item: handle_row(ports(), item),
+               description="Bulk enrolment (DOMAIN §10): one list row, exactly once per batch and phase")
 
 
 def _plan(plan_id: str) -> Plan:
@@ -80,7 +106,7 @@ def batch_id_for(principal, idempotency_key: str) -> str:
     return "BLK" + digest[:24].upper()
 
 
-def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, request_hash: str,
+def create(p: BulkPorts, principal, body: rules.BatchRequest, idempotency_key: str, request_hash: str,
            now: datetime) -> tuple[int, dict[str, Any]]:
     from chalicelib.services import idempotency
 
@@ -91,25 +117,24 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
         if stored is not None:
             _resume(p, stored)  # the first request may have stopped before it
         return previous["status"], previous["body"]
-    plan = _plan(body["plan_id"])
-    funding = body["funding"]
+    plan = _plan(body.plan_id)
+    funding = body.funding
     check_staff(principal, plan, funding)
-    payer = _payer(plan, funding, body["payer"])
-    rows = body.get("rows")
-    upload = body.get("upload")
+    payer = _payer(plan, funding, body.payer)
+    rows, upload = body.rows, body.upload
     if upload is not None and rows is None:
-        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload["format"], scope,
+        return _create_awaiting_upload(p, principal, plan, funding, payer, body, upload.format, scope,
                                        idempotency_key, request_hash, now)
     if not rows or upload is not None:
         raise BadRequest("BULK_ROWS_REQUIRED", field="rows", max_rows=rules.MAX_INLINE_ROWS)
     today = now.astimezone(CHINA_TZ).date()
-    listed = [rules.ListRow(row=n, name=r.get("name") or "", id_number=str(r.get("id_number") or "")[:40],
-                            group=r.get("group"), id_was_number=isinstance(r.get("id_number"), int))
+    listed = [rules.ListRow(row=n, name=r.name or "", id_number=str(r.id_number or "")[:40], group=r.group,
+                            id_was_number=isinstance(r.id_number, int))
               for n, r in enumerate(rows, start=1)]
     screened = rules.screen_rows(listed, today)  # no plan names admitted groups yet: every group is accepted
     batch_id = batch_id_for(principal, idempotency_key)
     chunks = p.batches.put_chunks(batch_id, [_stored_row(p.cipher, s) for s in screened], _expires_at(plan, today))
-    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.programme,
                         payer=payer, status="running", row_count=len(screened), chunks=chunks,
                         created_by=principal.subject, created_at=iso(now), accepted_on=today)
     answer = {"batch_id": batch_id, "status": "running", "row_count": len(screened)}
@@ -126,15 +151,8 @@ def create(p: BulkPorts, principal, body: dict[str, Any], idempotency_key: str, 
     return 202, answer
 
 
-def _uploads():
-    from chalicelib.adapters.list_uploads import S3ListUploads
-    from chalicelib.config import get_settings
-
-    return S3ListUploads(get_settings())
-
-
 def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, payer: rules.Payer,
-                            body: dict[str, Any], fmt: str, scope: str, idempotency_key: str, request_hash: str,
+                            body: rules.BatchRequest, fmt: str, scope: str, idempotency_key: str, request_hash: str,
                             now: datetime) -> tuple[int, dict[str, Any]]:
     """A list sent as a file: the batch waits for the upload (a pre-signed POST straight to S3), then `start`."""
     from chalicelib.services import idempotency
@@ -143,11 +161,11 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
     from chalicelib.adapters.list_uploads import list_key
 
     key = list_key(plan.plan_id, batch_id, fmt)
-    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.get("programme"),
+    batch = rules.Batch(batch_id=batch_id, plan_id=plan.plan_id, funding=funding, programme=body.programme,
                         payer=payer, status="awaiting_upload", row_count=0, chunks=0, created_by=principal.subject,
                         created_at=iso(now), accepted_on=now.astimezone(CHINA_TZ).date(), upload_format=fmt,
                         upload_key=key)
-    form = _uploads().upload_form(key, fmt)
+    form = p.uploads.upload_form(key, fmt)
     answer = {"batch_id": batch_id, "status": "awaiting_upload",
               "upload": {"url": form.url, "fields": form.fields, "expires_in": form.expires_in}}
     try:
@@ -173,7 +191,7 @@ def start(p: BulkPorts, principal, batch_id: str, now: datetime) -> dict[str, An
             rules.next_status(batch.status, "uploaded", batch.funding)  # 409: not a file batch
         _resume(p, batch)
         return {"status": batch.status, "row_count": batch.row_count or None}
-    if not _uploads().exists(batch.upload_key):
+    if not p.uploads.exists(batch.upload_key):
         raise Conflict("BULK_FILE_NOT_UPLOADED")
     today = now.astimezone(CHINA_TZ).date()
     p.batches.move(batch, rules.next_status(batch.status, "uploaded", batch.funding), accepted_on=today.isoformat(),
@@ -203,8 +221,7 @@ def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
     if batch.status != "running" or batch.row_count > 0:
         _resume(p, batch)
         return "skipped"
-    uploads = _uploads()
-    data = uploads.read(batch.upload_key)
+    data = p.uploads.read(batch.upload_key)
     if data is None:
         raise Conflict("BULK_FILE_NOT_UPLOADED")  # read by a concurrent delivery meanwhile: tried again, skipped
     try:
@@ -214,14 +231,14 @@ def _read_file(p: BulkPorts, batch: rules.Batch, now: datetime) -> str:
     except DomainError as exc:
         p.batches.move(batch, rules.next_status(batch.status, "unreadable", batch.funding),
                        error={"code": exc.code, "message": exc.message})
-        uploads.delete(batch.upload_key)
+        p.uploads.delete(batch.upload_key)
         return "unreadable"
     screened = rules.screen_rows(listed, batch.accepted_on)
     chunks = p.batches.put_chunks(batch.batch_id, [_stored_row(p.cipher, s) for s in screened],
                                   _expires_at(_plan(batch.plan_id), batch.accepted_on))
     p.batches.move(batch, "running", row_count=len(screened), chunks=chunks)
     _batch_cache.pop(batch.batch_id, None)
-    uploads.delete(batch.upload_key)
+    p.uploads.delete(batch.upload_key)
     _ensure_run(p, batch.batch_id, "screen")
     return "read"
 
@@ -233,28 +250,28 @@ def _expires_at(plan: Plan, accepted_on: date) -> int:
     return int(datetime.combine(end, time.min, CHINA_TZ).timestamp())
 
 
-def _payer(plan: Plan, funding: str, raw: dict[str, Any]) -> rules.Payer:
+def _payer(plan: Plan, funding: str, raw: rules.PayerRequest) -> rules.Payer:
     if funding not in plan.payment_methods:
         raise BadRequest("BULK_FUNDING_NOT_OFFERED", field="funding", plan_name=plan.name,
                          funding_zh=rules.FUNDING_ZH[funding])
-    county = (raw.get("county") or "").strip() or None
+    county = (raw.county or "").strip() or None
     if county is not None and plan.disclosure.counties and county not in plan.disclosure.counties:
         raise BadRequest("BULK_PAYER_COUNTY_UNKNOWN", field="payer.county", county=county, city_name=plan.city_name)
     credit_code = None
     if funding == "collective":
-        if not (raw.get("credit_code") or "").strip():
+        if not (raw.credit_code or "").strip():
             raise BadRequest("BULK_PAYER_CREDIT_CODE_REQUIRED", field="payer.credit_code")
-        credit_code = rules.parse_credit_code(raw["credit_code"])
-    return rules.Payer(name=raw["name"].strip(), county=county, credit_code=credit_code)
+        credit_code = rules.parse_credit_code(raw.credit_code)
+    return rules.Payer(name=raw.name.strip(), county=county, credit_code=credit_code)
 
 
-def _stored_row(cipher, s: rules.ScreenedRow) -> dict[str, Any]:
+def _stored_row(cipher, s: rules.ScreenedRow) -> rules.StoredRow:
     from chalicelib.services.people import ID_NUMBER_CONTEXT
 
     if s.refusal is not None:
-        return {"row": s.row, "refusal": s.refusal.model_dump()}  # the masked ID only
-    return {"row": s.row, "name": s.name, "group": s.group, "id_hash": cipher.lookup_hash(s.id_number),
-            "id_enc": cipher.encrypt(s.id_number, ID_NUMBER_CONTEXT)}
+        return rules.StoredRow(row=s.row, refusal=s.refusal)  # the masked ID only
+    return rules.StoredRow(row=s.row, name=s.name, group=s.group, id_hash=cipher.lookup_hash(s.id_number),
+                           id_enc=cipher.encrypt(s.id_number, ID_NUMBER_CONTEXT))
 
 
 def _run_id(batch_id: str, phase: str) -> str:
@@ -264,36 +281,32 @@ def _run_id(batch_id: str, phase: str) -> str:
 def _ensure_run(p: BulkPorts, batch_id: str, phase: str) -> None:
     """Start the phase's run unless it exists: its items go on the job queue and the SQS worker works them after
     this answers — in every stage; locally `POST /sandbox/jobs-queue/drain` plays the worker (chalicelib/jobs.py)."""
-    from chalicelib import jobs
-    from chalicelib.services import fanout
-
     run_id = _run_id(batch_id, phase)
-    if fanout.get_run(p.table, run_id) is not None:
+    if p.runs.exists(run_id):
         return
     try:
-        fanout.start(jobs.fanout_ports(), JOB, params={"batch_id": batch_id, "phase": phase}, run_id=run_id)
+        p.runs.start(run_id, {"batch_id": batch_id, "phase": phase})
     except ConditionFailed:
         pass  # a concurrent duplicate started it
 
 
 # ---- the fan-out job ------------------------------------------------------------------------------------------
-def enqueue(context) -> Any:
+def enqueue(p: BulkPorts, context: RunContext) -> Iterator[tuple[str, Any]]:
     if not context.params.get("batch_id"):
         return  # started without a batch (e.g. POST /sandbox/jobs/bulk_enrolment): nothing to do
-    p = ports()
     batch = _batch(p, context.params["batch_id"])
     if context.params.get("phase") == "read":
         yield f"{batch.batch_id}#file", {}
         return
     for row in p.batches.rows(batch.batch_id, batch.chunks):
-        yield f"{batch.batch_id}#{row['row']}", row
+        yield f"{batch.batch_id}#{row.row}", row.model_dump(mode="json", exclude_none=True)
 
 
-def handle_row(item) -> str:
-    p = ports()
+def handle_row(p: BulkPorts, item: WorkItem) -> str:
     if item.params["phase"] == "read":
         return _read_file(p, _batch(p, item.params["batch_id"]), item.now)
-    return handle(p, item.params["batch_id"], item.params["phase"], item.payload, item.now)
+    return handle(p, item.params["batch_id"], item.params["phase"], rules.StoredRow.model_validate(item.payload),
+                  item.now)
 
 
 def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
@@ -308,51 +321,36 @@ def _batch(p: BulkPorts, batch_id: str) -> rules.Batch:
     return batch
 
 
-def handle(p: BulkPorts, batch_id: str, phase: str, row: dict[str, Any], now: datetime) -> str:
+def handle(p: BulkPorts, batch_id: str, phase: str, row: rules.StoredRow, now: datetime) -> str:
     """One row, exactly once per (batch, row, phase). Returns its outcome, lower case, for the run's counts."""
     from chalicelib.services.people import ID_NUMBER_CONTEXT, find_platform_person
 
     batch = _batch(p, batch_id)
     plan = _plan(batch.plan_id)
-    n = int(row["row"])
+    n = row.row
     issuing_phase = phase == "issue"
-    found = _found(p, batch_id, n, plan, row.get("id_hash"))  # one BatchGetItem: outcome and cover markers
-    existing = found.get(_k(keys.bulk_row(batch_id, n)))
+    plans = [plan.plan_id, *([plan.previous_plan_id] if plan.previous_plan_id else [])]  # renewal (DOMAIN §4.6)
+    existing, covers = p.batches.outcome_and_covers(batch_id, n, row.id_hash, plans)  # one BatchGetItem
     if issuing_phase:
-        if existing is None or existing.get("code") != rules.ELIGIBLE:
+        if existing is None or existing.code != rules.ELIGIBLE:
             return "skipped"
     elif existing is not None:
         return "skipped"
-    if row.get("refusal"):
-        return _record(p, batch, n, rules.RowRefusal.model_validate(row["refusal"]), issuing_phase)
-    screened = rules.ScreenedRow(row=n, name=row["name"], id_number="", group=row.get("group"))
-    id_number = p.cipher.decrypt(row["id_enc"], ID_NUMBER_CONTEXT)
-    screened = screened.model_copy(update={"id_number": id_number})
+    if row.refusal is not None:
+        return _record(p, batch, n, row.refusal, issuing_phase)
+    id_number = p.cipher.decrypt(row.id_enc, ID_NUMBER_CONTEXT)
+    screened = rules.ScreenedRow(row=n, name=row.name or "", id_number=id_number, group=row.group)
     person = find_platform_person(p.platform, id_number)
     refused = rules.platform_refusal(screened, plan, person)
     if refused is not None:
         return _record(p, batch, n, refused, issuing_phase)
-    marker = found.get(_k(keys.cover_marker(plan.plan_id, row["id_hash"])))
+    marker = covers.get(plan.plan_id)
     if marker is not None:
         return _covered_already(p, batch, plan, screened, marker, issuing_phase, now)
     if batch.funding == "collective" and not issuing_phase:
         return _record(p, batch, n, rules.ELIGIBLE, False)
-    previous = found.get(_k(keys.cover_marker(plan.previous_plan_id, row["id_hash"]))) if plan.previous_plan_id \
-        else None
+    previous = covers.get(plan.previous_plan_id) if plan.previous_plan_id else None
     return _issue(p, batch, plan, screened, row, person, previous, issuing_phase, now)
-
-
-def _k(key: dict[str, str]) -> tuple[str, str]:
-    return key["PK"], key["SK"]
-
-
-def _found(p: BulkPorts, batch_id: str, n: int, plan: Plan, id_hash: str | None) -> dict[tuple[str, str], Any]:
-    wanted = [keys.bulk_row(batch_id, n)]
-    if id_hash:
-        wanted.append(keys.cover_marker(plan.plan_id, id_hash))
-        if plan.previous_plan_id:  # renewal without a gap (DOMAIN §4.6)
-            wanted.append(keys.cover_marker(plan.previous_plan_id, id_hash))
-    return {_k(item): item for item in p.table.batch_get(wanted)}
 
 
 def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
@@ -369,40 +367,36 @@ def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal 
     return code.lower()
 
 
-def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, stored: dict[str, Any], person,
-           previous_marker: dict[str, Any] | None, replaces: bool, now: datetime) -> str:
+def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, stored: rules.StoredRow, person,
+           previous_marker: CoverMarker | None, replaces: bool, now: datetime) -> str:
     """The cover marker, the policy, the row's outcome and counters and the disclosure counters: one transaction.
     Nobody is charged: the payer is the county government (subsidy) or the organisation (collective)."""
     from chalicelib.domain.disclosure import counted_county
     from chalicelib.domain.enrolment_rules import benefit_start
     from chalicelib.domain.errors import RuleViolation
-    from chalicelib.domain.order_lifecycle import COVER_ISSUED, cover_issued
     from chalicelib.domain.policy import Policy
     from chalicelib.services import disclosure
 
-    renewal = bool(plan.previous_plan_id) and cover_issued(previous_marker)
+    renewal = previous_marker is not None and previous_marker.state == COVER_ISSUED
     try:
         start = benefit_start(plan, person, batch.paid_on, renewal, who=f"第 {row.row} 行人员")
     except RuleViolation as exc:
         return _record(p, batch, row.row, rules.refusal(row.row, row.id_number, exc.code, exc.message), replaces)
     policy_id = f"POL{batch.batch_id[3:]}{row.row:07d}"
     county = counted_county(plan, person.county)
-    policy = Policy(policy_id=policy_id, plan_id=plan.plan_id, order_id=batch.batch_id, insured_hash=stored["id_hash"],
-                    insured_name=row.name, insured_id_enc=stored["id_enc"], payer_account_id=f"BULK#{batch.batch_id}",
+    policy = Policy(policy_id=policy_id, plan_id=plan.plan_id, order_id=batch.batch_id, insured_hash=stored.id_hash,
+                    insured_name=row.name, insured_id_enc=stored.id_enc, payer_account_id=f"BULK#{batch.batch_id}",
                     payment_method=batch.funding, premium_fen=plan.premium_fen,
                     paid_at=datetime.combine(batch.paid_on, datetime.min.time(), CHINA_TZ).isoformat(),
                     benefit_start=start.benefit_start.isoformat(), coverage_end=plan.coverage_end.isoformat(),
                     waiting_rule=start.waiting_rule, created_at=iso(now), county=county,
                     batch_id=batch.batch_id, batch_row=row.row, payer_name=batch.payer.name,
                     payer_county=batch.payer.county, payer_credit_code=batch.payer.credit_code)
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
-    marker = TxOp.put({**keys.cover_marker(plan.plan_id, stored["id_hash"]), "state": COVER_ISSUED,
-                       "policy_id": policy_id, "order_id": batch.batch_id, "plan_id": plan.plan_id,
-                       "created_at": iso(now)})
+    marker = p.batches.new_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, order_id=batch.batch_id,
+                                                policy_id=policy_id, created_at=iso(now)), stored.id_hash)
     counted = {"order_id": f"{batch.batch_id}#{row.row}", "payment_method": batch.funding,
                "premium_fen": plan.premium_fen, "insured": [{"platform": {"county": person.county}}]}
-    ops = [marker, PolicyRepository.issue_op(policy),
+    ops = [marker, p.policies.issue_op(policy),
            *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id,
                                   expires_at=_expires_at(plan, batch.accepted_on)),
            *disclosure.issuance_ops(plan, counted)]
@@ -413,21 +407,17 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
         if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
             return "skipped"  # this row was handled by another delivery
         if reasons and reasons[0] == "ConditionalCheckFailed":  # covered meanwhile (an order, another list)
-            marker = p.table.get(keys.cover_marker(plan.plan_id, stored["id_hash"])) or {}
-            return _covered_already(p, batch, plan, row, marker, replaces, now)
+            return _covered_already(p, batch, plan, row, p.batches.cover(plan.plan_id, stored.id_hash), replaces, now)
         raise
     return "issued"
 
 
-def _covered_already(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, marker: dict[str, Any],
+def _covered_already(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow, marker: CoverMarker | None,
                      replaces: bool, now: datetime) -> str:
     """The row's person holds this plan's cover already: the government takes over a self-paid policy (§10.4);
     anything else (another list's policy, an organisation's, an order still being paid) is ALREADY_COVERED."""
-    from chalicelib.adapters.repositories.policies import policy_of
-    from chalicelib.domain.order_lifecycle import COVER_ISSUED
-
-    item = p.table.get(keys.policy(marker["policy_id"])) if marker.get("state") == COVER_ISSUED else None
-    policy = policy_of(item) if item else None
+    held = marker is not None and marker.state == COVER_ISSUED and marker.policy_id
+    policy = p.policies.get(marker.policy_id) if held else None
     if policy is None or policy.status != "active" or not rules.takes_over(
             batch.funding, plan, policy.payment_method, policy.taken_over is not None):
         return _record(p, batch, row.row, _already_covered(plan, row), replaces)
@@ -442,7 +432,6 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
     the disclosure counters move the policy from the member's channel to the subsidy's. Then the refund is sent;
     if the channel does not answer, the scheduled reconciliation sends it again (same refund id: paid once)."""
     from chalicelib.adapters.repositories.orders import new_refund_op
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services import disclosure
     from chalicelib.services.orders.cancellation import _execute_refund, pending_refund
 
@@ -454,7 +443,7 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
     taken = {"batch_id": batch.batch_id, "row": row.row, "payer_name": batch.payer.name,
              "payer_county": batch.payer.county, "previous_payment_method": policy.payment_method,
              "refund_id": refund.refund_id, "at": iso(now)}
-    ops = [PolicyRepository.take_over_op(policy, batch.funding, taken), new_refund_op(refund),
+    ops = [p.policies.take_over_op(policy, batch.funding, taken), new_refund_op(refund),
            *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
                                   policy_id=policy.policy_id, refund_id=refund.refund_id,
                                   expires_at=_expires_at(plan, batch.accepted_on)),

@@ -273,8 +273,8 @@ def _city(plan_id: str | None, get_plan) -> str | None:
 def differences_for(ports: ReconciliationPorts, principal, day: date) -> list[dict[str, Any]]:
     """The day's differences the caller's cities may see (a line that is not ours has no city: every city sees
     it). Claims and insurer staff and the bureau."""
-    from chalicelib.api.auth import acts_for_city
     from chalicelib.domain.errors import Forbidden
+    from chalicelib.domain.principal import acts_for_city
 
     if principal.role not in LIST_ROLES:
         raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)

@@ -227,12 +227,12 @@ def test_every_row_is_worked_once_however_often_it_is_delivered_or_the_run_repea
     run = jobs.run_now(bulk.JOB, params={"batch_id": batch_id, "phase": "screen"})
     assert run.counts == {"skipped": 4}
     # one message's row delivered again, straight to the handler
-    p = bulk.ports()
+    p = deps.bulk_ports()
     stored = next(p.batches.rows(batch_id, 1))
     assert bulk.handle(p, batch_id, "screen", stored, deps.clock().now()) == "skipped"
     _, after = batch(client, bureau(), batch_id)
     assert after["counts"] == before["counts"]
-    policies = deps.table().query_all("GSI1PK", f"PERSON#{stored['id_hash']}", index="GSI1")
+    policies = deps.table().query_all("GSI1PK", f"PERSON#{stored.id_hash}", index="GSI1")
     assert len(list(policies)) == 1
 
 
@@ -365,12 +365,12 @@ def test_a_collective_list_never_takes_over_a_self_paid_policy(client, people, c
 
 
 def bulk_ports():
-    from chalicelib.services import bulk
+    from chalicelib import deps
 
-    return bulk.ports()
+    return deps.bulk_ports()
 
 
-def bulk_handle(p, batch_id: str, row: dict) -> str:
+def bulk_handle(p, batch_id: str, row) -> str:
     from chalicelib import deps
     from chalicelib.services import bulk
 

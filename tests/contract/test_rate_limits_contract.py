@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from chalicelib.adapters.rate_limits import DynamoRateLimiter, Limit, MemoryRateLimiter
+from chalicelib.adapters.rate_limits import DynamoRateLimiter, MemoryRateLimiter
+from chalicelib.domain.limits import Limit
 
 T0 = 1_618_452_000  # 2021-04-15 10:00 +08:00
 THREE_A_MINUTE = Limit("test", 3, 60)

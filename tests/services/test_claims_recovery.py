@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.api.auth import Principal
 from chalicelib.domain.claim_models import YearToDateFigures
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import MESSAGES
+from chalicelib.domain.principal import Principal
 from chalicelib.services import claims
 from chalicelib.services.claims import payees, payment
 from chalicelib.services.claims.recovery import recall_payment as payment_recall

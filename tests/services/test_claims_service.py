@@ -15,9 +15,9 @@ from chalicelib.adapters.clock import CHINA_TZ
 from chalicelib.adapters.documents import StoredObject
 from chalicelib.adapters.repositories.calendar import InMemoryCalendarRepository
 from chalicelib.adapters.repositories.claims import InMemoryClaimRepository, queue_sort_key
-from chalicelib.api.auth import Principal
 from chalicelib.domain.claim_models import ClaimPolicy, YearToDateFigures
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, RuleViolation
+from chalicelib.domain.principal import Principal
 from chalicelib.services import claims
 from chalicelib.services.claims.ports import InMemoryClaimants
 from tests.claim_helpers import NOW, PAYEE

@@ -17,10 +17,10 @@ from chalicelib.adapters.repositories.calendar import InMemoryCalendarRepository
 from chalicelib.adapters.repositories.claims import InMemoryClaimRepository
 from chalicelib.adapters.repositories.feed_cursor import InMemoryFeedCursor
 from chalicelib.adapters.repositories.payees import InMemoryPayees
-from chalicelib.api.auth import Principal
 from chalicelib.domain.claim_models import ClaimPolicy, YearToDateFigures
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.platform import PlatformPerson, Settlement, SscAccount
+from chalicelib.domain.principal import Principal
 from chalicelib.domain.settlement import NationalSettlement
 from chalicelib.services import claims
 from chalicelib.services.claims import automatic, payees

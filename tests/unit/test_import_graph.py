@@ -1,5 +1,6 @@
 """The shape of the package, read from the source (no module is imported): no import cycle among chalicelib modules,
-and `deps.py` is the only composition root — services and the domain receive their ports and never import it.
+`deps.py` is the only composition root — services and the domain receive their ports and never import it — and
+the layers point one way: the domain imports no other layer, services no API, adapters no service or API.
 
 Imports inside functions count: a lazy import hides a cycle from Python's loader but not from the reader.
 """
@@ -10,14 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "chalicelib"
-
-# Edges another open issue is changing right now (services/bulk.py belongs to the bulk enrolment work): each named
-# with its reason, never a whole module. Remove an entry once the edge is gone.
-KNOWN_EDGES: dict[tuple[str, str], str] = {
-    ("chalicelib.services.bulk", "chalicelib.jobs"): "bulk.start runs/fans out its job itself (issue #11)",
-    ("chalicelib.services.bulk", "chalicelib.deps"): "bulk.ports() builds its own bundle (issue #11)",
-}
-
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
     found = {}
@@ -53,6 +46,44 @@ def import_graph(files: dict[str, Path]) -> dict[str, set[str]]:
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else resolve(base) for a in node.names]
             graph[module] |= {t for t in targets if t and t != module}
     return graph
+
+
+def third_party_imports(files: dict[str, Path]) -> dict[str, set[str]]:
+    """module → the top-level packages outside chalicelib it imports anywhere in its body (relative imports are
+    chalicelib's own)."""
+    found: dict[str, set[str]] = {m: set() for m in files}
+    for module, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                found[module] |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found[module].add(node.module.partition(".")[0])
+        found[module].discard(PACKAGE)
+    return found
+
+
+# The AWS SDK and the web framework belong to the adapters and the API: the rules and the use cases run without them.
+IO_FRAMEWORKS = frozenset({"boto3", "botocore", "chalice"})
+
+
+# layer → the layers it must not import (a layer is the package's first segment: chalicelib.<layer>...)
+FORBIDDEN_LAYERS: dict[str, tuple[str, ...]] = {
+    "domain": ("adapters", "services", "api", "deps", "jobs"),
+    "services": ("api",),
+    "adapters": ("services", "api"),
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == PACKAGE else None
+
+
+def layering_violations(graph: dict[str, set[str]], layer: str) -> list[str]:
+    """`importer → imported` for every import of a module of `layer` into a layer it must not import."""
+    forbidden = FORBIDDEN_LAYERS[layer]
+    return sorted(f"{m} → {t}" for m, targets in graph.items() if layer_of(m) == layer
+                  for t in targets if layer_of(t) in forbidden)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -100,12 +131,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _without_known(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {m: {t for t in targets if (m, t) not in KNOWN_EDGES} for m, targets in graph.items()}
-
-
 def test_no_import_cycle_among_chalicelib_modules():
-    graph = _without_known(import_graph(module_files()))
+    graph = import_graph(module_files())
 
     found = cycles(graph)
 
@@ -115,7 +142,7 @@ def test_no_import_cycle_among_chalicelib_modules():
 
 
 def test_services_and_domain_never_import_the_composition_root():
-    graph = _without_known(import_graph(module_files()))
+    graph = import_graph(module_files())
 
     offenders = sorted(m for m, targets in graph.items()
                        if m.startswith((f"{PACKAGE}.services", f"{PACKAGE}.domain")) and f"{PACKAGE}.deps" in targets)
@@ -123,11 +150,19 @@ def test_services_and_domain_never_import_the_composition_root():
     assert offenders == []
 
 
-def test_the_known_edges_are_each_still_an_edge():
-    """An entry outliving its edge would excuse the next one silently."""
-    graph = import_graph(module_files())
+def test_the_domain_imports_no_adapter_service_api_deps_or_jobs():
+    assert layering_violations(import_graph(module_files()), "domain") == []
 
-    assert [edge for edge in KNOWN_EDGES if edge[1] not in graph.get(edge[0], set())] == []
+
+def test_services_never_import_the_api():
+    assert layering_violations(import_graph(module_files()), "services") == []
+
+
+def test_the_domain_and_services_import_neither_the_aws_sdk_nor_chalice():
+    found = third_party_imports(module_files())
+
+    assert sorted(f"{m} → {', '.join(sorted(found[m] & IO_FRAMEWORKS))}" for m in found
+                  if layer_of(m) in ("domain", "services") and found[m] & IO_FRAMEWORKS) == []
 
 
 # ---- the checker itself finds what it is meant to find -------------------------------------------------------------
@@ -164,3 +199,40 @@ def test_relative_imports_and_packages_resolve_to_modules(tmp_path):
     assert graph["chalicelib.services.orders"] == {"chalicelib.services.orders.placing"}
     assert graph["chalicelib.services.orders.placing"] == {"chalicelib.services.policies"}
     assert cycles(graph) == [["chalicelib.services.orders.placing", "chalicelib.services.policies"]]
+
+
+def test_an_import_against_the_layers_is_found_lazy_or_not(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/jobs.py": "",
+        "chalicelib/domain/__init__.py": "",
+        "chalicelib/domain/limits.py": "from chalicelib.adapters.rate_limits import Limit\n",
+        "chalicelib/domain/plan.py": "def city():\n    from chalicelib import jobs\n",
+        "chalicelib/adapters/__init__.py": "",
+        "chalicelib/adapters/rate_limits.py": "from chalicelib.domain.limits import DAY\nclass Limit: ...\n",
+        "chalicelib/services/__init__.py": "",
+        "chalicelib/services/claims.py": "from ..api import auth\nfrom chalicelib.domain import plan\n",
+        "chalicelib/api/__init__.py": "",
+        "chalicelib/api/auth.py": "from chalicelib.services import claims\n",
+    })
+
+    graph = import_graph(files)
+
+    assert layering_violations(graph, "domain") == ["chalicelib.domain.limits → chalicelib.adapters.rate_limits",
+                                                    "chalicelib.domain.plan → chalicelib.jobs"]
+    assert layering_violations(graph, "services") == ["chalicelib.services.claims → chalicelib.api.auth"]
+    assert layering_violations(graph, "adapters") == []
+
+
+def test_third_party_imports_are_found_lazy_or_not_and_chalicelibs_own_are_not(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/domain/__init__.py": "",
+        "chalicelib/domain/plan.py": "import botocore.exceptions\nfrom . import limits\nfrom chalicelib.domain import x\n",
+        "chalicelib/domain/limits.py": "def f():\n    from chalice import Response\n",
+    })
+
+    found = third_party_imports(files)
+
+    assert found["chalicelib.domain.plan"] == {"botocore"}
+    assert found["chalicelib.domain.limits"] == {"chalice"}

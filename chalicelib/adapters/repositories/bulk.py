@@ -16,11 +16,18 @@ from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import Table, TxOp
-from chalicelib.domain.bulk import Batch, BatchCounts, RowRefusal, row_counters
+from chalicelib.domain.bulk import Batch, BatchCounts, RowOutcome, RowRefusal, StoredRow, row_counters
+from chalicelib.domain.order import CoverMarker
 
 CHUNK_ROWS = 500  # ~300 bytes a row: ~150 KB per item, well under DynamoDB's 400 KB
 COUNT_SHARDS = 16
 _BATCH_FIELDS = frozenset(Batch.model_fields)
+_KEY_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY, schema.TTL_ATTRIBUTE,
+                             *(name for pair in schema.GSIS.values() for name in pair)})
+
+
+def _fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
 
 
 def batch_item(batch: Batch) -> dict[str, Any]:
@@ -58,23 +65,53 @@ class BulkRepository:
             pass
 
     # ---- rows -----------------------------------------------------------------------------------------------
-    def put_chunks(self, batch_id: str, rows: list[dict[str, Any]], expires_at: int | None = None) -> int:
+    def put_chunks(self, batch_id: str, rows: list[StoredRow], expires_at: int | None = None) -> int:
         """Store the screened rows in chunks (plain puts: a retried request writes the same items again), deleted
         by the table's TTL at `expires_at` (epoch seconds: the plan's retention period, DOMAIN §10.4)."""
         chunks = 0
         ttl = {schema.TTL_ATTRIBUTE: expires_at} if expires_at is not None else {}
         for start in range(0, len(rows), CHUNK_ROWS):
-            self.table.put({**keys.bulk_chunk(batch_id, chunks), "rows": rows[start:start + CHUNK_ROWS], **ttl})
+            self.table.put({**keys.bulk_chunk(batch_id, chunks), **ttl,
+                            "rows": [r.model_dump(mode="json", exclude_none=True) for r in rows[start:start + CHUNK_ROWS]]})
             chunks += 1
         return chunks
 
-    def rows(self, batch_id: str, chunks: int) -> Iterator[dict[str, Any]]:
+    def rows(self, batch_id: str, chunks: int) -> Iterator[StoredRow]:
         for n in range(chunks):
             item = self.table.get(keys.bulk_chunk(batch_id, n))
-            yield from (item or {}).get("rows", [])
+            yield from (StoredRow.model_validate(r) for r in (item or {}).get("rows", []))
 
-    def outcome(self, batch_id: str, row: int) -> dict[str, Any] | None:
-        return self.table.get(keys.bulk_row(batch_id, row))
+    def outcome(self, batch_id: str, row: int) -> RowOutcome | None:
+        item = self.table.get(keys.bulk_row(batch_id, row))
+        return RowOutcome.model_validate(_fields(item)) if item else None
+
+    def outcome_and_covers(self, batch_id: str, row: int, id_hash: str | None,
+                           plan_ids: list[str]) -> tuple[RowOutcome | None, dict[str, CoverMarker]]:
+        """One BatchGetItem: the row's outcome, and the person's cover markers for these plans (by plan id)."""
+        wanted = [keys.bulk_row(batch_id, row)]
+        plan_of = {}
+        for plan_id in plan_ids if id_hash else []:
+            marker_key = keys.cover_marker(plan_id, id_hash)
+            wanted.append(marker_key)
+            plan_of[marker_key[schema.PARTITION_KEY]] = plan_id
+        outcome, covers = None, {}
+        for item in self.table.batch_get(wanted):
+            if item[schema.PARTITION_KEY] in plan_of:
+                covers[plan_of[item[schema.PARTITION_KEY]]] = CoverMarker.model_validate(_fields(item))
+            else:
+                outcome = RowOutcome.model_validate(_fields(item))
+        return outcome, covers
+
+    def cover(self, plan_id: str, id_hash: str) -> CoverMarker | None:
+        item = self.table.get(keys.cover_marker(plan_id, id_hash))
+        return CoverMarker.model_validate(_fields(item)) if item else None
+
+    @staticmethod
+    def new_cover_op(marker: CoverMarker, id_hash: str) -> TxOp:
+        """The person's cover marker for a row's policy: refused if anyone holds one (an order, another list)."""
+        from chalicelib.adapters.repositories.orders import cover_item
+
+        return TxOp.put(cover_item(marker, id_hash))
 
     @staticmethod
     def outcome_ops(batch_id: str, refusal_or_code: RowRefusal | str, row: int, *, replaces_eligible: bool = False,

@@ -231,8 +231,8 @@ def _log_review(record: Settlement, reasons) -> None:
 # ---- staff: records waiting for review -----------------------------------------------------------------------------
 def reviews(ports: ClaimPorts, principal, limit: int = 50) -> list[dict[str, Any]]:
     """GET /v1/admin/settlement-reviews: records that did not add up, oldest first, masked."""
-    from chalicelib.api.auth import acts_for_city
     from chalicelib.domain.messages import message_for
+    from chalicelib.domain.principal import acts_for_city
     from chalicelib.plans import get_plan
 
     common.staff(principal, common.REVIEW_ROLES | {"bureau"})

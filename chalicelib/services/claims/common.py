@@ -21,6 +21,7 @@ from chalicelib.domain.claim_models import (
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, RuleViolation, UpstreamUnavailable
 from chalicelib.domain.messages import MESSAGES
 from chalicelib.domain.plan import CATEGORIES
+from chalicelib.domain.principal import Principal, require_city
 from chalicelib.domain.working_days import Deadline, WorkingCalendar, years_spanned
 from chalicelib.services.claims.ports import ClaimPorts
 
@@ -43,6 +44,13 @@ def staff(principal, allowed: Iterable[str] | None = None) -> Actor:
 
 def member(principal, roles: set[str]) -> Actor:
     return Actor(kind="member", id=principal.account_id, role="insured" if "insured" in roles else "proxy")
+
+
+def require_plan_city(principal: Principal, plan_id: str) -> None:
+    """403 CITY_NOT_ASSIGNED unless this staff member acts for the plan's city (issue #10)."""
+    from chalicelib.plans import get_plan
+
+    require_city(principal, get_plan(plan_id).city)
 
 
 def claim_or_404(ports: ClaimPorts, claim_id: str) -> Claim:

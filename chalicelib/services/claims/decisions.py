@@ -13,7 +13,6 @@ from typing import Any
 
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed
-from chalicelib.api.auth import require_plan_city
 from chalicelib.domain import claims as rules
 from chalicelib.domain.claim_models import Bill, StaffAudit
 from chalicelib.domain.errors import BadRequest, Conflict, NotFound, RuleViolation
@@ -44,7 +43,7 @@ def review(ports: ClaimPorts, principal, claim_id: str, decision: str, bills: li
     claim; rejecting or asking for more information does not (an incomplete claim must not wait forever)."""
     actor = common.staff(principal, common.REVIEW_ROLES)
     claim = common.claim_or_404(ports, claim_id)
-    require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
+    common.require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
     if decision != "approve" and not (reason or "").strip():
         raise BadRequest("CLAIM_REASON_REQUIRED", field="reason")
     if decision not in rules.DECISIONS_ON_INCOMPLETE and claim.status in rules.BEFORE_DECISION \

@@ -51,7 +51,6 @@ SYSTEM_PAY_SCOPE = "SYSTEM#claims.pay"
 def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: datetime) -> tuple[int, dict]:
     """POST /v1/admin/claims/{claim_id}/pay: commit the payment and send the transfer; or, on a `payout_failed`
     claim, send it again. The answer shows the claim as it then is (`paid` when the bank confirmed at once)."""
-    from chalicelib.api.auth import require_plan_city
     from chalicelib.services import idempotency
 
     actor = common.staff(principal, common.PAY_ROLES)
@@ -61,7 +60,7 @@ def pay(ports: ClaimPorts, principal, claim_id: str, idempotency_key: str, now: 
     if done is not None:  # the same request again: what the claim is now (the transfer may have confirmed since)
         return done.status, payment_view(common.claim_or_404(ports, claim_id), now)
     claim = common.claim_or_404(ports, claim_id)
-    require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
+    common.require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
     if claim.status == "paid":
         raise Conflict("CLAIM_ALREADY_PAID")
     if claim.status not in rules.AWAITING_PAYMENT:

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 from chalicelib.adapters.repositories.claims import queue_sort_key
-from chalicelib.api.auth import require_plan_city
 from chalicelib.domain import benefits as engine
 from chalicelib.domain import claims as rules
 from chalicelib.domain.claim_models import Claim, ClaimEvent, Document
@@ -136,7 +135,7 @@ def get_for_member(ports: ClaimPorts, principal, claim_id: str, today: date) -> 
 def get_for_staff(ports: ClaimPorts, principal, claim_id: str, today: date) -> dict[str, Any]:
     common.staff(principal)
     claim, docs, events = _whole(ports, claim_id)
-    require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
+    common.require_plan_city(principal, claim.plan_id)  # staff act only for their cities (issue #10)
     return claim_view(ports, claim, docs, events, for_staff=True, today=today)
 
 
