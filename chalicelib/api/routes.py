@@ -30,23 +30,12 @@ SANDBOX_MODULES = [
 ]
 
 
-def _import(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:  # not written yet; any other missing module is a real error
-            return None
-        raise
-
-
 def register(app, stage: str) -> None:
     modules = list(MEMBER_MODULES)
     if stage == "local":
         modules += SANDBOX_MODULES
-    for name in modules:
-        module = _import(name)
-        if module is not None:
-            app.register_blueprint(module.bp)
+    for name in modules:  # a module listed here and missing is an error at start, never a silently absent API
+        app.register_blueprint(importlib.import_module(name).bp)
     _register_error_shape(app, stage)
 
 
