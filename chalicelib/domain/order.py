@@ -81,6 +81,15 @@ class CoverMarker(_Stored):
     pay_before: str | None = None
     created_at: str | None = None
 
+    @property
+    def is_issued(self) -> bool:
+        """It stands for a policy, not a reservation (markers from before reservations carry no state: issued)."""
+        return self.state == "issued"
+
+    @property
+    def is_reserved(self) -> bool:
+        return self.state == "reserved"
+
 
 class Refund(_Stored):
     """A cancellation refund owed to the payer until the channel confirms it."""
