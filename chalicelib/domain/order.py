@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.errors import RuleViolation
 from chalicelib.domain.order_lifecycle import OrderStatus, RefundStatus
 
 
@@ -106,3 +107,36 @@ class Refund(_Stored):
     order_amount_fen: int | None = None  # WeChat: the order total the refund is part of
     refund_failure: str | None = None
     refunded_at: str | None = None
+
+
+class OrderPayer(BaseModel):
+    """What placing an order reads of the payer's account (the account is the identity code's; only these fields
+    reach an order): who pays, the bound person (实名) if any, how they logged in."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    account_id: str
+    person_hash: str | None = None  # keyed hash of the bound person's ID number; None until 实名
+    id_enc: str | None = None
+    person_name: str | None = None
+    login_channel: str | None = None
+    openid: str | None = None  # WeChat JSAPI payer (mini-program login)
+
+    def bound_person(self) -> str:
+        """The bound person (hash), or 422 IDENTITY_REQUIRED: relatives and the personal account need 实名 first
+        (the rule services/family.require_identity applies to an account)."""
+        if not self.person_hash:
+            raise RuleViolation("IDENTITY_REQUIRED")
+        return self.person_hash
+
+
+class FamilyMemberRef(BaseModel):
+    """A family member as an order may insure them (the member itself is the family code's)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: str
+    relationship: str
+    name: str
+    id_hash: str
+    id_enc: str

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.domain.order import CoverMarker, Order, Refund
+from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderPayer, Refund
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
     COVER_RESERVED,
@@ -210,13 +210,12 @@ def release_lease(table: Table, order: Order, now: datetime) -> None:
 @dataclass
 class PlacingReads:
     """What placing an order starts from, read in one BatchGetItem: the payer's account, the idempotency record of
-    the request's key (a replay), and the family members the request names (by member id). The account, member and
-    idempotency items belong to other aggregates (identity, family, idempotency) and stay items until those have
-    models."""
+    the request's key (a replay: services/idempotency.py's item, as it stores it), and the family members the
+    request names (by member id)."""
 
-    account: dict[str, Any] | None
+    payer: OrderPayer | None
     previous: dict[str, Any] | None
-    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, FamilyMemberRef] = field(default_factory=dict)
 
 
 class OrderRepository:
@@ -250,8 +249,10 @@ class OrderRepository:
         def at(key: dict[str, str]) -> dict[str, Any] | None:
             return found.get((key["PK"], key["SK"]))
 
-        members = {m: item for m in member_ids if (item := at(keys.family_member(account_id, m))) is not None}
-        return PlacingReads(account=at(keys.account(account_id)),
+        members = {m: FamilyMemberRef.model_validate({**item, "member_id": m}) for m in member_ids
+                   if (item := at(keys.family_member(account_id, m))) is not None}
+        account = at(keys.account(account_id))
+        return PlacingReads(payer=OrderPayer.model_validate(account) if account is not None else None,
                             previous=at(keys.idempotency(scope, idempotency_key)), members=members)
 
     def request_record(self, scope: str, idempotency_key: str) -> dict[str, Any] | None:

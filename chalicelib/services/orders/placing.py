@@ -23,14 +23,14 @@ from chalicelib.domain.errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
-from chalicelib.domain.order import CoverMarker, Order, OrderInsured, PlannedDeduction
+from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderInsured, OrderPayer, PlannedDeduction
 from chalicelib.domain.order_lifecycle import (
     INITIAL_STATUS,
     PENDING_PAYMENT,
 )
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
-from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person, require_identity
+from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
 from chalicelib.services.orders.common import (
     _PLATFORM,
     _SOURCE_ZH,
@@ -84,8 +84,8 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
     reads = ports.orders.placing_reads(account_id, scope, idempotency_key, member_ids)
     if reads.previous is not None:
         return _replay_or_resume(ports, reads.previous, request_hash, now)
-    account = reads.account
-    if account is None:
+    payer = reads.payer
+    if payer is None:
         raise Unauthorized("TOKEN_INVALID")
     try:
         order = _validated_order(ports, plan, reads, insured_refs, payment_method, auto_renew, scope,
@@ -99,7 +99,7 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
         raise
     if payment_method == "personal_account":
         return pay_from_personal_account(ports, order, now)
-    return _order_wechat_pay(ports, account, order, now)
+    return _order_wechat_pay(ports, payer, order, now)
 
 
 def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured_refs: list[str],
@@ -107,7 +107,7 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
                      request_hash: str, now: datetime) -> Order:
     """Every rule of DOMAIN §2–§4 for every insured, with no write: the order to place, or a refusal."""
     platform, cipher = ports.platform, ports.cipher
-    account = reads.account
+    account = reads.payer
     insured = _resolve_insured(account, insured_refs, reads.members)
     today = now.astimezone(CHINA_TZ).date()
     check_plan_open(plan, today)
@@ -117,9 +117,9 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
             person.person = _platform_person(platform, cipher, person.id_enc, person.who)
     payer = None
     if payment_method == "personal_account":
-        require_identity(account)
+        account.bound_person()
         payer = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
-            platform, cipher, account["id_enc"], "您本人")
+            platform, cipher, account.id_enc, "您本人")
     for person in insured:
         with _about(person):
             check_eligible(plan, person.person, who=person.who)
@@ -133,11 +133,11 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
     for person in insured:
         marker = covered.get((plan.plan_id, person.id_hash))
         if marker is not None and not _freed_by_expiry(ports, marker, now):
-            raise _taken(marker, plan, account["account_id"], person.who, person.ref)
+            raise _taken(marker, plan, account.account_id, person.who, person.ref)
     order = _new_order(plan, account, insured, payment_method, auto_renew, scope, idempotency_key, request_hash,
                        now)
     if payment_method == "personal_account":
-        _check_relatives_limit(ports, plan, account["account_id"], insured)
+        _check_relatives_limit(ports, plan, account.account_id, insured)
         _check_balances(platform, cipher, account, order)
     return order
 
@@ -157,19 +157,19 @@ def _check_request_shape(plan: Plan, refs: list[str], payment_method: str, auto_
         raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="auto_renew")
 
 
-def _resolve_insured(account: dict[str, Any], refs: list[str], members: dict[str, dict[str, Any]]) -> list[Insured]:
+def _resolve_insured(account: OrderPayer, refs: list[str], members: dict[str, FamilyMemberRef]) -> list[Insured]:
     """`self` = the caller's bound person; member ids = the caller's own family members only (else 404)."""
     insured = []
     for position, ref in enumerate(refs, start=1):
         if ref == "self":
-            insured.append(Insured(ref, require_identity(account), account["id_enc"], account.get("person_name", ""),
-                                   None, None, "您本人"))
+            insured.append(Insured(ref, account.bound_person(), account.id_enc, account.person_name or "", None, None,
+                                   "您本人"))
             continue
-        item = members.get(ref)
-        if item is None:
+        member = members.get(ref)
+        if member is None:
             raise NotFound("MEMBER_NOT_FOUND", field="insured", member_id=ref)
-        relation = RELATIONSHIP_ZH.get(item["relationship"], "家人")
-        insured.append(Insured(ref, item["id_hash"], item["id_enc"], item["name"], item["relationship"], ref,
+        relation = RELATIONSHIP_ZH.get(member.relationship, "家人")
+        insured.append(Insured(ref, member.id_hash, member.id_enc, member.name, member.relationship, ref,
                                f"您的{relation}(第{position}位被保险人)"))
     if len({i.id_hash for i in insured}) != len(insured):  # a member who is the caller, or listed twice
         raise BadRequest("DUPLICATE_INSURED", field="insured")
@@ -228,11 +228,11 @@ def _check_relatives_limit(ports: OrderPorts, plan: Plan, account_id: str, insur
                             count=len(relatives))
 
 
-def _check_balances(platform, cipher, account: dict[str, Any], order: Order) -> None:
+def _check_balances(platform, cipher, account: OrderPayer, order: Order) -> None:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     try:
-        balances = platform.balances(cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+        balances = platform.balances(cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT))
     except (PlatformError, PlatformUnavailable):
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=_PLATFORM) from None
     available = {"current": balances.current_fen, "prior_years": balances.prior_years_fen}
@@ -249,7 +249,7 @@ def new_order_id(now: datetime) -> str:
     return f"ORD{now.astimezone(CHINA_TZ):%Y%m%d%H%M%S}{uuid.uuid4().hex[:12].upper()}"
 
 
-def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], payment_method: str, auto_renew: bool,
+def _new_order(plan: Plan, account: OrderPayer, insured: list[Insured], payment_method: str, auto_renew: bool,
                scope: str, idempotency_key: str, request_hash: str, now: datetime) -> Order:
     order_id = new_order_id(now)
     premium = plan.premium_fen
@@ -262,14 +262,14 @@ def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], paym
         deductions = [PlannedDeduction(key=f"{order_id}-{source}", source=source, amount_fen=amount)
                       for source, amount in by_source.items()]
     return Order(
-        order_id=order_id, plan_id=plan.plan_id, payer_account_id=account["account_id"],
-        payer_hash=account.get("person_hash"), payer_id_enc=account.get("id_enc"), payment_method=payment_method,
+        order_id=order_id, plan_id=plan.plan_id, payer_account_id=account.account_id,
+        payer_hash=account.person_hash, payer_id_enc=account.id_enc, payment_method=payment_method,
         premium_fen=premium, amount_fen=premium * len(insured), auto_renew=auto_renew,
         insured=[i.snapshot() for i in insured],
         policy_ids=[f"POL{order_id[3:]}{n:02d}" for n in range(1, len(insured) + 1)],
         status=INITIAL_STATUS[payment_method], created_at=iso(now), updated_at=iso(now), version=1,
         idempotency={"scope": scope, "key": idempotency_key, "request_hash": request_hash},
-        login_channel=account.get("login_channel"),
+        login_channel=account.login_channel,
         # Not `expires_at`: that is the table's TTL attribute (a number); an order is never deleted by TTL.
         pay_before=iso(now + WECHAT_PAY_WINDOW) if payment_method == "wechat_pay" else None,
         deductions=deductions)

@@ -23,7 +23,7 @@ from chalicelib.domain.errors import (
     UpstreamUnavailable,
 )
 from chalicelib.domain.messages import message_for
-from chalicelib.domain.order import Order
+from chalicelib.domain.order import Order, OrderPayer
 from chalicelib.domain.order_lifecycle import (
     EXPIRED,
     FAILED,
@@ -45,7 +45,7 @@ from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.queries import order_view
 
 
-def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: Order,
+def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
                       now: datetime) -> tuple[int, dict[str, Any]]:
     """Reserve (key, order `pending_payment`, the people) in ONE transaction, then the JSAPI prepay with the order's
     expiry, then ONE transaction storing the prepay id and the answer. Nothing can be paid before the people are
@@ -62,7 +62,7 @@ def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: Order,
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
         prepay_id = wechat.prepay_jsapi(order.order_id, _plan_name(order.plan_id), order.amount_fen,
-                                        account.get("openid"), time_expire=datetime.fromisoformat(order.pay_before))
+                                        payer.openid, time_expire=datetime.fromisoformat(order.pay_before))
     except (WeChatPayUnavailable, WeChatPayRefused) as exc:
         # Nothing can have been paid without a prepay id reaching the member: end the order, free the people and
         # the key (an orphan prepay at WeChat, if any, expires by its time_expire).
