@@ -31,6 +31,11 @@ class OrderInsured(_Stored):
     waiting_rule: str
     platform: dict[str, Any] = {}  # the 医保 platform facts benefit start depends on (no ID, no name)
 
+    @property
+    def county(self) -> str | None:
+        """The county the platform registers them in (a policy is disclosed under it, DOMAIN §8)."""
+        return (self.platform or {}).get("county")
+
 
 class PlannedDeduction(_Stored):
     key: str  # the platform's idempotency key: {order_id}-{source}
@@ -66,6 +71,16 @@ class Order(_Stored):
     refund_failure: str | None = None
     refunded_at: str | None = None
     closed_at: str | None = None
+
+    @property
+    def prepay_id(self) -> str | None:
+        """WeChat: the JSAPI prepay the member pays with (None before the prepay, and for the personal account)."""
+        return self.wechat.get("prepay_id")
+
+    @property
+    def wechat_transaction_id(self) -> str | None:
+        """WeChat: the payment applied to this order (None until a notification is applied)."""
+        return self.wechat.get("transaction_id")
 
 
 CoverState = Literal["reserved", "issued"]

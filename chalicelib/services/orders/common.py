@@ -163,7 +163,7 @@ def _policy_ops(order: Order, now: datetime, paid_at: datetime,
             premium_fen=order.premium_fen, paid_at=iso(paid_at), benefit_start=start.isoformat(),
             coverage_end=plan.coverage_end.isoformat(), waiting_rule=rule, auto_renew=order.auto_renew,
             auto_renew_consent=consent, created_at=iso(now),
-            county=counted_county(plan, person.platform.get("county")))  # as disclosed (§8)
+            county=counted_county(plan, person.county))  # as disclosed (§8)
         ops.append(PolicyRepository.issue_op(policy))  # keys, indexes (renewal while consenting) are its
         # The person's reservation by this order becomes their cover (an order placed before reservations existed
         # finds no marker; anyone else's marker refuses the whole issuance).

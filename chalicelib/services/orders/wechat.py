@@ -122,9 +122,9 @@ def receive_wechat_notification(ports: OrderPorts, headers: dict[str, str], body
     if note.trade_state != "SUCCESS":
         return NotifyAnswer(200, "SUCCESS")  # not paid (yet): the member may try again with the same prepay id
     if order.status != PENDING_PAYMENT:
-        if order.wechat.get("transaction_id") == note.transaction_id:
+        if order.wechat_transaction_id == note.transaction_id:
             return NotifyAnswer(200, "SUCCESS")  # a duplicate: already applied
-        if order.status in (EXPIRED, FAILED) and not order.wechat.get("transaction_id"):
+        if order.status in (EXPIRED, FAILED) and not order.wechat_transaction_id:
             try:
                 _refund_late_payment(ports, order, note, now)
             except TransientStorageError:
