@@ -271,6 +271,28 @@ class TestOrderTransactionOperations:
         table.transact(release_ops(mine))
         assert repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")]) == {}
 
+    def test_an_order_ends_with_its_reservations_released_and_nobody_elses(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import release_ops, reserve_ops, status_op
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        repo = OrderRepository(table)
+        mine = an_order("ORD1")
+        repo.save(mine)
+        table.transact(reserve_ops(mine, now))
+        table.transact(release_ops(mine)[1:])  # the spouse was freed already …
+        repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD2"), "h-spouse")  # … and held
+        with pytest.raises(ConditionFailed):  # the order's own move refused: nothing is written
+            repo.end_releasing([status_op(mine, "pending_payment", "failed", {}, now)], mine)
+        assert len(repo.covers([("lishui-2021", "h-self")])) == 1
+        repo.end_releasing([status_op(mine, "settling", "failed", {"failure": "PAYMENT_REFUSED"}, now)], mine)
+        assert repo.get("ORD1").status == "failed"
+        left = repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])
+        assert list(left) == [("lishui-2021", "h-spouse")] and left[("lishui-2021", "h-spouse")].order_id == "ORD2"
+
     def test_a_prepay_is_recorded_only_on_an_order_awaiting_payment(self, table):
         from chalicelib.adapters.dynamodb import ConditionFailed
         from chalicelib.adapters.repositories.orders import prepay_op

@@ -239,6 +239,22 @@ class OrderRepository:
         """A settling order's lease ends now (best effort), so a retry or the reconciliation may take over."""
         release_lease(self.table, order, now)
 
+    def end_releasing(self, ops: list[TxOp], order: Order) -> None:
+        """`ops` (ending an order: its status move, and what else ends with it) together with the release of its
+        reservations, in one transaction. A marker that is no longer this order's reservation (already released, or
+        an order from before reservations) is left out and the transaction sent again; any other refusal (one of
+        `ops`' conditions) raises ConditionFailed."""
+        releases = release_ops(order)
+        try:
+            self.table.transact(ops + releases)
+            return
+        except ConditionFailed as exc:
+            reasons = exc.reasons
+            if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
+                raise
+            kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
+        self.table.transact(ops + kept)
+
     def placing_reads(self, account_id: str, scope: str, idempotency_key: str,
                       member_ids: list[str]) -> PlacingReads:
         """One BatchGetItem: the payer's account, the key's idempotency record, the named family members."""

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.adapters.repositories.orders import issue_cover_op, release_ops, status_op
+from chalicelib.adapters.repositories.orders import issue_cover_op, status_op
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
@@ -53,22 +53,6 @@ def _reservation_refused(ports: OrderPorts, order: Order, reasons: list[str], fi
     held = (order.plan_id, person.id_hash)
     marker = ports.orders.covers([held]).get(held)
     return _taken(marker, _plan(order.plan_id), order.payer_account_id, person.who, person.ref)
-
-
-def _transact_releasing(table: Table, ops: list[TxOp], order: Order) -> None:
-    """`ops` (ending an order) together with the release of its reservations, in one transaction. A marker that is
-    no longer this order's reservation (already released, or an order from before reservations) is left out and the
-    transaction sent again; any other refusal is raised."""
-    releases = release_ops(order)
-    try:
-        table.transact(ops + releases)
-        return
-    except ConditionFailed as exc:
-        reasons = exc.reasons
-        if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
-            raise
-        kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
-    table.transact(ops + kept)
 
 
 _SOURCE_ZH = {"current": "当年", "prior_years": "历年结余"}

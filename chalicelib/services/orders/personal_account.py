@@ -36,7 +36,6 @@ from chalicelib.services.orders.common import (
     _reservation_refused,
     _reverse_deductions,
     _reverse_order_payment,
-    _transact_releasing,
     _yuan,
 )
 from chalicelib.services.orders.ports import OrderPorts
@@ -193,7 +192,7 @@ def _undo(ports: OrderPorts, order: Order, now: datetime, failure: str) -> None:
         changes["refund_failure"] = exc.code
         _alarm_refund_refused("order", order.order_id, exc.code)
     try:
-        _transact_releasing(ports.table, [status_op(order, SETTLING, final, changes, now), release], order)
+        ports.orders.end_releasing([status_op(order, SETTLING, final, changes, now), release], order)
     except ConditionFailed:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
 

@@ -38,7 +38,6 @@ from chalicelib.services.orders.common import (
     _plan_name,
     _policy_ops,
     _reverse_order_payment,
-    _transact_releasing,
 )
 from chalicelib.services.orders.personal_account import _after_reservation_refused, _replay_or_resume
 from chalicelib.services.orders.ports import OrderPorts
@@ -69,8 +68,8 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
         release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
         code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
         try:
-            _transact_releasing(table, [status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
-                                        release], order)
+            ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now), release],
+                                       order)
         except ConditionFailed:
             pass
         if isinstance(exc, WeChatPayRefused):
@@ -182,8 +181,8 @@ def _apply_wechat_payment(ports: OrderPorts, order: Order, note, now: datetime) 
                 return  # the order or the transaction was applied concurrently: a duplicate
             reason = "ORDER_FAILED_ALREADY_COVERED"
     try:
-        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, REFUND_PENDING,
-                                                {**changes, "failure": reason}, now), marker], order)
+        ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, REFUND_PENDING, {**changes, "failure": reason},
+                                              now), marker], order)
     except ConditionFailed:
         return
     _reverse_order_payment(ports, order.model_copy(update={**changes, "status": REFUND_PENDING}), now)
@@ -239,9 +238,8 @@ def expire_unpaid_order(ports: OrderPorts, order: Order, now: datetime) -> bool:
     except (WeChatPayUnavailable, WeChatPayRefused):
         return False
     try:
-        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, EXPIRED, {"failure": "ORDER_EXPIRED",
-                                                                                  "closed_at": iso(now)}, now)],
-                            order)
+        closed = {"failure": "ORDER_EXPIRED", "closed_at": iso(now)}
+        ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, EXPIRED, closed, now)], order)
     except ConditionFailed:
         return False  # paid (or ended) meanwhile
     return True
