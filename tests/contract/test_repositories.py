@@ -147,6 +147,26 @@ class OrderRepositoryContract:
         assert again is not None and again.lease_until == "2020-12-15T10:01:30+08:00"
         assert repo.claim_lease("ORD404", "settling", now, timedelta(seconds=60)) is None
 
+    def test_an_order_moves_only_from_the_status_it_was_read_in_and_only_as_the_lifecycle_allows(self, repo):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.domain.order_lifecycle import IllegalTransition
+
+        now = datetime(2020, 12, 15, 10, 5, tzinfo=CHINA_TZ)
+        read = an_order("ORD1", status="refund_pending").model_copy(update={"lease_until": "2020-12-15T10:01:00+08:00"})
+        repo.save(read)
+        with pytest.raises(IllegalTransition):
+            repo.move(read, "refund_pending", "paid", {}, now)
+        assert repo.move(read, "refund_pending", "refund_failed", {"refund_failure": "NOT_ENOUGH"}, now) is True
+        moved = repo.get("ORD1")
+        assert (moved.status, moved.refund_failure, moved.version, moved.lease_until, moved.updated_at) == (
+            "refund_failed", "NOT_ENOUGH", 2, None, "2020-12-15T10:05:00+08:00")
+        assert [o.order_id for o in repo.queued("refund_failed")] == ["ORD1"]
+        assert repo.move(read, "refund_pending", "refunded", {}, now) is False  # moved meanwhile: left alone
+        assert repo.get("ORD1") == moved
+        assert repo.move(an_order("ORD404"), "settling", "failed", {}, now) is False
+
     def test_a_lease_is_not_released_once_the_order_left_settling(self, repo):
         from datetime import datetime
 

@@ -239,6 +239,21 @@ class OrderRepository:
         """A settling order's lease ends now (best effort), so a retry or the reconciliation may take over."""
         release_lease(self.table, order, now)
 
+    def transact(self, ops: list[TxOp]) -> None:
+        """One TransactWriteItems of named operations: this module's, and those of other aggregates (policies,
+        idempotency records, disclosure counters) that must change with the order. ConditionFailed carries the
+        reasons by position."""
+        self.table.transact(ops)
+
+    def move(self, order: Order, from_status: str, to_status: str, changes: dict[str, Any], now: datetime) -> bool:
+        """The order `from_status` → `to_status` with `changes` on its own (status_op): False if it is no longer in
+        `from_status` (someone else moved it first)."""
+        try:
+            self.table.transact([status_op(order, from_status, to_status, changes, now)])
+        except ConditionFailed:
+            return False
+        return True
+
     def end_releasing(self, ops: list[TxOp], order: Order) -> None:
         """`ops` (ending an order: its status move, and what else ends with it) together with the release of its
         reservations, in one transaction. A marker that is no longer this order's reservation (already released, or
@@ -385,6 +400,18 @@ class InMemoryOrderRepository:
             current = self._orders.get(order.order_id)
             if current is not None and current.status == SETTLING:
                 self._orders[order.order_id] = current.model_copy(update={"lease_until": iso(now)}, deep=True)
+
+    def move(self, order: Order, from_status: str, to_status: str, changes: dict[str, Any], now: datetime) -> bool:
+        transition(from_status, to_status)
+        with self._lock:
+            current = self._orders.get(order.order_id)
+            if current is None or current.status != from_status:
+                return False
+            update = {**changes, "status": to_status, "updated_at": iso(now), "version": current.version + 1}
+            if to_status != SETTLING:
+                update["lease_until"] = None
+            self._orders[order.order_id] = current.model_copy(update=update, deep=True)
+            return True
 
     def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
         with self._lock:

@@ -51,7 +51,7 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
     order = ports.orders.get(cancelled.order_id)
     refund = pending_refund(cancelled, order, f"RF{policy_id[3:]}", "cancel", now)
     try:
-        table.transact([
+        ports.orders.transact([
             PolicyRepository.cancel_op(cancelled, iso(now)),
             free_cover_op(cancelled.plan_id, cancelled.insured_hash, policy_id),
             new_refund_op(refund),

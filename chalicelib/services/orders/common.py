@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.adapters.repositories.orders import issue_cover_op, status_op
+from chalicelib.adapters.dynamodb import TxOp
+from chalicelib.adapters.repositories.orders import issue_cover_op
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
@@ -87,11 +87,8 @@ def _reverse_deductions(platform, order: Order) -> bool:
     return reversed_any
 
 
-def _reopen_for_refund(table: Table, order: Order, now: datetime) -> None:
-    try:
-        table.transact([status_op(order, order.status, REFUND_PENDING, {}, now)])
-    except ConditionFailed:
-        pass
+def _reopen_for_refund(ports: OrderPorts, order: Order, now: datetime) -> None:
+    ports.orders.move(order, order.status, REFUND_PENDING, {}, now)
 
 
 def _reverse_order_payment(ports: OrderPorts, order: Order, now: datetime) -> bool:
@@ -111,15 +108,9 @@ def _reverse_order_payment(ports: OrderPorts, order: Order, now: datetime) -> bo
         return False
     except (PlatformError, WeChatPayRefused) as exc:
         _alarm_refund_refused("order", order.order_id, exc.code)
-        try:
-            ports.table.transact([status_op(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
-        except ConditionFailed:
-            pass
+        ports.orders.move(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)
         return False
-    try:
-        ports.table.transact([status_op(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
-    except ConditionFailed:
-        pass
+    ports.orders.move(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)
     return True
 
 

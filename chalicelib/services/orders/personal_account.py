@@ -48,7 +48,7 @@ def pay_from_personal_account(ports: OrderPorts, order: Order, now: datetime) ->
     order = order.model_copy(update={"status": SETTLING, "lease_until": iso(now + LEASE)})
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id)
     try:
-        ports.table.transact([claim, place_op(order), *reserve_ops(order, now)])
+        ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     return settle(ports, order, now, deduct=True)
@@ -140,7 +140,7 @@ def _issue_paid_order(ports: OrderPorts, order: Order, now: datetime,
     ops += _policy_ops(order, now, paid_at=now, benefit_starts=None)
     ops += issue_with
     try:
-        ports.table.transact(ops)
+        ports.orders.transact(ops)
     except ConditionFailed as exc:
         return _after_issue_refused(ports, order, exc.reasons, now)
     except TransientStorageError:
@@ -166,7 +166,7 @@ def _after_issue_refused(ports: OrderPorts, order: Order, reasons: list[str],
         ports.orders.release_lease(current, now)
         raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order.order_id)
     if current.status == FAILED:  # settled as failed (nothing found) while our deduction was in flight
-        _reopen_for_refund(ports.table, current, now)
+        _reopen_for_refund(ports, current, now)
         _reverse_order_payment(ports, current.model_copy(update={"status": REFUND_PENDING}), now)
     elif current.status == REFUNDED:  # settled and reversed already: reversing again is idempotent by key,
         _reverse_deductions(ports.platform, current)  # and returns a deduction that landed after (refunded stays)

@@ -49,14 +49,14 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     """Reserve (key, order `pending_payment`, the people) in ONE transaction, then the JSAPI prepay with the order's
     expiry, then ONE transaction storing the prepay id and the answer. Nothing can be paid before the people are
     held, so a second order for them is refused before WeChat is asked for anything."""
-    table, wechat = ports.table, ports.wechat
+    wechat = ports.wechat
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     idem = order.idempotency
     order = order.model_copy(update={"status": PENDING_PAYMENT})
     claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id)
     try:
-        table.transact([claim, place_op(order), *reserve_ops(order, now)])
+        ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
@@ -78,7 +78,7 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     order = order.model_copy(update={"wechat": {"prepay_id": prepay_id}})
     view = order_view(order, wechat, sign=True)
     try:
-        table.transact([
+        ports.orders.transact([
             prepay_op(order.order_id, order.wechat),
             idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
                                      resource_id=order.order_id, reserved=True)])
@@ -173,7 +173,7 @@ def _apply_wechat_payment(ports: OrderPorts, order: Order, note, now: datetime) 
         ops = [status_op(order, PENDING_PAYMENT, PAID, {**changes, "policy_starts": policy_starts}, now), marker]
         ops += _policy_ops(order, now, paid_at=paid_at, benefit_starts=starts)
         try:
-            ports.table.transact(ops)
+            ports.orders.transact(ops)
             return
         except ConditionFailed as exc:
             failed_at = [n for n, r in enumerate(exc.reasons) if r == "ConditionalCheckFailed"]
@@ -198,7 +198,7 @@ def _refund_late_payment(ports: OrderPorts, order: Order, note, now: datetime) -
     changes = {"paid_at": iso(paid_at), "wechat": {**order.wechat, "transaction_id": note.transaction_id}}
     marker = wechat_transaction_op(note.transaction_id, order.order_id, now)
     try:
-        ports.table.transact([status_op(order, order.status, REFUND_PENDING, changes, now), marker])
+        ports.orders.transact([status_op(order, order.status, REFUND_PENDING, changes, now), marker])
     except ConditionFailed:
         return  # applied concurrently (a duplicate notification)
     logger().error("wechat payment for a closed order refunded",
