@@ -1,5 +1,6 @@
-"""Pieces every order path shares: scopes and timings, the order's status moves (checked against the domain's
-lifecycle table), reservations of the people an order covers, the issuing operations, and returning money."""
+"""Pieces every order path shares: scopes and timings, why a person cannot be reserved, the issuing operations, and
+returning money. Status moves are the repository's (`status_op`, `OrderRepository.move`), checked against the
+domain's lifecycle table."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
