@@ -3,7 +3,7 @@ per-(plan, insured) cover marker, and a cancellation refund. Fields are named on
 `domain/order_lifecycle.py`'s. Keys and indexes are the repository's (adapters/repositories/orders.py). Pure."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +43,14 @@ class PlannedDeduction(_Stored):
     amount_fen: int
 
 
+class OrderRequest(NamedTuple):
+    """The request that placed an order, as its idempotency record is keyed: same key + same body → its answer."""
+
+    scope: str  # {payer account}#orders (or #renewal)
+    key: str  # the Idempotency-Key
+    request_hash: str
+
+
 class Order(_Stored):
     order_id: str
     plan_id: str
@@ -71,6 +79,10 @@ class Order(_Stored):
     refund_failure: str | None = None
     refunded_at: str | None = None
     closed_at: str | None = None
+
+    @property
+    def request(self) -> OrderRequest:
+        return OrderRequest(self.idempotency["scope"], self.idempotency["key"], self.idempotency["request_hash"])
 
     @property
     def prepay_id(self) -> str | None:

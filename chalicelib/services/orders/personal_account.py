@@ -44,9 +44,9 @@ from chalicelib.services.orders.queries import order_view
 
 def pay_from_personal_account(ports: OrderPorts, order: Order, now: datetime) -> tuple[int, dict[str, Any]]:
     """Reserve (key, order `settling` under its lease, the people) in ONE transaction, then deduct and issue."""
-    idem = order.idempotency
+    req = order.request
     order = order.model_copy(update={"status": SETTLING, "lease_until": iso(now + LEASE)})
-    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id)
+    claim = idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id)
     try:
         ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
@@ -64,12 +64,12 @@ def _after_reservation_refused(ports: OrderPorts, order: Order, reasons: list[st
                                now: datetime) -> tuple[int, dict[str, Any]]:
     """The transaction reserving key, order and people was refused, so nothing was written and nothing charged:
     a concurrent request with the same key got there first (its answer), or someone holds a person (409)."""
-    idem = order.idempotency
+    req = order.request
     if reasons and reasons[0] == "ConditionalCheckFailed" or not reasons:
-        previous = ports.orders.request_record(idem["scope"], idem["key"])
+        previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
-        return _replay_or_resume(ports, previous, idem["request_hash"], now)
+        return _replay_or_resume(ports, previous, req.request_hash, now)
     refusal = _reservation_refused(ports, order, reasons, first=2)
     if refusal is None:
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务")
@@ -131,11 +131,11 @@ def _issue_paid_order(ports: OrderPorts, order: Order, now: datetime,
                       issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
     """ONE transaction: order settling → paid, policies, cover markers, idempotency record completed (and the
     caller's `issue_with`, last)."""
-    idem = order.idempotency
+    req = order.request
     paid = order.model_copy(update={"status": PAID, "paid_at": iso(now), "updated_at": iso(now)})
     view = order_view(paid)
     ops = [status_op(order, SETTLING, PAID, {"paid_at": iso(now)}, now),
-           idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
+           idempotency.completed_op(req.scope, req.key, req.request_hash, now, 201, view,
                                     resource_id=order.order_id, reserved=True)]
     ops += _policy_ops(order, now, paid_at=now, benefit_starts=None)
     ops += issue_with
@@ -179,8 +179,8 @@ def _undo(ports: OrderPorts, order: Order, now: datetime, failure: str) -> None:
     times out leaves the order `refund_pending` for the reconciliation — never money without cover."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
-    idem = order.idempotency
-    release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
+    req = order.request
+    release = idempotency.release_op(req.scope, req.key, req.request_hash)
     changes: dict[str, str] = {"failure": failure}
     try:
         reversed_any = _reverse_deductions(ports.platform, order)

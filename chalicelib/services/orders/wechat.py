@@ -52,9 +52,9 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     wechat = ports.wechat
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
-    idem = order.idempotency
+    req = order.request
     order = order.model_copy(update={"status": PENDING_PAYMENT})
-    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id)
+    claim = idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id)
     try:
         ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
@@ -65,7 +65,7 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     except (WeChatPayUnavailable, WeChatPayRefused) as exc:
         # Nothing can have been paid without a prepay id reaching the member: end the order, free the people and
         # the key (an orphan prepay at WeChat, if any, expires by its time_expire).
-        release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
+        release = idempotency.release_op(req.scope, req.key, req.request_hash)
         code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
         try:
             ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now), release],
@@ -80,13 +80,13 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     try:
         ports.orders.transact([
             prepay_op(order.order_id, order.wechat),
-            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
+            idempotency.completed_op(req.scope, req.key, req.request_hash, now, 201, view,
                                      resource_id=order.order_id, reserved=True)])
     except ConditionFailed:
-        previous = ports.orders.request_record(idem["scope"], idem["key"])
+        previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
-        return _replay_or_resume(ports, previous, idem["request_hash"], now)
+        return _replay_or_resume(ports, previous, req.request_hash, now)
     return 201, view
 
 
