@@ -167,3 +167,16 @@ class FamilyMemberRef(BaseModel):
     name: str
     id_hash: str
     id_enc: str
+
+
+class RecordedRequest(BaseModel):
+    """An order request's idempotency record as the payment paths read it (services/idempotency.py writes it):
+    `in_progress` while its order is being paid (`resource_id` names the order), `completed` with the answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_hash: str
+    state: Literal["in_progress", "completed"]
+    resource_id: str | None = None
+    status_code: int | None = None
+    response: str | None = None  # the answer's JSON, as first sent

@@ -358,7 +358,7 @@ class TestOrderTransactionOperations:
         assert (fresh.members["M1"].relationship, fresh.members["M1"].id_hash) == ("spouse", "h-spouse")
         table.transact([idempotency.in_progress_op("acct-1#orders", "k1", "rh", now, "ORD1")])
         replay = repo.placing_reads("acct-1", "acct-1#orders", "k1", [])
-        assert (replay.previous["state"], replay.previous["resource_id"]) == ("in_progress", "ORD1")
+        assert (replay.previous.state, replay.previous.resource_id) == ("in_progress", "ORD1")
         assert repo.request_record("acct-1#orders", "k1") == replay.previous
         assert repo.request_record("acct-1#orders", "k2") is None
         assert repo.placing_reads("acct-2", "acct-2#orders", "k1", []).payer is None

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderPayer, Refund
+from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderPayer, RecordedRequest, Refund
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
     COVER_RESERVED,
@@ -210,11 +210,10 @@ def release_lease(table: Table, order: Order, now: datetime) -> None:
 @dataclass
 class PlacingReads:
     """What placing an order starts from, read in one BatchGetItem: the payer's account, the idempotency record of
-    the request's key (a replay: services/idempotency.py's item, as it stores it), and the family members the
-    request names (by member id)."""
+    the request's key (a replay), and the family members the request names (by member id)."""
 
     payer: OrderPayer | None
-    previous: dict[str, Any] | None
+    previous: RecordedRequest | None
     members: dict[str, FamilyMemberRef] = field(default_factory=dict)
 
 
@@ -282,13 +281,15 @@ class OrderRepository:
 
         members = {m: FamilyMemberRef.model_validate({**item, "member_id": m}) for m in member_ids
                    if (item := at(keys.family_member(account_id, m))) is not None}
-        account = at(keys.account(account_id))
+        account, previous = at(keys.account(account_id)), at(keys.idempotency(scope, idempotency_key))
         return PlacingReads(payer=OrderPayer.model_validate(account) if account is not None else None,
-                            previous=at(keys.idempotency(scope, idempotency_key)), members=members)
+                            previous=RecordedRequest.model_validate(previous) if previous is not None else None,
+                            members=members)
 
-    def request_record(self, scope: str, idempotency_key: str) -> dict[str, Any] | None:
+    def request_record(self, scope: str, idempotency_key: str) -> RecordedRequest | None:
         """The idempotency record of an order request (services/idempotency.py writes it), read strongly."""
-        return self.table.get(keys.idempotency(scope, idempotency_key))
+        item = self.table.get(keys.idempotency(scope, idempotency_key))
+        return RecordedRequest.model_validate(item) if item is not None else None
 
     def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
         pk_name, sk_name = schema.GSIS[schema.GSI_BY_ACCOUNT]

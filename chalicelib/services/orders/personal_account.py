@@ -15,7 +15,7 @@ from chalicelib.domain.errors import (
     RuleViolation,
     UpstreamUnavailable,
 )
-from chalicelib.domain.order import Order, PlannedDeduction
+from chalicelib.domain.order import Order, PlannedDeduction, RecordedRequest
 from chalicelib.domain.order_lifecycle import (
     FAILED,
     PAID,
@@ -197,15 +197,14 @@ def _undo(ports: OrderPorts, order: Order, now: datetime, failure: str) -> None:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
 
 
-def _replay_or_resume(ports: OrderPorts, previous: dict[str, Any], request_hash: str,
+def _replay_or_resume(ports: OrderPorts, previous: RecordedRequest, request_hash: str,
                       now: datetime) -> tuple[int, dict[str, Any]]:
-    """Same key again (`previous`: its idempotency record, services/idempotency.py's item): the stored answer; or,
-    for an order whose first request gave up or died, finish it."""
-    if previous["request_hash"] != request_hash:
+    """Same key again: the stored answer; or, for an order whose first request gave up or died, finish it."""
+    if previous.request_hash != request_hash:
         raise Conflict("IDEMPOTENCY_KEY_REUSED", field="Idempotency-Key")
-    if previous["state"] == "completed":
-        return int(previous["status_code"]), json.loads(previous["response"])
-    order_id = previous.get("resource_id")
+    if previous.state == "completed":
+        return int(previous.status_code), json.loads(previous.response)
+    order_id = previous.resource_id
     claimed = ports.orders.claim_lease(order_id, SETTLING, now, LEASE) if order_id else None
     if claimed is None:
         raise Conflict("IDEMPOTENCY_IN_FLIGHT", field="Idempotency-Key", resource_id=order_id)
