@@ -115,10 +115,10 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
     for person in insured:
         with _about(person):
             person.person = _platform_person(platform, cipher, person.id_enc, person.who)
-    payer = None
+    payer_person = None  # whose personal account pays, as the platform knows them
     if payment_method == "personal_account":
         account.bound_person()
-        payer = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
+        payer_person = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
             platform, cipher, account.id_enc, "您本人")
     for person in insured:
         with _about(person):
@@ -128,7 +128,7 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
             start = benefit_start(plan, person.person, today, person.renewal_without_gap, who=person.who)
             person.benefit_start, person.waiting_rule = start.benefit_start, start.waiting_rule
             if payment_method == "personal_account":
-                person.account_source = check_personal_account_allowed(plan, payer, person.person,
+                person.account_source = check_personal_account_allowed(plan, payer_person, person.person,
                                                                        person.relationship, who=person.who)
     for person in insured:
         marker = covered.get((plan.plan_id, person.id_hash))
