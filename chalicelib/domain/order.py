@@ -3,10 +3,11 @@ per-(plan, insured) cover marker, and a cancellation refund. Fields are named on
 `domain/order_lifecycle.py`'s. Keys and indexes are the repository's (adapters/repositories/orders.py). Pure."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.errors import RuleViolation
 from chalicelib.domain.order_lifecycle import OrderStatus, RefundStatus
 
 
@@ -30,11 +31,24 @@ class OrderInsured(_Stored):
     waiting_rule: str
     platform: dict[str, Any] = {}  # the 医保 platform facts benefit start depends on (no ID, no name)
 
+    @property
+    def county(self) -> str | None:
+        """The county the platform registers them in (a policy is disclosed under it, DOMAIN §8)."""
+        return (self.platform or {}).get("county")
+
 
 class PlannedDeduction(_Stored):
     key: str  # the platform's idempotency key: {order_id}-{source}
     source: Literal["current", "prior_years"]
     amount_fen: int
+
+
+class OrderRequest(NamedTuple):
+    """The request that placed an order, as its idempotency record is keyed: same key + same body → its answer."""
+
+    scope: str  # {payer account}#orders (or #renewal)
+    key: str  # the Idempotency-Key
+    request_hash: str
 
 
 class Order(_Stored):
@@ -66,6 +80,20 @@ class Order(_Stored):
     refunded_at: str | None = None
     closed_at: str | None = None
 
+    @property
+    def request(self) -> OrderRequest:
+        return OrderRequest(self.idempotency["scope"], self.idempotency["key"], self.idempotency["request_hash"])
+
+    @property
+    def prepay_id(self) -> str | None:
+        """WeChat: the JSAPI prepay the member pays with (None before the prepay, and for the personal account)."""
+        return self.wechat.get("prepay_id")
+
+    @property
+    def wechat_transaction_id(self) -> str | None:
+        """WeChat: the payment applied to this order (None until a notification is applied)."""
+        return self.wechat.get("transaction_id")
+
 
 CoverState = Literal["reserved", "issued"]
 
@@ -80,6 +108,15 @@ class CoverMarker(_Stored):
     payer_account_id: str | None = None
     pay_before: str | None = None
     created_at: str | None = None
+
+    @property
+    def is_issued(self) -> bool:
+        """It stands for a policy, not a reservation (markers from before reservations carry no state: issued)."""
+        return self.state == "issued"
+
+    @property
+    def is_reserved(self) -> bool:
+        return self.state == "reserved"
 
 
 class Refund(_Stored):
@@ -97,3 +134,49 @@ class Refund(_Stored):
     order_amount_fen: int | None = None  # WeChat: the order total the refund is part of
     refund_failure: str | None = None
     refunded_at: str | None = None
+
+
+class OrderPayer(BaseModel):
+    """What placing an order reads of the payer's account (the account is the identity code's; only these fields
+    reach an order): who pays, the bound person (实名) if any, how they logged in."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    account_id: str
+    person_hash: str | None = None  # keyed hash of the bound person's ID number; None until 实名
+    id_enc: str | None = None
+    person_name: str | None = None
+    login_channel: str | None = None
+    openid: str | None = None  # WeChat JSAPI payer (mini-program login)
+
+    def bound_person(self) -> str:
+        """The bound person (hash), or 422 IDENTITY_REQUIRED: relatives and the personal account need 实名 first
+        (the rule services/family.require_identity applies to an account)."""
+        if not self.person_hash:
+            raise RuleViolation("IDENTITY_REQUIRED")
+        return self.person_hash
+
+
+class FamilyMemberRef(BaseModel):
+    """A family member as an order may insure them (the member itself is the family code's)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: str
+    relationship: str
+    name: str
+    id_hash: str
+    id_enc: str
+
+
+class RecordedRequest(BaseModel):
+    """An order request's idempotency record as the payment paths read it (services/idempotency.py writes it):
+    `in_progress` while its order is being paid (`resource_id` names the order), `completed` with the answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_hash: str
+    state: Literal["in_progress", "completed"]
+    resource_id: str | None = None
+    status_code: int | None = None
+    response: str | None = None  # the answer's JSON, as first sent

@@ -130,6 +130,54 @@ class OrderRepositoryContract:
             repo.move_refund(refunded, "refund_pending", {})
         assert repo.refund("RF1") == refunded
 
+    def test_a_lease_is_held_by_one_holder_until_it_runs_out_or_is_released(self, repo):
+        from datetime import datetime, timedelta
+
+        from chalicelib.adapters.clock import CHINA_TZ
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        repo.save(an_order("ORD1", status="settling"))
+        held = repo.claim_lease("ORD1", "settling", now, timedelta(seconds=60))
+        assert held is not None and held.lease_until == "2020-12-15T10:01:00+08:00"
+        assert repo.get("ORD1") == held
+        assert repo.claim_lease("ORD1", "settling", now + timedelta(seconds=30), timedelta(seconds=60)) is None
+        assert repo.claim_lease("ORD1", "paid", now + timedelta(seconds=90), timedelta(seconds=60)) is None
+        repo.release_lease(held, now + timedelta(seconds=30))
+        again = repo.claim_lease("ORD1", "settling", now + timedelta(seconds=30), timedelta(seconds=60))
+        assert again is not None and again.lease_until == "2020-12-15T10:01:30+08:00"
+        assert repo.claim_lease("ORD404", "settling", now, timedelta(seconds=60)) is None
+
+    def test_an_order_moves_only_from_the_status_it_was_read_in_and_only_as_the_lifecycle_allows(self, repo):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.domain.order_lifecycle import IllegalTransition
+
+        now = datetime(2020, 12, 15, 10, 5, tzinfo=CHINA_TZ)
+        read = an_order("ORD1", status="refund_pending").model_copy(update={"lease_until": "2020-12-15T10:01:00+08:00"})
+        repo.save(read)
+        with pytest.raises(IllegalTransition):
+            repo.move(read, "refund_pending", "paid", {}, now)
+        assert repo.move(read, "refund_pending", "refund_failed", {"refund_failure": "NOT_ENOUGH"}, now) is True
+        moved = repo.get("ORD1")
+        assert (moved.status, moved.refund_failure, moved.version, moved.lease_until, moved.updated_at) == (
+            "refund_failed", "NOT_ENOUGH", 2, None, "2020-12-15T10:05:00+08:00")
+        assert [o.order_id for o in repo.queued("refund_failed")] == ["ORD1"]
+        assert repo.move(read, "refund_pending", "refunded", {}, now) is False  # moved meanwhile: left alone
+        assert repo.get("ORD1") == moved
+        assert repo.move(an_order("ORD404"), "settling", "failed", {}, now) is False
+
+    def test_a_lease_is_not_released_once_the_order_left_settling(self, repo):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        paid = an_order("ORD1", status="paid").model_copy(update={"lease_until": "2020-12-15T10:01:00+08:00"})
+        repo.save(paid)
+        repo.release_lease(paid, now)
+        assert repo.get("ORD1").lease_until == "2020-12-15T10:01:00+08:00"
+
 
 def a_refund(**changes) -> Refund:
     fields = {"refund_id": "RF1", "policy_id": "POL1", "order_id": "ORD1", "payment_method": "personal_account",
@@ -194,6 +242,135 @@ class TestOrderTransactionOperations:
         assert [r.refund_id for r in orders.queued_refunds("refund_pending")] == ["RF1"]
         with pytest.raises(ConditionFailed):  # one refund per policy
             table.transact([new_refund_op(a_refund())])
+
+    def test_a_status_move_is_conditional_on_the_status_read_and_moves_the_work_queue(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import status_op
+        from chalicelib.domain.order_lifecycle import IllegalTransition
+
+        now = datetime(2020, 12, 15, 10, 5, tzinfo=CHINA_TZ)
+        repo = OrderRepository(table)
+        order = an_order("ORD1", status="settling").model_copy(update={"lease_until": "2020-12-15T10:01:00+08:00"})
+        repo.save(order)
+        with pytest.raises(IllegalTransition):  # the lifecycle table lacks settling → pending_payment
+            status_op(order, "settling", "pending_payment", {}, now)
+        with pytest.raises(ConditionFailed):  # read as pending_payment, stored as settling
+            table.transact([status_op(order, "pending_payment", "paid", {}, now)])
+        table.transact([status_op(order, "settling", "refund_pending", {"failure": "ALREADY_COVERED"}, now)])
+        moved = repo.get("ORD1")
+        assert (moved.status, moved.failure, moved.version, moved.lease_until) == ("refund_pending",
+                                                                                  "ALREADY_COVERED", 2, None)
+        assert [o.order_id for o in repo.queued("refund_pending")] == ["ORD1"]
+        assert list(repo.queued("settling")) == []
+        table.transact([status_op(moved, "refund_pending", "refunded", {"refunded_at": "2020-12-15T10:06:00+08:00"},
+                                  now)])
+        assert list(repo.queued("refund_pending")) == [] and repo.get("ORD1").status == "refunded"
+
+    def test_a_reservation_holds_each_person_once_and_is_released_only_by_its_order(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import release_ops, reserve_ops
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        repo = OrderRepository(table)
+        mine = an_order("ORD1").model_copy(update={"pay_before": "2020-12-15T10:30:00+08:00"})
+        table.transact(reserve_ops(mine, now))
+        held = repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])
+        assert {m.order_id for m in held.values()} == {"ORD1"} and all(m.is_reserved for m in held.values())
+        assert held[("lishui-2021", "h-self")].pay_before == "2020-12-15T10:30:00+08:00"
+        assert held[("lishui-2021", "h-self")].payer_account_id == "acct-1"
+        with pytest.raises(ConditionFailed):  # another order for the same people
+            table.transact(reserve_ops(an_order("ORD2"), now))
+        with pytest.raises(ConditionFailed):  # another order cannot free them
+            table.transact(release_ops(an_order("ORD2")))
+        table.transact(release_ops(mine))
+        assert repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")]) == {}
+
+    def test_an_order_ends_with_its_reservations_released_and_nobody_elses(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import release_ops, reserve_ops, status_op
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        repo = OrderRepository(table)
+        mine = an_order("ORD1")
+        repo.save(mine)
+        table.transact(reserve_ops(mine, now))
+        table.transact(release_ops(mine)[1:])  # the spouse was freed already …
+        repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD2"), "h-spouse")  # … and held
+        with pytest.raises(ConditionFailed):  # the order's own move refused: nothing is written
+            repo.end_releasing([status_op(mine, "pending_payment", "failed", {}, now)], mine)
+        assert len(repo.covers([("lishui-2021", "h-self")])) == 1
+        repo.end_releasing([status_op(mine, "settling", "failed", {"failure": "PAYMENT_REFUSED"}, now)], mine)
+        assert repo.get("ORD1").status == "failed"
+        left = repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])
+        assert list(left) == [("lishui-2021", "h-spouse")] and left[("lishui-2021", "h-spouse")].order_id == "ORD2"
+
+    def test_a_prepay_is_recorded_only_on_an_order_awaiting_payment(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import prepay_op
+
+        repo = OrderRepository(table)
+        repo.save(an_order("ORD1", status="pending_payment"))
+        repo.save(an_order("ORD2", status="expired"))
+        table.transact([prepay_op("ORD1", {"prepay_id": "wx1"})])
+        assert repo.get("ORD1").wechat == {"prepay_id": "wx1"}
+        with pytest.raises(ConditionFailed):
+            table.transact([prepay_op("ORD2", {"prepay_id": "wx2"})])
+
+    def test_a_wechat_transaction_is_applied_once(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import wechat_transaction_op
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        table.transact([wechat_transaction_op("4200001", "ORD1", now)])
+        with pytest.raises(ConditionFailed):
+            table.transact([wechat_transaction_op("4200001", "ORD2", now)])
+
+    def test_placing_reads_the_payer_the_requests_record_and_the_named_members_at_once(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters import keys
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.services import idempotency
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        repo = OrderRepository(table)
+        table.put({**keys.account("acct-1"), "account_id": "acct-1", "person_hash": "h-self", "id_enc": "e1",
+                   "person_name": "王建国", "login_channel": "wechat", "openid": "o-1", "phone_hash": "p"})
+        table.put({**keys.family_member("acct-1", "M1"), "member_id": "M1", "account_id": "acct-1",
+                   "id_hash": "h-spouse", "id_enc": "e2", "name": "李秀英", "relationship": "spouse",
+                   "birth_date": "1982-05-05", "sex": "F"})
+        fresh = repo.placing_reads("acct-1", "acct-1#orders", "k1", ["M1", "M404"])
+        assert fresh.previous is None and list(fresh.members) == ["M1"]
+        assert (fresh.payer.person_hash, fresh.payer.openid, fresh.payer.bound_person()) == ("h-self", "o-1",
+                                                                                             "h-self")
+        assert (fresh.members["M1"].relationship, fresh.members["M1"].id_hash) == ("spouse", "h-spouse")
+        table.transact([idempotency.in_progress_op("acct-1#orders", "k1", "rh", now, "ORD1")])
+        replay = repo.placing_reads("acct-1", "acct-1#orders", "k1", [])
+        assert (replay.previous.state, replay.previous.resource_id) == ("in_progress", "ORD1")
+        assert repo.request_record("acct-1#orders", "k1") == replay.previous
+        assert repo.request_record("acct-1#orders", "k2") is None
+        assert repo.placing_reads("acct-2", "acct-2#orders", "k1", []).payer is None
+
+
+def test_a_payer_without_a_bound_person_is_refused_where_identity_is_needed():
+    from chalicelib.domain.errors import RuleViolation
+    from chalicelib.domain.order import OrderPayer
+
+    with pytest.raises(RuleViolation) as refused:
+        OrderPayer(account_id="acct-1").bound_person()
+    assert refused.value.code == "IDENTITY_REQUIRED"
 
 
 class PolicyRepositoryContract:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.domain.order import CoverMarker, Order, Refund
+from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderPayer, RecordedRequest, Refund
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
     COVER_RESERVED,
@@ -40,6 +41,12 @@ def order_of(item: dict[str, Any]) -> Order:
     return Order.model_validate(_fields(item))
 
 
+def as_order(order: Order | dict[str, Any]) -> Order:
+    """An Order, from an Order or a stored item: the callers outside the orders package that are not typed yet
+    (services/renewals.py passes `order_item(...)` / `order.model_dump()`) keep working while they convert."""
+    return order if isinstance(order, Order) else order_of(order)
+
+
 def asked_day(at: str) -> str:
     """The China day (YYYY-MM-DD) of an ISO timestamp: the platform keeps its statement in China time."""
     from chalicelib.adapters.clock import CHINA_TZ
@@ -47,19 +54,18 @@ def asked_day(at: str) -> str:
     return datetime.fromisoformat(at).astimezone(CHINA_TZ).date().isoformat()
 
 
-def order_ledger_keys(order: dict[str, Any]) -> dict[str, str]:
+def order_ledger_keys(order: Order) -> dict[str, str]:
     """The payment-ledger entry of an order paid from the personal account (none for WeChat Pay)."""
-    if order.get("payment_method") != "personal_account":
+    if order.payment_method != "personal_account":
         return {}
-    return keys.gsi_payment_ledger(asked_day(order["created_at"]), order["order_id"], f"ORDER#{order['order_id']}")
+    return keys.gsi_payment_ledger(asked_day(order.created_at), order.order_id, f"ORDER#{order.order_id}")
 
 
-def refund_ledger_keys(refund: dict[str, Any]) -> dict[str, str]:
+def refund_ledger_keys(refund: Refund) -> dict[str, str]:
     """The payment-ledger entry of a cancellation refund to the personal account (none for WeChat Pay)."""
-    if refund.get("payment_method") != "personal_account":
+    if refund.payment_method != "personal_account":
         return {}
-    return keys.gsi_payment_ledger(asked_day(refund["created_at"]), refund["refund_id"],
-                                   f"REFUND#{refund['refund_id']}")
+    return keys.gsi_payment_ledger(asked_day(refund.created_at), refund.refund_id, f"REFUND#{refund.refund_id}")
 
 
 def order_item(order: Order) -> dict[str, Any]:
@@ -69,9 +75,8 @@ def order_item(order: Order) -> dict[str, Any]:
     fields = {k: v for k, v in order.model_dump().items() if v is not None}
     item = {**fields, **keys.order(order.order_id),
             **keys.gsi_account(order.payer_account_id, f"ORDER#{order.created_at}")}
-    item.update(order_ledger_keys(item))
-    if order.status in QUEUED_STATUSES:
-        item.update(keys.work_queue("ORDER", order.status, order.order_id, f"{order.created_at}#{order.order_id}"))
+    item.update(order_ledger_keys(order))
+    item.update(order_queue_keys(order, order.status))
     return item
 
 
@@ -81,7 +86,7 @@ def refund_of(item: dict[str, Any]) -> Refund:
 
 def refund_item(refund: Refund) -> dict[str, Any]:
     item = {**refund.model_dump(exclude_none=True), **keys.refund(refund.refund_id)}
-    item.update(refund_ledger_keys(item))
+    item.update(refund_ledger_keys(refund))
     if refund.status in _QUEUED_REFUNDS:
         item.update(keys.work_queue("REFUND", refund.status, refund.refund_id,
                                     f"{refund.created_at}#{refund.refund_id}"))
@@ -93,22 +98,16 @@ def cover_item(marker: CoverMarker, id_hash: str) -> dict[str, Any]:
 
 
 # ---- named transaction operations and conditional writes (the services' only way to build them) -----------------
-def order_queue_keys(order: dict[str, Any], status: str) -> dict[str, str]:
+def order_queue_keys(order: Order, status: str) -> dict[str, str]:
     """The order's work-queue keys while it still needs work (sparse and sharded: keys.work_queue); none after."""
     if status not in QUEUED_STATUSES:
         return {}
-    return keys.work_queue("ORDER", status, order["order_id"], f"{order['created_at']}#{order['order_id']}")
+    return keys.work_queue("ORDER", status, order.order_id, f"{order.created_at}#{order.order_id}")
 
 
-def with_status(order: dict[str, Any], status: str) -> dict[str, Any]:
-    return {**order, "status": status, **order_queue_keys(order, status),
-            **keys.gsi_account(order["payer_account_id"], f"ORDER#{order['created_at']}")}
-
-
-def status_op(order: dict[str, Any], from_status: str, to_status: str, changes: dict[str, Any],
-              now: datetime) -> TxOp:
+def status_op(order: Order, from_status: str, to_status: str, changes: dict[str, Any], now: datetime) -> TxOp:
     """Order `from_status` → `to_status` (moving its GSI3 work-queue entry), conditional on the current status.
-    Only a move the domain's lifecycle table allows is ever written."""
+    Only a move the domain's lifecycle table allows is ever written. `changes`: attributes set with the move."""
     transition(from_status, to_status)
     gsi3 = order_queue_keys(order, to_status)
     values: dict[str, Any] = {":from": from_status, ":to": to_status, ":now": iso(now), ":one": 1}
@@ -125,26 +124,26 @@ def status_op(order: dict[str, Any], from_status: str, to_status: str, changes: 
         values[f":c{n}"] = value
         sets.append(f"#c{n} = :c{n}")
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return TxOp.update_item(keys.order(order["order_id"]), update, condition="#status = :from", names=names,
+    return TxOp.update_item(keys.order(order.order_id), update, condition="#status = :from", names=names,
                             values=values)
 
 
-def reserve_ops(order: dict[str, Any], now: datetime) -> list[TxOp]:
+def reserve_ops(order: Order | dict[str, Any], now: datetime) -> list[TxOp]:
     """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
     Written in the transaction that records the order, before any money moves."""
-    return [TxOp.put({**keys.cover_marker(order["plan_id"], person["id_hash"]), "state": COVER_RESERVED,
-                      "order_id": order["order_id"], "plan_id": order["plan_id"],
-                      "payer_account_id": order["payer_account_id"], "pay_before": order.get("pay_before"),
-                      "created_at": iso(now)})
-            for person in order["insured"]]
+    order = as_order(order)
+    return [TxOp.put(cover_item(CoverMarker(plan_id=order.plan_id, state=COVER_RESERVED, order_id=order.order_id,
+                                            payer_account_id=order.payer_account_id, pay_before=order.pay_before,
+                                            created_at=iso(now)), person.id_hash))
+            for person in order.insured]
 
 
-def release_ops(order: dict[str, Any]) -> list[TxOp]:
+def release_ops(order: Order) -> list[TxOp]:
     """Free the people this order reserved (only while the marker is still this order's reservation)."""
-    return [TxOp.delete(keys.cover_marker(order["plan_id"], person["id_hash"]),
+    return [TxOp.delete(keys.cover_marker(order.plan_id, person.id_hash),
                         condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
-                        values={":o": order["order_id"], ":reserved": COVER_RESERVED})
-            for person in order["insured"]]
+                        values={":o": order.order_id, ":reserved": COVER_RESERVED})
+            for person in order.insured]
 
 
 def place_op(order: Order) -> TxOp:
@@ -187,25 +186,35 @@ def _refund_move(refund: Refund, to_status: str, changes: dict[str, Any]) -> tup
     return moved, {k: v for k, v in refund_item(moved).items() if k.startswith("GSI3")}
 
 
-def claim_lease(table: Table, order_id: str, status: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+def claim_lease(table: Table, order_id: str, status: str, now: datetime, lease: timedelta) -> Order | None:
     """Hold an order in `status` for `lease` if nobody else does; the updated order, or None."""
     try:
-        return table.update(keys.order(order_id), "SET lease_until = :until",
-                            condition="#status = :status AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
-                            names={"#status": "status"},
-                            values={":until": iso(now + lease), ":status": status, ":now": iso(now)})
+        return order_of(table.update(
+            keys.order(order_id), "SET lease_until = :until",
+            condition="#status = :status AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+            names={"#status": "status"}, values={":until": iso(now + lease), ":status": status, ":now": iso(now)}))
     except ConditionFailed:
         return None
 
 
-def release_lease(table: Table, order: dict[str, Any], now: datetime) -> None:
+def release_lease(table: Table, order: Order, now: datetime) -> None:
     """Let the next retry or the reconciliation take over at once (best effort: the lease expires anyway)."""
     try:
-        table.update(keys.order(order["order_id"]), "SET lease_until = :now",
+        table.update(keys.order(order.order_id), "SET lease_until = :now",
                      condition="#status = :settling", names={"#status": "status"},
                      values={":now": iso(now), ":settling": SETTLING})
     except (ConditionFailed, TransientStorageError):
         pass
+
+
+@dataclass
+class PlacingReads:
+    """What placing an order starts from, read in one BatchGetItem: the payer's account, the idempotency record of
+    the request's key (a replay), and the family members the request names (by member id)."""
+
+    payer: OrderPayer | None
+    previous: RecordedRequest | None
+    members: dict[str, FamilyMemberRef] = field(default_factory=dict)
 
 
 class OrderRepository:
@@ -220,6 +229,67 @@ class OrderRepository:
 
     def save(self, order: Order) -> None:
         self.table.put(order_item(order))
+
+    def claim_lease(self, order_id: str, status: str, now: datetime, lease: timedelta) -> Order | None:
+        """Hold an order in `status` for `lease` if nobody else does: the order as held, or None."""
+        return claim_lease(self.table, order_id, status, now, lease)
+
+    def release_lease(self, order: Order, now: datetime) -> None:
+        """A settling order's lease ends now (best effort), so a retry or the reconciliation may take over."""
+        release_lease(self.table, order, now)
+
+    def transact(self, ops: list[TxOp]) -> None:
+        """One TransactWriteItems of named operations: this module's, and those of other aggregates (policies,
+        idempotency records, disclosure counters) that must change with the order. ConditionFailed carries the
+        reasons by position."""
+        self.table.transact(ops)
+
+    def move(self, order: Order, from_status: str, to_status: str, changes: dict[str, Any], now: datetime) -> bool:
+        """The order `from_status` → `to_status` with `changes` on its own (status_op): False if it is no longer in
+        `from_status` (someone else moved it first)."""
+        try:
+            self.table.transact([status_op(order, from_status, to_status, changes, now)])
+        except ConditionFailed:
+            return False
+        return True
+
+    def end_releasing(self, ops: list[TxOp], order: Order) -> None:
+        """`ops` (ending an order: its status move, and what else ends with it) together with the release of its
+        reservations, in one transaction. A marker that is no longer this order's reservation (already released, or
+        an order from before reservations) is left out and the transaction sent again; any other refusal (one of
+        `ops`' conditions) raises ConditionFailed."""
+        releases = release_ops(order)
+        try:
+            self.table.transact(ops + releases)
+            return
+        except ConditionFailed as exc:
+            reasons = exc.reasons
+            if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
+                raise
+            kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
+        self.table.transact(ops + kept)
+
+    def placing_reads(self, account_id: str, scope: str, idempotency_key: str,
+                      member_ids: list[str]) -> PlacingReads:
+        """One BatchGetItem: the payer's account, the key's idempotency record, the named family members."""
+        wanted = [keys.account(account_id), keys.idempotency(scope, idempotency_key),
+                  *(keys.family_member(account_id, m) for m in dict.fromkeys(member_ids))]
+        found = {(i["PK"], i["SK"]): i for i in self.table.batch_get(wanted)}
+
+        def at(key: dict[str, str]) -> dict[str, Any] | None:
+            return found.get((key["PK"], key["SK"]))
+
+        members = {m: FamilyMemberRef.model_validate({**item, "member_id": m}) for m in member_ids
+                   if (item := at(keys.family_member(account_id, m))) is not None}
+        account, previous = at(keys.account(account_id)), at(keys.idempotency(scope, idempotency_key))
+        return PlacingReads(payer=OrderPayer.model_validate(account) if account is not None else None,
+                            previous=RecordedRequest.model_validate(previous) if previous is not None else None,
+                            members=members)
+
+    def request_record(self, scope: str, idempotency_key: str) -> RecordedRequest | None:
+        """The idempotency record of an order request (services/idempotency.py writes it), read strongly."""
+        item = self.table.get(keys.idempotency(scope, idempotency_key))
+        return RecordedRequest.model_validate(item) if item is not None else None
 
     def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
         pk_name, sk_name = schema.GSIS[schema.GSI_BY_ACCOUNT]
@@ -316,6 +386,33 @@ class InMemoryOrderRepository:
     def save(self, order: Order) -> None:
         with self._lock:
             self._orders[order.order_id] = order.model_copy(deep=True)
+
+    def claim_lease(self, order_id: str, status: str, now: datetime, lease: timedelta) -> Order | None:
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None or order.status != status or (order.lease_until and order.lease_until > iso(now)):
+                return None
+            held = order.model_copy(update={"lease_until": iso(now + lease)}, deep=True)
+            self._orders[order_id] = held
+            return held.model_copy(deep=True)
+
+    def release_lease(self, order: Order, now: datetime) -> None:
+        with self._lock:
+            current = self._orders.get(order.order_id)
+            if current is not None and current.status == SETTLING:
+                self._orders[order.order_id] = current.model_copy(update={"lease_until": iso(now)}, deep=True)
+
+    def move(self, order: Order, from_status: str, to_status: str, changes: dict[str, Any], now: datetime) -> bool:
+        transition(from_status, to_status)
+        with self._lock:
+            current = self._orders.get(order.order_id)
+            if current is None or current.status != from_status:
+                return False
+            update = {**changes, "status": to_status, "updated_at": iso(now), "version": current.version + 1}
+            if to_status != SETTLING:
+                update["lease_until"] = None
+            self._orders[order.order_id] = current.model_copy(update=update, deep=True)
+            return True
 
     def for_payer(self, account_id: str, limit: int = 50) -> list[Order]:
         with self._lock:

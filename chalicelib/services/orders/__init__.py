@@ -11,12 +11,16 @@ Modules, one per use case (each takes an `OrderPorts` bundle):
 - `reconciliation`     the scheduled job settling what failures left behind;
 - `cancellation`       POST /v1/policies/{id}/cancel by the payer, and refunds;
 - `queries`            GET /v1/orders(/{id});
-- `common`             status moves, reservations, issuing operations, returning money.
+- `common`             reservations refused, issuing operations, returning money.
+
+Orders, cover markers and refunds are models (`domain/order.py`); their keys, conditions and named transaction
+operations are the orders repository's (`adapters/repositories/orders.py`): no module here builds a key.
 """
 from __future__ import annotations
 
 from chalicelib.services.orders.cancellation import cancel_policy
 from chalicelib.services.orders.common import LEASE, WECHAT_PAY_WINDOW
+from chalicelib.services.orders.personal_account import pay_from_personal_account, settle
 from chalicelib.services.orders.placing import place_order
 from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.queries import get_order, list_orders, order_view
@@ -24,4 +28,5 @@ from chalicelib.services.orders.reconciliation import reconcile
 from chalicelib.services.orders.wechat import NotifyAnswer, expire_unpaid_order, receive_wechat_notification
 
 __all__ = ["LEASE", "WECHAT_PAY_WINDOW", "NotifyAnswer", "OrderPorts", "cancel_policy", "expire_unpaid_order",
-           "get_order", "list_orders", "order_view", "place_order", "receive_wechat_notification", "reconcile"]
+           "get_order", "list_orders", "order_view", "pay_from_personal_account", "place_order",
+           "receive_wechat_notification", "reconcile", "settle"]

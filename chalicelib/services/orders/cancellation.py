@@ -38,26 +38,26 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
     replay = idempotency.lookup(table, scope, idempotency_key, request_hash)
     if replay is not None:
         return _cancellation_view(ports, replay["body"]["policy_id"], replay["body"]["refund_id"])
-    policy, roles = load_policy(table, principal, policy_id, need="payer_or_insured")
+    item, roles = load_policy(table, principal, policy_id, need="payer_or_insured")  # services/access: an item
     if "payer" not in roles:
         raise Forbidden("NOT_POLICYHOLDER", policy_id=policy_id)
-    if policy["status"] == "cancelled":
+    cancelled = policy_of(item)
+    if cancelled.status == "cancelled":
         raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id)
-    if policy.get("taken_over"):  # the government pays it now and the member's payment was returned (DOMAIN §10.4)
+    if cancelled.taken_over:  # the government pays it now and the member's payment was returned (DOMAIN §10.4)
         raise Conflict("POLICY_TAKEN_OVER", policy_id=policy_id)
-    if now.astimezone(CHINA_TZ).date() >= date.fromisoformat(policy["benefit_start"]):
-        raise RuleViolation("POLICY_ALREADY_STARTED", policy_id=policy_id, benefit_start=policy["benefit_start"])
-    cancelled = policy_of(policy)
+    if now.astimezone(CHINA_TZ).date() >= date.fromisoformat(cancelled.benefit_start):
+        raise RuleViolation("POLICY_ALREADY_STARTED", policy_id=policy_id, benefit_start=cancelled.benefit_start)
     order = ports.orders.get(cancelled.order_id)
     refund = pending_refund(cancelled, order, f"RF{policy_id[3:]}", "cancel", now)
     try:
-        table.transact([
+        ports.orders.transact([
             PolicyRepository.cancel_op(cancelled, iso(now)),
             free_cover_op(cancelled.plan_id, cancelled.insured_hash, policy_id),
             new_refund_op(refund),
             idempotency.completed_op(scope, idempotency_key, request_hash, now, 200,
                                      {"policy_id": policy_id, "refund_id": refund.refund_id}),
-            disclosure.cancellation_op(get_plan(policy["plan_id"]), policy),
+            disclosure.cancellation_op(get_plan(cancelled.plan_id), item),  # disclosure still reads the item
         ])
     except ConditionFailed:
         current = ports.policies.get(policy_id) or cancelled

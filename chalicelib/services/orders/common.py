@@ -1,23 +1,21 @@
-"""Pieces every order path shares: scopes and timings, the order's status moves (checked against the domain's
-lifecycle table), reservations of the people an order covers, the issuing operations, and returning money."""
+"""Pieces every order path shares: scopes and timings, why a person cannot be reserved, the issuing operations, and
+returning money. Status moves are the repository's (`status_op`, `OrderRepository.move`), checked against the
+domain's lifecycle table."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.adapters.repositories.orders import issue_cover_op, release_ops, status_op
+from chalicelib.adapters.dynamodb import TxOp
+from chalicelib.adapters.repositories.orders import issue_cover_op
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
     Conflict,
 )
-from chalicelib.domain.order import CoverMarker
+from chalicelib.domain.order import CoverMarker, Order
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
-    COVER_RESERVED,
     REFUND_FAILED,
     REFUND_PENDING,
     REFUNDED,
@@ -37,44 +35,25 @@ _PLATFORM = "医保信息平台"
 # The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
 
 
-def _key_tuple(key: dict[str, str]) -> tuple[str, str]:
-    return key["PK"], key["SK"]
-
-
-def _taken(marker: dict[str, Any], plan: Plan, account_id: str, who: str, ref: str) -> Conflict:
+def _taken(marker: CoverMarker | None, plan: Plan, account_id: str, who: str, ref: str) -> Conflict:
     """Why a person cannot be ordered for: covered already (or another payer's order holds them) → ALREADY_COVERED;
     the caller's own order in flight → ORDER_IN_FLIGHT naming it, so an unpaid WeChat order can be resumed."""
-    if marker.get("state") == COVER_RESERVED and marker.get("payer_account_id") == account_id:
-        return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker["order_id"],
-                        expires_at=marker.get("pay_before"))
+    if marker is not None and marker.is_reserved and marker.payer_account_id == account_id:
+        return Conflict("ORDER_IN_FLIGHT", who=who, plan_name=plan.name, insured=ref, order_id=marker.order_id,
+                        expires_at=marker.pay_before)
     return Conflict("ALREADY_COVERED", who=who, plan_name=plan.name, insured=ref)
 
 
-def _reservation_refused(table: Table, order: dict[str, Any], reasons: list[str], first: int) -> Conflict | None:
+def _reservation_refused(ports: OrderPorts, order: Order, reasons: list[str], first: int) -> Conflict | None:
     """After a refused reserving transaction whose cover markers start at position `first`: the 409 for the first
     person someone else holds, or None if no marker was the cause."""
     failed = [n - first for n, r in enumerate(reasons) if r == "ConditionalCheckFailed" and n >= first]
     if not failed:
         return None
-    person = order["insured"][failed[0]]
-    marker = table.get(keys.cover_marker(order["plan_id"], person["id_hash"])) or {}
-    return _taken(marker, _plan(order["plan_id"]), order["payer_account_id"], person["who"], person["ref"])
-
-
-def _transact_releasing(table: Table, ops: list[TxOp], order: dict[str, Any]) -> None:
-    """`ops` (ending an order) together with the release of its reservations, in one transaction. A marker that is
-    no longer this order's reservation (already released, or an order from before reservations) is left out and the
-    transaction sent again; any other refusal is raised."""
-    releases = release_ops(order)
-    try:
-        table.transact(ops + releases)
-        return
-    except ConditionFailed as exc:
-        reasons = exc.reasons
-        if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
-            raise
-        kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
-    table.transact(ops + kept)
+    person = order.insured[failed[0]]
+    held = (order.plan_id, person.id_hash)
+    marker = ports.orders.covers([held]).get(held)
+    return _taken(marker, _plan(order.plan_id), order.payer_account_id, person.who, person.ref)
 
 
 _SOURCE_ZH = {"current": "当年", "prior_years": "历年结余"}
@@ -94,14 +73,14 @@ def _plan_name(plan_id: str) -> str:
     return _plan(plan_id).name
 
 
-def _reverse_deductions(platform, order: dict[str, Any]) -> bool:
+def _reverse_deductions(platform, order: Order) -> bool:
     """Refund every planned deduction that happened, with keys derived from it. True if any money was returned."""
     from chalicelib.adapters.medical_platform import PlatformError
 
     reversed_any = False
-    for planned in order.get("deductions", []):
+    for planned in order.deductions:
         try:
-            platform.refund(planned["key"], planned["amount_fen"], f"{planned['key']}-reversal")
+            platform.refund(planned.key, planned.amount_fen, f"{planned.key}-reversal")
             reversed_any = True
         except PlatformError as exc:
             if exc.code != "DEDUCTION_NOT_FOUND":
@@ -109,14 +88,11 @@ def _reverse_deductions(platform, order: dict[str, Any]) -> bool:
     return reversed_any
 
 
-def _reopen_for_refund(table: Table, order: dict[str, Any], now: datetime) -> None:
-    try:
-        table.transact([status_op(order, order["status"], REFUND_PENDING, {}, now)])
-    except ConditionFailed:
-        pass
+def _reopen_for_refund(ports: OrderPorts, order: Order, now: datetime) -> None:
+    ports.orders.move(order, order.status, REFUND_PENDING, {}, now)
 
 
-def _reverse_order_payment(ports: OrderPorts, order: dict[str, Any], now: datetime) -> bool:
+def _reverse_order_payment(ports: OrderPorts, order: Order, now: datetime) -> bool:
     """Return the whole payment of a `refund_pending` order and mark it refunded. False if the channel did not
     answer (the order stays refund_pending for the next reconciliation) or refused (the order goes to
     `refund_failed` for an operator, with an alarm; it never blocks the rest of the queue)."""
@@ -124,58 +100,53 @@ def _reverse_order_payment(ports: OrderPorts, order: dict[str, Any], now: dateti
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     try:
-        if order["payment_method"] == "wechat_pay":
-            ports.wechat.refund(order["order_id"], f"{order['order_id']}-R", order["amount_fen"],
-                                                 order["amount_fen"], reason="未能出单,全额退款")
+        if order.payment_method == "wechat_pay":
+            ports.wechat.refund(order.order_id, f"{order.order_id}-R", order.amount_fen, order.amount_fen,
+                                reason="未能出单,全额退款")
         else:
             _reverse_deductions(ports.platform, order)
     except (PlatformUnavailable, WeChatPayUnavailable):
         return False
     except (PlatformError, WeChatPayRefused) as exc:
-        _alarm_refund_refused("order", order["order_id"], exc.code)
-        try:
-            ports.table.transact([status_op(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)])
-        except ConditionFailed:
-            pass
+        _alarm_refund_refused("order", order.order_id, exc.code)
+        ports.orders.move(order, REFUND_PENDING, REFUND_FAILED, {"refund_failure": exc.code}, now)
         return False
-    try:
-        ports.table.transact([status_op(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)])
-    except ConditionFailed:
-        pass
+    ports.orders.move(order, REFUND_PENDING, REFUNDED, {"refunded_at": iso(now)}, now)
     return True
 
 
-def _policy_ops(order: dict[str, Any], now: datetime, paid_at: datetime,
+def _policy_ops(order: Order, now: datetime, paid_at: datetime,
                 benefit_starts: list[tuple[date, str]] | None) -> list[TxOp]:
     """Per insured: the Policy and its Cover marker (one policy per person per plan, whoever bought it); then the
     disclosure counters, last (callers read cancellation reasons by position: policy i at 2 + 2i)."""
     from chalicelib.plans import get_plan
     from chalicelib.services.renewal_consent import consent_record
 
-    plan = get_plan(order["plan_id"])
+    plan = get_plan(order.plan_id)
     ops = []
-    for n, (person, policy_id) in enumerate(zip(order["insured"], order["policy_ids"], strict=True)):
-        start, rule = benefit_starts[n] if benefit_starts else (date.fromisoformat(person["benefit_start"]),
-                                                                person["waiting_rule"])
+    for n, (person, policy_id) in enumerate(zip(order.insured, order.policy_ids, strict=True)):
+        start, rule = benefit_starts[n] if benefit_starts else (date.fromisoformat(person.benefit_start),
+                                                                person.waiting_rule)
         consent = None
-        if order["auto_renew"]:
-            consenting = {"account_id": order["payer_account_id"], "login_channel": order.get("login_channel")}
-            consent = consent_record(consenting, person["account_source"], now)
+        if order.auto_renew:
+            consenting = {"account_id": order.payer_account_id, "login_channel": order.login_channel}
+            consent = consent_record(consenting, person.account_source, now)
         policy = Policy(
-            policy_id=policy_id, plan_id=plan.plan_id, order_id=order["order_id"], insured_hash=person["id_hash"],
-            insured_name=person["name"], insured_id_enc=person["id_enc"], insured_member_id=person["member_id"],
-            payer_account_id=order["payer_account_id"], payer_hash=order.get("payer_hash"),
-            payment_method=order["payment_method"], account_source=person.get("account_source"),
-            premium_fen=order["premium_fen"], paid_at=iso(paid_at), benefit_start=start.isoformat(),
-            coverage_end=plan.coverage_end.isoformat(), waiting_rule=rule, auto_renew=order["auto_renew"],
+            policy_id=policy_id, plan_id=plan.plan_id, order_id=order.order_id, insured_hash=person.id_hash,
+            insured_name=person.name, insured_id_enc=person.id_enc, insured_member_id=person.member_id,
+            payer_account_id=order.payer_account_id, payer_hash=order.payer_hash,
+            payment_method=order.payment_method, account_source=person.account_source,
+            premium_fen=order.premium_fen, paid_at=iso(paid_at), benefit_start=start.isoformat(),
+            coverage_end=plan.coverage_end.isoformat(), waiting_rule=rule, auto_renew=order.auto_renew,
             auto_renew_consent=consent, created_at=iso(now),
-            county=counted_county(plan, (person.get("platform") or {}).get("county")))  # as disclosed (§8)
+            county=counted_county(plan, person.county))  # as disclosed (§8)
         ops.append(PolicyRepository.issue_op(policy))  # keys, indexes (renewal while consenting) are its
         # The person's reservation by this order becomes their cover (an order placed before reservations existed
         # finds no marker; anyone else's marker refuses the whole issuance).
         ops.append(issue_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, policy_id=policy_id,
-                                              order_id=order["order_id"], created_at=iso(now)), person["id_hash"]))
-    return ops + disclosure.issuance_ops(plan, order)
+                                              order_id=order.order_id, created_at=iso(now)), person.id_hash))
+    # services/disclosure.py still reads the order as a mapping (its owner converts it)
+    return ops + disclosure.issuance_ops(plan, order.model_dump())
 
 
 def _alarm_refund_refused(kind: str, entity_id: str, code: str) -> None:

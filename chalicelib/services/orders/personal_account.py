@@ -6,25 +6,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters import keys
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
-from chalicelib.adapters.repositories.orders import (
-    claim_lease,
-    order_ledger_keys,
-    order_of,
-    place_op,
-    release_lease,
-    reserve_ops,
-    status_op,
-    with_status,
-)
+from chalicelib.adapters.dynamodb import ConditionFailed, TransientStorageError, TxOp
+from chalicelib.adapters.repositories.orders import as_order, place_op, reserve_ops, status_op
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     RuleViolation,
     UpstreamUnavailable,
 )
+from chalicelib.domain.order import Order, PlannedDeduction, RecordedRequest
 from chalicelib.domain.order_lifecycle import (
     FAILED,
     PAID,
@@ -45,45 +36,48 @@ from chalicelib.services.orders.common import (
     _reservation_refused,
     _reverse_deductions,
     _reverse_order_payment,
-    _transact_releasing,
     _yuan,
 )
 from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.queries import order_view
 
 
-def _pay_from_personal_account(ports: OrderPorts, order: dict[str, Any],
-                               now: datetime) -> tuple[int, dict[str, Any]]:
-    table = ports.table
-    idem = order["idempotency"]
-    order = {**with_status(order, SETTLING), "lease_until": iso(now + LEASE), **order_ledger_keys(order)}
-    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
+def pay_from_personal_account(ports: OrderPorts, order: Order, now: datetime) -> tuple[int, dict[str, Any]]:
+    """Reserve (key, order `settling` under its lease, the people) in ONE transaction, then deduct and issue."""
+    req = order.request
+    order = order.model_copy(update={"status": SETTLING, "lease_until": iso(now + LEASE)})
+    claim = idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id)
     try:
-        table.transact([claim, place_op(order_of(order)), *reserve_ops(order, now)])
+        ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
-    return _settle(ports, order, now, deduct=True)
+    return settle(ports, order, now, deduct=True)
 
 
-def _after_reservation_refused(ports: OrderPorts, order: dict[str, Any], reasons: list[str],
+def _pay_from_personal_account(ports: OrderPorts, order: Order | dict[str, Any],
+                               now: datetime) -> tuple[int, dict[str, Any]]:
+    """`pay_from_personal_account` for callers still passing stored items (services/renewals.py)."""
+    return pay_from_personal_account(ports, as_order(order), now)
+
+
+def _after_reservation_refused(ports: OrderPorts, order: Order, reasons: list[str],
                                now: datetime) -> tuple[int, dict[str, Any]]:
     """The transaction reserving key, order and people was refused, so nothing was written and nothing charged:
     a concurrent request with the same key got there first (its answer), or someone holds a person (409)."""
-    table = ports.table
-    idem = order["idempotency"]
+    req = order.request
     if reasons and reasons[0] == "ConditionalCheckFailed" or not reasons:
-        previous = table.get(keys.idempotency(idem["scope"], idem["key"]))
+        previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
-        return _replay_or_resume(ports, previous, idem["request_hash"], now)
-    refusal = _reservation_refused(table, order, reasons, first=2)
+        return _replay_or_resume(ports, previous, req.request_hash, now)
+    refusal = _reservation_refused(ports, order, reasons, first=2)
     if refusal is None:
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务")
     raise refusal
 
 
-def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: bool,
-            issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict]:
+def settle(ports: OrderPorts, order: Order, now: datetime, *, deduct: bool,
+           issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
     """Take (deduct=True) or find (False: a resumed order) every planned deduction, then issue or undo.
     `issue_with`: writes that belong to the issuing transaction (a renewal's old policy records its renewal there).
 
@@ -91,126 +85,127 @@ def _settle(ports: OrderPorts, order: dict[str, Any], now: datetime, *, deduct: 
     is unknown and only the platform can tell (find_deduction), so we answer 503 and let the retry or the
     reconciliation ask it.
     """
-    table, platform = ports.table, ports.platform
+    platform = ports.platform
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
-    payer_id = ports.cipher.decrypt(order["payer_id_enc"], ID_NUMBER_CONTEXT)
+    payer_id = ports.cipher.decrypt(order.payer_id_enc, ID_NUMBER_CONTEXT)
     refusal, refused = None, None
     try:
-        for planned in order["deductions"]:
+        for planned in order.deductions:
             if deduct:
                 try:
-                    platform.deduct(payer_id, planned["source"], planned["amount_fen"], planned["key"],
-                                    reference=order["order_id"])
+                    platform.deduct(payer_id, planned.source, planned.amount_fen, planned.key,
+                                    reference=order.order_id)
                 except PlatformError as exc:
                     refusal, refused = exc, planned
                     break
-            elif platform.find_deduction(planned["key"]) is None:
+            elif platform.find_deduction(planned.key) is None:
                 refusal, refused = PlatformError("DEDUCTION_NOT_FOUND"), planned
                 break
     except PlatformUnavailable:
-        release_lease(table, order, now)
-        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+        ports.orders.release_lease(order, now)
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order.order_id) from None
     if refusal is None:
         return _issue_paid_order(ports, order, now, issue_with)
     error = _refusal_error(refusal.code, refused, order)
-    _undo(table, platform, order, now, failure=error.code)
+    _undo(ports, order, now, failure=error.code)
     raise error
 
 
-def _refusal_error(platform_code: str, planned: dict[str, Any], order: dict[str, Any]) -> DomainError:
+def _settle(ports: OrderPorts, order: Order | dict[str, Any], now: datetime, *, deduct: bool,
+            issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
+    """`settle` for callers still passing stored items (services/renewals.py, services/platform_reconciliation.py)."""
+    return settle(ports, as_order(order), now, deduct=deduct, issue_with=issue_with)
+
+
+def _refusal_error(platform_code: str, planned: PlannedDeduction, order: Order) -> DomainError:
     """What the member hears when the platform said no (nothing was taken for this order)."""
     if platform_code == "INSUFFICIENT_BALANCE":  # the balance moved between our check and the deduction
-        return RuleViolation("INSUFFICIENT_BALANCE", account_source=planned["source"],
-                             account_part=_SOURCE_ZH[planned["source"]], needed_yuan=_yuan(planned["amount_fen"]),
-                             available_yuan="不足", order_id=order["order_id"])
-    return RuleViolation("PAYMENT_REFUSED", order_id=order["order_id"], platform_code=platform_code)
+        return RuleViolation("INSUFFICIENT_BALANCE", account_source=planned.source,
+                             account_part=_SOURCE_ZH[planned.source], needed_yuan=_yuan(planned.amount_fen),
+                             available_yuan="不足", order_id=order.order_id)
+    return RuleViolation("PAYMENT_REFUSED", order_id=order.order_id, platform_code=platform_code)
 
 
-def _issue_paid_order(ports: OrderPorts, order: dict[str, Any], now: datetime,
+def _issue_paid_order(ports: OrderPorts, order: Order, now: datetime,
                       issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
     """ONE transaction: order settling → paid, policies, cover markers, idempotency record completed (and the
     caller's `issue_with`, last)."""
-    table = ports.table
-    idem = order["idempotency"]
-    paid = {**with_status(order, PAID), "paid_at": iso(now), "updated_at": iso(now)}
-    view = order_view(order_of(paid))
+    req = order.request
+    paid = order.model_copy(update={"status": PAID, "paid_at": iso(now), "updated_at": iso(now)})
+    view = order_view(paid)
     ops = [status_op(order, SETTLING, PAID, {"paid_at": iso(now)}, now),
-           idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
-                                    resource_id=order["order_id"], reserved=True)]
+           idempotency.completed_op(req.scope, req.key, req.request_hash, now, 201, view,
+                                    resource_id=order.order_id, reserved=True)]
     ops += _policy_ops(order, now, paid_at=now, benefit_starts=None)
     ops += issue_with
     try:
-        table.transact(ops)
+        ports.orders.transact(ops)
     except ConditionFailed as exc:
         return _after_issue_refused(ports, order, exc.reasons, now)
     except TransientStorageError:
-        release_lease(table, order, now)
-        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"]) from None
+        ports.orders.release_lease(order, now)
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order.order_id) from None
     return 201, view
 
 
-def _after_issue_refused(ports: OrderPorts, order: dict[str, Any], reasons: list[str],
+def _after_issue_refused(ports: OrderPorts, order: Order, reasons: list[str],
                          now: datetime) -> tuple[int, dict[str, Any]]:
     """The issuing transaction was refused. Either someone else settled the order (answer what they decided,
     returning our money if they failed it), or a person got covered meanwhile (undo: 409)."""
-    table, platform = ports.table, ports.platform
     failed_at = [n for n, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
-    if failed_at and 2 <= failed_at[0] < 2 + 2 * len(order["insured"]):
-        position = (failed_at[0] - 2) // 2
-        who = order["insured"][position]
-        _undo(table, platform, order, now, failure="ALREADY_COVERED")
-        plan_name = _plan_name(order["plan_id"])
-        raise Conflict("ALREADY_COVERED", who=who["who"], plan_name=plan_name, insured=who["ref"],
-                       order_id=order["order_id"])
-    current = table.get(keys.order(order["order_id"])) or order
-    if current["status"] == PAID:
-        return 201, order_view(order_of(current))
-    if current["status"] == SETTLING:  # only the idempotency record moved (e.g. expired): try again later
-        release_lease(table, current, now)
-        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order["order_id"])
-    if current["status"] == FAILED:  # settled as failed (nothing found) while our deduction was in flight
-        _reopen_for_refund(table, current, now)
-        _reverse_order_payment(ports, {**current, "status": REFUND_PENDING}, now)
-    elif current["status"] == REFUNDED:  # settled and reversed already: reversing again is idempotent by key,
-        _reverse_deductions(platform, current)  # and returns a deduction that landed after (refunded stays)
-    raise RuleViolation("PAYMENT_REFUSED", order_id=order["order_id"])
+    if failed_at and 2 <= failed_at[0] < 2 + 2 * len(order.insured):
+        who = order.insured[(failed_at[0] - 2) // 2]
+        _undo(ports, order, now, failure="ALREADY_COVERED")
+        raise Conflict("ALREADY_COVERED", who=who.who, plan_name=_plan_name(order.plan_id), insured=who.ref,
+                       order_id=order.order_id)
+    current = ports.orders.get(order.order_id) or order
+    if current.status == PAID:
+        return 201, order_view(current)
+    if current.status == SETTLING:  # only the idempotency record moved (e.g. expired): try again later
+        ports.orders.release_lease(current, now)
+        raise UpstreamUnavailable("PAYMENT_RESULT_PENDING", order_id=order.order_id)
+    if current.status == FAILED:  # settled as failed (nothing found) while our deduction was in flight
+        _reopen_for_refund(ports, current, now)
+        _reverse_order_payment(ports, current.model_copy(update={"status": REFUND_PENDING}), now)
+    elif current.status == REFUNDED:  # settled and reversed already: reversing again is idempotent by key,
+        _reverse_deductions(ports.platform, current)  # and returns a deduction that landed after (refunded stays)
+    raise RuleViolation("PAYMENT_REFUSED", order_id=order.order_id)
 
 
-def _undo(table: Table, platform, order: dict[str, Any], now: datetime, failure: str) -> None:
+def _undo(ports: OrderPorts, order: Order, now: datetime, failure: str) -> None:
     """Return whatever was deducted (reversal keys derived from the deduction keys), then end the order `failed`
     (nothing taken) or `refunded`, releasing the Idempotency-Key so the member may try again. A reversal that
     times out leaves the order `refund_pending` for the reconciliation — never money without cover."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
-    idem = order["idempotency"]
-    release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
-    changes: dict[str, Any] = {"failure": failure}
+    req = order.request
+    release = idempotency.release_op(req.scope, req.key, req.request_hash)
+    changes: dict[str, str] = {"failure": failure}
     try:
-        reversed_any = _reverse_deductions(platform, order)
+        reversed_any = _reverse_deductions(ports.platform, order)
         final = REFUNDED if reversed_any else FAILED
     except PlatformUnavailable:
         final = REFUND_PENDING
     except PlatformError as exc:
         final = REFUND_FAILED
         changes["refund_failure"] = exc.code
-        _alarm_refund_refused("order", order["order_id"], exc.code)
+        _alarm_refund_refused("order", order.order_id, exc.code)
     try:
-        _transact_releasing(table, [status_op(order, SETTLING, final, changes, now), release], order)
+        ports.orders.end_releasing([status_op(order, SETTLING, final, changes, now), release], order)
     except ConditionFailed:
         pass  # another holder settled it; their outcome stands and our reversal (idempotent) already ran
 
 
-def _replay_or_resume(ports: OrderPorts, previous: dict[str, Any], request_hash: str,
+def _replay_or_resume(ports: OrderPorts, previous: RecordedRequest, request_hash: str,
                       now: datetime) -> tuple[int, dict[str, Any]]:
     """Same key again: the stored answer; or, for an order whose first request gave up or died, finish it."""
-    table = ports.table
-    if previous["request_hash"] != request_hash:
+    if previous.request_hash != request_hash:
         raise Conflict("IDEMPOTENCY_KEY_REUSED", field="Idempotency-Key")
-    if previous["state"] == "completed":
-        return int(previous["status_code"]), json.loads(previous["response"])
-    order_id = previous.get("resource_id")
-    claimed = claim_lease(table, order_id, SETTLING, now, LEASE) if order_id else None
+    if previous.state == "completed":
+        return int(previous.status_code), json.loads(previous.response)
+    order_id = previous.resource_id
+    claimed = ports.orders.claim_lease(order_id, SETTLING, now, LEASE) if order_id else None
     if claimed is None:
         raise Conflict("IDEMPOTENCY_IN_FLIGHT", field="Idempotency-Key", resource_id=order_id)
-    return _settle(ports, claimed, now, deduct=False)
+    return settle(ports, claimed, now, deduct=False)

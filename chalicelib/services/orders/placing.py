@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import Table
-from chalicelib.adapters.repositories.orders import order_item
+from chalicelib.adapters.repositories.orders import PlacingReads
 from chalicelib.domain.enrolment_rules import (
     RELATIONSHIP_ZH,
     benefit_start,
@@ -25,24 +23,23 @@ from chalicelib.domain.errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
+from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderInsured, OrderPayer, PlannedDeduction
 from chalicelib.domain.order_lifecycle import (
-    COVER_RESERVED,
+    INITIAL_STATUS,
     PENDING_PAYMENT,
-    cover_issued,
 )
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
-from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person, require_identity
+from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
 from chalicelib.services.orders.common import (
     _PLATFORM,
     _SOURCE_ZH,
     ORDER_SCOPE,
     WECHAT_PAY_WINDOW,
-    _key_tuple,
     _taken,
     _yuan,
 )
-from chalicelib.services.orders.personal_account import _pay_from_personal_account, _replay_or_resume
+from chalicelib.services.orders.personal_account import _replay_or_resume, pay_from_personal_account
 from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.wechat import _order_wechat_pay, expire_unpaid_order
 
@@ -64,14 +61,14 @@ class Insured:
     benefit_start: date | None = None
     waiting_rule: str | None = None
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> OrderInsured:
         """What the order keeps of them (the ID only encrypted; the platform facts that set benefit start)."""
         person = self.person.model_dump(mode="json", exclude={"id_number", "name"}) if self.person else {}
-        return {"ref": self.ref, "id_hash": self.id_hash, "id_enc": self.id_enc, "name": self.name,
-                "relationship": self.relationship, "member_id": self.member_id, "who": self.who,
-                "account_source": self.account_source, "renewal_without_gap": self.renewal_without_gap,
-                "benefit_start": self.benefit_start.isoformat(),
-                "waiting_rule": self.waiting_rule, "platform": person}
+        return OrderInsured(ref=self.ref, id_hash=self.id_hash, id_enc=self.id_enc, name=self.name,
+                            relationship=self.relationship, member_id=self.member_id, who=self.who,
+                            account_source=self.account_source, renewal_without_gap=self.renewal_without_gap,
+                            benefit_start=self.benefit_start.isoformat(), waiting_rule=self.waiting_rule,
+                            platform=person)
 
 
 def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[str], payment_method: str,
@@ -79,71 +76,68 @@ def place_order(ports: OrderPorts, principal, plan_id: str, insured_refs: list[s
     """POST /v1/orders → (status code, order view). All or nothing, exactly once per Idempotency-Key."""
     from chalicelib.plans import get_plan
 
-    table = ports.table
     plan = get_plan(plan_id)
     _check_request_shape(plan, insured_refs, payment_method, auto_renew)
     account_id = principal.account_id
     scope = f"{account_id}#{ORDER_SCOPE}"
     member_ids = [ref for ref in insured_refs if ref != "self"]
-    found = {(i["PK"], i["SK"]): i for i in table.batch_get(
-        [keys.account(account_id), keys.idempotency(scope, idempotency_key)]
-        + [keys.family_member(account_id, m) for m in dict.fromkeys(member_ids)])}
-    previous = found.get(_key_tuple(keys.idempotency(scope, idempotency_key)))
-    if previous is not None:
-        return _replay_or_resume(ports, previous, request_hash, now)
-    account = found.get(_key_tuple(keys.account(account_id)))
-    if account is None:
+    reads = ports.orders.placing_reads(account_id, scope, idempotency_key, member_ids)
+    if reads.previous is not None:
+        return _replay_or_resume(ports, reads.previous, request_hash, now)
+    payer = reads.payer
+    if payer is None:
         raise Unauthorized("TOKEN_INVALID")
     try:
-        order = _validated_order(ports, plan, account, insured_refs, found, payment_method, auto_renew, scope,
+        order = _validated_order(ports, plan, reads, insured_refs, payment_method, auto_renew, scope,
                                  idempotency_key, request_hash, now)
     except DomainError:
         # A duplicate of a request that finished while we validated (e.g. its cover markers now exist) must get
         # that request's answer, not a refusal: look at the key once more.
-        previous = table.get(keys.idempotency(scope, idempotency_key))
+        previous = ports.orders.request_record(scope, idempotency_key)
         if previous is not None:
             return _replay_or_resume(ports, previous, request_hash, now)
         raise
     if payment_method == "personal_account":
-        return _pay_from_personal_account(ports, order, now)
-    return _order_wechat_pay(ports, account, order, now)
+        return pay_from_personal_account(ports, order, now)
+    return _order_wechat_pay(ports, payer, order, now)
 
 
-def _validated_order(ports: OrderPorts, plan: Plan, account: dict[str, Any], insured_refs: list[str],
-                     found: dict, payment_method: str, auto_renew: bool, scope: str, idempotency_key: str,
-                     request_hash: str, now: datetime) -> dict[str, Any]:
+def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured_refs: list[str],
+                     payment_method: str, auto_renew: bool, scope: str, idempotency_key: str,
+                     request_hash: str, now: datetime) -> Order:
     """Every rule of DOMAIN §2–§4 for every insured, with no write: the order to place, or a refusal."""
-    table, platform, cipher = ports.table, ports.platform, ports.cipher
-    insured = _resolve_insured(account, insured_refs, found)
+    platform, cipher = ports.platform, ports.cipher
+    account = reads.payer
+    insured = _resolve_insured(account, insured_refs, reads.members)
     today = now.astimezone(CHINA_TZ).date()
     check_plan_open(plan, today)
-    covered = _covered(table, plan, insured)
+    covered = _covered(ports, plan, insured)
     for person in insured:
         with _about(person):
             person.person = _platform_person(platform, cipher, person.id_enc, person.who)
-    payer = None
+    payer_person = None  # whose personal account pays, as the platform knows them
     if payment_method == "personal_account":
-        require_identity(account)
-        payer = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
-            platform, cipher, account["id_enc"], "您本人")
+        account.bound_person()
+        payer_person = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
+            platform, cipher, account.id_enc, "您本人")
     for person in insured:
         with _about(person):
             check_eligible(plan, person.person, who=person.who)
-            person.renewal_without_gap = bool(plan.previous_plan_id) and cover_issued(
-                covered.get(_key_tuple(keys.cover_marker(plan.previous_plan_id, person.id_hash))))
+            previous_cover = covered.get((plan.previous_plan_id, person.id_hash)) if plan.previous_plan_id else None
+            person.renewal_without_gap = previous_cover is not None and previous_cover.is_issued
             start = benefit_start(plan, person.person, today, person.renewal_without_gap, who=person.who)
             person.benefit_start, person.waiting_rule = start.benefit_start, start.waiting_rule
             if payment_method == "personal_account":
-                person.account_source = check_personal_account_allowed(plan, payer, person.person,
+                person.account_source = check_personal_account_allowed(plan, payer_person, person.person,
                                                                        person.relationship, who=person.who)
     for person in insured:
-        marker = covered.get(_key_tuple(keys.cover_marker(plan.plan_id, person.id_hash)))
+        marker = covered.get((plan.plan_id, person.id_hash))
         if marker is not None and not _freed_by_expiry(ports, marker, now):
-            raise _taken(marker, plan, account["account_id"], person.who, person.ref)
+            raise _taken(marker, plan, account.account_id, person.who, person.ref)
     order = _new_order(plan, account, insured, payment_method, auto_renew, scope, idempotency_key, request_hash,
                        now)
     if payment_method == "personal_account":
-        _check_relatives_limit(table, plan, account, insured)
+        _check_relatives_limit(ports, plan, account.account_id, insured)
         _check_balances(platform, cipher, account, order)
     return order
 
@@ -163,19 +157,19 @@ def _check_request_shape(plan: Plan, refs: list[str], payment_method: str, auto_
         raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="auto_renew")
 
 
-def _resolve_insured(account: dict[str, Any], refs: list[str], found: dict) -> list[Insured]:
+def _resolve_insured(account: OrderPayer, refs: list[str], members: dict[str, FamilyMemberRef]) -> list[Insured]:
     """`self` = the caller's bound person; member ids = the caller's own family members only (else 404)."""
     insured = []
     for position, ref in enumerate(refs, start=1):
         if ref == "self":
-            insured.append(Insured(ref, require_identity(account), account["id_enc"], account.get("person_name", ""),
-                                   None, None, "您本人"))
+            insured.append(Insured(ref, account.bound_person(), account.id_enc, account.person_name or "", None, None,
+                                   "您本人"))
             continue
-        item = found.get(_key_tuple(keys.family_member(account["account_id"], ref)))
-        if item is None:
+        member = members.get(ref)
+        if member is None:
             raise NotFound("MEMBER_NOT_FOUND", field="insured", member_id=ref)
-        relation = RELATIONSHIP_ZH.get(item["relationship"], "家人")
-        insured.append(Insured(ref, item["id_hash"], item["id_enc"], item["name"], item["relationship"], ref,
+        relation = RELATIONSHIP_ZH.get(member.relationship, "家人")
+        insured.append(Insured(ref, member.id_hash, member.id_enc, member.name, member.relationship, ref,
                                f"您的{relation}(第{position}位被保险人)"))
     if len({i.id_hash for i in insured}) != len(insured):  # a member who is the caller, or listed twice
         raise BadRequest("DUPLICATE_INSURED", field="insured")
@@ -204,56 +198,50 @@ def _platform_person(platform, cipher, id_enc: str, who: str) -> PlatformPerson:
     return person
 
 
-def _freed_by_expiry(ports: OrderPorts, marker: dict[str, Any], now: datetime) -> bool:
+def _freed_by_expiry(ports: OrderPorts, marker: CoverMarker, now: datetime) -> bool:
     """A person held by an unpaid WeChat order past its deadline, not yet closed by the reconciliation: close it now
     (through the Pay API, as the reconciliation would) rather than make the member wait for the next run."""
-    pay_before = marker.get("pay_before")
-    if marker.get("state") != COVER_RESERVED or not pay_before or datetime.fromisoformat(pay_before) > now:
+    if not marker.is_reserved or not marker.pay_before or datetime.fromisoformat(marker.pay_before) > now:
         return False
-    holder = ports.orders.get(marker["order_id"])
+    holder = ports.orders.get(marker.order_id)
     if holder is None or holder.status != PENDING_PAYMENT:
         return False
-    return expire_unpaid_order(ports, order_item(holder), now)
+    return expire_unpaid_order(ports, holder, now)
 
 
-def _covered(table: Table, plan: Plan, insured: list[Insured]) -> dict[tuple[str, str], dict[str, Any]]:
+def _covered(ports: OrderPorts, plan: Plan, insured: list[Insured]) -> dict[tuple[str, str], CoverMarker]:
     """One BatchGetItem: the cover markers (issued or reserved) of everyone, in this plan and the previous one
-    (renewal without gap)."""
+    (renewal without gap), by (plan_id, id_hash)."""
     plan_ids = [plan.plan_id] + ([plan.previous_plan_id] if plan.previous_plan_id else [])
-    markers = [keys.cover_marker(p, i.id_hash) for i in insured for p in plan_ids]
-    return {_key_tuple(m): m for m in table.batch_get(markers)}
+    return ports.orders.covers([(p, i.id_hash) for i in insured for p in plan_ids])
 
 
-def _check_relatives_limit(table: Table, plan: Plan, account: dict[str, Any], insured: list[Insured]) -> None:
+def _check_relatives_limit(ports: OrderPorts, plan: Plan, account_id: str, insured: list[Insured]) -> None:
     relatives = [i for i in insured if i.account_source == "prior_years"]
     if not relatives or plan.personal_account is None:
         return
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_ACCOUNT]
-    index = keys.gsi_account(account["account_id"], f"POLICY#{plan.plan_id}#")
-    already = sum(1 for p in table.query_all(pk_name, index[pk_name], index=schema.GSI_BY_ACCOUNT, sk_name=sk_name,
-                                             sk_prefix=index[sk_name])
-                  if p.get("status") == "active" and p.get("account_source") == "prior_years")
+    already = sum(1 for p in ports.policies.for_payer(account_id, plan.plan_id)
+                  if p.status == "active" and p.account_source == "prior_years")
     limit = plan.personal_account.max_relatives_per_payer
     if already + len(relatives) > limit:
         raise RuleViolation("TOO_MANY_RELATIVES", field="insured", limit=limit, already=already,
                             count=len(relatives))
 
 
-def _check_balances(platform, cipher, account: dict[str, Any], order: dict[str, Any]) -> None:
+def _check_balances(platform, cipher, account: OrderPayer, order: Order) -> None:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
     try:
-        balances = platform.balances(cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT))
+        balances = platform.balances(cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT))
     except (PlatformError, PlatformUnavailable):
         raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=_PLATFORM) from None
     available = {"current": balances.current_fen, "prior_years": balances.prior_years_fen}
-    for planned in order["deductions"]:
-        if available[planned["source"]] < planned["amount_fen"]:
-            raise RuleViolation("INSUFFICIENT_BALANCE", account_source=planned["source"],
-                                account_part=_SOURCE_ZH[planned["source"]],
-                                needed_yuan=_yuan(planned["amount_fen"]),
-                                available_yuan=_yuan(available[planned["source"]]),
-                                needed_fen=planned["amount_fen"], available_fen=available[planned["source"]])
+    for planned in order.deductions:
+        if available[planned.source] < planned.amount_fen:
+            raise RuleViolation("INSUFFICIENT_BALANCE", account_source=planned.source,
+                                account_part=_SOURCE_ZH[planned.source], needed_yuan=_yuan(planned.amount_fen),
+                                available_yuan=_yuan(available[planned.source]),
+                                needed_fen=planned.amount_fen, available_fen=available[planned.source])
 
 
 def new_order_id(now: datetime) -> str:
@@ -261,28 +249,27 @@ def new_order_id(now: datetime) -> str:
     return f"ORD{now.astimezone(CHINA_TZ):%Y%m%d%H%M%S}{uuid.uuid4().hex[:12].upper()}"
 
 
-def _new_order(plan: Plan, account: dict[str, Any], insured: list[Insured], payment_method: str, auto_renew: bool,
-               scope: str, idempotency_key: str, request_hash: str, now: datetime) -> dict[str, Any]:
+def _new_order(plan: Plan, account: OrderPayer, insured: list[Insured], payment_method: str, auto_renew: bool,
+               scope: str, idempotency_key: str, request_hash: str, now: datetime) -> Order:
     order_id = new_order_id(now)
     premium = plan.premium_fen
-    order: dict[str, Any] = {
-        **keys.order(order_id), "order_id": order_id, "plan_id": plan.plan_id, "payer_account_id": account["account_id"],
-        "payer_hash": account.get("person_hash"), "payer_id_enc": account.get("id_enc"),
-        "payment_method": payment_method, "premium_fen": premium, "amount_fen": premium * len(insured),
-        "auto_renew": auto_renew, "insured": [i.snapshot() for i in insured],
-        "policy_ids": [f"POL{order_id[3:]}{n:02d}" for n in range(1, len(insured) + 1)],
-        "created_at": iso(now), "updated_at": iso(now), "version": 1,
-        "idempotency": {"scope": scope, "key": idempotency_key, "request_hash": request_hash},
-        "login_channel": account.get("login_channel"),
-    }
-    if payment_method == "wechat_pay":
-        # Not `expires_at`: that is the table's TTL attribute (a number); an order is never deleted by TTL.
-        order["pay_before"] = iso(now + WECHAT_PAY_WINDOW)
+    deductions = []
     if payment_method == "personal_account":
         # One deduction per part of the account: current balance for self, 历年结余 for relatives.
         by_source: dict[str, int] = {}
         for person in insured:
             by_source[person.account_source] = by_source.get(person.account_source, 0) + premium
-        order["deductions"] = [{"key": f"{order_id}-{source}", "source": source, "amount_fen": amount}
-                               for source, amount in by_source.items()]
-    return order
+        deductions = [PlannedDeduction(key=f"{order_id}-{source}", source=source, amount_fen=amount)
+                      for source, amount in by_source.items()]
+    return Order(
+        order_id=order_id, plan_id=plan.plan_id, payer_account_id=account.account_id,
+        payer_hash=account.person_hash, payer_id_enc=account.id_enc, payment_method=payment_method,
+        premium_fen=premium, amount_fen=premium * len(insured), auto_renew=auto_renew,
+        insured=[i.snapshot() for i in insured],
+        policy_ids=[f"POL{order_id[3:]}{n:02d}" for n in range(1, len(insured) + 1)],
+        status=INITIAL_STATUS[payment_method], created_at=iso(now), updated_at=iso(now), version=1,
+        idempotency={"scope": scope, "key": idempotency_key, "request_hash": request_hash},
+        login_channel=account.login_channel,
+        # Not `expires_at`: that is the table's TTL attribute (a number); an order is never deleted by TTL.
+        pay_before=iso(now + WECHAT_PAY_WINDOW) if payment_method == "wechat_pay" else None,
+        deductions=deductions)

@@ -42,9 +42,8 @@ def order_view(order: Order, wechat=None, *, sign: bool = False) -> dict[str, An
         if order.failure == "ORDER_EXPIRED" and order.status != EXPIRED:  # paid after it was closed
             message_code = "ORDER_PAID_AFTER_CLOSE"
         view["failure"] = {"code": order.failure, "message": message_for(message_code)}
-    prepay_id = order.wechat.get("prepay_id")
-    if sign and order.status == PENDING_PAYMENT and prepay_id:
-        view["wechat_pay"] = wechat.jsapi_parameters(prepay_id)
+    if sign and order.status == PENDING_PAYMENT and order.prepay_id:
+        view["wechat_pay"] = wechat.jsapi_parameters(order.prepay_id)
     return view
 
 

@@ -6,17 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError
+from chalicelib.adapters.dynamodb import ConditionFailed, TransientStorageError
 from chalicelib.adapters.repositories.orders import (
-    order_of,
     place_op,
     prepay_op,
     reserve_ops,
     status_op,
     wechat_transaction_op,
-    with_status,
 )
 from chalicelib.domain.enrolment_rules import (
     benefit_start,
@@ -26,6 +23,7 @@ from chalicelib.domain.errors import (
     UpstreamUnavailable,
 )
 from chalicelib.domain.messages import message_for
+from chalicelib.domain.order import Order, OrderPayer
 from chalicelib.domain.order_lifecycle import (
     EXPIRED,
     FAILED,
@@ -40,57 +38,55 @@ from chalicelib.services.orders.common import (
     _plan_name,
     _policy_ops,
     _reverse_order_payment,
-    _transact_releasing,
 )
 from chalicelib.services.orders.personal_account import _after_reservation_refused, _replay_or_resume
 from chalicelib.services.orders.ports import OrderPorts
 from chalicelib.services.orders.queries import order_view
 
 
-def _order_wechat_pay(ports: OrderPorts, account: dict[str, Any], order: dict[str, Any],
+def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
                       now: datetime) -> tuple[int, dict[str, Any]]:
     """Reserve (key, order `pending_payment`, the people) in ONE transaction, then the JSAPI prepay with the order's
     expiry, then ONE transaction storing the prepay id and the answer. Nothing can be paid before the people are
     held, so a second order for them is refused before WeChat is asked for anything."""
-    table, wechat = ports.table, ports.wechat
+    wechat = ports.wechat
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
-    idem = order["idempotency"]
-    order = with_status(order, PENDING_PAYMENT)
-    claim = idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order["order_id"])
+    req = order.request
+    order = order.model_copy(update={"status": PENDING_PAYMENT})
+    claim = idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id)
     try:
-        table.transact([claim, place_op(order_of(order)), *reserve_ops(order, now)])
+        ports.orders.transact([claim, place_op(order), *reserve_ops(order, now)])
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     try:
-        prepay_id = wechat.prepay_jsapi(order["order_id"], _plan_name(order["plan_id"]), order["amount_fen"],
-                                        account.get("openid"),
-                                        time_expire=datetime.fromisoformat(order["pay_before"]))
+        prepay_id = wechat.prepay_jsapi(order.order_id, _plan_name(order.plan_id), order.amount_fen,
+                                        payer.openid, time_expire=datetime.fromisoformat(order.pay_before))
     except (WeChatPayUnavailable, WeChatPayRefused) as exc:
         # Nothing can have been paid without a prepay id reaching the member: end the order, free the people and
         # the key (an orphan prepay at WeChat, if any, expires by its time_expire).
-        release = idempotency.release_op(idem["scope"], idem["key"], idem["request_hash"])
+        release = idempotency.release_op(req.scope, req.key, req.request_hash)
         code = exc.code if isinstance(exc, WeChatPayRefused) else "WECHAT_PAY_UNAVAILABLE"
         try:
-            _transact_releasing(table, [status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now),
-                                        release], order)
+            ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, FAILED, {"failure": code}, now), release],
+                                       order)
         except ConditionFailed:
             pass
         if isinstance(exc, WeChatPayRefused):
             raise RuleViolation("WECHAT_PAY_REFUSED", wechat_code=exc.code) from None
         raise UpstreamUnavailable("WECHAT_PAY_UNAVAILABLE") from None
-    order = {**order, "wechat": {"prepay_id": prepay_id}}
-    view = order_view(order_of(order), wechat, sign=True)
+    order = order.model_copy(update={"wechat": {"prepay_id": prepay_id}})
+    view = order_view(order, wechat, sign=True)
     try:
-        table.transact([
-            prepay_op(order["order_id"], order["wechat"]),
-            idempotency.completed_op(idem["scope"], idem["key"], idem["request_hash"], now, 201, view,
-                                     resource_id=order["order_id"], reserved=True)])
+        ports.orders.transact([
+            prepay_op(order.order_id, order.wechat),
+            idempotency.completed_op(req.scope, req.key, req.request_hash, now, 201, view,
+                                     resource_id=order.order_id, reserved=True)])
     except ConditionFailed:
-        previous = table.get(keys.idempotency(idem["scope"], idem["key"]))
+        previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
             raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
-        return _replay_or_resume(ports, previous, idem["request_hash"], now)
+        return _replay_or_resume(ports, previous, req.request_hash, now)
     return 201, view
 
 
@@ -112,28 +108,28 @@ def receive_wechat_notification(ports: OrderPorts, headers: dict[str, str], body
     from chalicelib.adapters.wechat_pay import NotificationRejected
     from chalicelib.observability import logger
 
-    table, wechat = ports.table, ports.wechat
+    wechat = ports.wechat
     try:
         note = wechat.verify_notification(headers, body)
     except NotificationRejected as exc:
         logger().warning("wechat notification rejected", extra={"reason": exc.reason})
         return NotifyAnswer(401, "FAIL", message_for("WECHAT_NOTIFY_REJECTED", reason=exc.reason))
-    mismatch = _notification_mismatch(table, wechat, note)
+    mismatch = _notification_mismatch(ports, note)
     if isinstance(mismatch, NotifyAnswer):
         return mismatch
     order = mismatch
     if note.trade_state != "SUCCESS":
         return NotifyAnswer(200, "SUCCESS")  # not paid (yet): the member may try again with the same prepay id
-    if order["status"] != PENDING_PAYMENT:
-        if order.get("wechat", {}).get("transaction_id") == note.transaction_id:
+    if order.status != PENDING_PAYMENT:
+        if order.wechat_transaction_id == note.transaction_id:
             return NotifyAnswer(200, "SUCCESS")  # a duplicate: already applied
-        if order["status"] in (EXPIRED, FAILED) and not order.get("wechat", {}).get("transaction_id"):
+        if order.status in (EXPIRED, FAILED) and not order.wechat_transaction_id:
             try:
                 _refund_late_payment(ports, order, note, now)
             except TransientStorageError:
                 return NotifyAnswer(500, "FAIL", message_for("INTERNAL_ERROR"))  # WeChat retries
             return NotifyAnswer(200, "SUCCESS")
-        logger().error("second wechat transaction for a settled order", extra={"order_id": order["order_id"]})
+        logger().error("second wechat transaction for a settled order", extra={"order_id": order.order_id})
         return NotifyAnswer(409, "FAIL", message_for("WECHAT_NOTIFY_MISMATCH", field="transaction_id"))
     try:
         _apply_wechat_payment(ports, order, note, now)
@@ -142,7 +138,7 @@ def receive_wechat_notification(ports: OrderPorts, headers: dict[str, str], body
     return NotifyAnswer(200, "SUCCESS")
 
 
-def _notification_mismatch(table: Table, wechat, note) -> NotifyAnswer | dict[str, Any]:
+def _notification_mismatch(ports: OrderPorts, note) -> NotifyAnswer | Order:
     """The order the notification is about, or the answer refusing it (appid, mchid, order, amount)."""
     def refuse(status: int, field: str) -> NotifyAnswer:
         from chalicelib.observability import logger
@@ -150,24 +146,24 @@ def _notification_mismatch(table: Table, wechat, note) -> NotifyAnswer | dict[st
         logger().warning("wechat notification does not match", extra={"field": field})
         return NotifyAnswer(status, "FAIL", message_for("WECHAT_NOTIFY_MISMATCH", field=field))
 
-    if note.appid != wechat.appid:
+    if note.appid != ports.wechat.appid:
         return refuse(400, "appid")
-    if note.mchid != wechat.mchid:
+    if note.mchid != ports.wechat.mchid:
         return refuse(400, "mchid")
-    order = table.get(keys.order(note.out_trade_no))
-    if order is None or order["payment_method"] != "wechat_pay":
+    order = ports.orders.get(note.out_trade_no)
+    if order is None or order.payment_method != "wechat_pay":
         return refuse(404, "out_trade_no")
-    if note.trade_state == "SUCCESS" and (note.total_fen != order["amount_fen"] or note.currency != "CNY"):
+    if note.trade_state == "SUCCESS" and (note.total_fen != order.amount_fen or note.currency != "CNY"):
         return refuse(400, "amount")
     return order
 
 
-def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: datetime) -> None:
+def _apply_wechat_payment(ports: OrderPorts, order: Order, note, now: datetime) -> None:
     """ONE transaction: order pending_payment → paid + policies + cover markers + transaction marker; or, when
     cover can no longer be issued, pending_payment → refund_pending + transaction marker, then the refund."""
     paid_at = datetime.fromisoformat(note.success_time) if note.success_time else now
-    marker = wechat_transaction_op(note.transaction_id, order["order_id"], now)
-    changes = {"paid_at": iso(paid_at), "wechat": {**order.get("wechat", {}), "transaction_id": note.transaction_id}}
+    marker = wechat_transaction_op(note.transaction_id, order.order_id, now)
+    changes = {"paid_at": iso(paid_at), "wechat": {**order.wechat, "transaction_id": note.transaction_id}}
     try:
         starts = _benefit_starts_on(order, paid_at.astimezone(CHINA_TZ).date())
     except RuleViolation:
@@ -177,7 +173,7 @@ def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: d
         ops = [status_op(order, PENDING_PAYMENT, PAID, {**changes, "policy_starts": policy_starts}, now), marker]
         ops += _policy_ops(order, now, paid_at=paid_at, benefit_starts=starts)
         try:
-            ports.table.transact(ops)
+            ports.orders.transact(ops)
             return
         except ConditionFailed as exc:
             failed_at = [n for n, r in enumerate(exc.reasons) if r == "ConditionalCheckFailed"]
@@ -185,66 +181,65 @@ def _apply_wechat_payment(ports: OrderPorts, order: dict[str, Any], note, now: d
                 return  # the order or the transaction was applied concurrently: a duplicate
             reason = "ORDER_FAILED_ALREADY_COVERED"
     try:
-        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, REFUND_PENDING,
-                                                {**changes, "failure": reason}, now), marker], order)
+        ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, REFUND_PENDING, {**changes, "failure": reason},
+                                              now), marker], order)
     except ConditionFailed:
         return
-    _reverse_order_payment(ports, {**order, **changes, "status": REFUND_PENDING}, now)
+    _reverse_order_payment(ports, order.model_copy(update={**changes, "status": REFUND_PENDING}), now)
 
 
-def _refund_late_payment(ports: OrderPorts, order: dict[str, Any], note, now: datetime) -> None:
+def _refund_late_payment(ports: OrderPorts, order: Order, note, now: datetime) -> None:
     """Money for an order that had already ended unpaid (closed at expiry, or failed): no cover is issued (the people
     were freed and may be covered by another order by now). ONE transaction: the order → `refund_pending` with the
     WeChat transaction marker; then the full refund → `refunded`; reported on an ERROR line."""
     from chalicelib.observability import logger
 
     paid_at = datetime.fromisoformat(note.success_time) if note.success_time else now
-    changes = {"paid_at": iso(paid_at), "wechat": {**order.get("wechat", {}), "transaction_id": note.transaction_id}}
-    marker = wechat_transaction_op(note.transaction_id, order["order_id"], now)
+    changes = {"paid_at": iso(paid_at), "wechat": {**order.wechat, "transaction_id": note.transaction_id}}
+    marker = wechat_transaction_op(note.transaction_id, order.order_id, now)
     try:
-        ports.table.transact([status_op(order, order["status"], REFUND_PENDING, changes, now), marker])
+        ports.orders.transact([status_op(order, order.status, REFUND_PENDING, changes, now), marker])
     except ConditionFailed:
         return  # applied concurrently (a duplicate notification)
     logger().error("wechat payment for a closed order refunded",
-                   extra={"order_id": order["order_id"], "status": order["status"]})
-    _reverse_order_payment(ports, {**order, **changes, "status": REFUND_PENDING}, now)
+                   extra={"order_id": order.order_id, "status": order.status})
+    _reverse_order_payment(ports, order.model_copy(update={**changes, "status": REFUND_PENDING}), now)
 
 
-def _benefit_starts_on(order: dict[str, Any], paid_on: date) -> list[tuple[date, str]]:
+def _benefit_starts_on(order: Order, paid_on: date) -> list[tuple[date, str]]:
     """Benefit start of every insured for a payment on `paid_on` (DOMAIN §4), from the platform facts kept on the
     order; raises RuleViolation when it could not start before coverage ends (or sales closed)."""
     from chalicelib.plans import get_plan
 
-    plan = get_plan(order["plan_id"])
+    plan = get_plan(order.plan_id)
     out = []
-    for person in order["insured"]:
-        facts = PlatformPerson.model_validate({**person["platform"], "id_number": "", "name": ""})
-        start = benefit_start(plan, facts, paid_on, person["renewal_without_gap"], who=person["who"])
+    for person in order.insured:
+        facts = PlatformPerson.model_validate({**person.platform, "id_number": "", "name": ""})
+        start = benefit_start(plan, facts, paid_on, person.renewal_without_gap, who=person.who)
         out.append((start.benefit_start, start.waiting_rule))
     return out
 
 
-def _expires_at(order: dict[str, Any]) -> datetime:
+def _expires_at(order: Order) -> datetime:
     """When an unpaid WeChat order closes (orders from before expiry existed: the same window from creation)."""
-    if order.get("pay_before"):
-        return datetime.fromisoformat(order["pay_before"])
-    return datetime.fromisoformat(order["created_at"]) + WECHAT_PAY_WINDOW
+    if order.pay_before:
+        return datetime.fromisoformat(order.pay_before)
+    return datetime.fromisoformat(order.created_at) + WECHAT_PAY_WINDOW
 
 
-def expire_unpaid_order(ports: OrderPorts, order: dict[str, Any], now: datetime) -> bool:
+def expire_unpaid_order(ports: OrderPorts, order: Order, now: datetime) -> bool:
     """Close an unpaid WeChat order at WeChat (so it can no longer be paid), then ONE transaction: the order
     `pending_payment → expired` (failure ORDER_EXPIRED, out of the work queue) and its people's reservations freed.
     False when WeChat did not answer, or says it was paid (the notification settles it)."""
     from chalicelib.adapters.wechat_pay import WeChatPayRefused, WeChatPayUnavailable
 
     try:
-        ports.wechat.close_order(order["order_id"])
+        ports.wechat.close_order(order.order_id)
     except (WeChatPayUnavailable, WeChatPayRefused):
         return False
     try:
-        _transact_releasing(ports.table, [status_op(order, PENDING_PAYMENT, EXPIRED, {"failure": "ORDER_EXPIRED",
-                                                                                  "closed_at": iso(now)}, now)],
-                            order)
+        closed = {"failure": "ORDER_EXPIRED", "closed_at": iso(now)}
+        ports.orders.end_releasing([status_op(order, PENDING_PAYMENT, EXPIRED, closed, now)], order)
     except ConditionFailed:
         return False  # paid (or ended) meanwhile
     return True
