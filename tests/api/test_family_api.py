@@ -133,7 +133,8 @@ def test_the_platform_must_know_the_relative_under_that_name(client, me):
 
 
 def test_an_invalid_id_number_is_refused_naming_the_field(client, me):
-    bad = new_id()[:-1] + ("0" if new_id()[-1] != "0" else "1")
+    valid = new_id()
+    bad = valid[:-1] + ("0" if valid[-1] != "0" else "1")  # the one wrong check digit (new_id() is random each call)
 
     resp = add(client, me.headers, "李四", bad)
 
