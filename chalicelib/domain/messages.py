@@ -459,3 +459,32 @@ FIELD_LABELS: dict[str, str] = {
     "basic_type": "参保类型",
     "layers_year_to_date": "基本医保和大病保险年度累计",
 }
+
+
+# Words and phrases member-facing text is built from (names of systems, who a message is about, what a refund is
+# for): one place, like MESSAGES, so a city's wording changes here and nowhere else.
+TERMS: dict[str, str] = {
+    "SYSTEM_PLATFORM": "医保信息平台",
+    "SYSTEM_DATA": "数据服务",
+    "WHO_SELF": "您本人",
+    "WHO_INSURED": "被保险人",
+    "WHO_FAMILY_MEMBER": "您的{relation}(第{position}位被保险人)",
+    "WHO_LIST_ROW": "第 {row} 行人员",
+    "RELATION_UNKNOWN": "家人",
+    "ACCOUNT_PART_CURRENT": "当年",
+    "ACCOUNT_PART_PRIOR_YEARS": "历年结余",
+    "PAYMENT_METHOD_PERSONAL_ACCOUNT": "医保个人账户",
+    "PAYMENT_METHOD_WECHAT": "微信",
+    "AMOUNT_INSUFFICIENT": "不足",
+    "REFUND_NOT_ISSUED": "未能出单,全额退款",
+    "REFUND_CANCEL": "保障开始前退保",
+    "REFUND_TAKEOVER": "政府参保资助代缴保费,退还个人已缴保费",
+    "POLICY_STATUS_CANCELLED": "退保",
+    "POLICY_STATUS_EXPIRED": "到期",
+    "POLICY_STATUS_ENDED": "失效",
+}
+
+
+def term(key: str, **values: object) -> str:
+    """A catalogue phrase, its placeholders filled (an unknown key is a programming error: KeyError)."""
+    return TERMS[key].format_map(_Default(values))

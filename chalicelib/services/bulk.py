@@ -26,6 +26,7 @@ from chalicelib.adapters.repositories.bulk import BulkRepository
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain import bulk as rules
 from chalicelib.domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import CoverMarker
 from chalicelib.domain.order_lifecycle import COVER_ISSUED
 from chalicelib.domain.plan import Plan
@@ -354,7 +355,7 @@ def handle(p: BulkPorts, batch_id: str, phase: str, row: rules.StoredRow, now: d
 
 
 def _already_covered(plan: Plan, row: rules.ScreenedRow) -> rules.RowRefusal:
-    return rules.refusal(row.row, row.id_number, "ALREADY_COVERED", who=f"第 {row.row} 行人员", plan_name=plan.name)
+    return rules.refusal(row.row, row.id_number, "ALREADY_COVERED", who=term("WHO_LIST_ROW", row=row.row), plan_name=plan.name)
 
 
 def _record(p: BulkPorts, batch: rules.Batch, n: int, outcome: rules.RowRefusal | str, replaces: bool) -> str:
@@ -379,7 +380,7 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
 
     renewal = previous_marker is not None and previous_marker.state == COVER_ISSUED
     try:
-        start = benefit_start(plan, person, batch.paid_on, renewal, who=f"第 {row.row} 行人员")
+        start = benefit_start(plan, person, batch.paid_on, renewal, who=term("WHO_LIST_ROW", row=row.row))
     except RuleViolation as exc:
         return _record(p, batch, row.row, rules.refusal(row.row, row.id_number, exc.code, exc.message), replaces)
     policy_id = f"POL{batch.batch_id[3:]}{row.row:07d}"

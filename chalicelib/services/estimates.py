@@ -35,11 +35,11 @@ from chalicelib.domain.layers import (
     estimate_with_layers,
     raw_bill_problem,
 )
-from chalicelib.domain.messages import MESSAGES
+from chalicelib.domain.messages import MESSAGES, term
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
 
-_POLICY_STATUS_ZH = {"cancelled": "退保"}
+_POLICY_STATUS_TERMS = {"cancelled": "POLICY_STATUS_CANCELLED"}
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def estimate_for_policy(ports: EstimatePorts, principal, policy_id: str, bills: 
                          policy_plan_id=policy["plan_id"], plan_id=plan_id)
     if policy.get("status", "active") != "active":
         raise RuleViolation("ESTIMATE_POLICY_INACTIVE", status=policy["status"],
-                            status_zh=_POLICY_STATUS_ZH.get(policy["status"], "失效"))
+                            status_zh=term(_POLICY_STATUS_TERMS.get(policy["status"], "POLICY_STATUS_ENDED")))
     plan = get_plan(policy["plan_id"])
     period = BenefitPeriod(date.fromisoformat(policy["benefit_start"]), date.fromisoformat(policy["coverage_end"]),
                            of="policy")

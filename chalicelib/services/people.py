@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from chalicelib.domain.errors import RuleViolation, UpstreamUnavailable
+from chalicelib.domain.messages import term
 from chalicelib.domain.platform import PlatformPerson
 
 ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data of encrypted ID numbers (docs/access-patterns.md)
@@ -9,7 +10,7 @@ ID_NUMBER_CONTEXT = "id_number"  # AES-GCM associated data of encrypted ID numbe
 
 def _unavailable(code: str) -> UpstreamUnavailable:
     if code == "UPSTREAM_UNAVAILABLE":
-        return UpstreamUnavailable(code, system="医保信息平台")
+        return UpstreamUnavailable(code, system=term("SYSTEM_PLATFORM"))
     return UpstreamUnavailable(code)
 
 

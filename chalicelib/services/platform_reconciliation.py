@@ -23,6 +23,7 @@ from typing import Any
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.repositories.reconciliation import ReconciliationDifferences
 from chalicelib.domain.errors import DomainError, UpstreamUnavailable
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import Order, Refund
 from chalicelib.domain.order_lifecycle import (
     PAID,
@@ -80,7 +81,7 @@ def reconcile_day(ports: ReconciliationPorts, day: date, now: datetime) -> dict[
         statement = platform.account_statement(day)
         next_day = {(e.kind, e.idempotency_key): e for e in platform.account_statement(day + timedelta(days=1))}
     except PlatformUnavailable:
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
     orders, refunds = ports.orders.orders.asked_on(day.isoformat())
     plans_of_orders = {o.order_id: o.plan_id for o in orders}
     ours = [e for o in orders for e in expected_of_order(o)]
@@ -151,7 +152,7 @@ class _Run:
         try:
             deduction = self.ports.orders.platform.find_deduction(deduction_key) if deduction_key else None
         except PlatformUnavailable:
-            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
         if expected.kind == "deduction":
             if deduction is not None:  # booked on another day
                 if deduction.amount_fen != expected.amount_fen:
@@ -217,7 +218,7 @@ class _Run:
             try:
                 deduction = self.ports.orders.platform.find_deduction(entry.deduction_idempotency_key)
             except PlatformUnavailable:
-                raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+                raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
             order = repo.get(deduction.reference) if deduction and deduction.reference else None
             return expected_of_order(order) if order else []
         refund = repo.refund(entry.idempotency_key)

@@ -19,7 +19,7 @@ from chalicelib.domain.claim_models import (
     bill_markers,
 )
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound, RuleViolation, UpstreamUnavailable
-from chalicelib.domain.messages import MESSAGES
+from chalicelib.domain.messages import MESSAGES, term
 from chalicelib.domain.plan import CATEGORIES
 from chalicelib.domain.principal import Principal, require_city
 from chalicelib.domain.working_days import Deadline, WorkingCalendar, years_spanned
@@ -120,7 +120,7 @@ def compute(ports: ClaimPorts, policy: ClaimPolicy, bills: list[Bill]) -> engine
         try:
             person = ports.platform.find_person(ports.cipher.decrypt(policy.insured_id_enc, "id_number"))
         except (PlatformUnavailable, PlatformError):
-            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
         excluded = excluded_periods(person, plan) if person is not None else []
     return engine.compute(plan.benefits, engine_ytd(policy.year_to_date), [engine_bill(b) for b in bills],
                           benefit_period=period, excluded_periods=excluded)

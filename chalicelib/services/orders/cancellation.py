@@ -13,6 +13,7 @@ from chalicelib.domain.errors import (
     Forbidden,
     RuleViolation,
 )
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import Order, Refund
 from chalicelib.domain.order_lifecycle import (
     REFUND_FAILED,
@@ -84,7 +85,7 @@ def pending_refund(policy: Policy, order: Order, refund_id: str, reason: str, no
 
 
 # What the payment channel shows the member as the refund's reason, by the refund's `reason`.
-REFUND_REASONS_ZH = {"cancel": "保障开始前退保", "takeover": "政府参保资助代缴保费,退还个人已缴保费"}
+REFUND_REASONS = {"cancel": "REFUND_CANCEL", "takeover": "REFUND_TAKEOVER"}  # refund reason → TERMS key
 
 
 def _execute_refund(ports: OrderPorts, refund: Refund, now: datetime) -> Refund:
@@ -98,7 +99,7 @@ def _execute_refund(ports: OrderPorts, refund: Refund, now: datetime) -> Refund:
             ports.platform.refund(refund.deduction_key, refund.amount_fen, refund.refund_id)
         else:
             ports.wechat.refund(refund.order_id, refund.refund_id, refund.amount_fen, refund.order_amount_fen,
-                                reason=REFUND_REASONS_ZH.get(refund.reason, REFUND_REASONS_ZH["cancel"]))
+                                reason=term(REFUND_REASONS.get(refund.reason, "REFUND_CANCEL")))
     except (PlatformUnavailable, WeChatPayUnavailable):
         return refund
     except (PlatformError, WeChatPayRefused) as exc:

@@ -13,6 +13,7 @@ from chalicelib.domain.disclosure import counted_county
 from chalicelib.domain.errors import (
     Conflict,
 )
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import CoverMarker, Order
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
@@ -31,7 +32,7 @@ CANCEL_SCOPE = "cancel"
 LEASE = timedelta(seconds=60)  # longer than a Lambda invocation (29 s): a live request is never overtaken
 WECHAT_PAY_WINDOW = timedelta(minutes=30)  # an unpaid WeChat order expires (prepay `time_expire`) and is closed
 RECONCILED_STATUSES = (SETTLING, REFUND_PENDING)
-_PLATFORM = "医保信息平台"
+_PLATFORM = term("SYSTEM_PLATFORM")
 # The lifecycle itself (statuses, allowed moves) is the domain's: chalicelib/domain/order_lifecycle.py.
 
 
@@ -56,7 +57,7 @@ def _reservation_refused(ports: OrderPorts, order: Order, reasons: list[str], fi
     return _taken(marker, _plan(order.plan_id), order.payer_account_id, person.who, person.ref)
 
 
-_SOURCE_ZH = {"current": "当年", "prior_years": "历年结余"}
+_SOURCE_ZH = {"current": term("ACCOUNT_PART_CURRENT"), "prior_years": term("ACCOUNT_PART_PRIOR_YEARS")}
 
 
 def _yuan(fen: int) -> str:
@@ -102,7 +103,7 @@ def _reverse_order_payment(ports: OrderPorts, order: Order, now: datetime) -> bo
     try:
         if order.payment_method == "wechat_pay":
             ports.wechat.refund(order.order_id, f"{order.order_id}-R", order.amount_fen, order.amount_fen,
-                                reason="未能出单,全额退款")
+                                reason=term("REFUND_NOT_ISSUED"))
         else:
             _reverse_deductions(ports.platform, order)
     except (PlatformUnavailable, WeChatPayUnavailable):

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
     RuleViolation,
     UpstreamUnavailable,
 )
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import Order, PlannedDeduction, RecordedRequest
 from chalicelib.domain.order_lifecycle import (
     FAILED,
@@ -68,11 +69,11 @@ def _after_reservation_refused(ports: OrderPorts, order: Order, reasons: list[st
     if reasons and reasons[0] == "ConditionalCheckFailed" or not reasons:
         previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
-            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_DATA")) from None
         return _replay_or_resume(ports, previous, req.request_hash, now)
     refusal = _reservation_refused(ports, order, reasons, first=2)
     if refusal is None:
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务")
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_DATA"))
     raise refusal
 
 
@@ -123,7 +124,7 @@ def _refusal_error(platform_code: str, planned: PlannedDeduction, order: Order) 
     if platform_code == "INSUFFICIENT_BALANCE":  # the balance moved between our check and the deduction
         return RuleViolation("INSUFFICIENT_BALANCE", account_source=planned.source,
                              account_part=_SOURCE_ZH[planned.source], needed_yuan=_yuan(planned.amount_fen),
-                             available_yuan="不足", order_id=order.order_id)
+                             available_yuan=term("AMOUNT_INSUFFICIENT"), order_id=order.order_id)
     return RuleViolation("PAYMENT_REFUSED", order_id=order.order_id, platform_code=platform_code)
 
 

@@ -23,6 +23,7 @@ from chalicelib.domain.errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderInsured, OrderPayer, PlannedDeduction
 from chalicelib.domain.order_lifecycle import (
     INITIAL_STATUS,
@@ -119,7 +120,7 @@ def _validated_order(ports: OrderPorts, plan: Plan, reads: PlacingReads, insured
     if payment_method == "personal_account":
         account.bound_person()
         payer_person = next((i.person for i in insured if i.relationship is None), None) or _platform_person(
-            platform, cipher, account.id_enc, "您本人")
+            platform, cipher, account.id_enc, term("WHO_SELF"))
     for person in insured:
         with _about(person):
             check_eligible(plan, person.person, who=person.who)
@@ -150,7 +151,7 @@ def _check_request_shape(plan: Plan, refs: list[str], payment_method: str, auto_
     if len(refs) > plan.max_insured_per_order:
         raise RuleViolation("TOO_MANY_INSURED", field="insured", limit=plan.max_insured_per_order, count=len(refs))
     if payment_method not in plan.payment_methods:
-        method = "医保个人账户" if payment_method == "personal_account" else "微信"
+        method = term("PAYMENT_METHOD_PERSONAL_ACCOUNT" if payment_method == "personal_account" else "PAYMENT_METHOD_WECHAT")
         raise RuleViolation("PAYMENT_METHOD_NOT_OFFERED", field="payment_method", method=method,
                             plan_name=plan.name)
     if auto_renew and payment_method != "personal_account":
@@ -163,14 +164,14 @@ def _resolve_insured(account: OrderPayer, refs: list[str], members: dict[str, Fa
     for position, ref in enumerate(refs, start=1):
         if ref == "self":
             insured.append(Insured(ref, account.bound_person(), account.id_enc, account.person_name or "", None, None,
-                                   "您本人"))
+                                   term("WHO_SELF")))
             continue
         member = members.get(ref)
         if member is None:
             raise NotFound("MEMBER_NOT_FOUND", field="insured", member_id=ref)
-        relation = RELATIONSHIP_ZH.get(member.relationship, "家人")
+        relation = RELATIONSHIP_ZH.get(member.relationship) or term("RELATION_UNKNOWN")
         insured.append(Insured(ref, member.id_hash, member.id_enc, member.name, member.relationship, ref,
-                               f"您的{relation}(第{position}位被保险人)"))
+                               term("WHO_FAMILY_MEMBER", relation=relation, position=position)))
     if len({i.id_hash for i in insured}) != len(insured):  # a member who is the caller, or listed twice
         raise BadRequest("DUPLICATE_INSURED", field="insured")
     return insured

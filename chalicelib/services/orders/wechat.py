@@ -22,7 +22,7 @@ from chalicelib.domain.errors import (
     RuleViolation,
     UpstreamUnavailable,
 )
-from chalicelib.domain.messages import message_for
+from chalicelib.domain.messages import message_for, term
 from chalicelib.domain.order import Order, OrderPayer
 from chalicelib.domain.order_lifecycle import (
     EXPIRED,
@@ -85,7 +85,7 @@ def _order_wechat_pay(ports: OrderPorts, payer: OrderPayer, order: Order,
     except ConditionFailed:
         previous = ports.orders.request_record(req.scope, req.key)
         if previous is None:
-            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="数据服务") from None
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_DATA")) from None
         return _replay_or_resume(ports, previous, req.request_hash, now)
     return 201, view
 
