@@ -23,9 +23,10 @@ def ports(client, clock):
 
 @pytest.fixture()
 def account(client, ports):
-    table = ports[0]
+    from chalicelib.adapters.repositories.accounts import AccountRepository
+
     me = new_member(client, "13600000001", "张三", prior_years_fen=100000)
-    return table.get(keys.account(me.account_id))
+    return AccountRepository(ports[0]).get(me.account_id)
 
 
 def add(ports, account, name, id_number, relationship="child"):
@@ -51,9 +52,9 @@ def test_the_member_id_is_stable_for_a_person_and_private_to_the_account(client,
     person = cipher.lookup_hash(new_id())
     other = new_member(client, "13600000002", "钱七")
 
-    assert member_id_for(cipher, account["account_id"], person) == member_id_for(cipher, account["account_id"], person)
-    assert member_id_for(cipher, account["account_id"], person) != member_id_for(cipher, other.account_id, person)
-    assert person not in member_id_for(cipher, account["account_id"], person)
+    assert member_id_for(cipher, account.account_id, person) == member_id_for(cipher, account.account_id, person)
+    assert member_id_for(cipher, account.account_id, person) != member_id_for(cipher, other.account_id, person)
+    assert person not in member_id_for(cipher, account.account_id, person)
 
 
 def test_identity_is_required_before_anything_else(ports):
@@ -125,9 +126,9 @@ def test_removing_a_member_leaves_their_policy_and_cover_marker(ports, account):
     child_id = new_id(born=date(2010, 6, 1))
     register_person("张小", child_id)
     member = add(ports, account, "张小", child_id)
-    policy_id = write_policy(child_id, "张小", account["account_id"], insured_member_id=member.member_id)
+    policy_id = write_policy(child_id, "张小", account.account_id, insured_member_id=member.member_id)
 
-    family.remove_member(table, account["account_id"], member.member_id)
+    family.remove_member(table, account.account_id, member.member_id)
 
     assert table.get(keys.policy(policy_id))["status"] == "active"
     assert table.get(keys.cover_marker("lishui-2021", ports[1].lookup_hash(child_id))) is not None
