@@ -254,6 +254,33 @@ def order_ports():
                       orders=OrderRepository(table()), policies=PolicyRepository(table()))
 
 
+def accounts():
+    """The accounts repository (accounts, logins, identity bindings) over the table."""
+    from chalicelib.adapters.repositories.accounts import AccountRepository
+
+    return AccountRepository(table())
+
+
+def family_ports():
+    """Ports of the family-member use cases (services.family)."""
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.services.family import FamilyPorts
+
+    return FamilyPorts(family=FamilyRepository(table()), covers=OrderRepository(table()), cipher=cipher(),
+                       platform=platform())
+
+
+def policy_ports():
+    """Ports of reading policies and switching their auto-renewal (services.policies)."""
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.policies import PolicyPorts
+
+    return PolicyPorts(policies=PolicyRepository(table()), accounts=accounts(), family=FamilyRepository(table()),
+                       grants=grants(), cipher=cipher(), platform=platform())
+
+
 def grants():
     """The authorisations (亲友代办) repository over the table."""
     from chalicelib.adapters.repositories.grants import DynamoGrantRepository

@@ -7,9 +7,10 @@ Anything else is answered 404, so a stranger cannot even learn that an object ex
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-from chalicelib.adapters.repositories.accounts import AccountRepository
+from chalicelib.adapters.repositories.accounts import AccountRepository, AccountStore
 from chalicelib.adapters.repositories.grants import DynamoGrantRepository, GrantRepository
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.account import Account
@@ -20,8 +21,9 @@ from chalicelib.domain.policy import Policy
 Scope = Literal["view", "claims", "payer"]
 
 
-def account_of(table, principal) -> Account:
-    account = AccountRepository(table).get(principal.account_id)
+def account_of(accounts: AccountStore, principal) -> Account:
+    """The caller's account, or 401 (a validly signed token for an account that no longer exists)."""
+    account = accounts.get(principal.account_id)
     if account is None:
         raise Unauthorized("TOKEN_INVALID")
     return account
@@ -51,28 +53,50 @@ def roles_on_policy(grants: GrantRepository, account: Account, insured_hash: str
     return roles | granted
 
 
-def _allowed(table, principal, insured_hash: str, payer_account_id: str | None, need: str) -> set[str]:
+class AccessPorts(Protocol):
+    """What the access rule reads (PolicyPorts and others carry these)."""
+
+    accounts: AccountStore
+    policies: Any  # the policy repository: get, get_fields
+    grants: GrantRepository
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """The access rule's reads over the table, for callers without a ports bundle (services/orders, estimates)."""
+
+    accounts: AccountStore
+    policies: Any
+    grants: GrantRepository
+
+    @classmethod
+    def over(cls, table) -> TableAccess:
+        return cls(accounts=AccountRepository(table), policies=PolicyRepository(table),
+                   grants=DynamoGrantRepository(table))
+
+
+def _allowed(ports: AccessPorts, principal, insured_hash: str, payer_account_id: str | None, need: str) -> set[str]:
     if principal is not None and principal.is_staff:
         return {"staff", "view"}
-    roles = roles_on_policy(DynamoGrantRepository(table), account_of(table, principal), insured_hash,
-                            payer_account_id)
+    roles = roles_on_policy(ports.grants, account_of(ports.accounts, principal), insured_hash, payer_account_id)
     if need not in roles:
         raise NotFound("POLICY_NOT_FOUND")
     return roles
 
 
-def policy_for(table, principal, policy_id: str, need: str = "view") -> tuple[Policy, set[str]]:
+def policy_for(ports: AccessPorts, principal, policy_id: str, need: str = "view") -> tuple[Policy, set[str]]:
     """The policy if the caller has `need` (view | claims | payer_or_insured), else 404."""
-    policy = PolicyRepository(table).get(policy_id)
+    policy = ports.policies.get(policy_id)
     if policy is None:
         raise NotFound("POLICY_NOT_FOUND")
-    return policy, _allowed(table, principal, policy.insured_hash, policy.payer_account_id, need)
+    return policy, _allowed(ports, principal, policy.insured_hash, policy.payer_account_id, need)
 
 
 def load_policy(table, principal, policy_id: str, need: str = "view") -> tuple[dict[str, Any], set[str]]:
     """The same rule over the policy's stored fields, for the callers that take a partial view of a policy
     (claims' ClaimPolicy, services/estimates.py, services/orders/cancellation.py)."""
-    policy = PolicyRepository(table).get_fields(policy_id)
+    ports = TableAccess.over(table)
+    policy = ports.policies.get_fields(policy_id)
     if policy is None:
         raise NotFound("POLICY_NOT_FOUND")
-    return policy, _allowed(table, principal, policy["insured_hash"], policy.get("payer_account_id"), need)
+    return policy, _allowed(ports, principal, policy["insured_hash"], policy.get("payer_account_id"), need)

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import Table
-from chalicelib.adapters.repositories.family import FamilyRepository, FamilyStore
-from chalicelib.adapters.repositories.orders import OrderRepository
+from chalicelib.adapters.repositories.family import FamilyStore
 from chalicelib.domain.account import Account
 from chalicelib.domain.enrolment_rules import (
     RELATIONSHIP_ZH,
@@ -97,8 +95,18 @@ def member_id_for(cipher, account_id: str, id_hash: str) -> str:
     return "M" + cipher.lookup_hash(f"{account_id}:{id_hash}", purpose="family_member")[:20].upper()
 
 
-def _family(store: FamilyStore | Table) -> FamilyStore:
-    return store if hasattr(store, "members") else FamilyRepository(store)  # the routes pass the table
+class CoverReader(Protocol):
+    def covers(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], Any]: ...
+
+
+@dataclass(frozen=True)
+class FamilyPorts:
+    """What the family-member use cases need (chalicelib/deps.py family_ports builds it)."""
+
+    family: FamilyStore
+    covers: CoverReader  # the cover markers (the orders repository)
+    cipher: Any  # adapters.crypto.FieldCipher
+    platform: Any  # the 医保 platform port
 
 
 def load_member(family: FamilyStore, account_id: str, member_id: str) -> FamilyMember:
@@ -110,10 +118,10 @@ def load_member(family: FamilyStore, account_id: str, member_id: str) -> FamilyM
 
 
 # ---- use cases -------------------------------------------------------------------------------------------------
-def add_member(table: Table, cipher, platform, account: Account, name_raw: str, id_raw: str,
-               relationship: str, now: datetime) -> FamilyMemberView:
+def add_member(ports: FamilyPorts, account: Account, name_raw: str, id_raw: str, relationship: str,
+               now: datetime) -> FamilyMemberView:
     """POST /v1/family-members."""
-    family = _family(table)
+    family, cipher, platform = ports.family, ports.cipher, ports.platform
     my_hash = require_identity(account)
     today = now.astimezone(CHINA_TZ).date()
     name = normalise_name(name_raw)
@@ -135,7 +143,7 @@ def add_member(table: Table, cipher, platform, account: Account, name_raw: str, 
         raise Conflict("MEMBER_ALREADY_ADDED", field="id_number", member_id=member_id)
     payer = find_platform_person(platform, cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT,
                                                           record=account.person_hash))
-    options = enrolment_options(table, open_plans(today), payer, [(member, relative)], today)
+    options = enrolment_options(ports.covers, open_plans(today), payer, [(member, relative)], today)
     return _present(member, resident.number, relative, options[member_id])
 
 
@@ -156,33 +164,32 @@ def _seconds_to_midnight(now: datetime) -> int:
     return max(1, int((midnight - local).total_seconds()))
 
 
-def list_members(table: Table, cipher, platform, account: Account, now: datetime) -> list[FamilyMemberView]:
+def list_members(ports: FamilyPorts, account: Account, now: datetime) -> list[FamilyMemberView]:
     """GET /v1/family-members: the caller's relatives with what the platform says about them today."""
-    members = _family(table).members(account.account_id)
+    members = ports.family.members(account.account_id)
     if not members:
         return []
-    return _with_options(table, cipher, platform, account, members, now)
+    return _with_options(ports, account, members, now)
 
 
-def get_member(table: Table, cipher, platform, account: Account, member_id: str,
-               now: datetime) -> FamilyMemberView:
-    member = load_member(_family(table), account.account_id, member_id)
-    return _with_options(table, cipher, platform, account, [member], now)[0]
+def get_member(ports: FamilyPorts, account: Account, member_id: str, now: datetime) -> FamilyMemberView:
+    member = load_member(ports.family, account.account_id, member_id)
+    return _with_options(ports, account, [member], now)[0]
 
 
-def remove_member(table: Table, account_id: str, member_id: str) -> None:
+def remove_member(ports: FamilyPorts, account_id: str, member_id: str) -> None:
     """DELETE /v1/family-members/{id}. Policies already bought for the relative stay as they are."""
-    if not _family(table).remove(account_id, member_id):
+    if not ports.family.remove(account_id, member_id):
         raise NotFound("MEMBER_NOT_FOUND", member_id=member_id)
 
 
-def enrolment_options(table: Table, plans: list[Plan], payer: PlatformPerson | None,
+def enrolment_options(covers: CoverReader, plans: list[Plan], payer: PlatformPerson | None,
                       people: Iterable[tuple[FamilyMember, PlatformPerson | None]],
                       today: date) -> dict[str, list[PlanOption]]:
     """Per member id: for each plan, can they be covered (DOMAIN §2, §4.7), are they already, how to pay (§3).
     One BatchGetItem reads every cover marker."""
     people = list(people)
-    covered = OrderRepository(table).covers([(plan.plan_id, member.id_hash) for member, _ in people for plan in plans])
+    covered = covers.covers([(plan.plan_id, member.id_hash) for member, _ in people for plan in plans])
     return {member.member_id: [_option(plan, payer, person, member, (plan.plan_id, member.id_hash) in covered, today)
                                for plan in plans]
             for member, person in people}
@@ -209,15 +216,16 @@ def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | N
                       payment_methods=payment_methods_for(plan, payer, person, member.relationship))
 
 
-def _with_options(table: Table, cipher, platform, account: Account, members: list[FamilyMember],
+def _with_options(ports: FamilyPorts, account: Account, members: list[FamilyMember],
                   now: datetime) -> list[FamilyMemberView]:
+    cipher, platform = ports.cipher, ports.platform
     today = now.astimezone(CHINA_TZ).date()
     numbers = {m.member_id: cipher.decrypt(m.id_enc, ID_NUMBER_CONTEXT, record=m.id_hash) for m in members}
     people = {member_id: find_platform_person(platform, number) for member_id, number in numbers.items()}
     payer = (find_platform_person(platform, cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT,
                                                            record=account.person_hash))
              if account.id_enc else None)
-    options = enrolment_options(table, open_plans(today), payer, [(m, people[m.member_id]) for m in members], today)
+    options = enrolment_options(ports.covers, open_plans(today), payer, [(m, people[m.member_id]) for m in members], today)
     return [_present(m, numbers[m.member_id], people[m.member_id], options[m.member_id])
             for m in sorted(members, key=lambda m: m.created_at)]
 

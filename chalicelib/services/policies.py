@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.clock import iso
-from chalicelib.adapters.dynamodb import Table
-from chalicelib.adapters.repositories.accounts import AccountRepository
-from chalicelib.adapters.repositories.family import FamilyRepository
-from chalicelib.adapters.repositories.grants import DynamoGrantRepository
-from chalicelib.adapters.repositories.policies import PolicyRepository
+from chalicelib.adapters.repositories.accounts import AccountStore
+from chalicelib.adapters.repositories.family import FamilyStore
+from chalicelib.adapters.repositories.grants import GrantRepository
 from chalicelib.domain.account import Account
 from chalicelib.domain.enrolment_rules import check_personal_account_allowed
 from chalicelib.domain.errors import Conflict, RuleViolation
@@ -34,6 +32,18 @@ from chalicelib.services.renewal_consent import (  # noqa: F401 (RENEWAL_PAYMENT
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
 STATUS_ZH = {"cancelled": "退保", "expired": "到期"}
 _UPDATE_ATTEMPTS = 3  # a policy's version also moves when a claim is paid; re-read and re-check, then give up
+
+
+@dataclass(frozen=True)
+class PolicyPorts:
+    """What reading policies and switching their auto-renewal need (chalicelib/deps.py policy_ports builds it)."""
+
+    policies: Any  # adapters.repositories.policies.PolicyRepository or its twin
+    accounts: AccountStore
+    family: FamilyStore
+    grants: GrantRepository
+    cipher: Any  # adapters.crypto.FieldCipher
+    platform: Any  # the 医保 platform port
 
 
 @dataclass(frozen=True)
@@ -59,10 +69,10 @@ class PolicyView:
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------
-def list_policies(table: Table, cipher, principal) -> list[PolicyView]:
+def list_policies(ports: PolicyPorts, principal) -> list[PolicyView]:
     """GET /v1/policies: as insured, as payer, or through an active view/claims authorisation; each once."""
-    account = access.account_of(table, principal)
-    policies, grants = PolicyRepository(table), DynamoGrantRepository(table)
+    account = access.account_of(ports.accounts, principal)
+    policies, grants = ports.policies, ports.grants
     found: dict[str, Policy] = {}
     people = set()
     if account.person_hash:
@@ -79,43 +89,42 @@ def list_policies(table: Table, cipher, principal) -> list[PolicyView]:
         roles = access.roles_on_policy(grants, account, policy.insured_hash, policy.payer_account_id)
         if "view" in roles:
             visible.append((policy, roles))
-    views = _present(table, cipher, account, visible)
+    views = _present(ports, account, visible)
     return sorted(views, key=lambda v: (v.paid_at or "", v.policy_id), reverse=True)
 
 
-def policy_detail(table: Table, cipher, principal, policy_id: str) -> PolicyView:
+def policy_detail(ports: PolicyPorts, principal, policy_id: str) -> PolicyView:
     """GET /v1/policies/{id}: 404 unless the caller may view it."""
-    policy, roles = access.policy_for(table, principal, policy_id, need="view")
-    return _present(table, cipher, access.account_of(table, principal), [(policy, roles)])[0]
+    policy, roles = access.policy_for(ports, principal, policy_id, need="view")
+    return _present(ports, access.account_of(ports.accounts, principal), [(policy, roles)])[0]
 
 
 # ---- auto-renewal consent ----------------------------------------------------------------------------------------
-def set_auto_renewal(table: Table, cipher, platform, principal, policy_id: str, enabled: bool,
-                     now: datetime) -> PolicyView:
+def set_auto_renewal(ports: PolicyPorts, principal, policy_id: str, enabled: bool, now: datetime) -> PolicyView:
     """PUT /v1/policies/{id}/auto-renewal by the payer or the insured.
 
     Consent names the account that will pay next year (the caller), the channel it was given on and the personal
     account part to deduct; the policy joins the plan's renewal index so the renewal run can page through a plan's
     consenting policies. Withdrawing removes it from that index at once.
     """
-    account = access.account_of(table, principal)
+    account = access.account_of(ports.accounts, principal)
     for _ in range(_UPDATE_ATTEMPTS):
-        policy, roles = access.policy_for(table, principal, policy_id, need="payer_or_insured")
+        policy, roles = access.policy_for(ports, principal, policy_id, need="payer_or_insured")
         renewals.check_switch(policy, enabled)
-        consent = _consent(table, cipher, platform, account, policy, now) if enabled else None
+        consent = _consent(ports, account, policy, now) if enabled else None
         withdrawal = None if enabled else {"at": iso(now), "channel": consent_channel(account),
                                            "account_id": account.account_id}
         entries = renewals.history_added(policy, "consent" if enabled else "stop", consent_channel(account),
                                          account.account_id, now)
-        updated = PolicyRepository(table).switch_auto_renew(policy, consent=consent, withdrawal=withdrawal,
+        updated = ports.policies.switch_auto_renew(policy, consent=consent, withdrawal=withdrawal,
                                                             entries=entries)
         if updated is None:
             continue  # changed meanwhile (a claim paid): re-read and re-check
-        return _present(table, cipher, account, [(updated, roles)])[0]
+        return _present(ports, account, [(updated, roles)])[0]
     raise Conflict("POLICY_CHANGED_RETRY", policy_id=policy_id)
 
 
-def _consent(table: Table, cipher, platform, account: Account, policy: Policy, now: datetime) -> dict[str, Any]:
+def _consent(ports: PolicyPorts, account: Account, policy: Policy, now: datetime) -> dict[str, Any]:
     """The consent record, once the payer may pay the policy's renewal from their personal account."""
     from chalicelib.plans import get_plan
 
@@ -123,6 +132,7 @@ def _consent(table: Table, cipher, platform, account: Account, policy: Policy, n
         raise RuleViolation("POLICY_NOT_ACTIVE", status_zh=STATUS_ZH.get(policy.status, policy.status))
     if not account.id_enc:  # no bound identity, so no personal account the platform could deduct from
         raise RuleViolation("NO_PERSONAL_ACCOUNT")
+    cipher, platform = ports.cipher, ports.platform
     plan = get_plan(policy.plan_id)
     payer = find_platform_person(platform, cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT))
     is_insured = account.person_hash == policy.insured_hash
@@ -130,7 +140,7 @@ def _consent(table: Table, cipher, platform, account: Account, policy: Policy, n
         platform, cipher.decrypt(policy.insured_id_enc, ID_NUMBER_CONTEXT))
     if insured is None:
         raise RuleViolation("PERSON_NOT_FOUND_IN_PLATFORM")
-    relationship = None if is_insured else (_relationship(table, account.account_id, policy) or "other")
+    relationship = None if is_insured else (_relationship(ports.family, account.account_id, policy) or "other")
     who = policy.insured_name if is_insured else mask_name(policy.insured_name)
     source = check_personal_account_allowed(plan, payer, insured, relationship, who=who)
     renewals.check_paid_from_personal_account(policy)
@@ -138,10 +148,11 @@ def _consent(table: Table, cipher, platform, account: Account, policy: Policy, n
 
 
 # ---- presenting ----------------------------------------------------------------------------------------------------
-def _present(table: Table, cipher, account: Account, policies: list[tuple[Policy, set[str]]]) -> list[PolicyView]:
+def _present(ports: PolicyPorts, account: Account, policies: list[tuple[Policy, set[str]]]) -> list[PolicyView]:
     from chalicelib.plans import all_plans
 
-    payers = AccountRepository(table).many({p.payer_account_id for p, _ in policies if p.payer_account_id})
+    cipher = ports.cipher
+    payers = ports.accounts.many({p.payer_account_id for p, _ in policies if p.payer_account_id})
     plans = all_plans()
     out = []
     for policy, roles in policies:
@@ -151,7 +162,7 @@ def _present(table: Table, cipher, account: Account, policies: list[tuple[Policy
         if policy.payer_hash and policy.payer_hash == policy.insured_hash:
             relationship = "self"
         else:
-            relationship = _relationship(table, policy.payer_account_id, policy)
+            relationship = _relationship(ports.family, policy.payer_account_id, policy)
         payer_name = payer_account.person_name if payer_account else None
         plan = plans.get(policy.plan_id)
         out.append(PolicyView(
@@ -188,9 +199,9 @@ def _consent_for(consent: dict[str, Any] | None, account: Account) -> dict[str, 
             "payer_is_me": consent["payer_account_id"] == account.account_id}
 
 
-def _relationship(table: Table, payer_account_id: str, policy: Policy) -> str | None:
+def _relationship(family: FamilyStore, payer_account_id: str, policy: Policy) -> str | None:
     """How the insured is related to the paying account, from the payer's family-member record (None if gone)."""
     if not payer_account_id:
         return None
-    member = FamilyRepository(table).member_for(payer_account_id, policy.insured_hash)
+    member = family.member_for(payer_account_id, policy.insured_hash)
     return member.relationship if member else None

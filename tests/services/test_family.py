@@ -18,7 +18,7 @@ def ports(client, clock):
     from chalicelib import deps
 
     clock.set(NOW)
-    return deps.table(), deps.cipher(), deps.platform()
+    return deps.family_ports()
 
 
 @pytest.fixture()
@@ -26,14 +26,13 @@ def account(client, ports):
     from chalicelib.adapters.repositories.accounts import AccountRepository
 
     me = new_member(client, "13600000001", "张三", prior_years_fen=100000)
-    return AccountRepository(ports[0]).get(me.account_id)
+    return AccountRepository(ports.covers.table).get(me.account_id)
 
 
 def add(ports, account, name, id_number, relationship="child"):
     from chalicelib.services import family
 
-    table, cipher, platform = ports
-    return family.add_member(table, cipher, platform, account, name, id_number, relationship, NOW)
+    return family.add_member(ports, account, name, id_number, relationship, NOW)
 
 
 def test_the_stored_name_is_the_platforms_spelling(ports, account):
@@ -48,7 +47,7 @@ def test_the_stored_name_is_the_platforms_spelling(ports, account):
 def test_the_member_id_is_stable_for_a_person_and_private_to_the_account(client, ports, account):
     from chalicelib.services.family import member_id_for
 
-    cipher = ports[1]
+    cipher = ports.cipher
     person = cipher.lookup_hash(new_id())
     other = new_member(client, "13600000002", "钱七")
 
@@ -69,7 +68,7 @@ def test_identity_is_required_before_anything_else(ports):
 def test_every_cover_marker_is_read_in_one_round_trip(ports, account, clock):
     from chalicelib.services import family
 
-    table, cipher, platform = ports
+    table = ports.covers.table
     clock.set(datetime(2021, 12, 1, 9, 0, tzinfo=CHINA_TZ))  # two plans on sale
     ids = [new_id(born=date(2000 + n, 1, 1)) for n in range(3)]
     for n, id_number in enumerate(ids):
@@ -81,7 +80,7 @@ def test_every_cover_marker_is_read_in_one_round_trip(ports, account, clock):
     real = table.batch_get
     table.batch_get = lambda key_list: calls.append(len(key_list)) or real(key_list)
 
-    members = family.list_members(table, cipher, platform, account, clock.now())
+    members = family.list_members(ports, account, clock.now())
 
     assert calls == [6]  # 3 relatives × 2 open plans, one BatchGetItem
     covered = {(m.name, p.plan_id) for m in members for p in m.plans if p.already_covered}
@@ -91,13 +90,12 @@ def test_every_cover_marker_is_read_in_one_round_trip(ports, account, clock):
 def test_a_relative_the_platform_no_longer_knows_is_listed_as_not_enrollable(ports, account):
     from chalicelib.services import family
 
-    table, cipher, platform = ports
     child_id = new_id(born=date(2010, 6, 1))
     register_person("张小", child_id)
     add(ports, account, "张小", child_id)
-    del platform.people[child_id]  # e.g. the household moved away and the city deregistered them
+    del ports.platform.people[child_id]  # e.g. the household moved away and the city deregistered them
 
-    [member] = family.list_members(table, cipher, platform, account, NOW)
+    [member] = family.list_members(ports, account, NOW)
 
     assert member.basic_insurance == {"type": "unknown", "city": "", "status": "unknown"}
     assert [(p.can_enrol, p.reason_code) for p in member.plans] == [(False, "PERSON_NOT_FOUND_IN_PLATFORM")]
@@ -122,13 +120,13 @@ def test_a_household_is_limited_to_keep_the_endpoint_from_being_a_lookup_service
 def test_removing_a_member_leaves_their_policy_and_cover_marker(ports, account):
     from chalicelib.services import family
 
-    table = ports[0]
+    table = ports.covers.table
     child_id = new_id(born=date(2010, 6, 1))
     register_person("张小", child_id)
     member = add(ports, account, "张小", child_id)
     policy_id = write_policy(child_id, "张小", account.account_id, insured_member_id=member.member_id)
 
-    family.remove_member(table, account.account_id, member.member_id)
+    family.remove_member(ports, account.account_id, member.member_id)
 
     assert table.get(keys.policy(policy_id))["status"] == "active"
-    assert table.get(keys.cover_marker("lishui-2021", ports[1].lookup_hash(child_id))) is not None
+    assert table.get(keys.cover_marker("lishui-2021", ports.cipher.lookup_hash(child_id))) is not None

@@ -45,10 +45,11 @@ class TableClaimants:
         return claim_policy_from_item(item), roles
 
     def persons_handled(self, principal) -> set[str]:
+        from chalicelib.adapters.repositories.accounts import AccountRepository
         from chalicelib.adapters.repositories.grants import DynamoGrantRepository
         from chalicelib.services import access
 
-        account = access.account_of(self.table, principal)
+        account = access.account_of(AccountRepository(self.table), principal)
         persons = {account.person_hash} if account.person_hash else set()
         if account.phone:
             persons |= {g.grantor_hash for g in DynamoGrantRepository(self.table).held_by(account.phone)
