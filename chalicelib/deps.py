@@ -281,6 +281,20 @@ def policy_ports():
                        grants=grants(), cipher=cipher(), platform=platform())
 
 
+def identity_ports():
+    """The stores of the login, binding and "who am I" use cases (services.identity)."""
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.adapters.repositories.sms_codes import SmsCodeRepository
+    from chalicelib.services.identity import IdentityPorts
+
+    t = table()
+    return IdentityPorts(accounts=accounts(), sms_codes=SmsCodeRepository(t), family=FamilyRepository(t),
+                         grants=grants(), policies=PolicyRepository(t), claims=DynamoClaimRepository(t),
+                         cipher=cipher())
+
+
 def grants():
     """The authorisations (亲友代办) repository over the table."""
     from chalicelib.adapters.repositories.grants import DynamoGrantRepository

@@ -15,17 +15,15 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import Table
 from chalicelib.adapters.repositories.accounts import (
-    AccountRepository,
+    AccountStore,
     AlreadyBoundToAnother,
     BindingMoved,
     PersonBoundElsewhere,
 )
-from chalicelib.adapters.repositories.family import FamilyRepository
-from chalicelib.adapters.repositories.grants import DynamoGrantRepository
-from chalicelib.adapters.repositories.policies import PolicyRepository
-from chalicelib.adapters.repositories.sms_codes import SmsCodeRepository
+from chalicelib.adapters.repositories.family import FamilyStore
+from chalicelib.adapters.repositories.grants import GrantRepository
+from chalicelib.adapters.repositories.sms_codes import SmsCodeStore
 from chalicelib.domain.account import Account, BoundPerson, SmsCode
 from chalicelib.domain.errors import (
     Conflict,
@@ -50,19 +48,33 @@ CHANNEL_WECHAT = "wechat"
 CHANNEL_PHONE = "phone"
 
 
+@dataclass(frozen=True)
+class IdentityPorts:
+    """What the login, binding and "who am I" use cases keep (chalicelib/deps.py identity_ports builds it). The
+    outside ports — SMS gateway, WeChat login, the 医保 platform, the rate limiter, the notifier — are passed to the
+    use case that talks to them, so a login never builds the platform's client nor a binding the SMS gateway's."""
+
+    accounts: AccountStore
+    sms_codes: SmsCodeStore
+    family: FamilyStore
+    grants: GrantRepository
+    policies: Any  # adapters.repositories.policies.PolicyRepository (for_insured, transfer_payer) or its twin
+    claims: Any  # adapters.repositories.claims.DynamoClaimRepository (recovery sends claims to review)
+    cipher: Any  # adapters.crypto.FieldCipher
+
+
 def person_id_for(id_hash: str) -> str:
     """The opaque, stable id a client sees for a real person — derived from the keyed hash, never the ID number."""
     return "P" + id_hash[:20].upper()
 
 
 # ---- accounts ------------------------------------------------------------------------------------------------
-def account_for_login(table: Table, channel: str, subject: str, now: datetime) -> str:
+def account_for_login(accounts: AccountStore, channel: str, subject: str, now: datetime) -> str:
     """The account that logs in with this openid/phone, created on first login.
 
     The login marker and the account are put in one transaction, both conditional on not existing: two concurrent
     first logins make one account, and the loser reads the winner's marker.
     """
-    accounts = AccountRepository(table)
     existing = accounts.by_login(channel, subject)
     if existing is not None:
         return existing
@@ -76,20 +88,20 @@ def account_for_login(table: Table, channel: str, subject: str, now: datetime) -
     return winner
 
 
-def account_id_by_login(table: Table, channel: str, subject: str) -> str | None:
+def account_id_by_login(accounts: AccountStore, channel: str, subject: str) -> str | None:
     """The account that logs in with this openid/phone, if it ever logged in (e.g. an authorisation's grantee)."""
-    return AccountRepository(table).by_login(channel, subject)
+    return accounts.by_login(channel, subject)
 
 
-def load_account(table: Table, account_id: str) -> Account:
-    account = AccountRepository(table).get(account_id)
+def load_account(accounts: AccountStore, account_id: str) -> Account:
+    account = accounts.get(account_id)
     if account is None:  # a validly signed token for an account that no longer exists
         raise Unauthorized("TOKEN_INVALID")
     return account
 
 
 # ---- WeChat login --------------------------------------------------------------------------------------------
-def login_with_wechat(table: Table, wechat, code: str, now: datetime) -> str:
+def login_with_wechat(ports: IdentityPorts, wechat, code: str, now: datetime) -> str:
     """wx.login code → account id (the route issues the session token)."""
     from chalicelib.adapters.wechat_login import WeChatCodeRejected, WeChatUnavailable
 
@@ -99,7 +111,7 @@ def login_with_wechat(table: Table, wechat, code: str, now: datetime) -> str:
         raise Unauthorized("WECHAT_CODE_INVALID", field="code") from None
     except WeChatUnavailable:
         raise UpstreamUnavailable("WECHAT_LOGIN_UNAVAILABLE") from None
-    return account_for_login(table, CHANNEL_WECHAT, session.openid, now)
+    return account_for_login(ports.accounts, CHANNEL_WECHAT, session.openid, now)
 
 
 # ---- SMS login -----------------------------------------------------------------------------------------------
@@ -167,20 +179,20 @@ def _guard_verify(guard: LoginGuard | None, cipher, phone: str, now: datetime) -
          "sms_verify_throttled")
 
 
-def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime,
+def send_login_code(ports: IdentityPorts, sms, phone_raw: str, now: datetime,
                     guard: LoginGuard | None = None) -> CodeSent:
     """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code. With a guard, also
     within the per-address, overall and per-phone daily limits (428 CHALLENGE_REQUIRED / 429 RATE_LIMITED)."""
     from chalicelib.adapters.sms import SmsUnavailable
 
-    phone = parse_phone(phone_raw)
+    phone, cipher = parse_phone(phone_raw), ports.cipher
     _guard_send(guard, cipher, phone, now)
     code = f"{secrets.randbelow(10 ** SMS_CODE_LENGTH):0{SMS_CODE_LENGTH}d}"
     code_hash = _code_hash(cipher, phone, code)
     sent = int(now.timestamp())
     resend = int(SMS_RESEND_INTERVAL.total_seconds())
     valid_until = sent + int(SMS_CODE_VALIDITY.total_seconds())
-    codes = SmsCodeRepository(table)
+    codes = ports.sms_codes
     if not codes.issue(SmsCode(phone=phone, code_hash=code_hash, sent_at=iso(now), sent_epoch=sent,
                                valid_until=valid_until), resend_before=sent - resend):
         current = codes.get(phone)
@@ -195,14 +207,14 @@ def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime,
     return CodeSent(expires_in=valid_until - sent, resend_after=resend)
 
 
-def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime,
+def verify_login_code(ports: IdentityPorts, phone_raw: str, code_raw: str, now: datetime,
                       guard: LoginGuard | None = None) -> str:
     """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it. With a guard,
     guesses are also limited per address, overall and per phone per day."""
     phone = parse_phone(phone_raw)
     code = check_sms_code_shape(code_raw)
+    codes, cipher = ports.sms_codes, ports.cipher
     _guard_verify(guard, cipher, phone, now)
-    codes = SmsCodeRepository(table)
     live = codes.get(phone)
     if live is None or int(now.timestamp()) >= live.valid_until:
         raise Unauthorized("SMS_CODE_EXPIRED", field="code")
@@ -213,7 +225,7 @@ def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: 
     if hmac.compare_digest(live.code_hash, _code_hash(cipher, phone, code)):
         if not codes.consume(phone, live.code_hash, SMS_MAX_WRONG_ATTEMPTS):  # used, replaced or voided meanwhile
             raise Unauthorized("SMS_CODE_EXPIRED", field="code")
-        return account_for_login(table, CHANNEL_PHONE, phone, now)
+        return account_for_login(ports.accounts, CHANNEL_PHONE, phone, now)
     attempts = codes.count_wrong(phone, live.code_hash, SMS_MAX_WRONG_ATTEMPTS)
     if attempts is None:
         raise TooManyRequests("SMS_CODE_LOCKED", field="code")
@@ -241,7 +253,7 @@ class BoundIdentity:
     basic_insurance: BasicInsurance
 
 
-def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name_raw: str, id_raw: str,
+def bind_identity(ports: IdentityPorts, platform, limiter, account_id: str, name_raw: str, id_raw: str,
                   now: datetime, proof_code: str | None = None, notifier=None) -> BoundIdentity:
     """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person.
 
@@ -253,10 +265,11 @@ def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name
     from chalicelib.domain import limits as L
     from chalicelib.services.limits import security_event, take
 
+    cipher = ports.cipher
     name = normalise_name(name_raw)
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
     id_hash = cipher.lookup_hash(resident.number)
-    account = load_account(table, account_id)
+    account = load_account(ports.accounts, account_id)
     if account.person_hash not in (None, id_hash):
         raise Conflict("IDENTITY_ALREADY_SET")
     epoch = int(now.timestamp())
@@ -276,14 +289,14 @@ def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name
     person = BoundPerson(id_hash=id_hash, id_enc=id_enc, name=name, birth_date=resident.birth_date.isoformat(),
                          sex=resident.sex, region_code=resident.region_code)
     try:
-        AccountRepository(table).bind(account_id, person, iso(now))
+        ports.accounts.bind(account_id, person, iso(now))
     except AlreadyBoundToAnother:
         raise Conflict("IDENTITY_ALREADY_SET") from None
     except PersonBoundElsewhere:
         if not proven:
             security_event("identity_bound_elsewhere")
             raise Conflict("IDENTITY_ALREADY_BOUND", proof_available=True) from None
-        _recover(table, notifier, account_id, person, now)
+        _recover(ports, notifier, account_id, person, now)
     return BoundIdentity(person_id=person_id_for(id_hash), name=name, id_number_masked=resident.masked,
                          birth_date=resident.birth_date, sex=resident.sex,
                          basic_insurance=BasicInsurance(type=record.basic_type, city=record.city,
@@ -301,7 +314,7 @@ def _proof_valid(platform, id_number: str, code: str) -> bool:
         return False
 
 
-def _recover(table: Table, notifier, account_id: str, person: BoundPerson, now: datetime) -> None:
+def _recover(ports: IdentityPorts, notifier, account_id: str, person: BoundPerson, now: datetime) -> None:
     """The person proved who they are: move the binding from the account that holds it to theirs, in one
     transaction conditional on that account still holding it; then revoke the authorisations given in the
     person's name from that account, take back the policies it bought with the person's money, send the claims it
@@ -310,7 +323,7 @@ def _recover(table: Table, notifier, account_id: str, person: BoundPerson, now: 
     from chalicelib.services.limits import security_event
 
     id_hash = person.id_hash
-    accounts = AccountRepository(table)
+    accounts = ports.accounts
     other = accounts.bound_account(id_hash)
     if other is None or other == account_id:  # freed or taken by us in the meantime: let the caller retry
         raise Conflict("IDEMPOTENCY_IN_FLIGHT")
@@ -322,28 +335,26 @@ def _recover(table: Table, notifier, account_id: str, person: BoundPerson, now: 
     except BindingMoved:
         raise Conflict("IDEMPOTENCY_IN_FLIGHT") from None
     revoked = 0
-    grants = DynamoGrantRepository(table)
+    grants = ports.grants
     grantor = Account(account_id=other, person_hash=id_hash)  # the grants were given as the person
     for grant in grants.given_by(id_hash):
         if grant.active and grant.grantor_account_id == other:
             authorizations.revoke(grants, grantor, grant.authorization_id, now)
             revoked += 1
-    moved = _take_back_policies(table, other, account_id, id_hash, now)
-    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    moved = _take_back_policies(ports.policies, other, account_id, id_hash, now)
     from chalicelib.services.claims.recovery import send_to_review
 
-    reviewed = send_to_review(DynamoClaimRepository(table), id_hash, other, now)
+    reviewed = send_to_review(ports.claims, id_hash, other, now)
     security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved,
                    claims_sent_to_review=len(reviewed))
     if notifier is not None:
         notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
 
 
-def _take_back_policies(table: Table, other: str, account_id: str, id_hash: str, now: datetime) -> int:
+def _take_back_policies(policies, other: str, account_id: str, id_hash: str, now: datetime) -> int:
     """Policies the other account bought for this person with the person's own medical-account money become the
     person's (payer = their account). Auto-renewal that account consented to stops: the person decides anew.
     Each move is conditional on the policy still being that account's."""
-    policies = PolicyRepository(table)
     moved = 0
     for policy in policies.for_insured(id_hash):
         if (policy.payer_account_id, policy.payer_hash, policy.payment_method) != (
@@ -365,7 +376,7 @@ class ProofSent:
     sent_to: str
 
 
-def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str, id_raw: str,
+def send_identity_proof(ports: IdentityPorts, platform, limiter, account_id: str, id_raw: str,
                         now: datetime) -> ProofSent:
     """Ask the 医保 platform to text a one-time code to the phone it holds for this person (POST
     /v1/me/identity/proof). Limited per ID number and per account, so nobody can flood a person's phone."""
@@ -374,8 +385,8 @@ def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str
     from chalicelib.services.limits import take
 
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
-    id_hash = cipher.lookup_hash(resident.number)
-    load_account(table, account_id)
+    id_hash = ports.cipher.lookup_hash(resident.number)
+    load_account(ports.accounts, account_id)
     epoch = int(now.timestamp())
     take(limiter, L.PROOF_SENDS_PER_ACCOUNT, account_id, epoch, "identity_proof_throttled")
     take(limiter, L.PROOF_SENDS_PER_ID, id_hash, epoch, "identity_proof_throttled")
@@ -395,9 +406,10 @@ def _masked(cipher, id_enc: str | None, person_hash: str | None = None) -> str |
     return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT, record=person_hash)) if id_enc else None
 
 
-def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
+def overview(ports: IdentityPorts, account_id: str) -> dict[str, Any]:
     """The caller's account, bound person, family members and authorisations — ID numbers masked."""
-    account = load_account(table, account_id)
+    cipher = ports.cipher
+    account = load_account(ports.accounts, account_id)
     person_hash = account.person_hash
     identity = None
     if person_hash:
@@ -406,18 +418,18 @@ def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
                     "birth_date": account.birth_date, "sex": account.sex, "bound_at": account.identity_bound_at}
     members = [{"member_id": m.member_id, "name": m.name, "id_number_masked": _masked(cipher, m.id_enc, m.id_hash),
                 "relationship": m.relationship, "birth_date": m.birth_date, "sex": m.sex, "created_at": m.created_at}
-               for m in FamilyRepository(table).members(account_id)]
+               for m in ports.family.members(account_id)]
     return {"account_id": account_id, "created_at": account.created_at, "login_channel": account.login_channel,
             "phone": account.phone, "identity": identity, "family_members": members,
-            "authorizations_granted": _granted(table, person_hash) if person_hash else [],
-            "authorizations_held": _held(table, account.phone) if account.phone else []}
+            "authorizations_granted": _granted(ports.grants, person_hash) if person_hash else [],
+            "authorizations_held": _held(ports.grants, account.phone) if account.phone else []}
 
 
-def _granted(table: Table, person_hash: str) -> list[dict[str, Any]]:
+def _granted(grants: GrantRepository, person_hash: str) -> list[dict[str, Any]]:
     """Authorisations the bound person gave, active and revoked."""
     return [{"authorization_id": g.authorization_id, "grantee_phone": g.grantee_phone, "scopes": g.scopes,
              "status": g.status, "created_at": g.created_at, "revoked_at": g.revoked_at}
-            for g in DynamoGrantRepository(table).given_by(person_hash)]
+            for g in grants.given_by(person_hash)]
 
 
 def _masked_name(name: str | None) -> str | None:
@@ -427,9 +439,8 @@ def _masked_name(name: str | None) -> str | None:
     return mask_name(name) if name else None
 
 
-def _held(table: Table, phone: str) -> list[dict[str, Any]]:
+def _held(grants: GrantRepository, phone: str) -> list[dict[str, Any]]:
     """Active authorisations given to the phone this account logs in with."""
-    grants = DynamoGrantRepository(table)
     held = grants.held_by(phone)
     names = grants.grantor_names({g.grantor_hash for g in held})
     return [{"authorization_id": g.authorization_id, "grantor_person_id": person_id_for(g.grantor_hash),
