@@ -177,7 +177,6 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
                reads: Reads | None = None) -> str:
     """Send one policy's confirmation notice and record it: "noticed", or "skipped" (nothing due or done before)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.domain.platform import DeductionNotice
     from chalicelib.plans import get_plan
 
@@ -211,7 +210,7 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
                                  noticed_on=today.isoformat(), notice_sent_at=iso(now), account_source=source,
                                  notice_id=receipt.notice_id if receipt is not None else None)
     entries = history_added(policy, "notice", "platform" if receipt else "system", "system", now)
-    if not PolicyRepository(table).record_notice(policy_id, record, entries):
+    if not ports.orders.policies.record_notice(policy_id, record, entries):
         return "skipped"  # stopped meanwhile, or another delivery recorded it first
     payer_notice = rules.notice_for(insured_name=policy.insured_name, next_plan_name=next_plan.name,
                                     amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
@@ -391,8 +390,7 @@ def _after_order_refused(ports: RenewalPorts, policy: Policy, order: Order, code
 
     stored = ports.orders.orders.get(order.order_id)
     if stored is not None and stored.status == PAID:
-        return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, stored.policy_ids[0], now) \
-            else "skipped"
+        return "renewed" if _mark_renewed(ports, policy.policy_id, stored.policy_ids[0], now) else "skipped"
     if stored is not None and stored.status == SETTLING:
         raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order.order_id)
     return _record_failure(ports, policy, order.plan_id, code, now, order_id=order.order_id)
@@ -473,7 +471,7 @@ def _pay(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> st
     except DomainError as exc:  # refused by the platform, covered meanwhile — or held by another delivery
         return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
     renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order.policy_ids[0]
-    return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, renewed_policy_id, now) else "skipped"
+    return "renewed" if _mark_renewed(ports, policy.policy_id, renewed_policy_id, now) else "skipped"
 
 
 def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
@@ -486,21 +484,23 @@ def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: date
                                                 rules.history_entry(now, "renew", "system", "system"))
 
 
+def _mark_renewed(ports: RenewalPorts, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
+    return ports.orders.policies.mark_renewed(policy_id, renewed_policy_id,
+                                              rules.history_entry(now, "renew", "system", "system"))
+
+
 def _record_failure(ports: RenewalPorts, policy: Policy, next_plan_id: str, code: str, now: datetime,
                     order_id: str | None = None) -> str:
     """`failed` with the reason, out of the renewal index, and the payer told (DOMAIN §9.5). Never retried.
     Before the claim (`order_id` None) only while consent is on and nothing claimed it; after it (the order
     machinery ended `order_id` without cover) only while the claim stands."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
     record = policy.renewal or rules.RenewalRecord(next_plan_id=next_plan_id)
     failed = record.model_copy(update={
         "next_plan_id": next_plan_id, "status": rules.next_status(record.status or "consented", "fail"),
         "failure_code": code, "deduction_started_at": None,  # ended: nothing is under way any more
         **({"order_id": order_id} if order_id is not None else {})})
     entry = rules.history_entry(now, "fail", "system", "system", failure_code=code)
-    if not PolicyRepository(ports.orders.table).record_failure(policy.policy_id, failed, entry,
-                                                               after_claim=order_id is not None):
+    if not ports.orders.policies.record_failure(policy.policy_id, failed, entry, after_claim=order_id is not None):
         return "skipped"
     payer = _consent(policy).get("payer_account_id") or record.payer_account_id
     ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy.policy_id, "next_plan_id": next_plan_id,
@@ -517,7 +517,7 @@ def end_consent(ports: RenewalPorts, policy: Policy, reason: str, now: datetime)
     """A mandate that may no longer renew from the personal account (its premium taken over by a county government):
     consent switched off by the system — recorded like a stop, with the reason — out of the renewal index, and the
     payer told why. "skipped:{REASON}" (counted with the reason), or "skipped" if something else changed it first."""
-    if not _stop(ports.orders.table, policy.policy_id, now, "system", "system", note=reason):
+    if not _stop(ports.orders.policies, policy.policy_id, now, "system", "system", note=reason):
         return "skipped"
     ports.notifier.notify(_consent(policy)["payer_account_id"], ENDED_TEMPLATE,
                           {"policy_id": policy.policy_id, "reason": reason, "text": rules.ended_message(reason)})
@@ -532,8 +532,7 @@ def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
     from chalicelib.adapters.medical_platform import PAGE_LIMIT, PlatformUnavailable
     from chalicelib.adapters.repositories.renewals import NoticeReplyCursor
 
-    table = ports.orders.table
-    replies_read = NoticeReplyCursor(table)
+    replies_read = NoticeReplyCursor(ports.orders.table)
     cursor = replies_read.position()
     stopped = 0
     while True:
@@ -546,7 +545,7 @@ def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
         for reply in replies:
             parsed = _from_notice_key(reply.notice_idempotency_key)
             if reply.reply == "stop" and parsed is not None:
-                stopped += _stop_by_platform(table, parsed[0], reply.at)
+                stopped += _stop(ports.orders.policies, parsed[0], reply.at, "platform", "platform")
         cursor = replies[-1].seq
         replies_read.move_to(cursor, iso(now))
 
@@ -559,18 +558,12 @@ def _from_notice_key(key: str) -> tuple[str, str] | None:
     return policy_id, next_plan_id
 
 
-def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
-    return _stop(table, policy_id, at, "platform", "platform")
-
-
-def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
-    """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
-    already or its deduction is under way."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
+def _stop(policies, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
+    """Withdraw consent on behalf of the member (platform channel, counter, the system): 1 if stopped now, 0 if it
+    was off already or its deduction is under way."""
     withdrawal = {"at": iso(at), "channel": channel, "account_id": by, **({"note": note} if note else {})}
     entry = rules.history_entry(at, "stop", channel, by, note=note)
-    return 1 if PolicyRepository(table).withdraw_consent(policy_id, withdrawal, entry) else 0
+    return 1 if policies.withdraw_consent(policy_id, withdrawal, entry) else 0
 
 
 COUNTER_ROLES = frozenset({"bureau", "insurer_admin"})  # 医保经办窗口 and the insurer's service desk
@@ -586,15 +579,12 @@ def stop_at_counter(ports: RenewalPorts, principal, policy_id: str, enabled: boo
         raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
     if enabled:
         raise RuleViolation("RENEWAL_CONSENT_BY_MEMBER", field="enabled")
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
-    table = ports.orders.table
-    policies = PolicyRepository(table)
+    policies = ports.orders.policies
     policy = policies.get(policy_id)
     if policy is None:
         raise NotFound("POLICY_NOT_FOUND", policy_id=policy_id)
     check_switch(policy, enabled=False)
-    if not _stop(table, policy_id, now, "counter", principal.subject, note=note):
+    if not _stop(policies, policy_id, now, "counter", principal.subject, note=note):
         policy = policies.get(policy_id) or policy
         check_switch(policy, enabled=False)  # the deduction started meanwhile: refused
     policy = policies.get(policy_id) or policy
