@@ -92,6 +92,11 @@ class FanoutPorts:
     jobs: Mapping[str, Job]
     retry_delay_seconds: Callable[[int], int] = lambda attempt: min(900, 30 * attempt)
     log: Any = None
+    runs: JobRunStore | None = None  # the run records; over `table` unless given (a twin)
+
+    def __post_init__(self) -> None:
+        if self.runs is None:
+            self.runs = JobRunRepository(self.table)
 
 
 class UnknownJob(LookupError):
@@ -120,7 +125,8 @@ def new_run_id(now: datetime) -> str:
 
 
 def _runs(store: JobRunStore | Table) -> JobRunStore:
-    return store if hasattr(store, "message_done") else JobRunRepository(store)  # callers pass the table
+    # services/bulk.py and the renewal report read runs over the table
+    return store if hasattr(store, "message_done") else JobRunRepository(store)
 
 
 def get_run(store: JobRunStore | Table, run_id: str) -> JobRun | None:
@@ -165,7 +171,7 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
     now = ports.clock.now()
     run_id = run_id or new_run_id(now)
     params = dict(params or {})
-    runs = _runs(ports.table)
+    runs = ports.runs
     runs.create(JobRun(run_id=run_id, job=job.name, status=RUNNING, started_at=_iso(now), params=params))
     context = RunContext(run_id=run_id, job=job.name, now=now, params=params)
     batch: list[list[Any]] = []
@@ -184,7 +190,7 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
                 if after_send is not None:
                     after_send(messages)
                 if messages % 1000 == 0:
-                    current = get_run(ports.table, run_id)
+                    current = runs.get(run_id)
                     if current is not None and current.status != RUNNING:
                         stopped = True
                         break
@@ -196,7 +202,7 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
             ports.queue.send(bodies)
     run = runs.enqueued(run_id, messages, items, _iso(ports.clock.now()))
     _log(ports, "info", "job run enqueued", run_id=run_id, job=job.name, items=items, messages=messages)
-    return _finish_if_complete(ports.table, run, ports.clock.now()) or run
+    return _finish_if_complete(runs, run, ports.clock.now()) or run
 
 
 # ---- consumer: the SQS-triggered worker ------------------------------------------------------------------------
@@ -220,7 +226,7 @@ def handle_message(ports: FanoutPorts, raw_body: str) -> str:
     run_id, key, attempt = body["run_id"], body["key"], int(body.get("attempt", 1))
     job = resolve(ports.jobs, body["job"])
     params = body.get("params") or {}
-    runs = _runs(ports.table)
+    runs = ports.runs
     run, handled = runs.message_state(run_id, key)
     if run is None:
         _log(ports, "warning", "job message for an unknown run: dropped", run_id=run_id, key=key)
@@ -315,13 +321,13 @@ def drain(ports: FanoutPorts, run_id: str, worker: Callable[[dict[str, Any]], di
     queue: DrainingQueue = ports.queue  # type: ignore[assignment]
     if stop_after_messages is not None:
         drain_available(queue, worker, stop_after_messages)
-        stop(ports.table, run_id, ports.clock.now())
+        stop(ports.runs, run_id, ports.clock.now())
     idle = 0
     while True:
         if drain_available(queue, worker, 100):
             idle = 0
             continue
-        run = get_run(ports.table, run_id)
+        run = ports.runs.get(run_id)
         if run is None or run.status != RUNNING or run.complete or idle >= max_idle_polls:
-            return _finish_if_complete(ports.table, run, ports.clock.now())
+            return _finish_if_complete(ports.runs, run, ports.clock.now())
         idle += 1  # another drain (a concurrent sandbox call) holds the rest of this run's messages
