@@ -130,3 +130,56 @@ class TestInMemoryMandateReads(MandateReadsContract):
             policies={"POL1": a_policy("POL1", auto_renew=True, auto_renew_consent=CONSENT)},
             accounts={"acct-1": Account(account_id="acct-1", created_at=AT)},
             bindings={"h-spouse": "acct-spouse"}, covers={("lishui-2022", "h-spouse")})
+
+
+# ---- the renewal's writes on the policy it renews --------------------------------------------------------------------
+NOTICED = RenewalRecord(next_plan_id="lishui-2022", status="noticed", noticed_on="2021-11-01", account_source="current")
+
+
+class RenewalWritesContract:
+    def test_a_notice_is_recorded_once_and_only_while_consent_is_on(self, repo):
+        repo.save(a_policy("POL1", auto_renew=True, auto_renew_consent=CONSENT))
+        repo.save(a_policy("POL2"))
+        entry = {"at": AT, "event": "notice", "channel": "platform", "by": "system"}
+        assert repo.record_notice("POL1", NOTICED, [entry])
+        assert not repo.record_notice("POL1", NOTICED, [entry])  # another delivery recorded it first
+        assert not repo.record_notice("POL2", NOTICED, [entry])  # no consent
+        noticed = repo.get("POL1")
+        assert (noticed.renewal, noticed.renewal_history, noticed.version) == (NOTICED, [entry], 2)
+
+    def test_a_failure_before_a_claim_needs_consent_on_and_nothing_claimed(self, repo):
+        repo.save(a_policy("POL1", auto_renew=True, auto_renew_consent=CONSENT, renewal=NOTICED))
+        repo.save(a_policy("POL2", auto_renew=True, auto_renew_consent=CONSENT,
+                           renewal=NOTICED.model_copy(update={"deduction_started_at": AT, "order_id": "ORD9"})))
+        failed = NOTICED.model_copy(update={"status": "failed", "failure_code": "INSUFFICIENT_BALANCE"})
+        entry = {"at": AT, "event": "fail", "channel": "system", "by": "system"}
+        assert repo.record_failure("POL1", failed, entry, after_claim=False)
+        assert not repo.record_failure("POL2", failed, entry, after_claim=False)  # claimed: the order decides
+        assert repo.record_failure("POL2", failed, entry, after_claim=True)
+        assert repo.get("POL1").renewal.failure_code == "INSUFFICIENT_BALANCE"
+        assert list(repo.renewal_mandates("lishui-2021")) == []  # both ended: out of the renewal index
+
+    def test_a_renewal_is_marked_once(self, repo):
+        repo.save(a_policy("POL1", auto_renew=True, auto_renew_consent=CONSENT, renewal=NOTICED))
+        repo.save(a_policy("POL2"))
+        entry = {"at": AT, "event": "renew", "channel": "system", "by": "system"}
+        assert repo.mark_renewed("POL1", "POL-NEW", entry)
+        assert not repo.mark_renewed("POL1", "POL-NEW", entry)
+        assert not repo.mark_renewed("POL2", "POL-NEW", entry)  # no renewal record
+        renewed = repo.get("POL1").renewal
+        assert (renewed.status, renewed.renewed_policy_id) == ("renewed", "POL-NEW")
+        assert list(repo.renewal_mandates("lishui-2021")) == []
+
+
+class TestDynamoRenewalWrites(RenewalWritesContract):
+    @pytest.fixture()
+    def repo(self, aws):
+        from chalicelib import deps
+
+        return PolicyRepository(deps.table())
+
+
+class TestInMemoryRenewalWrites(RenewalWritesContract):
+    @pytest.fixture()
+    def repo(self):
+        return InMemoryPolicyRepository()

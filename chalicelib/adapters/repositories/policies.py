@@ -299,6 +299,40 @@ class InMemoryPolicyRepository:
                 "transferred_at": at})
             return True
 
+    # ---- the renewal's writes on the policy it renews ----------------------------------------------------------
+    def _renew_entry(self, stored: Policy, entries: list[dict[str, Any]], **changes: Any) -> Policy:
+        return stored.model_copy(update={"renewal_history": [*(stored.renewal_history or []), *entries],
+                                         "version": stored.version + 1, **changes})
+
+    def record_notice(self, policy_id: str, record: RenewalRecord, entries: list[dict[str, Any]]) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None or stored.renewal is not None or not stored.auto_renew:
+                return False
+            self._policies[policy_id] = self._renew_entry(stored, entries, renewal=record)
+            return True
+
+    def record_failure(self, policy_id: str, failed: RenewalRecord, entry: dict[str, Any], *,
+                       after_claim: bool) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None:
+                return False
+            started = stored.renewal is not None and bool(stored.renewal.deduction_started_at)
+            if not (started if after_claim else stored.auto_renew and not started):
+                return False
+            self._policies[policy_id] = self._renew_entry(stored, [entry], renewal=failed)
+            return True
+
+    def mark_renewed(self, policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None or stored.renewal is None or stored.renewal.status == "renewed":
+                return False
+            renewal = stored.renewal.model_copy(update={"status": "renewed", "renewed_policy_id": renewed_policy_id})
+            self._policies[policy_id] = self._renew_entry(stored, [entry], renewal=renewal)
+            return True
+
     def renewal_mandates(self, plan_id: str) -> Iterator[str]:
         with self._lock:
             found = sorted(p.policy_id for p in self._policies.values()
