@@ -295,6 +295,13 @@ def identity_ports():
                          cipher=cipher())
 
 
+def disclosure_counters():
+    """The disclosure counters (the public report's read model) over the table."""
+    from chalicelib.adapters.repositories.disclosure import DynamoDisclosureCounters
+
+    return DynamoDisclosureCounters(table())
+
+
 def grants():
     """The authorisations (亲友代办) repository over the table."""
     from chalicelib.adapters.repositories.grants import DynamoGrantRepository

@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import TxOp
-from chalicelib.adapters.repositories.disclosure import Cells, DisclosureCounters, DynamoDisclosureCounters
+from chalicelib.adapters.repositories.disclosure import Cells, DisclosureCounters
 from chalicelib.adapters.repositories.disclosure import counter_op as _counter_op
 from chalicelib.domain.disclosure import UNRECORDED_CHANNEL, Counts, counted_county, disclosure_figures, merge
 from chalicelib.domain.plan import Plan
@@ -59,18 +59,14 @@ def claim_paid_op(plan: Plan, policy: Mapping[str, Any], claim_id: str, paid_fen
     return _counter_op(plan.plan_id, counted_county(plan, policy.get("county")), channel, claim_id, counts)
 
 
-def _counters(store: DisclosureCounters | Any) -> DisclosureCounters:
-    return store if hasattr(store, "cells") else DynamoDisclosureCounters(store)  # older callers pass the table
-
-
-def read_cells(store: DisclosureCounters | Any, plan_id: str) -> Cells:
+def read_cells(counters: DisclosureCounters, plan_id: str) -> Cells:
     """Every counter cell of a plan, summed over shards."""
-    return _counters(store).cells(plan_id)
+    return counters.cells(plan_id)
 
 
-def report(store: DisclosureCounters | Any, plan_id: str, now: datetime) -> dict[str, Any]:
+def report(counters: DisclosureCounters, plan_id: str, now: datetime) -> dict[str, Any]:
     """GET /v1/disclosure/{plan_id}: the public figures, computed from the counters at the time of asking."""
     from chalicelib.plans import get_plan
 
     plan = get_plan(plan_id)  # NotFound PLAN_NOT_FOUND
-    return disclosure_figures(plan, read_cells(store, plan.plan_id), iso(now))
+    return disclosure_figures(plan, read_cells(counters, plan.plan_id), iso(now))
