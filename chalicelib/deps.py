@@ -302,6 +302,13 @@ def disclosure_counters():
     return DynamoDisclosureCounters(table())
 
 
+def job_runs():
+    """The fan-out job run records over the table."""
+    from chalicelib.adapters.repositories.job_runs import JobRunRepository
+
+    return JobRunRepository(table())
+
+
 def grants():
     """The authorisations (亲友代办) repository over the table."""
     from chalicelib.adapters.repositories.grants import DynamoGrantRepository

@@ -608,9 +608,9 @@ def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str)
     return counts
 
 
-def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
+def renewal_runs(runs, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """Each renewal run that had work for `plan_id` (the plan renewed into), newest first: its counts for that plan
-    and its failures by reason — for the bureau and the insurer."""
+    and its failures by reason — for the bureau and the insurer. `runs`: the job runs repository."""
     from chalicelib.domain.errors import Forbidden
     from chalicelib.plans import get_plan
     from chalicelib.services import fanout
@@ -621,7 +621,7 @@ def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list
     suffix = f"@{plan_id}"
     out = []
     for job in RENEWAL_JOBS:
-        for run in fanout.list_runs(table, job, limit=limit):
+        for run in fanout.list_runs(runs, job, limit=limit):
             mine = {k[:-len(suffix)]: v for k, v in run.counts.items() if k.endswith(suffix)}
             if not mine:
                 continue
