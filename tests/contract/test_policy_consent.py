@@ -183,3 +183,29 @@ class TestInMemoryRenewalWrites(RenewalWritesContract):
     @pytest.fixture()
     def repo(self):
         return InMemoryPolicyRepository()
+
+
+# ---- the renewal run's notice-reply cursor ----------------------------------------------------------------------------
+class NoticeReplyCursorContract:
+    def test_the_cursor_starts_at_zero_and_keeps_where_it_was_moved(self, cursor):
+        assert cursor.position() == 0
+        cursor.move_to(7, AT)
+        cursor.move_to(12, AT)
+        assert cursor.position() == 12
+
+
+class TestDynamoNoticeReplyCursor(NoticeReplyCursorContract):
+    @pytest.fixture()
+    def cursor(self, aws):
+        from chalicelib import deps
+        from chalicelib.adapters.repositories.renewals import NoticeReplyCursor
+
+        return NoticeReplyCursor(deps.table())
+
+
+class TestInMemoryNoticeReplyCursor(NoticeReplyCursorContract):
+    @pytest.fixture()
+    def cursor(self):
+        from chalicelib.adapters.repositories.renewals import InMemoryNoticeReplyCursor
+
+        return InMemoryNoticeReplyCursor()
