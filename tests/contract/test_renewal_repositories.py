@@ -1,6 +1,7 @@
-"""The policy repository's auto-renewal writes (consent, withdrawal, a stop on the member's behalf) and recovery's
-payer transfer, run against the DynamoDB repository (moto table) and its in-memory twin; the renewal run's batched
-reads (MandateReads) against the table and their twin."""
+"""Auto-renewal's storage, each contract run against the DynamoDB repository (moto table) and its in-memory twin: the
+policy repository's consent writes (consent, withdrawal, a stop on the member's behalf), recovery's payer transfer
+and the renewal's writes (notice, failure, renewed); the renewal run's batched reads (MandateReads) and its
+notice-reply cursor."""
 from __future__ import annotations
 
 import pytest
