@@ -272,7 +272,7 @@ def fanout_ports(jobs: Mapping[str, Any]):
     from chalicelib.services.fanout import FanoutPorts
 
     local = get_settings().is_local
-    return FanoutPorts(table=table(), queue=job_queue(), clock=clock(), jobs=jobs, log=logger(),
+    return FanoutPorts(table=table(), queue=job_queue(), clock=clock(), jobs=jobs, log=logger(), runs=job_runs(),
                        retry_delay_seconds=(lambda attempt: 0) if local else (lambda attempt: min(900, 30 * attempt)))
 
 
@@ -288,6 +288,61 @@ def bulk_ports():
                           batches=BulkRepository(t), orders=OrderRepository(t), policies=PolicyRepository(t),
                           uploads=list_uploads(),
                           runs=bulk.FanoutRuns(t, lambda: fanout_ports({bulk.JOB: bulk.job(bulk_ports)})))
+
+
+def accounts():
+    """The accounts repository (accounts, logins, identity bindings) over the table."""
+    from chalicelib.adapters.repositories.accounts import AccountRepository
+
+    return AccountRepository(table())
+
+
+def family_ports():
+    """Ports of the family-member use cases (services.family)."""
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.orders import OrderRepository
+    from chalicelib.services.family import FamilyPorts
+
+    return FamilyPorts(family=FamilyRepository(table()), covers=OrderRepository(table()), cipher=cipher(),
+                       platform=platform())
+
+
+def policy_ports():
+    """Ports of reading policies and switching their auto-renewal (services.policies)."""
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.policies import PolicyPorts
+
+    return PolicyPorts(policies=PolicyRepository(table()), accounts=accounts(), family=FamilyRepository(table()),
+                       grants=grants(), cipher=cipher(), platform=platform())
+
+
+def identity_ports():
+    """The stores of the login, binding and "who am I" use cases (services.identity)."""
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.adapters.repositories.family import FamilyRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.adapters.repositories.sms_codes import SmsCodeRepository
+    from chalicelib.services.identity import IdentityPorts
+
+    t = table()
+    return IdentityPorts(accounts=accounts(), sms_codes=SmsCodeRepository(t), family=FamilyRepository(t),
+                         grants=grants(), policies=PolicyRepository(t), claims=DynamoClaimRepository(t),
+                         cipher=cipher())
+
+
+def disclosure_counters():
+    """The disclosure counters (the public report's read model) over the table."""
+    from chalicelib.adapters.repositories.disclosure import DynamoDisclosureCounters
+
+    return DynamoDisclosureCounters(table())
+
+
+def job_runs():
+    """The fan-out job run records over the table."""
+    from chalicelib.adapters.repositories.job_runs import JobRunRepository
+
+    return JobRunRepository(table())
 
 
 def grants():

@@ -178,8 +178,8 @@ def write_policy(insured_id: str, insured_name: str, payer_account_id: str, *, p
                  coverage_end: str = "2021-12-31", waiting_rule: str = "late_six_months",
                  payment_method: str = "wechat_pay", premium_fen: int = 15900, auto_renew: bool = False,
                  version: int = 1, **fields: Any) -> str:
-    """Put a Policy item (and its cover marker) exactly as docs/access-patterns.md shapes it, for tests of
-    features that read policies. Returns the policy id."""
+    """Put a Policy item (and its cover marker) exactly as docs/access-patterns.md shapes it (every field the Policy
+    model requires), for tests of features that read policies. Returns the policy id."""
     from chalicelib import deps
     from chalicelib.adapters import keys
     from chalicelib.adapters.dynamodb import TxOp
@@ -196,10 +196,11 @@ def write_policy(insured_id: str, insured_name: str, payer_account_id: str, *, p
             "payment_method": payment_method, "premium_fen": premium_fen, "status": status, "paid_at": paid_at,
             "benefit_start": benefit_start, "coverage_end": coverage_end, "waiting_rule": waiting_rule,
             "auto_renew": auto_renew, "ytd_deductible_used_fen": 0, "ytd_eligible_fen": 0, "ytd_paid_fen": 0,
-            "version": version, **fields}
+            "version": version, "created_at": paid_at, "county": "331102", **fields}
     ops = [TxOp.put(item)]
     if status == "active":
-        ops.append(TxOp.put({**keys.cover_marker(plan_id, insured_hash), "policy_id": policy_id}))
+        ops.append(TxOp.put({**keys.cover_marker(plan_id, insured_hash), "plan_id": plan_id, "state": "issued",
+                             "policy_id": policy_id}))
     table.transact(ops)
     return policy_id
 

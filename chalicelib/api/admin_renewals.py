@@ -64,4 +64,4 @@ def renewal_runs(ctx):
     plan_id = ctx.query.get("plan_id")
     if not plan_id:
         raise BadRequest("BAD_QUERY_PARAMETER", field="plan_id")
-    return [RenewalRunOut.model_validate(r) for r in renewals.renewal_runs(deps.table(), ctx.principal, plan_id)]
+    return [RenewalRunOut.model_validate(r) for r in renewals.renewal_runs(deps.job_runs(), ctx.principal, plan_id)]

@@ -50,7 +50,7 @@ def grant_authorization(ctx, body: GrantAuthorization):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    account = access.account_of(deps.table(), ctx.principal)
+    account = access.account_of(deps.accounts(), ctx.principal)
     return _out(authorizations.grant(deps.grants(), account, body.grantee_phone, list(body.scopes),
                                      deps.clock().now()))
 
@@ -61,7 +61,7 @@ def list_authorizations(ctx):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    return [_out(a) for a in authorizations.list_for(deps.grants(), access.account_of(deps.table(), ctx.principal))]
+    return [_out(a) for a in authorizations.list_for(deps.grants(), access.account_of(deps.accounts(), ctx.principal))]
 
 
 @endpoint(bp, "/v1/authorizations/{authorization_id}", methods=("DELETE",), summary="取消授权(仅授权人)",
@@ -70,5 +70,5 @@ def revoke_authorization(ctx, authorization_id: str):
     from chalicelib import deps
     from chalicelib.services import access, authorizations
 
-    account = access.account_of(deps.table(), ctx.principal)
+    account = access.account_of(deps.accounts(), ctx.principal)
     return _out(authorizations.revoke(deps.grants(), account, authorization_id, deps.clock().now()))

@@ -70,4 +70,4 @@ def get_disclosure(ctx, plan_id: str):
     from chalicelib import deps
     from chalicelib.services import disclosure
 
-    return DisclosureReport(**disclosure.report(deps.table(), plan_id, deps.clock().now()))
+    return DisclosureReport(**disclosure.report(deps.disclosure_counters(), plan_id, deps.clock().now()))

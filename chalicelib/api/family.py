@@ -59,9 +59,8 @@ def add_family_member(ctx, body: AddFamilyMember):
     from chalicelib import deps
     from chalicelib.services import access, family
 
-    table = deps.table()
-    member = family.add_member(table, deps.cipher(), deps.platform(), access.account_of(table, ctx.principal),
-                               body.name, body.id_number, body.relationship, deps.clock().now())
+    member = family.add_member(deps.family_ports(), access.account_of(deps.accounts(), ctx.principal), body.name,
+                               body.id_number, body.relationship, deps.clock().now())
     return _out(member)
 
 
@@ -71,8 +70,7 @@ def list_family_members(ctx):
     from chalicelib import deps
     from chalicelib.services import access, family
 
-    table = deps.table()
-    members = family.list_members(table, deps.cipher(), deps.platform(), access.account_of(table, ctx.principal),
+    members = family.list_members(deps.family_ports(), access.account_of(deps.accounts(), ctx.principal),
                                   deps.clock().now())
     return [_out(m) for m in members]
 
@@ -82,9 +80,8 @@ def get_family_member(ctx, member_id: str):
     from chalicelib import deps
     from chalicelib.services import access, family
 
-    table = deps.table()
-    return _out(family.get_member(table, deps.cipher(), deps.platform(), access.account_of(table, ctx.principal),
-                                  member_id, deps.clock().now()))
+    return _out(family.get_member(deps.family_ports(), access.account_of(deps.accounts(), ctx.principal), member_id,
+                                  deps.clock().now()))
 
 
 @endpoint(bp, "/v1/family-members/{member_id}", methods=("DELETE",), summary="删除家庭成员(已购保单不受影响)",
@@ -95,5 +92,5 @@ def delete_family_member(ctx, member_id: str):
     from chalicelib import deps
     from chalicelib.services import family
 
-    family.remove_member(deps.table(), ctx.principal.account_id, member_id)
+    family.remove_member(deps.family_ports(), ctx.principal.account_id, member_id)
     return Response(body="", status_code=204)

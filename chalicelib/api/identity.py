@@ -153,7 +153,7 @@ def login_wechat(ctx, body: WeChatLoginIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    account_id = identity.login_with_wechat(deps.table(), deps.wechat_login(), body.code, deps.clock().now())
+    account_id = identity.login_with_wechat(deps.identity_ports(), deps.wechat_login(), body.code, deps.clock().now())
     return _session(account_id)
 
 
@@ -163,7 +163,7 @@ def send_sms_code(ctx, body: SmsCodeIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    sent = identity.send_login_code(deps.table(), deps.sms(), deps.cipher(), body.phone, deps.clock().now(),
+    sent = identity.send_login_code(deps.identity_ports(), deps.sms(), body.phone, deps.clock().now(),
                                     guard=_login_guard(ctx, body.captcha_ticket))
     return SmsCodeSentOut(expires_in=sent.expires_in, resend_after=sent.resend_after)
 
@@ -174,7 +174,7 @@ def verify_sms_code(ctx, body: SmsVerifyIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    account_id = identity.verify_login_code(deps.table(), deps.cipher(), body.phone, body.code, deps.clock().now(),
+    account_id = identity.verify_login_code(deps.identity_ports(), body.phone, body.code, deps.clock().now(),
                                             guard=_login_guard(ctx, None))
     return _session(account_id)
 
@@ -185,7 +185,7 @@ def bind_identity(ctx, body: IdentityIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    bound = identity.bind_identity(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+    bound = identity.bind_identity(deps.identity_ports(), deps.platform(), deps.rate_limiter(),
                                    ctx.principal.account_id, body.name, body.id_number, deps.clock().now(),
                                    proof_code=body.proof_code, notifier=deps.notifications())
     return IdentityOut.model_validate(bound, from_attributes=True)
@@ -197,7 +197,7 @@ def send_identity_proof(ctx, body: IdentityProofIn):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    sent = identity.send_identity_proof(deps.table(), deps.cipher(), deps.platform(), deps.rate_limiter(),
+    sent = identity.send_identity_proof(deps.identity_ports(), deps.platform(), deps.rate_limiter(),
                                         ctx.principal.account_id, body.id_number, deps.clock().now())
     return IdentityProofOut(sent_to=sent.sent_to)
 
@@ -207,4 +207,4 @@ def me(ctx):
     from chalicelib import deps
     from chalicelib.services import identity
 
-    return MeOut.model_validate(identity.overview(deps.table(), deps.cipher(), ctx.principal.account_id))
+    return MeOut.model_validate(identity.overview(deps.identity_ports(), ctx.principal.account_id))

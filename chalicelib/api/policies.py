@@ -100,7 +100,7 @@ def list_policies(ctx):
     from chalicelib import deps
     from chalicelib.services import policies
 
-    return [_out(v) for v in policies.list_policies(deps.table(), deps.cipher(), ctx.principal)]
+    return [_out(v) for v in policies.list_policies(deps.policy_ports(), ctx.principal)]
 
 
 @endpoint(bp, "/v1/policies/{policy_id}", summary="保单详情:待遇开始、等待期规则、年度累计", response=PolicyOut,
@@ -109,7 +109,7 @@ def get_policy(ctx, policy_id: str):
     from chalicelib import deps
     from chalicelib.services import policies
 
-    return _out(policies.policy_detail(deps.table(), deps.cipher(), ctx.principal, policy_id))
+    return _out(policies.policy_detail(deps.policy_ports(), ctx.principal, policy_id))
 
 
 @endpoint(bp, "/v1/policies/{policy_id}/auto-renewal", methods=("PUT",), summary="开启或关闭自动续保(医保个人账户)",
@@ -118,8 +118,8 @@ def set_auto_renewal(ctx, body: AutoRenewal, policy_id: str):
     from chalicelib import deps
     from chalicelib.services import policies
 
-    return _out(policies.set_auto_renewal(deps.table(), deps.cipher(), deps.platform(), ctx.principal, policy_id,
-                                          body.enabled, deps.clock().now()))
+    return _out(policies.set_auto_renewal(deps.policy_ports(), ctx.principal, policy_id, body.enabled,
+                                          deps.clock().now()))
 
 
 @endpoint(bp, "/v1/policies/{policy_id}/cancel", methods=("POST",), summary="退保:保障开始前全额退回原支付渠道",

@@ -113,7 +113,7 @@ def notifications(ctx):
     if phone:
         phone = parse_phone(phone)
         recipients.append(phone)
-        phone_account = account_id_by_login(deps.table(), CHANNEL_PHONE, phone)
+        phone_account = account_id_by_login(deps.accounts(), CHANNEL_PHONE, phone)
         if phone_account is not None:
             recipients.append(phone_account)
     if account_id:

@@ -7,40 +7,45 @@ Anything else is answered 404, so a stranger cannot even learn that an object ex
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-from chalicelib.adapters import keys
+from chalicelib.adapters.repositories.accounts import AccountRepository, AccountStore
 from chalicelib.adapters.repositories.grants import DynamoGrantRepository, GrantRepository
+from chalicelib.adapters.repositories.policies import PolicyRepository
+from chalicelib.domain.account import Account
 from chalicelib.domain.errors import NotFound, Unauthorized
 from chalicelib.domain.grant import scopes_by_grantor
+from chalicelib.domain.policy import Policy
 
 Scope = Literal["view", "claims", "payer"]
 
 
-def account_of(table, principal) -> dict[str, Any]:
-    account = table.get(keys.account(principal.account_id))
+def account_of(accounts: AccountStore, principal) -> Account:
+    """The caller's account, or 401 (a validly signed token for an account that no longer exists)."""
+    account = accounts.get(principal.account_id)
     if account is None:
         raise Unauthorized("TOKEN_INVALID")
     return account
 
 
-def granted_scopes(grants: GrantRepository, account: dict[str, Any], grantor_hash: str) -> set[str]:
+def granted_scopes(grants: GrantRepository, account: Account, grantor_hash: str) -> set[str]:
     """Scopes an account holds from the person `grantor_hash` through active authorisations."""
-    phone = account.get("phone")
-    if not phone:
+    if not account.phone:
         return set()
-    return scopes_by_grantor(grants.held_by(phone)).get(grantor_hash, set())
+    return scopes_by_grantor(grants.held_by(account.phone)).get(grantor_hash, set())
 
 
-def roles_on_policy(table, account: dict[str, Any], policy: dict[str, Any]) -> set[str]:
-    """The caller's relations to a policy: insured, payer, view, claims."""
+def roles_on_policy(grants: GrantRepository, account: Account, insured_hash: str,
+                    payer_account_id: str | None) -> set[str]:
+    """The caller's relations to a policy (of the insured `insured_hash`, paid by `payer_account_id`): insured,
+    payer, view, claims."""
     roles: set[str] = set()
-    if account.get("person_hash") and account["person_hash"] == policy["insured_hash"]:
+    if account.person_hash and account.person_hash == insured_hash:
         roles |= {"insured", "view", "claims", "payer_or_insured"}
-    if policy.get("payer_account_id") == account["account_id"]:
+    if payer_account_id == account.account_id:
         roles |= {"payer", "view", "payer_or_insured"}
-    granted = (granted_scopes(DynamoGrantRepository(table), account, policy["insured_hash"])
-               if "insured" not in roles else set())
+    granted = granted_scopes(grants, account, insured_hash) if "insured" not in roles else set()
     if "claims" in granted:
         granted.add("view")  # handling claims needs the policy's figures
     if granted:
@@ -48,15 +53,50 @@ def roles_on_policy(table, account: dict[str, Any], policy: dict[str, Any]) -> s
     return roles | granted
 
 
-def load_policy(table, principal, policy_id: str, need: str = "view") -> tuple[dict[str, Any], set[str]]:
-    """The policy if the caller has `need` (view | claims | payer_or_insured), else 404."""
-    policy = table.get(keys.policy(policy_id))
-    if policy is None:
-        raise NotFound("POLICY_NOT_FOUND")
+class AccessPorts(Protocol):
+    """What the access rule reads (PolicyPorts and others carry these)."""
+
+    accounts: AccountStore
+    policies: Any  # the policy repository: get, get_fields
+    grants: GrantRepository
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """The access rule's reads over the table, for callers without a ports bundle (services/orders, estimates)."""
+
+    accounts: AccountStore
+    policies: Any
+    grants: GrantRepository
+
+    @classmethod
+    def over(cls, table) -> TableAccess:
+        return cls(accounts=AccountRepository(table), policies=PolicyRepository(table),
+                   grants=DynamoGrantRepository(table))
+
+
+def _allowed(ports: AccessPorts, principal, insured_hash: str, payer_account_id: str | None, need: str) -> set[str]:
     if principal is not None and principal.is_staff:
-        return policy, {"staff", "view"}
-    account = account_of(table, principal)
-    roles = roles_on_policy(table, account, policy)
+        return {"staff", "view"}
+    roles = roles_on_policy(ports.grants, account_of(ports.accounts, principal), insured_hash, payer_account_id)
     if need not in roles:
         raise NotFound("POLICY_NOT_FOUND")
-    return policy, roles
+    return roles
+
+
+def policy_for(ports: AccessPorts, principal, policy_id: str, need: str = "view") -> tuple[Policy, set[str]]:
+    """The policy if the caller has `need` (view | claims | payer_or_insured), else 404."""
+    policy = ports.policies.get(policy_id)
+    if policy is None:
+        raise NotFound("POLICY_NOT_FOUND")
+    return policy, _allowed(ports, principal, policy.insured_hash, policy.payer_account_id, need)
+
+
+def load_policy(table, principal, policy_id: str, need: str = "view") -> tuple[dict[str, Any], set[str]]:
+    """The same rule over the policy's stored fields, for the callers that take a partial view of a policy
+    (claims' ClaimPolicy, services/estimates.py, services/orders/cancellation.py)."""
+    ports = TableAccess.over(table)
+    policy = ports.policies.get_fields(policy_id)
+    if policy is None:
+        raise NotFound("POLICY_NOT_FOUND")
+    return policy, _allowed(ports, principal, policy["insured_hash"], policy.get("payer_account_id"), need)

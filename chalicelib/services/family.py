@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.family import FamilyStore
+from chalicelib.domain.account import Account
 from chalicelib.domain.enrolment_rules import (
     RELATIONSHIP_ZH,
     benefit_start,
@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
     NotFound,
     RuleViolation,
 )
+from chalicelib.domain.family import FamilyMember
 from chalicelib.domain.identity import normalise_name
 from chalicelib.domain.messages import message_for
 from chalicelib.domain.plan import Plan
@@ -59,7 +60,9 @@ class PlanOption:
 
 
 @dataclass(frozen=True)
-class FamilyMember:
+class FamilyMemberView:
+    """A member as GET /v1/family-members shows them: ID masked, what the platform says today, the plans."""
+
     member_id: str
     name: str
     id_number_masked: str
@@ -72,9 +75,10 @@ class FamilyMember:
 
 
 # ---- shared by the member-facing services ----------------------------------------------------------------------
-def require_identity(account: dict[str, Any]) -> str:
-    """The caller's bound person (hash), or 422 IDENTITY_REQUIRED: relatives, grants and renewals need 实名 first."""
-    person_hash = account.get("person_hash")
+def require_identity(account: Account | dict[str, Any]) -> str:
+    """The caller's bound person (hash), or 422 IDENTITY_REQUIRED: relatives, grants and renewals need 实名 first.
+    (services/orders still passes the account item it batch-reads.)"""
+    person_hash = account.person_hash if isinstance(account, Account) else account.get("person_hash")
     if not person_hash:
         raise RuleViolation("IDENTITY_REQUIRED")
     return person_hash
@@ -91,23 +95,33 @@ def member_id_for(cipher, account_id: str, id_hash: str) -> str:
     return "M" + cipher.lookup_hash(f"{account_id}:{id_hash}", purpose="family_member")[:20].upper()
 
 
-def load_member(table: Table, account_id: str, member_id: str) -> dict[str, Any]:
+class CoverReader(Protocol):
+    def covers(self, people: list[tuple[str, str]]) -> dict[tuple[str, str], Any]: ...
+
+
+@dataclass(frozen=True)
+class FamilyPorts:
+    """What the family-member use cases need (chalicelib/deps.py family_ports builds it)."""
+
+    family: FamilyStore
+    covers: CoverReader  # the cover markers (the orders repository)
+    cipher: Any  # adapters.crypto.FieldCipher
+    platform: Any  # the 医保 platform port
+
+
+def load_member(family: FamilyStore, account_id: str, member_id: str) -> FamilyMember:
     """One of the caller's family members, or 404 MEMBER_NOT_FOUND (also for another account's member id)."""
-    item = table.get(keys.family_member(account_id, member_id))
-    if item is None:
+    member = family.get(account_id, member_id)
+    if member is None:
         raise NotFound("MEMBER_NOT_FOUND", member_id=member_id)
-    return item
-
-
-def member_items(table: Table, account_id: str) -> list[dict[str, Any]]:
-    pk, prefix = keys.family_member_prefix(account_id)
-    return list(table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix))
+    return member
 
 
 # ---- use cases -------------------------------------------------------------------------------------------------
-def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw: str, id_raw: str,
-               relationship: str, now: datetime) -> FamilyMember:
+def add_member(ports: FamilyPorts, account: Account, name_raw: str, id_raw: str, relationship: str,
+               now: datetime) -> FamilyMemberView:
     """POST /v1/family-members."""
+    family, cipher, platform = ports.family, ports.cipher, ports.platform
     my_hash = require_identity(account)
     today = now.astimezone(CHINA_TZ).date()
     name = normalise_name(name_raw)
@@ -115,42 +129,31 @@ def add_member(table: Table, cipher, platform, account: dict[str, Any], name_raw
     id_hash = cipher.lookup_hash(resident.number)
     if id_hash == my_hash:
         raise RuleViolation("MEMBER_IS_SELF", field="id_number")
-    _take_member_check(table, account["account_id"], now)
+    _take_member_check(family, account.account_id, now)
     relative = verified_platform_person(platform, resident.number, name, field="id_number")
-    account_id = account["account_id"]
-    if len(member_items(table, account_id)) >= MAX_FAMILY_MEMBERS:
+    account_id = account.account_id
+    if len(family.members(account_id)) >= MAX_FAMILY_MEMBERS:
         raise RuleViolation("FAMILY_MEMBER_LIMIT", limit=MAX_FAMILY_MEMBERS)
     member_id = member_id_for(cipher, account_id, id_hash)
-    item = {**keys.family_member(account_id, member_id), **keys.gsi_person(id_hash, f"MEMBER#{account_id}"),
-            "member_id": member_id, "account_id": account_id, "id_hash": id_hash,
-            "id_enc": cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash), "name": relative.name,
-            "relationship": relationship, "birth_date": resident.birth_date.isoformat(), "sex": resident.sex,
-            "created_at": iso(now)}
-    try:
-        table.put(item, condition="attribute_not_exists(PK)")
-    except ConditionFailed:
-        raise Conflict("MEMBER_ALREADY_ADDED", field="id_number", member_id=member_id) from None
-    payer = find_platform_person(platform, cipher.decrypt(
-        account["id_enc"], ID_NUMBER_CONTEXT, record=account.get("person_hash")))
-    options = enrolment_options(table, open_plans(today), payer, [(item, relative)], today)
-    return _present(item, resident.number, relative, options[member_id])
+    member = FamilyMember(member_id=member_id, account_id=account_id, id_hash=id_hash,
+                          id_enc=cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash),
+                          name=relative.name, relationship=relationship, birth_date=resident.birth_date.isoformat(),
+                          sex=resident.sex, created_at=iso(now))
+    if not family.add(member):
+        raise Conflict("MEMBER_ALREADY_ADDED", field="id_number", member_id=member_id)
+    payer = find_platform_person(platform, cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT,
+                                                          record=account.person_hash))
+    options = enrolment_options(ports.covers, open_plans(today), payer, [(member, relative)], today)
+    return _present(member, resident.number, relative, options[member_id])
 
 
-def _take_member_check(table: Table, account_id: str, now: datetime) -> None:
-    from datetime import timedelta
-
+def _take_member_check(family: FamilyStore, account_id: str, now: datetime) -> None:
     from chalicelib.domain.errors import TooManyRequests
 
     day = now.astimezone(CHINA_TZ).date()
-    try:
-        table.update(keys.daily_quota(account_id, "member_checks", day.isoformat()),
-                     "ADD used :one SET expires_at = :exp",
-                     condition="attribute_not_exists(used) OR used < :limit",
-                     values={":one": 1, ":limit": MEMBER_CHECKS_PER_DAY,
-                             ":exp": int((now + timedelta(days=2)).timestamp())})
-    except ConditionFailed:
+    if not family.take_check(account_id, day.isoformat(), MEMBER_CHECKS_PER_DAY, now):
         raise TooManyRequests("FAMILY_MEMBER_CHECKS_PER_DAY", limit=MEMBER_CHECKS_PER_DAY,
-                              retry_after=_seconds_to_midnight(now)) from None
+                              retry_after=_seconds_to_midnight(now))
 
 
 def _seconds_to_midnight(now: datetime) -> int:
@@ -161,51 +164,42 @@ def _seconds_to_midnight(now: datetime) -> int:
     return max(1, int((midnight - local).total_seconds()))
 
 
-def list_members(table: Table, cipher, platform, account: dict[str, Any], now: datetime) -> list[FamilyMember]:
+def list_members(ports: FamilyPorts, account: Account, now: datetime) -> list[FamilyMemberView]:
     """GET /v1/family-members: the caller's relatives with what the platform says about them today."""
-    items = member_items(table, account["account_id"])
-    if not items:
+    members = ports.family.members(account.account_id)
+    if not members:
         return []
-    return _with_options(table, cipher, platform, account, items, now)
+    return _with_options(ports, account, members, now)
 
 
-def get_member(table: Table, cipher, platform, account: dict[str, Any], member_id: str,
-               now: datetime) -> FamilyMember:
-    item = load_member(table, account["account_id"], member_id)
-    return _with_options(table, cipher, platform, account, [item], now)[0]
+def get_member(ports: FamilyPorts, account: Account, member_id: str, now: datetime) -> FamilyMemberView:
+    member = load_member(ports.family, account.account_id, member_id)
+    return _with_options(ports, account, [member], now)[0]
 
 
-def remove_member(table: Table, account_id: str, member_id: str) -> None:
+def remove_member(ports: FamilyPorts, account_id: str, member_id: str) -> None:
     """DELETE /v1/family-members/{id}. Policies already bought for the relative stay as they are."""
-    try:
-        table.delete(keys.family_member(account_id, member_id), condition="attribute_exists(PK)")
-    except ConditionFailed:
-        raise NotFound("MEMBER_NOT_FOUND", member_id=member_id) from None
+    if not ports.family.remove(account_id, member_id):
+        raise NotFound("MEMBER_NOT_FOUND", member_id=member_id)
 
 
-def enrolment_options(table: Table, plans: list[Plan], payer: PlatformPerson | None,
-                      people: Iterable[tuple[dict[str, Any], PlatformPerson | None]],
+def enrolment_options(covers: CoverReader, plans: list[Plan], payer: PlatformPerson | None,
+                      people: Iterable[tuple[FamilyMember, PlatformPerson | None]],
                       today: date) -> dict[str, list[PlanOption]]:
     """Per member id: for each plan, can they be covered (DOMAIN §2, §4.7), are they already, how to pay (§3).
     One BatchGetItem reads every cover marker."""
     people = list(people)
-    markers = [keys.cover_marker(plan.plan_id, item["id_hash"]) for item, _ in people for plan in plans]
-    covered = {m["PK"] for m in table.batch_get(markers)} if markers else set()
-    options: dict[str, list[PlanOption]] = {}
-    for item, person in people:
-        rows = []
-        for plan in plans:
-            already = keys.cover_marker(plan.plan_id, item["id_hash"])["PK"] in covered
-            rows.append(_option(plan, payer, person, item, already, today))
-        options[item["member_id"]] = rows
-    return options
+    covered = covers.covers([(plan.plan_id, member.id_hash) for member, _ in people for plan in plans])
+    return {member.member_id: [_option(plan, payer, person, member, (plan.plan_id, member.id_hash) in covered, today)
+                               for plan in plans]
+            for member, person in people}
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
-def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | None, item: dict[str, Any],
+def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | None, member: FamilyMember,
             already_covered: bool, today: date) -> PlanOption:
     base = {"plan_id": plan.plan_id, "plan_name": plan.name, "already_covered": already_covered}
-    who = item["name"]
+    who = member.name
     if already_covered:
         return PlanOption(**base, can_enrol=False, reason_code="ALREADY_COVERED",
                           reason=message_for("ALREADY_COVERED", who=who, plan_name=plan.name))
@@ -219,28 +213,27 @@ def _option(plan: Plan, payer: PlatformPerson | None, person: PlatformPerson | N
     except RuleViolation as refusal:
         return PlanOption(**base, can_enrol=False, reason_code=refusal.code, reason=refusal.message)
     return PlanOption(**base, can_enrol=True,
-                      payment_methods=payment_methods_for(plan, payer, person, item["relationship"]))
+                      payment_methods=payment_methods_for(plan, payer, person, member.relationship))
 
 
-def _with_options(table: Table, cipher, platform, account: dict[str, Any], items: list[dict[str, Any]],
-                  now: datetime) -> list[FamilyMember]:
+def _with_options(ports: FamilyPorts, account: Account, members: list[FamilyMember],
+                  now: datetime) -> list[FamilyMemberView]:
+    cipher, platform = ports.cipher, ports.platform
     today = now.astimezone(CHINA_TZ).date()
-    numbers = {item["member_id"]: cipher.decrypt(item["id_enc"], ID_NUMBER_CONTEXT, record=item.get("id_hash"))
-               for item in items}
+    numbers = {m.member_id: cipher.decrypt(m.id_enc, ID_NUMBER_CONTEXT, record=m.id_hash) for m in members}
     people = {member_id: find_platform_person(platform, number) for member_id, number in numbers.items()}
-    payer = (find_platform_person(platform, cipher.decrypt(account["id_enc"], ID_NUMBER_CONTEXT,
-                                                           record=account.get("person_hash")))
-             if account.get("id_enc") else None)
-    options = enrolment_options(table, open_plans(today), payer,
-                                [(item, people[item["member_id"]]) for item in items], today)
-    return [_present(item, numbers[item["member_id"]], people[item["member_id"]], options[item["member_id"]])
-            for item in sorted(items, key=lambda i: i["created_at"])]
+    payer = (find_platform_person(platform, cipher.decrypt(account.id_enc, ID_NUMBER_CONTEXT,
+                                                           record=account.person_hash))
+             if account.id_enc else None)
+    options = enrolment_options(ports.covers, open_plans(today), payer, [(m, people[m.member_id]) for m in members], today)
+    return [_present(m, numbers[m.member_id], people[m.member_id], options[m.member_id])
+            for m in sorted(members, key=lambda m: m.created_at)]
 
 
-def _present(item: dict[str, Any], id_number: str, person: PlatformPerson | None,
-             plans: list[PlanOption]) -> FamilyMember:
+def _present(member: FamilyMember, id_number: str, person: PlatformPerson | None,
+             plans: list[PlanOption]) -> FamilyMemberView:
     basic = ({"type": person.basic_type, "city": person.city, "status": person.status} if person
              else {"type": "unknown", "city": "", "status": "unknown"})
-    return FamilyMember(member_id=item["member_id"], name=item["name"], id_number_masked=mask(id_number),
-                        relationship=item["relationship"], birth_date=date.fromisoformat(item["birth_date"]),
-                        sex=item["sex"], created_at=item["created_at"], basic_insurance=basic, plans=plans)
+    return FamilyMemberView(member_id=member.member_id, name=member.name, id_number_masked=mask(id_number),
+                            relationship=member.relationship, birth_date=date.fromisoformat(member.birth_date),
+                            sex=member.sex, created_at=member.created_at, basic_insurance=basic, plans=plans)

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.adapters import keys, schema
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.repositories.job_runs import JobRunRepository, JobRunStore
+from chalicelib.domain.job_run import FINISHED, RUNNING, STOPPED, JobRun  # noqa: F401 (re-exported)
 
 ITEMS_PER_MESSAGE = 200  # a few hundred: moto's SQS (and SQS's per-request cost) grow with the number of messages
 MAX_ATTEMPTS = 3
 MARKER_RETENTION = timedelta(days=30)
-RUNNING, STOPPED, FINISHED = "running", "stopped", "finished"
 
 
 # ---- what a job is ----------------------------------------------------------------------------------------------
@@ -92,39 +92,11 @@ class FanoutPorts:
     jobs: Mapping[str, Job]
     retry_delay_seconds: Callable[[int], int] = lambda attempt: min(900, 30 * attempt)
     log: Any = None
+    runs: JobRunStore | None = None  # the run records; over `table` unless given (a twin)
 
-
-@dataclass(frozen=True)
-class JobRun:
-    """The run record (`JOBRUN#{run_id}` / `RUN`)."""
-
-    run_id: str
-    job: str
-    status: str
-    started_at: str
-    finished_at: str | None
-    enqueued_at: str | None
-    items: int
-    messages: int
-    messages_done: int
-    counts: dict[str, int]
-
-    @property
-    def complete(self) -> bool:
-        return self.enqueued_at is not None and self.messages_done >= self.messages
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> JobRun:
-        return cls(run_id=item["run_id"], job=item["job"], status=item["status"], started_at=item["started_at"],
-                   finished_at=item.get("finished_at"), enqueued_at=item.get("enqueued_at"),
-                   items=int(item.get("items", 0)), messages=int(item.get("messages", 0)),
-                   messages_done=int(item.get("messages_done", 0)),
-                   counts={k: int(v) for k, v in (item.get("counts") or {}).items()})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "job": self.job, "status": self.status, "started_at": self.started_at,
-                "finished_at": self.finished_at, "items": self.items, "messages": self.messages,
-                "messages_done": self.messages_done, "counts": dict(self.counts)}
+    def __post_init__(self) -> None:
+        if self.runs is None:
+            self.runs = JobRunRepository(self.table)
 
 
 class UnknownJob(LookupError):
@@ -152,37 +124,33 @@ def new_run_id(now: datetime) -> str:
     return f"R{now.strftime('%Y%m%d%H%M%S')}{uuid.uuid4().hex[:10].upper()}"
 
 
-def get_run(table: Table, run_id: str) -> JobRun | None:
-    item = table.get(keys.job_run(run_id))
-    return JobRun.from_item(item) if item else None
+def _runs(store: JobRunStore | Table) -> JobRunStore:
+    # services/bulk.py and the renewal report read runs over the table
+    return store if hasattr(store, "message_done") else JobRunRepository(store)
 
 
-def list_runs(table: Table, job: str, limit: int = 20) -> list[JobRun]:
-    items, _ = table.query("GSI3PK", keys.gsi_job_runs(job, "")["GSI3PK"], index=schema.GSI_BY_STATUS,
-                           forward=False, limit=limit)
-    return [JobRun.from_item(i) for i in items]
+def get_run(store: JobRunStore | Table, run_id: str) -> JobRun | None:
+    return _runs(store).get(run_id)
 
 
-def stop(table: Table, run_id: str, now: datetime) -> JobRun | None:
+def list_runs(store: JobRunStore | Table, job: str, limit: int = 20) -> list[JobRun]:
+    """A job's runs, newest first."""
+    return _runs(store).runs_of(job, limit)
+
+
+def stop(store: JobRunStore | Table, run_id: str, now: datetime) -> JobRun | None:
     """Stop a running run: queued messages are acknowledged without work from now on."""
-    try:
-        table.update(keys.job_run(run_id), "SET #s = :stopped, stopped_at = :now", condition="#s = :running",
-                     names={"#s": "status"}, values={":stopped": STOPPED, ":running": RUNNING, ":now": _iso(now)})
-    except ConditionFailed:
-        pass
-    return get_run(table, run_id)
+    runs = _runs(store)
+    runs.stop(run_id, _iso(now))
+    return runs.get(run_id)
 
 
-def _finish_if_complete(table: Table, run: JobRun | None, now: datetime) -> JobRun | None:
+def _finish_if_complete(store: JobRunStore | Table, run: JobRun | None, now: datetime) -> JobRun | None:
     if run is None or not run.complete or run.finished_at is not None or run.status != RUNNING:
         return run
-    try:
-        table.update(keys.job_run(run.run_id), "SET #s = :finished, finished_at = :now",
-                     condition="#s = :running AND attribute_not_exists(finished_at)", names={"#s": "status"},
-                     values={":finished": FINISHED, ":running": RUNNING, ":now": _iso(now)})
-    except ConditionFailed:
-        pass
-    return get_run(table, run.run_id)
+    runs = _runs(store)
+    runs.finish(run.run_id, _iso(now))
+    return runs.get(run.run_id)
 
 
 # ---- producer: a run pages its items onto the queue ----------------------------------------------------------
@@ -203,11 +171,8 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
     now = ports.clock.now()
     run_id = run_id or new_run_id(now)
     params = dict(params or {})
-    started = _iso(now)
-    ports.table.put({**keys.job_run(run_id), **keys.gsi_job_runs(job.name, f"{started}#{run_id}"),
-                     "run_id": run_id, "job": job.name, "status": RUNNING, "started_at": started, "items": 0,
-                     "messages": 0, "messages_done": 0, "counts": {}, **({"params": params} if params else {})},
-                    condition="attribute_not_exists(PK)")
+    runs = ports.runs
+    runs.create(JobRun(run_id=run_id, job=job.name, status=RUNNING, started_at=_iso(now), params=params))
     context = RunContext(run_id=run_id, job=job.name, now=now, params=params)
     batch: list[list[Any]] = []
     bodies: list[str] = []
@@ -225,7 +190,7 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
                 if after_send is not None:
                     after_send(messages)
                 if messages % 1000 == 0:
-                    current = get_run(ports.table, run_id)
+                    current = runs.get(run_id)
                     if current is not None and current.status != RUNNING:
                         stopped = True
                         break
@@ -235,12 +200,9 @@ def start(ports: FanoutPorts, job_name: str, *, params: Mapping[str, Any] | None
             messages += 1
         if bodies:
             ports.queue.send(bodies)
-    record = ports.table.update(keys.job_run(run_id), "ADD messages :m SET #items = :n, enqueued_at = :now",
-                                names={"#items": "items"},
-                                values={":m": messages, ":n": items, ":now": _iso(ports.clock.now())})
-    run = JobRun.from_item(record)
+    run = runs.enqueued(run_id, messages, items, _iso(ports.clock.now()))
     _log(ports, "info", "job run enqueued", run_id=run_id, job=job.name, items=items, messages=messages)
-    return _finish_if_complete(ports.table, run, ports.clock.now()) or run
+    return _finish_if_complete(runs, run, ports.clock.now()) or run
 
 
 # ---- consumer: the SQS-triggered worker ------------------------------------------------------------------------
@@ -264,16 +226,14 @@ def handle_message(ports: FanoutPorts, raw_body: str) -> str:
     run_id, key, attempt = body["run_id"], body["key"], int(body.get("attempt", 1))
     job = resolve(ports.jobs, body["job"])
     params = body.get("params") or {}
-    table = ports.table
-    found = {(i["PK"], i["SK"]): i for i in table.batch_get([keys.job_run(run_id), keys.job_run_message(run_id, key)])}
-    run_key, marker_key = keys.job_run(run_id), keys.job_run_message(run_id, key)
-    run_item = found.get((run_key["PK"], run_key["SK"]))
-    if run_item is None:
+    runs = ports.runs
+    run, handled = runs.message_state(run_id, key)
+    if run is None:
         _log(ports, "warning", "job message for an unknown run: dropped", run_id=run_id, key=key)
         return "unknown_run"
-    if (marker_key["PK"], marker_key["SK"]) in found:
+    if handled:
         return "duplicate"  # handled and counted already (SQS delivers at least once)
-    if run_item["status"] == STOPPED:
+    if run.status == STOPPED:
         return "stopped"
 
     now = ports.clock.now()
@@ -306,19 +266,11 @@ def handle_message(ports: FanoutPorts, raw_body: str) -> str:
         _log(ports, "error", "job items failed every attempt: parked in the dead-letter queue", run_id=run_id,
              job=job.name, items=[i for i, _ in failed])
 
-    names = {f"#c{i}": name for i, name in enumerate(counts)}
-    values: dict[str, Any] = {":one": 1, ":retried": retried}
-    values.update({f":c{i}": n for i, n in enumerate(counts.values())})
-    adds = ", ".join(["messages_done :one", "messages :retried"] + [f"counts.#c{i} :c{i}" for i in range(len(counts))])
-    try:
-        table.transact([
-            TxOp.put({**marker_key, "done_at": _iso(now), "items": len(body["items"]), "failed": len(failed),
-                      schema.TTL_ATTRIBUTE: int((now + MARKER_RETENTION).timestamp())}),
-            TxOp.update_item(run_key, f"ADD {adds}", names=names, values=values),
-        ])
-    except ConditionFailed:
+    if not runs.message_done(run_id, key, at=_iso(now), items=len(body["items"]), failed=len(failed),
+                             counts=counts, retried=retried,
+                             expires_at=int((now + MARKER_RETENTION).timestamp())):
         return "duplicate"  # another delivery of this message counted it first
-    _finish_if_complete(table, get_run(table, run_id), ports.clock.now())
+    _finish_if_complete(runs, runs.get(run_id), ports.clock.now())
     return "done"
 
 
@@ -369,13 +321,13 @@ def drain(ports: FanoutPorts, run_id: str, worker: Callable[[dict[str, Any]], di
     queue: DrainingQueue = ports.queue  # type: ignore[assignment]
     if stop_after_messages is not None:
         drain_available(queue, worker, stop_after_messages)
-        stop(ports.table, run_id, ports.clock.now())
+        stop(ports.runs, run_id, ports.clock.now())
     idle = 0
     while True:
         if drain_available(queue, worker, 100):
             idle = 0
             continue
-        run = get_run(ports.table, run_id)
+        run = ports.runs.get(run_id)
         if run is None or run.status != RUNNING or run.complete or idle >= max_idle_polls:
-            return _finish_if_complete(ports.table, run, ports.clock.now())
+            return _finish_if_complete(ports.runs, run, ports.clock.now())
         idle += 1  # another drain (a concurrent sandbox call) holds the rest of this run's messages

@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
-from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
-from chalicelib.adapters.repositories.grants import DynamoGrantRepository
+from chalicelib.adapters.repositories.accounts import (
+    AccountStore,
+    AlreadyBoundToAnother,
+    BindingMoved,
+    PersonBoundElsewhere,
+)
+from chalicelib.adapters.repositories.family import FamilyStore
+from chalicelib.adapters.repositories.grants import GrantRepository
+from chalicelib.adapters.repositories.sms_codes import SmsCodeStore
+from chalicelib.domain.account import Account, BoundPerson, SmsCode
 from chalicelib.domain.errors import (
     Conflict,
     RuleViolation,
@@ -41,51 +48,60 @@ CHANNEL_WECHAT = "wechat"
 CHANNEL_PHONE = "phone"
 
 
+@dataclass(frozen=True)
+class IdentityPorts:
+    """What the login, binding and "who am I" use cases keep (chalicelib/deps.py identity_ports builds it). The
+    outside ports — SMS gateway, WeChat login, the 医保 platform, the rate limiter, the notifier — are passed to the
+    use case that talks to them, so a login never builds the platform's client nor a binding the SMS gateway's."""
+
+    accounts: AccountStore
+    sms_codes: SmsCodeStore
+    family: FamilyStore
+    grants: GrantRepository
+    policies: Any  # adapters.repositories.policies.PolicyRepository (for_insured, transfer_payer) or its twin
+    claims: Any  # adapters.repositories.claims.DynamoClaimRepository (recovery sends claims to review)
+    cipher: Any  # adapters.crypto.FieldCipher
+
+
 def person_id_for(id_hash: str) -> str:
     """The opaque, stable id a client sees for a real person — derived from the keyed hash, never the ID number."""
     return "P" + id_hash[:20].upper()
 
 
 # ---- accounts ------------------------------------------------------------------------------------------------
-def account_for_login(table: Table, channel: str, subject: str, now: datetime) -> str:
+def account_for_login(accounts: AccountStore, channel: str, subject: str, now: datetime) -> str:
     """The account that logs in with this openid/phone, created on first login.
 
     The login marker and the account are put in one transaction, both conditional on not existing: two concurrent
     first logins make one account, and the loser reads the winner's marker.
     """
-    existing = account_id_by_login(table, channel, subject)
+    existing = accounts.by_login(channel, subject)
     if existing is not None:
         return existing
-    marker_key = keys.login_marker(channel, subject)
-    account_id = uuid.uuid4().hex
-    account = {**keys.account(account_id), "account_id": account_id, "created_at": iso(now),
-               "login_channel": channel, ("phone" if channel == CHANNEL_PHONE else "openid"): subject}
-    try:
-        table.transact([TxOp.put({**marker_key, "account_id": account_id, "created_at": iso(now)}),
-                        TxOp.put(account)])
-    except ConditionFailed:
-        winner = account_id_by_login(table, channel, subject)
-        if winner is None:  # the account id collided, not the login: impossible with uuid4, but never guess
-            raise
-        return winner
-    return account_id
+    account = Account(account_id=uuid.uuid4().hex, created_at=iso(now), login_channel=channel,
+                      **{("phone" if channel == CHANNEL_PHONE else "openid"): subject})
+    if accounts.create(account, channel, subject):
+        return account.account_id
+    winner = accounts.by_login(channel, subject)
+    if winner is None:  # the account id collided, not the login: impossible with uuid4, but never guess
+        raise Conflict("IDEMPOTENCY_IN_FLIGHT")
+    return winner
 
 
-def account_id_by_login(table: Table, channel: str, subject: str) -> str | None:
+def account_id_by_login(accounts: AccountStore, channel: str, subject: str) -> str | None:
     """The account that logs in with this openid/phone, if it ever logged in (e.g. an authorisation's grantee)."""
-    marker = table.get(keys.login_marker(channel, subject))
-    return marker["account_id"] if marker is not None else None
+    return accounts.by_login(channel, subject)
 
 
-def load_account(table: Table, account_id: str) -> dict[str, Any]:
-    account = table.get(keys.account(account_id))
+def load_account(accounts: AccountStore, account_id: str) -> Account:
+    account = accounts.get(account_id)
     if account is None:  # a validly signed token for an account that no longer exists
         raise Unauthorized("TOKEN_INVALID")
     return account
 
 
 # ---- WeChat login --------------------------------------------------------------------------------------------
-def login_with_wechat(table: Table, wechat, code: str, now: datetime) -> str:
+def login_with_wechat(ports: IdentityPorts, wechat, code: str, now: datetime) -> str:
     """wx.login code → account id (the route issues the session token)."""
     from chalicelib.adapters.wechat_login import WeChatCodeRejected, WeChatUnavailable
 
@@ -95,7 +111,7 @@ def login_with_wechat(table: Table, wechat, code: str, now: datetime) -> str:
         raise Unauthorized("WECHAT_CODE_INVALID", field="code") from None
     except WeChatUnavailable:
         raise UpstreamUnavailable("WECHAT_LOGIN_UNAVAILABLE") from None
-    return account_for_login(table, CHANNEL_WECHAT, session.openid, now)
+    return account_for_login(ports.accounts, CHANNEL_WECHAT, session.openid, now)
 
 
 # ---- SMS login -----------------------------------------------------------------------------------------------
@@ -163,69 +179,57 @@ def _guard_verify(guard: LoginGuard | None, cipher, phone: str, now: datetime) -
          "sms_verify_throttled")
 
 
-def send_login_code(table: Table, sms, cipher, phone_raw: str, now: datetime,
+def send_login_code(ports: IdentityPorts, sms, phone_raw: str, now: datetime,
                     guard: LoginGuard | None = None) -> CodeSent:
     """Send a fresh 6-digit code: at most one a minute per phone; it replaces any earlier code. With a guard, also
     within the per-address, overall and per-phone daily limits (428 CHALLENGE_REQUIRED / 429 RATE_LIMITED)."""
     from chalicelib.adapters.sms import SmsUnavailable
 
-    phone = parse_phone(phone_raw)
+    phone, cipher = parse_phone(phone_raw), ports.cipher
     _guard_send(guard, cipher, phone, now)
     code = f"{secrets.randbelow(10 ** SMS_CODE_LENGTH):0{SMS_CODE_LENGTH}d}"
     code_hash = _code_hash(cipher, phone, code)
     sent = int(now.timestamp())
     resend = int(SMS_RESEND_INTERVAL.total_seconds())
     valid_until = sent + int(SMS_CODE_VALIDITY.total_seconds())
-    item = {**keys.sms_code(phone), "code_hash": code_hash, "sent_at": iso(now), "sent_epoch": sent,
-            "valid_until": valid_until, "attempts": 0, schema.TTL_ATTRIBUTE: valid_until}
-    try:
-        # A code "sent in the future" only exists when the sandbox clock was moved back; it must not block.
-        table.put(item, condition="attribute_not_exists(PK) OR sent_epoch <= :resend_before OR sent_epoch > :now",
-                  values={":resend_before": sent - resend, ":now": sent})
-    except ConditionFailed:
-        current = table.get(keys.sms_code(phone))
-        wait = current["sent_epoch"] + resend - sent if current else 1
-        raise TooManyRequests("SMS_TOO_FREQUENT", field="phone", retry_after=min(resend, max(1, wait))) from None
+    codes = ports.sms_codes
+    if not codes.issue(SmsCode(phone=phone, code_hash=code_hash, sent_at=iso(now), sent_epoch=sent,
+                               valid_until=valid_until), resend_before=sent - resend):
+        current = codes.get(phone)
+        wait = current.sent_epoch + resend - sent if current else 1
+        raise TooManyRequests("SMS_TOO_FREQUENT", field="phone", retry_after=min(resend, max(1, wait)))
     try:
         sms.send_code(phone, code, valid_minutes=int(SMS_CODE_VALIDITY.total_seconds() // 60))
     except SmsUnavailable:
         # Undo our own record only, so the member may retry at once instead of waiting a minute for nothing.
-        try:
-            table.delete(keys.sms_code(phone), condition="code_hash = :h", values={":h": code_hash})
-        except ConditionFailed:
-            pass
+        codes.withdraw(phone, code_hash)
         raise UpstreamUnavailable("SMS_UNAVAILABLE") from None
     return CodeSent(expires_in=valid_until - sent, resend_after=resend)
 
 
-def verify_login_code(table: Table, cipher, phone_raw: str, code_raw: str, now: datetime,
+def verify_login_code(ports: IdentityPorts, phone_raw: str, code_raw: str, now: datetime,
                       guard: LoginGuard | None = None) -> str:
     """Check a code and log in (account id). Success consumes the code; the fifth wrong try voids it. With a guard,
     guesses are also limited per address, overall and per phone per day."""
     phone = parse_phone(phone_raw)
     code = check_sms_code_shape(code_raw)
+    codes, cipher = ports.sms_codes, ports.cipher
     _guard_verify(guard, cipher, phone, now)
-    key = keys.sms_code(phone)
-    item = table.get(key)
-    if item is None or int(now.timestamp()) >= item["valid_until"]:
+    live = codes.get(phone)
+    if live is None or int(now.timestamp()) >= live.valid_until:
         raise Unauthorized("SMS_CODE_EXPIRED", field="code")
-    if item["attempts"] >= SMS_MAX_WRONG_ATTEMPTS:
+    if live.attempts >= SMS_MAX_WRONG_ATTEMPTS:
         raise TooManyRequests("SMS_CODE_LOCKED", field="code")
     # Every write below is conditional on the very code we read still being live, so concurrent tries cannot
     # exceed the limit nor use a code twice.
-    guard = "code_hash = :h AND attempts < :max"
-    values = {":h": item["code_hash"], ":max": SMS_MAX_WRONG_ATTEMPTS}
-    if hmac.compare_digest(item["code_hash"], _code_hash(cipher, phone, code)):
-        try:
-            table.delete(key, condition=guard, values=values)
-        except ConditionFailed:  # used, replaced or voided in the meantime
-            raise Unauthorized("SMS_CODE_EXPIRED", field="code") from None
-        return account_for_login(table, CHANNEL_PHONE, phone, now)
-    try:
-        updated = table.update(key, "SET attempts = attempts + :one", condition=guard, values={**values, ":one": 1})
-    except ConditionFailed:
-        raise TooManyRequests("SMS_CODE_LOCKED", field="code") from None
-    attempts_left = SMS_MAX_WRONG_ATTEMPTS - updated["attempts"]
+    if hmac.compare_digest(live.code_hash, _code_hash(cipher, phone, code)):
+        if not codes.consume(phone, live.code_hash, SMS_MAX_WRONG_ATTEMPTS):  # used, replaced or voided meanwhile
+            raise Unauthorized("SMS_CODE_EXPIRED", field="code")
+        return account_for_login(ports.accounts, CHANNEL_PHONE, phone, now)
+    attempts = codes.count_wrong(phone, live.code_hash, SMS_MAX_WRONG_ATTEMPTS)
+    if attempts is None:
+        raise TooManyRequests("SMS_CODE_LOCKED", field="code")
+    attempts_left = SMS_MAX_WRONG_ATTEMPTS - attempts
     if attempts_left <= 0:
         raise TooManyRequests("SMS_CODE_LOCKED", field="code")
     raise Unauthorized("SMS_CODE_WRONG", field="code", attempts_left=attempts_left)
@@ -249,7 +253,7 @@ class BoundIdentity:
     basic_insurance: BasicInsurance
 
 
-def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name_raw: str, id_raw: str,
+def bind_identity(ports: IdentityPorts, platform, limiter, account_id: str, name_raw: str, id_raw: str,
                   now: datetime, proof_code: str | None = None, notifier=None) -> BoundIdentity:
     """Bind the caller's account to the real person with this name and ID number. Idempotent for the same person.
 
@@ -261,11 +265,12 @@ def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name
     from chalicelib.domain import limits as L
     from chalicelib.services.limits import security_event, take
 
+    cipher = ports.cipher
     name = normalise_name(name_raw)
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
     id_hash = cipher.lookup_hash(resident.number)
-    account = load_account(table, account_id)
-    if account.get("person_hash") not in (None, id_hash):
+    account = load_account(ports.accounts, account_id)
+    if account.person_hash not in (None, id_hash):
         raise Conflict("IDENTITY_ALREADY_SET")
     epoch = int(now.timestamp())
     proven = False
@@ -275,51 +280,27 @@ def bind_identity(table: Table, cipher, platform, limiter, account_id: str, name
             security_event("identity_proof_rejected")
             raise RuleViolation("IDENTITY_PROOF_INVALID", field="proof_code")
         proven = True
-    elif account.get("person_hash") != id_hash:
+    elif account.person_hash != id_hash:
         take(limiter, L.BIND_GUESSES_PER_ACCOUNT, account_id, epoch, "identity_bind_throttled")
         take(limiter, L.BIND_GUESSES_PER_ID, id_hash, epoch, "identity_bind_throttled")
     record = verified_platform_person(platform, resident.number, name, unavailable="IDENTITY_CHECK_UNAVAILABLE")
     name = record.name  # the platform's spelling is the person's legal name
     id_enc = cipher.encrypt(resident.number, ID_NUMBER_CONTEXT, record=id_hash)  # bound to the person
-    born, at = resident.birth_date.isoformat(), iso(now)
-    ops = [
-        # The person may already be known (e.g. as someone's family member): fill only what is missing.
-        TxOp.update_item(keys.person(id_hash),
-                         "SET id_hash = if_not_exists(id_hash, :h), id_enc = if_not_exists(id_enc, :enc), "
-                         "#name = if_not_exists(#name, :name), birth_date = if_not_exists(birth_date, :born), "
-                         "sex = if_not_exists(sex, :sex), region_code = if_not_exists(region_code, :region)",
-                         names={"#name": "name"},
-                         values={":h": id_hash, ":enc": id_enc, ":name": name, ":born": born, ":sex": resident.sex,
-                                 ":region": resident.region_code}),
-        TxOp.update_item(keys.identity_binding(id_hash),
-                         "SET account_id = :me, bound_at = if_not_exists(bound_at, :at)",
-                         condition="attribute_not_exists(PK) OR account_id = :me",
-                         values={":me": account_id, ":at": at}),
-        _bind_account_op(account_id, id_hash, name, id_enc, born, resident.sex, at),
-    ]
+    person = BoundPerson(id_hash=id_hash, id_enc=id_enc, name=name, birth_date=resident.birth_date.isoformat(),
+                         sex=resident.sex, region_code=resident.region_code)
     try:
-        table.transact(ops)
-    except ConditionFailed as exc:
-        failed = [i for i, reason in enumerate(exc.reasons) if reason == "ConditionalCheckFailed"]
-        if 2 in failed:
-            raise Conflict("IDENTITY_ALREADY_SET") from None
+        ports.accounts.bind(account_id, person, iso(now))
+    except AlreadyBoundToAnother:
+        raise Conflict("IDENTITY_ALREADY_SET") from None
+    except PersonBoundElsewhere:
         if not proven:
             security_event("identity_bound_elsewhere")
             raise Conflict("IDENTITY_ALREADY_BOUND", proof_available=True) from None
-        _recover(table, notifier, account_id, id_hash, ops[0], name, id_enc, born, resident.sex, now)
+        _recover(ports, notifier, account_id, person, now)
     return BoundIdentity(person_id=person_id_for(id_hash), name=name, id_number_masked=resident.masked,
                          birth_date=resident.birth_date, sex=resident.sex,
                          basic_insurance=BasicInsurance(type=record.basic_type, city=record.city,
                                                         status=record.status))
-
-
-def _bind_account_op(account_id: str, id_hash: str, name: str, id_enc: str, born: str, sex: str, at: str) -> TxOp:
-    return TxOp.update_item(
-        keys.account(account_id),
-        "SET person_hash = :h, person_name = :name, id_enc = :enc, birth_date = :born, sex = :sex, "
-        "identity_bound_at = if_not_exists(identity_bound_at, :at)",
-        condition="attribute_exists(PK) AND (attribute_not_exists(person_hash) OR person_hash = :h)",
-        values={":h": id_hash, ":name": name, ":enc": id_enc, ":born": born, ":sex": sex, ":at": at})
 
 
 def _proof_valid(platform, id_number: str, code: str) -> bool:
@@ -333,8 +314,7 @@ def _proof_valid(platform, id_number: str, code: str) -> bool:
         return False
 
 
-def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: TxOp, name: str, id_enc: str,
-             born: str, sex: str, now: datetime) -> None:
+def _recover(ports: IdentityPorts, notifier, account_id: str, person: BoundPerson, now: datetime) -> None:
     """The person proved who they are: move the binding from the account that holds it to theirs, in one
     transaction conditional on that account still holding it; then revoke the authorisations given in the
     person's name from that account, take back the policies it bought with the person's money, send the claims it
@@ -342,67 +322,46 @@ def _recover(table: Table, notifier, account_id: str, id_hash: str, person_op: T
     from chalicelib.services import authorizations
     from chalicelib.services.limits import security_event
 
-    marker = table.get(keys.identity_binding(id_hash))
-    other = marker["account_id"] if marker else None
+    id_hash = person.id_hash
+    accounts = ports.accounts
+    other = accounts.bound_account(id_hash)
     if other is None or other == account_id:  # freed or taken by us in the meantime: let the caller retry
         raise Conflict("IDEMPOTENCY_IN_FLIGHT")
     at = iso(now)
     try:
-        table.transact([
-            person_op,
-            TxOp.update_item(keys.identity_binding(id_hash), "SET account_id = :me, bound_at = :at, "
-                             "recovered_from = :other", condition="account_id = :other",
-                             values={":me": account_id, ":at": at, ":other": other}),
-            TxOp.update_item(keys.account(other), "REMOVE person_hash, person_name, id_enc, birth_date, sex, "
-                             "identity_bound_at SET identity_lost_at = :at", condition="person_hash = :h",
-                             values={":h": id_hash, ":at": at}),
-            _bind_account_op(account_id, id_hash, name, id_enc, born, sex, at),
-        ])
-    except ConditionFailed as exc:
-        if len(exc.reasons) > 3 and exc.reasons[3] == "ConditionalCheckFailed":
-            raise Conflict("IDENTITY_ALREADY_SET") from None
+        accounts.recover(account_id, other, person, at)
+    except AlreadyBoundToAnother:
+        raise Conflict("IDENTITY_ALREADY_SET") from None
+    except BindingMoved:
         raise Conflict("IDEMPOTENCY_IN_FLIGHT") from None
     revoked = 0
-    grants = DynamoGrantRepository(table)
+    grants = ports.grants
+    grantor = Account(account_id=other, person_hash=id_hash)  # the grants were given as the person
     for grant in grants.given_by(id_hash):
         if grant.active and grant.grantor_account_id == other:
-            authorizations.revoke(grants, {"person_hash": id_hash}, grant.authorization_id, now)
+            authorizations.revoke(grants, grantor, grant.authorization_id, now)
             revoked += 1
-    moved = _take_back_policies(table, other, account_id, id_hash, now)
-    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    moved = _take_back_policies(ports.policies, other, account_id, id_hash, now)
     from chalicelib.services.claims.recovery import send_to_review
 
-    reviewed = send_to_review(DynamoClaimRepository(table), id_hash, other, now)
+    reviewed = send_to_review(ports.claims, id_hash, other, now)
     security_event("identity_recovered", grants_revoked=revoked, policies_transferred=moved,
                    claims_sent_to_review=len(reviewed))
     if notifier is not None:
         notifier.notify(other, "identity_unbound", {"message": message_for_recovered(), "at": at})
 
 
-def _take_back_policies(table: Table, other: str, account_id: str, id_hash: str, now: datetime) -> int:
+def _take_back_policies(policies, other: str, account_id: str, id_hash: str, now: datetime) -> int:
     """Policies the other account bought for this person with the person's own medical-account money become the
     person's (payer = their account). Auto-renewal that account consented to stops: the person decides anew.
     Each move is conditional on the policy still being that account's."""
-    index = schema.GSI_BY_PERSON
-    pk_name, sk_name = schema.GSIS[index]
-    k = keys.gsi_person(id_hash, "POLICY#")
-    renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
     moved = 0
-    for policy in table.query_all(pk_name, k[pk_name], index=index, sk_name=sk_name, sk_prefix=k[sk_name]):
-        if (policy.get("payer_account_id"), policy.get("payer_hash"), policy.get("payment_method")) != (
+    for policy in policies.for_insured(id_hash):
+        if (policy.payer_account_id, policy.payer_hash, policy.payment_method) != (
                 other, id_hash, "personal_account"):
             continue
-        payer_keys = keys.gsi_account(account_id, f"POLICY#{policy['plan_id']}#{policy['policy_id']}")
-        try:
-            table.update(keys.policy(policy["policy_id"]),
-                         "SET payer_account_id = :me, GSI2PK = :g2pk, GSI2SK = :g2sk, auto_renew = :off, "
-                         f"transferred_from = :other, transferred_at = :at REMOVE {renewal_pk}, {renewal_sk}",
-                         condition="payer_account_id = :other",
-                         values={":me": account_id, ":g2pk": payer_keys["GSI2PK"], ":g2sk": payer_keys["GSI2SK"],
-                                 ":off": False, ":other": other, ":at": iso(now)})
+        if policies.transfer_payer(policy, account_id, iso(now)):  # False: moved or changed meanwhile
             moved += 1
-        except ConditionFailed:
-            continue  # moved or changed meanwhile
     return moved
 
 
@@ -417,7 +376,7 @@ class ProofSent:
     sent_to: str
 
 
-def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str, id_raw: str,
+def send_identity_proof(ports: IdentityPorts, platform, limiter, account_id: str, id_raw: str,
                         now: datetime) -> ProofSent:
     """Ask the 医保 platform to text a one-time code to the phone it holds for this person (POST
     /v1/me/identity/proof). Limited per ID number and per account, so nobody can flood a person's phone."""
@@ -426,8 +385,8 @@ def send_identity_proof(table: Table, cipher, platform, limiter, account_id: str
     from chalicelib.services.limits import take
 
     resident = parse_resident_id(id_raw, now.astimezone(CHINA_TZ).date())
-    id_hash = cipher.lookup_hash(resident.number)
-    load_account(table, account_id)
+    id_hash = ports.cipher.lookup_hash(resident.number)
+    load_account(ports.accounts, account_id)
     epoch = int(now.timestamp())
     take(limiter, L.PROOF_SENDS_PER_ACCOUNT, account_id, epoch, "identity_proof_throttled")
     take(limiter, L.PROOF_SENDS_PER_ID, id_hash, epoch, "identity_proof_throttled")
@@ -447,33 +406,30 @@ def _masked(cipher, id_enc: str | None, person_hash: str | None = None) -> str |
     return mask(cipher.decrypt(id_enc, ID_NUMBER_CONTEXT, record=person_hash)) if id_enc else None
 
 
-def overview(table: Table, cipher, account_id: str) -> dict[str, Any]:
+def overview(ports: IdentityPorts, account_id: str) -> dict[str, Any]:
     """The caller's account, bound person, family members and authorisations — ID numbers masked."""
-    account = load_account(table, account_id)
-    person_hash = account.get("person_hash")
+    cipher = ports.cipher
+    account = load_account(ports.accounts, account_id)
+    person_hash = account.person_hash
     identity = None
     if person_hash:
-        identity = {"person_id": person_id_for(person_hash), "name": account.get("person_name"),
-                    "id_number_masked": _masked(cipher, account.get("id_enc"), person_hash),
-                    "birth_date": account.get("birth_date"), "sex": account.get("sex"),
-                    "bound_at": account.get("identity_bound_at")}
-    pk, prefix = keys.family_member_prefix(account_id)
-    members = [{"member_id": m.get("member_id"), "name": m.get("name"),
-                "id_number_masked": _masked(cipher, m.get("id_enc"), m.get("id_hash")), "relationship": m.get("relationship"),
-                "birth_date": m.get("birth_date"), "sex": m.get("sex"), "created_at": m.get("created_at")}
-               for m in table.query_all(schema.PARTITION_KEY, pk, sk_prefix=prefix)]
-    return {"account_id": account_id, "created_at": account.get("created_at"),
-            "login_channel": account.get("login_channel"), "phone": account.get("phone"),
-            "identity": identity, "family_members": members,
-            "authorizations_granted": _granted(table, person_hash) if person_hash else [],
-            "authorizations_held": _held(table, account["phone"]) if account.get("phone") else []}
+        identity = {"person_id": person_id_for(person_hash), "name": account.person_name,
+                    "id_number_masked": _masked(cipher, account.id_enc, person_hash),
+                    "birth_date": account.birth_date, "sex": account.sex, "bound_at": account.identity_bound_at}
+    members = [{"member_id": m.member_id, "name": m.name, "id_number_masked": _masked(cipher, m.id_enc, m.id_hash),
+                "relationship": m.relationship, "birth_date": m.birth_date, "sex": m.sex, "created_at": m.created_at}
+               for m in ports.family.members(account_id)]
+    return {"account_id": account_id, "created_at": account.created_at, "login_channel": account.login_channel,
+            "phone": account.phone, "identity": identity, "family_members": members,
+            "authorizations_granted": _granted(ports.grants, person_hash) if person_hash else [],
+            "authorizations_held": _held(ports.grants, account.phone) if account.phone else []}
 
 
-def _granted(table: Table, person_hash: str) -> list[dict[str, Any]]:
+def _granted(grants: GrantRepository, person_hash: str) -> list[dict[str, Any]]:
     """Authorisations the bound person gave, active and revoked."""
     return [{"authorization_id": g.authorization_id, "grantee_phone": g.grantee_phone, "scopes": g.scopes,
              "status": g.status, "created_at": g.created_at, "revoked_at": g.revoked_at}
-            for g in DynamoGrantRepository(table).given_by(person_hash)]
+            for g in grants.given_by(person_hash)]
 
 
 def _masked_name(name: str | None) -> str | None:
@@ -483,9 +439,8 @@ def _masked_name(name: str | None) -> str | None:
     return mask_name(name) if name else None
 
 
-def _held(table: Table, phone: str) -> list[dict[str, Any]]:
+def _held(grants: GrantRepository, phone: str) -> list[dict[str, Any]]:
     """Active authorisations given to the phone this account logs in with."""
-    grants = DynamoGrantRepository(table)
     held = grants.held_by(phone)
     names = grants.grantor_names({g.grantor_hash for g in held})
     return [{"authorization_id": g.authorization_id, "grantor_person_id": person_id_for(g.grantor_hash),

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
-from chalicelib.adapters.repositories.policies import policy_of
+from chalicelib.adapters.repositories.renewals import MandateReads
 from chalicelib.domain import renewal as rules
+from chalicelib.domain.account import Account
 from chalicelib.domain.errors import DomainError, UpstreamUnavailable
 from chalicelib.domain.order import Order
 from chalicelib.domain.plan import Plan
@@ -83,37 +83,37 @@ def mandates(table: Table, today: date, due: str):
 
 
 # ---- the policy's renewal object (GET /v1/policies/{id}) ---------------------------------------------------------
-def renewal_view(policy: dict[str, Any], caller_account_id: str) -> dict[str, Any]:
+def renewal_view(policy: Policy, caller_account_id: str) -> dict[str, Any]:
     """API.md v1.1 `renewal`, computed from what the policy stores. `by` names the caller as "me", another member as
     "member", staff as "staff" and the run as "system": never another account's id."""
-    next_plan = next_plan_of(policy["plan_id"])
-    stored = policy.get("renewal") or {}
-    if next_plan is not None and stored.get("next_plan_id") not in (None, next_plan.plan_id):
-        stored = {}
-    status = rules.current_status(auto_renew=bool(policy.get("auto_renew")), stored_status=stored.get("status"),
-                                  withdrawn=bool(policy.get("auto_renew_withdrawal")))
-    consent = policy.get("auto_renew_consent") or {}
-    source = stored.get("account_source") or consent.get("account_source") or policy.get("account_source")
+    next_plan = next_plan_of(policy.plan_id)
+    stored = policy.renewal or rules.RenewalRecord()
+    if next_plan is not None and stored.next_plan_id not in (None, next_plan.plan_id):
+        stored = rules.RenewalRecord()
+    status = rules.current_status(auto_renew=policy.auto_renew, stored_status=stored.status,
+                                  withdrawn=bool(policy.auto_renew_withdrawal))
+    consent = policy.auto_renew_consent or {}
+    source = stored.account_source or consent.get("account_source") or policy.account_source
     schedule = next_plan.renewal_schedule() if next_plan else None
     failure = None
-    if status == "failed" and stored.get("failure_code"):
-        failure = {"code": stored["failure_code"], "message": rules.failure_message(stored["failure_code"])}
+    if status == "failed" and stored.failure_code:
+        failure = {"code": stored.failure_code, "message": rules.failure_message(stored.failure_code)}
     return {
         "status": status,
         "next_plan_id": next_plan.plan_id if next_plan else None,
-        "notice_sent_at": stored.get("notice_sent_at"),
+        "notice_sent_at": stored.notice_sent_at,
         "deduction_on": schedule.deduction_on.isoformat() if schedule else None,
         "amount_fen": next_plan.premium_fen if next_plan else None,
         "account_source": source if status != "off" else None,
-        "renewed_policy_id": stored.get("renewed_policy_id"),
+        "renewed_policy_id": stored.renewed_policy_id,
         "failure": failure,
         "history": [_shown(entry, caller_account_id) for entry in _history(policy)],
     }
 
 
-def _history(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    history = list(policy.get("renewal_history") or [])
-    consent = policy.get("auto_renew_consent")
+def _history(policy: Policy) -> list[dict[str, Any]]:
+    history = list(policy.renewal_history or [])
+    consent = policy.auto_renew_consent
     if consent and not any(e.get("event") == "consent" for e in history):
         # consent given at purchase (or before the history was kept): shown from the consent record
         history.insert(0, {"at": consent["at"], "event": "consent", "channel": consent["channel"],
@@ -130,95 +130,46 @@ def _shown(entry: dict[str, Any], caller_account_id: str) -> dict[str, Any]:
     return {"at": entry["at"], "event": entry["event"], "channel": entry["channel"], "by": by}
 
 
-def history_added(policy: dict[str, Any], event: str, channel: str, by: str, now: datetime) -> list[dict[str, Any]]:
+def history_added(policy: Policy, event: str, channel: str, by: str, now: datetime) -> list[dict[str, Any]]:
     """History entries a consent or stop adds; the first change after a consent given at purchase also keeps that
     consent (it lived only in `auto_renew_consent`, which a stop removes)."""
     entries = []
-    consent = policy.get("auto_renew_consent")
-    if consent and not any(e.get("event") == "consent" for e in policy.get("renewal_history") or []):
+    consent = policy.auto_renew_consent
+    if consent and not any(e.get("event") == "consent" for e in policy.renewal_history or []):
         entries.append({"at": consent["at"], "event": "consent", "channel": consent["channel"],
                         "by": consent["payer_account_id"]})
     entries.append(rules.history_entry(now, event, channel, by))
     return entries
 
 
-def check_switch(policy: dict[str, Any], enabled: bool) -> None:
+def check_switch(policy: Policy, enabled: bool) -> None:
     """The consent rules beyond the orders' (DOMAIN §9.1, §9.4): renewal only from the personal account; no stop once
     the deduction is under way or done (`RENEWAL_ALREADY_DEDUCTED`: cancel the renewed policy instead)."""
-    stored = policy.get("renewal") or {}
-    if stored.get("status") == "renewed" or (stored.get("deduction_started_at")
-                                             and stored.get("status") not in rules.TERMINAL):
+    stored = policy.renewal or rules.RenewalRecord()
+    if stored.status == "renewed" or (stored.deduction_started_at and stored.status not in rules.TERMINAL):
         rules.next_status("renewed", "consent" if enabled else "stop")  # raises RENEWAL_ALREADY_DEDUCTED
 
 
-def check_paid_from_personal_account(policy: dict[str, Any]) -> None:
+def check_paid_from_personal_account(policy: Policy) -> None:
     """Consent only for a policy paid from the personal account: the same rule as at purchase (checked after the
     person's own personal-account rules, which say more precisely what is missing)."""
     from chalicelib.domain.errors import RuleViolation
 
-    if policy.get("payment_method") != "personal_account":
+    if policy.payment_method != "personal_account":
         raise RuleViolation("AUTO_RENEW_NEEDS_PERSONAL_ACCOUNT", field="enabled")
 
 
 # ---- one queue message's reads ----------------------------------------------------------------------------------
-class Reads:
-    """The items a message's mandates need, read up front in a few BatchGetItem calls (strongly consistent) instead
-    of a GetItem each: the policies, then the payers' accounts and the insured's cover markers for the next plan
-    (deductions) or the insured's identity bindings (notices). A key read and not found is known absent; a key never
-    asked for is read directly. What they say may be a few seconds old when a mandate runs: every write it leads to
-    is conditional (the claim on consent still on, the reservation on nobody holding the person)."""
-
-    def __init__(self, table: Table) -> None:
-        self.table = table
-        self.found: dict[tuple[str, str], dict[str, Any]] = {}
-        self.asked: set[tuple[str, str]] = set()
-
-    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        pair = (key["PK"], key["SK"])
-        if pair in self.asked:
-            return self.found.get(pair)
-        return self.table.get(key)
-
-    def policy(self, policy_id: str) -> Policy | None:
-        item = self.get(keys.policy(policy_id))
-        return policy_of(item) if item else None
-
-    def read(self, wanted: list[dict[str, str]]) -> None:
-        pairs = {(k["PK"], k["SK"]) for k in wanted} - self.asked
-        if not pairs:
-            return
-        for item in self.table.batch_get([{"PK": pk, "SK": sk} for pk, sk in sorted(pairs)]):
-            self.found[(item["PK"], item["SK"])] = item
-        self.asked |= pairs
+Reads = MandateReads  # what a message's mandates need, read ahead (adapters/repositories/renewals.py)
 
 
-def read_mandates(table: Table, mandates: list[tuple[str, str]], due: str) -> Reads:
+def read_mandates(table: Table, mandates: list[tuple[str, str]], due: str) -> MandateReads:
     """One message's reads for (policy id, next plan id) pairs; `due` is "notices" or "deductions"."""
-    reads = Reads(table)
-    reads.read([keys.policy(policy_id) for policy_id, _ in mandates])
-    more = []
-    for policy_id, next_plan_id in mandates:
-        policy = reads.policy(policy_id)
-        if policy is None:
-            continue
-        if due == "notices":
-            more.append(keys.identity_binding(policy.insured_hash))
-            continue
-        payer = (policy.renewal and policy.renewal.payer_account_id) or _consent(policy).get("payer_account_id")
-        if payer:
-            more.append(keys.account(payer))
-        more.append(keys.cover_marker(next_plan_id, policy.insured_hash))
-    reads.read(more)
-    return reads
+    return MandateReads(table).read(mandates, due)
 
 
 def _consent(policy: Policy) -> dict[str, Any]:
     return policy.auto_renew_consent or {}
-
-
-def _history_added(policy: Policy, event: str, channel: str, by: str, now: datetime) -> list[dict[str, Any]]:
-    return history_added({"auto_renew_consent": policy.auto_renew_consent,
-                          "renewal_history": policy.renewal_history}, event, channel, by, now)
 
 
 # ---- the notice run -------------------------------------------------------------------------------------------
@@ -226,7 +177,6 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
                reads: Reads | None = None) -> str:
     """Send one policy's confirmation notice and record it: "noticed", or "skipped" (nothing due or done before)."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.domain.platform import DeductionNotice
     from chalicelib.plans import get_plan
 
@@ -259,8 +209,8 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
     record = rules.RenewalRecord(next_plan_id=next_plan_id, status=rules.next_status("consented", "notice"),
                                  noticed_on=today.isoformat(), notice_sent_at=iso(now), account_source=source,
                                  notice_id=receipt.notice_id if receipt is not None else None)
-    entries = _history_added(policy, "notice", "platform" if receipt else "system", "system", now)
-    if not PolicyRepository(table).record_notice(policy_id, record, entries):
+    entries = history_added(policy, "notice", "platform" if receipt else "system", "system", now)
+    if not ports.orders.policies.record_notice(policy_id, record, entries):
         return "skipped"  # stopped meanwhile, or another delivery recorded it first
     payer_notice = rules.notice_for(insured_name=policy.insured_name, next_plan_name=next_plan.name,
                                     amount_fen=next_plan.premium_fen, account_source=source, schedule=schedule,
@@ -279,8 +229,7 @@ def notice_key(policy_id: str, next_plan_id: str) -> str:
 def _recipients(reads: Reads, policy: Policy) -> list[str]:
     """The payer, and the insured when someone else and they have an account here (their identity binding)."""
     payer = _consent(policy)["payer_account_id"]
-    binding = reads.get(keys.identity_binding(policy.insured_hash)) or {}
-    insured = binding.get("account_id")
+    insured = reads.bound_account(policy.insured_hash)
     return [payer] + ([insured] if insured and insured != payer else [])
 
 
@@ -316,8 +265,8 @@ def deduct_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
     ended = _consent_ended(policy)
     if ended is not None:
         return end_consent(ports, policy, ended, now)
-    payer = reads.get(keys.account(_consent(policy)["payer_account_id"]))
-    covered = reads.get(keys.cover_marker(next_plan.plan_id, policy.insured_hash)) is not None
+    payer = reads.account(_consent(policy)["payer_account_id"])
+    covered = reads.covered(next_plan.plan_id, policy.insured_hash)
     failure = _failure(ports, policy, payer, next_plan, schedule, covered)
     if failure is not None:
         return _record_failure(ports, policy, next_plan_id, failure, now)
@@ -332,11 +281,11 @@ def _resume(ports: RenewalPorts, policy: Policy, next_plan: Plan, now: datetime)
     """A mandate an earlier attempt claimed (its worker died, timed out, or another delivery holds it): the same
     order, the same deduction key, read afresh."""
     table = ports.orders.table
-    policy = Reads(table).policy(policy.policy_id) or policy
+    policy = MandateReads(table).fresh_policy(policy.policy_id) or policy
     record = policy.renewal or rules.RenewalRecord()
     if record.ended:
         return "skipped"
-    payer = table.get(keys.account(record.payer_account_id)) if record.payer_account_id else None
+    payer = MandateReads(table).account(record.payer_account_id) if record.payer_account_id else None
     order = _renewal_order(policy, payer, next_plan, now, order_id=record.order_id)
     refused = _ensure_deduction(ports, order)
     if refused is not None:
@@ -391,15 +340,16 @@ def _ensure_deduction(ports: RenewalPorts, order: Order) -> str | None:
     the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
     code, or None."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
+    from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
 
     idem = order.idempotency
-    record = ports.orders.table.get(keys.idempotency(idem["scope"], idem["key"]))
+    record = IdempotencyRepository(ports.orders.table).get(idem["scope"], idem["key"])
     if record is None:
         ended = ports.orders.orders.get(order.order_id)
         if ended is None:  # claimed, then the worker died before the reservation: nothing written, nothing taken
             return None  # the order starts now, with the same id and key
         return _failure_code(ended.failure or "PAYMENT_REFUSED")
-    if record.get("state") == "completed":
+    if record.state == "completed":
         return None
     planned = order.deductions[0]
     try:
@@ -440,8 +390,7 @@ def _after_order_refused(ports: RenewalPorts, policy: Policy, order: Order, code
 
     stored = ports.orders.orders.get(order.order_id)
     if stored is not None and stored.status == PAID:
-        return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, stored.policy_ids[0], now) \
-            else "skipped"
+        return "renewed" if _mark_renewed(ports, policy.policy_id, stored.policy_ids[0], now) else "skipped"
     if stored is not None and stored.status == SETTLING:
         raise RenewalInFlight("PAYMENT_RESULT_PENDING", order_id=order.order_id)
     return _record_failure(ports, policy, order.plan_id, code, now, order_id=order.order_id)
@@ -455,7 +404,7 @@ def _pay_order(ports: RenewalPorts, order: Order, now: datetime):
     return _pay_from_personal_account(ports.orders, order_item(order), now)
 
 
-def _failure(ports: RenewalPorts, policy: Policy, payer: dict[str, Any] | None, next_plan: Plan,
+def _failure(ports: RenewalPorts, policy: Policy, payer: Account | None, next_plan: Plan,
              schedule: rules.RenewalSchedule, covered: bool) -> str | None:
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
 
@@ -463,8 +412,8 @@ def _failure(ports: RenewalPorts, policy: Policy, payer: dict[str, Any] | None, 
     try:
         person = platform.find_person(cipher.decrypt(policy.insured_id_enc, ID_NUMBER_CONTEXT))
         balance = 0
-        if payer is not None and payer.get("id_enc"):
-            balances = platform.balances(cipher.decrypt(payer["id_enc"], ID_NUMBER_CONTEXT))
+        if payer is not None and payer.id_enc:
+            balances = platform.balances(cipher.decrypt(payer.id_enc, ID_NUMBER_CONTEXT))
             source = _consent(policy)["account_source"]
             balance = balances.current_fen if source == "current" else balances.prior_years_fen
     except PlatformUnavailable:
@@ -478,7 +427,7 @@ def _failure(ports: RenewalPorts, policy: Policy, payer: dict[str, Any] | None, 
                                    premium_fen=next_plan.premium_fen)
 
 
-def _renewal_order(policy: Policy, payer: dict[str, Any] | None, next_plan: Plan, now: datetime,
+def _renewal_order(policy: Policy, payer: Account | None, next_plan: Plan, now: datetime,
                    order_id: str | None = None) -> Order:
     """The renewal as an order (channel `renewal`), settling under its lease: one insured, one deduction with the
     renewal's key, consent inherited (`auto_renew`), benefits from the next plan's start (DOMAIN §4.6 `renewal`)."""
@@ -488,7 +437,6 @@ def _renewal_order(policy: Policy, payer: dict[str, Any] | None, next_plan: Plan
     from chalicelib.services.orders.common import LEASE
     from chalicelib.services.orders.placing import new_order_id
 
-    payer = payer or {}
     consent = _consent(policy)
     # consent cannot change once claimed (a stop or a new consent is refused), so a resumed order is built the same
     payer_account_id = consent.get("payer_account_id") or (policy.renewal and policy.renewal.payer_account_id)
@@ -502,14 +450,15 @@ def _renewal_order(policy: Policy, payer: dict[str, Any] | None, next_plan: Plan
     key = rules.deduction_key(policy.policy_id, next_plan.plan_id)
     return Order(
         order_id=order_id, plan_id=next_plan.plan_id, payer_account_id=payer_account_id,
-        payer_hash=payer.get("person_hash"), payer_id_enc=payer.get("id_enc"), payment_method="personal_account",
+        payer_hash=payer.person_hash if payer else None, payer_id_enc=payer.id_enc if payer else None,
+        payment_method="personal_account",
         channel="renewal", renews_policy_id=policy.policy_id, premium_fen=next_plan.premium_fen,
         amount_fen=next_plan.premium_fen, auto_renew=True, insured=[person],
         policy_ids=[f"POL{order_id[3:]}01"], status=SETTLING, lease_until=iso(now + LEASE), created_at=iso(now),
         updated_at=iso(now), version=1,
         idempotency={"scope": f"{payer_account_id}#{RENEWAL_SCOPE}", "key": key,
                      "request_hash": body_hash({"policy_id": policy.policy_id, "next_plan_id": next_plan.plan_id})},
-        login_channel=payer.get("login_channel"),
+        login_channel=payer.login_channel if payer else None,
         deductions=[PlannedDeduction(key=key, source=source, amount_fen=next_plan.premium_fen)])
 
 
@@ -522,7 +471,7 @@ def _pay(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> st
     except DomainError as exc:  # refused by the platform, covered meanwhile — or held by another delivery
         return _after_order_refused(ports, policy, order, _failure_code(exc.code), now)
     renewed_policy_id = view["policies"][0]["policy_id"] if view.get("policies") else order.policy_ids[0]
-    return "renewed" if mark_renewed(ports.orders.table, policy.policy_id, renewed_policy_id, now) else "skipped"
+    return "renewed" if _mark_renewed(ports, policy.policy_id, renewed_policy_id, now) else "skipped"
 
 
 def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
@@ -535,21 +484,23 @@ def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: date
                                                 rules.history_entry(now, "renew", "system", "system"))
 
 
+def _mark_renewed(ports: RenewalPorts, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
+    return ports.orders.policies.mark_renewed(policy_id, renewed_policy_id,
+                                              rules.history_entry(now, "renew", "system", "system"))
+
+
 def _record_failure(ports: RenewalPorts, policy: Policy, next_plan_id: str, code: str, now: datetime,
                     order_id: str | None = None) -> str:
     """`failed` with the reason, out of the renewal index, and the payer told (DOMAIN §9.5). Never retried.
     Before the claim (`order_id` None) only while consent is on and nothing claimed it; after it (the order
     machinery ended `order_id` without cover) only while the claim stands."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
     record = policy.renewal or rules.RenewalRecord(next_plan_id=next_plan_id)
     failed = record.model_copy(update={
         "next_plan_id": next_plan_id, "status": rules.next_status(record.status or "consented", "fail"),
         "failure_code": code, "deduction_started_at": None,  # ended: nothing is under way any more
         **({"order_id": order_id} if order_id is not None else {})})
     entry = rules.history_entry(now, "fail", "system", "system", failure_code=code)
-    if not PolicyRepository(ports.orders.table).record_failure(policy.policy_id, failed, entry,
-                                                               after_claim=order_id is not None):
+    if not ports.orders.policies.record_failure(policy.policy_id, failed, entry, after_claim=order_id is not None):
         return "skipped"
     payer = _consent(policy).get("payer_account_id") or record.payer_account_id
     ports.notifier.notify(payer, FAILED_TEMPLATE, {"policy_id": policy.policy_id, "next_plan_id": next_plan_id,
@@ -566,7 +517,7 @@ def end_consent(ports: RenewalPorts, policy: Policy, reason: str, now: datetime)
     """A mandate that may no longer renew from the personal account (its premium taken over by a county government):
     consent switched off by the system — recorded like a stop, with the reason — out of the renewal index, and the
     payer told why. "skipped:{REASON}" (counted with the reason), or "skipped" if something else changed it first."""
-    if not _stop(ports.orders.table, policy.policy_id, now, "system", "system", note=reason):
+    if not _stop(ports.orders.policies, policy.policy_id, now, "system", "system", note=reason):
         return "skipped"
     ports.notifier.notify(_consent(policy)["payer_account_id"], ENDED_TEMPLATE,
                           {"policy_id": policy.policy_id, "reason": reason, "text": rules.ended_message(reason)})
@@ -579,9 +530,10 @@ def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
     deduction is under way: then the member cancels the renewed policy). Returns how many were stopped. The cursor
     moves after each page, so a re-run reads each reply once; applying a stop twice changes nothing."""
     from chalicelib.adapters.medical_platform import PAGE_LIMIT, PlatformUnavailable
+    from chalicelib.adapters.repositories.renewals import NoticeReplyCursor
 
-    table = ports.orders.table
-    cursor = int((table.get(keys.renewal_reply_cursor()) or {}).get("seq", 0))
+    replies_read = NoticeReplyCursor(ports.orders.table)
+    cursor = replies_read.position()
     stopped = 0
     while True:
         try:
@@ -593,9 +545,9 @@ def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
         for reply in replies:
             parsed = _from_notice_key(reply.notice_idempotency_key)
             if reply.reply == "stop" and parsed is not None:
-                stopped += _stop_by_platform(table, parsed[0], reply.at)
+                stopped += _stop(ports.orders.policies, parsed[0], reply.at, "platform", "platform")
         cursor = replies[-1].seq
-        table.put({**keys.renewal_reply_cursor(), "seq": cursor, "updated_at": iso(now)})
+        replies_read.move_to(cursor, iso(now))
 
 
 def _from_notice_key(key: str) -> tuple[str, str] | None:
@@ -606,27 +558,12 @@ def _from_notice_key(key: str) -> tuple[str, str] | None:
     return policy_id, next_plan_id
 
 
-def _stop_by_platform(table: Table, policy_id: str, at: datetime) -> int:
-    return _stop(table, policy_id, at, "platform", "platform")
-
-
-def _stop(table: Table, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
-    """Withdraw consent on behalf of the member (platform channel, counter): 1 if stopped now, 0 if it was off
-    already or its deduction is under way."""
-    pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+def _stop(policies, policy_id: str, at: datetime, channel: str, by: str, note: str | None = None) -> int:
+    """Withdraw consent on behalf of the member (platform channel, counter, the system): 1 if stopped now, 0 if it
+    was off already or its deduction is under way."""
     withdrawal = {"at": iso(at), "channel": channel, "account_id": by, **({"note": note} if note else {})}
     entry = rules.history_entry(at, "stop", channel, by, note=note)
-    try:
-        table.update(keys.policy(policy_id),
-                     "SET auto_renew = :off, auto_renew_withdrawal = :w, "
-                     "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
-                     f"version = if_not_exists(version, :zero) + :one REMOVE auto_renew_consent, {pk_name}, {sk_name}",
-                     condition="auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)",
-                     values={":off": False, ":on": True, ":w": withdrawal, ":h": [entry], ":empty": [], ":zero": 0,
-                             ":one": 1})
-    except ConditionFailed:
-        return 0
-    return 1
+    return 1 if policies.withdraw_consent(policy_id, withdrawal, entry) else 0
 
 
 COUNTER_ROLES = frozenset({"bureau", "insurer_admin"})  # 医保经办窗口 and the insurer's service desk
@@ -642,16 +579,16 @@ def stop_at_counter(ports: RenewalPorts, principal, policy_id: str, enabled: boo
         raise Forbidden("STAFF_ROLE_NOT_ALLOWED", role=principal.role)
     if enabled:
         raise RuleViolation("RENEWAL_CONSENT_BY_MEMBER", field="enabled")
-    table = ports.orders.table
-    policy = table.get(keys.policy(policy_id))
+    policies = ports.orders.policies
+    policy = policies.get(policy_id)
     if policy is None:
         raise NotFound("POLICY_NOT_FOUND", policy_id=policy_id)
     check_switch(policy, enabled=False)
-    if not _stop(table, policy_id, now, "counter", principal.subject, note=note):
-        policy = table.get(keys.policy(policy_id)) or policy
+    if not _stop(policies, policy_id, now, "counter", principal.subject, note=note):
+        policy = policies.get(policy_id) or policy
         check_switch(policy, enabled=False)  # the deduction started meanwhile: refused
-    policy = table.get(keys.policy(policy_id)) or policy
-    return {"policy_id": policy_id, "auto_renew": bool(policy.get("auto_renew")),
+    policy = policies.get(policy_id) or policy
+    return {"policy_id": policy_id, "auto_renew": policy.auto_renew,
             "renewal": renewal_view(policy, caller_account_id="")}
 
 
@@ -671,9 +608,9 @@ def outcome_counts(job_counts: tuple[str, ...], outcome: str, next_plan_id: str)
     return counts
 
 
-def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
+def renewal_runs(runs, principal, plan_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """Each renewal run that had work for `plan_id` (the plan renewed into), newest first: its counts for that plan
-    and its failures by reason — for the bureau and the insurer."""
+    and its failures by reason — for the bureau and the insurer. `runs`: the job runs repository."""
     from chalicelib.domain.errors import Forbidden
     from chalicelib.plans import get_plan
     from chalicelib.services import fanout
@@ -684,7 +621,7 @@ def renewal_runs(table: Table, principal, plan_id: str, limit: int = 20) -> list
     suffix = f"@{plan_id}"
     out = []
     for job in RENEWAL_JOBS:
-        for run in fanout.list_runs(table, job, limit=limit):
+        for run in fanout.list_runs(runs, job, limit=limit):
             mine = {k[:-len(suffix)]: v for k, v in run.counts.items() if k.endswith(suffix)}
             if not mine:
                 continue

@@ -123,8 +123,10 @@ def test_two_first_logins_racing_make_one_account(aws, clock):
         def __getattr__(self, name):
             return getattr(table, name)
 
-    winner = account_for_login(table, "wechat", "o-racer", NOW)
-    loser = account_for_login(StaleFirstRead(), "wechat", "o-racer", NOW)
+    from chalicelib.adapters.repositories.accounts import AccountRepository
+
+    winner = account_for_login(AccountRepository(table), "wechat", "o-racer", NOW)
+    loser = account_for_login(AccountRepository(StaleFirstRead()), "wechat", "o-racer", NOW)
     assert loser == winner
     accounts = [i for i in _all_items() if i["SK"] == "ACCOUNT"]
     assert len(accounts) == 1
@@ -409,12 +411,14 @@ def test_the_already_set_check_also_holds_inside_the_transaction(client):
         def __getattr__(self, name):
             return getattr(table, name)
 
+    from dataclasses import replace
+
+    from chalicelib.adapters.repositories.accounts import AccountRepository
     from chalicelib.domain.errors import Conflict
 
+    stale = replace(deps.identity_ports(), accounts=AccountRepository(StaleAccountRead()))
     with pytest.raises(Conflict) as caught:
-        bind_identity(StaleAccountRead(), deps.cipher(), deps.platform(), deps.rate_limiter(),
-                      account_id_of(headers), "王五",
-                      someone_else, NOW)
+        bind_identity(stale, deps.platform(), deps.rate_limiter(), account_id_of(headers), "王五", someone_else, NOW)
     assert caught.value.code == "IDENTITY_ALREADY_SET"
     assert table.get(keys.identity_binding(deps.cipher().lookup_hash(someone_else))) is None
 

@@ -278,7 +278,7 @@ def test_a_policy_that_changed_meanwhile_is_re_read_and_still_updated(client, fa
     from chalicelib.adapters import keys
     from chalicelib.services import access
 
-    real = access.load_policy
+    real = access.policy_for
     bumped = []
 
     def load_then_bump(*args, **kwargs):
@@ -288,7 +288,7 @@ def test_a_policy_that_changed_meanwhile_is_re_read_and_still_updated(client, fa
             deps.table().update(keys.policy(family.my_policy), "SET version = version + :one", values={":one": 1})
         return result
 
-    monkeypatch.setattr(access, "load_policy", load_then_bump)
+    monkeypatch.setattr(access, "policy_for", load_then_bump)
 
     resp = renew(client, family.me.headers, family.my_policy)
 

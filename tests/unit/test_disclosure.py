@@ -197,3 +197,18 @@ def test_the_share_of_claims_paid_without_an_application():
 def test_a_population_without_a_source_is_refused_at_load():
     with pytest.raises(ValueError, match="source"):
         Disclosure(counties={"331102": "莲都区"}, insured_population={"331102": 10})
+
+
+def test_the_report_reads_the_counters_it_is_given():
+    from datetime import datetime
+
+    from chalicelib.adapters.clock import CHINA_TZ
+    from chalicelib.adapters.repositories.disclosure import InMemoryDisclosureCounters
+
+    counters = InMemoryDisclosureCounters()
+    counters.add(LISHUI.plan_id, "331121", "personal_account", "ORD1", Counts(enrolled=2, premium_fen=20000))
+
+    figures = disclosure.report(counters, LISHUI.plan_id, datetime(2021, 4, 15, 10, 0, tzinfo=CHINA_TZ))
+
+    assert figures["plan_id"] == LISHUI.plan_id
+    assert (figures["totals"]["enrolled"], figures["totals"]["premium_fen"]) == (2, 20000)

@@ -45,27 +45,27 @@ class TableClaimants:
         return claim_policy_from_item(item), roles
 
     def persons_handled(self, principal) -> set[str]:
+        from chalicelib.adapters.repositories.accounts import AccountRepository
         from chalicelib.adapters.repositories.grants import DynamoGrantRepository
         from chalicelib.services import access
 
-        account = access.account_of(self.table, principal)
-        persons = {account["person_hash"]} if account.get("person_hash") else set()
-        if account.get("phone"):
-            persons |= {g.grantor_hash for g in DynamoGrantRepository(self.table).held_by(account["phone"])
+        account = access.account_of(AccountRepository(self.table), principal)
+        persons = {account.person_hash} if account.person_hash else set()
+        if account.phone:
+            persons |= {g.grantor_hash for g in DynamoGrantRepository(self.table).held_by(account.phone)
                         if "claims" in g.scopes}
         return persons
 
     def account_of_insured(self, insured_hash: str) -> str | None:
-        from chalicelib.adapters import keys
+        from chalicelib.adapters.repositories.accounts import AccountRepository
 
-        binding = self.table.get(keys.identity_binding(insured_hash))
-        return binding.get("account_id") if binding else None
+        return AccountRepository(self.table).bound_account(insured_hash)
 
     def person_of_account(self, account_id: str) -> str | None:
-        from chalicelib.adapters import keys
+        from chalicelib.adapters.repositories.accounts import AccountRepository
 
-        account = self.table.get(keys.account(account_id))
-        return account.get("person_hash") if account else None
+        account = AccountRepository(self.table).get(account_id)
+        return account.person_hash if account else None
 
 
 @dataclass

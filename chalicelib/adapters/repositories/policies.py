@@ -148,9 +148,78 @@ class PolicyRepository:
             return False
         return True
 
+    # ---- auto-renewal consent (services/policies.py, services/renewals.py) -----------------------------------------
+    def switch_auto_renew(self, policy: Policy, *, consent: dict[str, Any] | None, withdrawal: dict[str, Any] | None,
+                          entries: list[dict[str, Any]]) -> Policy | None:
+        """Consent given (`consent`: the policy joins the renewal index under its payer) or withdrawn (`withdrawal`:
+        it leaves it), with the history entries, on the policy as read (its version; consent only while active).
+        The policy as stored after, or None if it changed meanwhile (a claim paid, another switch)."""
+        renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
+        history = "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h)"
+        values: dict[str, Any] = {":h": entries, ":empty": [], ":v": policy.version, ":next": policy.version + 1}
+        condition = "(attribute_not_exists(version) OR version = :v)"
+        names = None
+        if consent is not None:
+            index = keys.gsi_renewal(policy.plan_id, f"{consent['payer_account_id']}#{policy.policy_id}")
+            update = (f"SET auto_renew = :on, auto_renew_consent = :consent, {renewal_pk} = :rpk, {renewal_sk} = :rsk, "
+                      f"{history}, version = :next REMOVE auto_renew_withdrawal")
+            values |= {":on": True, ":consent": consent, ":rpk": index[renewal_pk], ":rsk": index[renewal_sk],
+                       ":active": "active"}
+            condition += " AND #status = :active"
+            names = {"#status": "status"}
+        else:
+            update = (f"SET auto_renew = :off, auto_renew_withdrawal = :w, {history}, version = :next "
+                      f"REMOVE auto_renew_consent, {renewal_pk}, {renewal_sk}")
+            values |= {":off": False, ":w": withdrawal}
+        try:
+            return policy_of(self.table.update(keys.policy(policy.policy_id), update, condition=condition,
+                                               names=names, values=values))
+        except ConditionFailed:
+            return None
+
+    def withdraw_consent(self, policy_id: str, withdrawal: dict[str, Any], entry: dict[str, Any]) -> bool:
+        """Consent withdrawn on the member's behalf (platform channel, counter, the system): False if it was off
+        already or its renewal's deduction is under way."""
+        pk_name, sk_name = schema.GSIS[schema.GSI_BY_GRANTEE]
+        try:
+            self.table.update(keys.policy(policy_id),
+                              "SET auto_renew = :off, auto_renew_withdrawal = :w, "
+                              "renewal_history = list_append(if_not_exists(renewal_history, :empty), :h), "
+                              "version = if_not_exists(version, :zero) + :one "
+                              f"REMOVE auto_renew_consent, {pk_name}, {sk_name}",
+                              condition="auto_renew = :on AND attribute_not_exists(renewal.deduction_started_at)",
+                              values={":off": False, ":on": True, ":w": withdrawal, ":h": [entry], ":empty": [],
+                                      ":zero": 0, ":one": 1})
+        except ConditionFailed:
+            return False
+        return True
+
+    def transfer_payer(self, policy: Policy, to_account_id: str, at: str) -> bool:
+        """The policy's payer becomes `to_account_id` (identity recovery: a policy bought with the person's own
+        money), auto-renewal off and out of the renewal index; False unless it is still the payer's as read."""
+        renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
+        payer_keys = keys.gsi_account(to_account_id, f"POLICY#{policy.plan_id}#{policy.policy_id}")
+        try:
+            self.table.update(keys.policy(policy.policy_id),
+                              "SET payer_account_id = :me, GSI2PK = :g2pk, GSI2SK = :g2sk, auto_renew = :off, "
+                              f"transferred_from = :other, transferred_at = :at REMOVE {renewal_pk}, {renewal_sk}",
+                              condition="payer_account_id = :other",
+                              values={":me": to_account_id, ":g2pk": payer_keys["GSI2PK"],
+                                      ":g2sk": payer_keys["GSI2SK"], ":off": False,
+                                      ":other": policy.payer_account_id, ":at": at})
+        except ConditionFailed:
+            return False
+        return True
+
     def get(self, policy_id: str) -> Policy | None:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None
+
+    def get_fields(self, policy_id: str) -> dict[str, Any] | None:
+        """The stored fields without keys, unvalidated: for readers that take a partial view of a policy
+        (claims' ClaimPolicy, estimates, cancellation) until they read the Policy."""
+        item = self.table.get(keys.policy(policy_id))
+        return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES} if item else None
 
     def save(self, policy: Policy) -> None:
         self.table.put(policy_item(policy))
@@ -191,6 +260,78 @@ class InMemoryPolicyRepository:
     def save(self, policy: Policy) -> None:
         with self._lock:
             self._policies[policy.policy_id] = policy.model_copy(deep=True)
+
+    def switch_auto_renew(self, policy: Policy, *, consent: dict[str, Any] | None, withdrawal: dict[str, Any] | None,
+                          entries: list[dict[str, Any]]) -> Policy | None:
+        with self._lock:
+            stored = self._policies.get(policy.policy_id)
+            if stored is None or stored.version != policy.version or (consent is not None
+                                                                      and stored.status != "active"):
+                return None
+            changes: dict[str, Any] = {"renewal_history": [*(stored.renewal_history or []), *entries],
+                                       "version": stored.version + 1}
+            if consent is not None:
+                changes |= {"auto_renew": True, "auto_renew_consent": consent, "auto_renew_withdrawal": None}
+            else:
+                changes |= {"auto_renew": False, "auto_renew_withdrawal": withdrawal, "auto_renew_consent": None}
+            updated = stored.model_copy(update=changes)
+            self._policies[policy.policy_id] = updated
+            return updated.model_copy(deep=True)
+
+    def withdraw_consent(self, policy_id: str, withdrawal: dict[str, Any], entry: dict[str, Any]) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None or not stored.auto_renew or (stored.renewal is not None
+                                                            and stored.renewal.deduction_started_at):
+                return False
+            self._policies[policy_id] = stored.model_copy(update={
+                "auto_renew": False, "auto_renew_withdrawal": withdrawal, "auto_renew_consent": None,
+                "renewal_history": [*(stored.renewal_history or []), entry], "version": stored.version + 1})
+            return True
+
+    def transfer_payer(self, policy: Policy, to_account_id: str, at: str) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy.policy_id)
+            if stored is None or stored.payer_account_id != policy.payer_account_id:
+                return False
+            self._policies[policy.policy_id] = stored.model_copy(update={
+                "payer_account_id": to_account_id, "auto_renew": False, "transferred_from": policy.payer_account_id,
+                "transferred_at": at})
+            return True
+
+    # ---- the renewal's writes on the policy it renews ----------------------------------------------------------
+    def _renew_entry(self, stored: Policy, entries: list[dict[str, Any]], **changes: Any) -> Policy:
+        return stored.model_copy(update={"renewal_history": [*(stored.renewal_history or []), *entries],
+                                         "version": stored.version + 1, **changes})
+
+    def record_notice(self, policy_id: str, record: RenewalRecord, entries: list[dict[str, Any]]) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None or stored.renewal is not None or not stored.auto_renew:
+                return False
+            self._policies[policy_id] = self._renew_entry(stored, entries, renewal=record)
+            return True
+
+    def record_failure(self, policy_id: str, failed: RenewalRecord, entry: dict[str, Any], *,
+                       after_claim: bool) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None:
+                return False
+            started = stored.renewal is not None and bool(stored.renewal.deduction_started_at)
+            if not (started if after_claim else stored.auto_renew and not started):
+                return False
+            self._policies[policy_id] = self._renew_entry(stored, [entry], renewal=failed)
+            return True
+
+    def mark_renewed(self, policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> bool:
+        with self._lock:
+            stored = self._policies.get(policy_id)
+            if stored is None or stored.renewal is None or stored.renewal.status == "renewed":
+                return False
+            renewal = stored.renewal.model_copy(update={"status": "renewed", "renewed_policy_id": renewed_policy_id})
+            self._policies[policy_id] = self._renew_entry(stored, [entry], renewal=renewal)
+            return True
 
     def renewal_mandates(self, plan_id: str) -> Iterator[str]:
         with self._lock:

@@ -1,0 +1,71 @@
+"""Disclosure counters ⇄ items (docs/access-patterns.md, Disclosure counter; DOMAIN §8): the read model behind the
+public report, and the only code that knows its keys.
+
+    STATS#{plan_id}#{shard} / COUNTY#{county}#CHANNEL#{channel}    (16 shards, keys.disclosure_counter)
+
+The counters move inside the very transactions that issue cover, cancel it and pay a claim (`counter_op` is one of
+their items); the op carries no condition of its own, so callers put it last and read cancellation reasons by
+position. A reader sums a plan's cells over every shard.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from chalicelib.adapters import keys, schema
+from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.domain.disclosure import Counts, merge
+
+Cells = dict[tuple[str, str], Counts]
+
+
+class DisclosureCounters(Protocol):
+    def cells(self, plan_id: str) -> Cells: ...
+
+    def add(self, plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> None: ...
+
+
+def counter_op(plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> TxOp:
+    """The transaction item adding `counts` to the (county, channel) cell of the shard `sharding_id` falls in."""
+    increments = counts.nonzero()
+    values: dict[str, Any] = {":plan": plan_id, ":county": county, ":channel": channel,
+                              **{f":{name}": amount for name, amount in increments.items()}}
+    update = ("SET plan_id = :plan, county = :county, channel = :channel ADD "
+              + ", ".join(f"{name} :{name}" for name in increments))
+    return TxOp.update_item(keys.disclosure_counter(plan_id, county, channel, sharding_id), update, values=values)
+
+
+class DynamoDisclosureCounters:
+    """Over the DynamoDB table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    counter_op = staticmethod(counter_op)
+
+    def cells(self, plan_id: str) -> Cells:
+        """Every counter cell of a plan, summed over shards (one query per shard partition)."""
+        return merge((item["county"], item["channel"], Counts.from_item(item))
+                     for partition in keys.disclosure_counter_partitions(plan_id)
+                     for item in self.table.query_all(schema.PARTITION_KEY, partition))
+
+    def add(self, plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> None:
+        """The same increment on its own (the transactions carry `counter_op` instead)."""
+        self.table.transact([counter_op(plan_id, county, channel, sharding_id, counts)])
+
+
+class InMemoryDisclosureCounters:
+    """The twin (tests/contract/test_disclosure_counters.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cells: dict[str, Cells] = {}
+
+    def cells(self, plan_id: str) -> Cells:
+        with self._lock:
+            return {cell: counts for cell, counts in self._cells.get(plan_id, {}).items()}
+
+    def add(self, plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> None:
+        with self._lock:
+            cells = self._cells.setdefault(plan_id, {})
+            cells[(county, channel)] = cells.get((county, channel), Counts()) + counts
