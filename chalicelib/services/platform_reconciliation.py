@@ -173,10 +173,9 @@ class _Run:
     def _complete(self, order_id: str) -> str:
         """Finish a `settling` order whose deduction the platform made: issue (or undo, by the order rules) under
         the order's lease, exactly as the order reconciliation would. A renewal also marks its old policy."""
-        from chalicelib.adapters.repositories.orders import claim_lease
         from chalicelib.services import renewals
         from chalicelib.services.orders.common import LEASE
-        from chalicelib.services.orders.personal_account import _settle
+        from chalicelib.services.orders.personal_account import settle
 
         if order_id in self._completed:
             return "matched"
@@ -188,11 +187,11 @@ class _Run:
         if order.status == PAID:  # completed meanwhile (the member's retry, the order reconciliation)
             view_policies = order.policy_ids
         else:
-            claimed = claim_lease(table, order_id, SETTLING, self.now, LEASE)
+            claimed = self.ports.orders.orders.claim_lease(order_id, SETTLING, self.now, LEASE)
             if claimed is None:
                 return "in_progress"  # someone holds it now and will finish it
             try:
-                _, view = _settle(self.ports.orders, claimed, self.now, deduct=False)
+                _, view = settle(self.ports.orders, claimed, self.now, deduct=False)
             except UpstreamUnavailable:
                 return "in_progress"
             except DomainError:

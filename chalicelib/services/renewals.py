@@ -303,7 +303,7 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
 
     idem = order.idempotency
     ops = [idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id),
-           place_op(order), *reserve_ops(order.model_dump(), now),
+           place_op(order), *reserve_ops(order, now),
            PolicyRepository.renewal_claim_op(policy.policy_id, order.order_id, order.payer_account_id, iso(now))]
     try:
         ports.orders.table.transact(ops)
@@ -319,14 +319,13 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
 
 def _pay_reserved(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str:
     """The one deduction and the issuing transaction, which also records the renewal on the old policy."""
-    from chalicelib.adapters.repositories.orders import order_item
     from chalicelib.adapters.repositories.policies import PolicyRepository
-    from chalicelib.services.orders.personal_account import _settle
+    from chalicelib.services.orders.personal_account import settle
 
     renewed = PolicyRepository.renewal_renewed_op(policy.policy_id, order.policy_ids[0], order.order_id,
                                                   rules.history_entry(now, "renew", "system", "system"))
     try:
-        _settle(ports.orders, order_item(order), now, deduct=True, issue_with=(renewed,))
+        settle(ports.orders, order, now, deduct=True, issue_with=(renewed,))
     except UpstreamUnavailable:
         raise  # outcome unknown: the run retries; the claim makes the retry resume the same order and key
     except DomainError as exc:  # refused by the platform or covered meanwhile: what the order became decides
@@ -398,10 +397,9 @@ def _after_order_refused(ports: RenewalPorts, policy: Policy, order: Order, code
 
 def _pay_order(ports: RenewalPorts, order: Order, now: datetime):
     """The orders machinery's own path for an order it may have seen before (replay, resume under its lease)."""
-    from chalicelib.adapters.repositories.orders import order_item
-    from chalicelib.services.orders.personal_account import _pay_from_personal_account
+    from chalicelib.services.orders.personal_account import pay_from_personal_account
 
-    return _pay_from_personal_account(ports.orders, order_item(order), now)
+    return pay_from_personal_account(ports.orders, order, now)
 
 
 def _failure(ports: RenewalPorts, policy: Policy, payer: Account | None, next_plan: Plan,
