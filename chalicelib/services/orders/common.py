@@ -145,8 +145,7 @@ def _policy_ops(order: Order, now: datetime, paid_at: datetime,
         # finds no marker; anyone else's marker refuses the whole issuance).
         ops.append(issue_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, policy_id=policy_id,
                                               order_id=order.order_id, created_at=iso(now)), person.id_hash))
-    # services/disclosure.py still reads the order as a mapping (its owner converts it)
-    return ops + disclosure.issuance_ops(plan, order.model_dump())
+    return ops + disclosure.issuance_ops(plan, order)
 
 
 def _alarm_refund_refused(kind: str, entity_id: str, code: str) -> None:
