@@ -79,6 +79,8 @@ class Order(_Stored):
     refund_failure: str | None = None
     refunded_at: str | None = None
     closed_at: str | None = None
+    channel: Literal["renewal"] | None = None  # an auto-renewal's order (services/renewals.py); None: the member's
+    renews_policy_id: str | None = None  # renewal: the policy it renews
 
     @property
     def request(self) -> OrderRequest:

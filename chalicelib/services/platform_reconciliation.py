@@ -180,7 +180,6 @@ class _Run:
         if order_id in self._completed:
             return "matched"
         self._completed.add(order_id)
-        table = self.ports.orders.table
         order = self.ports.orders.orders.get(order_id)
         if order is None:
             return "in_progress"
@@ -197,9 +196,8 @@ class _Run:
             except DomainError:
                 return "undone"  # the order rules undid it (e.g. covered meanwhile): the money goes back
             view_policies = [p["policy_id"] for p in view.get("policies", [])] or order.policy_ids
-        extra = order.model_extra or {}
-        if extra.get("channel") == "renewal" and extra.get("renews_policy_id") and view_policies:
-            renewals.mark_renewed(table, extra["renews_policy_id"], view_policies[0], self.now)
+        if order.channel == "renewal" and order.renews_policy_id and view_policies:
+            renewals.mark_renewed(self.ports.orders.policies, order.renews_policy_id, view_policies[0], self.now)
         from chalicelib.observability import logger
 
         logger().info("platform reconciliation completed an order whose answer was lost",

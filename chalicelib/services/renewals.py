@@ -24,6 +24,7 @@ from typing import Any
 
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.adapters.repositories.renewals import MandateReads
 from chalicelib.domain import renewal as rules
 from chalicelib.domain.account import Account
@@ -472,19 +473,15 @@ def _pay(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> st
     return "renewed" if _mark_renewed(ports, policy.policy_id, renewed_policy_id, now) else "skipped"
 
 
-def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
+def mark_renewed(policies: PolicyRepository, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
     """The old policy records its renewal (status, the new policy, history) and leaves the renewal index: once.
     For a renewal whose order someone else issued (a resumed attempt, the platform reconciliation completing a
     renewal whose answer was lost); a first attempt records it inside the issuing transaction."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
-    return PolicyRepository(table).mark_renewed(policy_id, renewed_policy_id,
-                                                rules.history_entry(now, "renew", "system", "system"))
+    return policies.mark_renewed(policy_id, renewed_policy_id, rules.history_entry(now, "renew", "system", "system"))
 
 
 def _mark_renewed(ports: RenewalPorts, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
-    return ports.orders.policies.mark_renewed(policy_id, renewed_policy_id,
-                                              rules.history_entry(now, "renew", "system", "system"))
+    return mark_renewed(ports.orders.policies, policy_id, renewed_policy_id, now)
 
 
 def _record_failure(ports: RenewalPorts, policy: Policy, next_plan_id: str, code: str, now: datetime,

@@ -66,7 +66,7 @@ def nothing_lost(family: Family, mandates: list[str]) -> dict[str, int]:
     refunded = {r["deduction_id"] for r in family.balances()["refunds"]}
     for deduction in renewal_deductions(family):
         order = orders.get(deduction["reference"])
-        renews = (order.model_extra or {})["renews_policy_id"]
+        renews = order.renews_policy_id
         per_mandate[renews] += 1
         if deduction["deduction_id"] in refunded:
             continue
