@@ -299,15 +299,14 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
     under its lease), the insured's cover marker for the next plan reserved, and the old policy claimed by this order
     while consent is still on. None when written; otherwise the outcome."""
     from chalicelib.adapters.repositories.orders import place_op, reserve_ops
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services import idempotency
 
-    idem = order.idempotency
-    ops = [idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id),
+    req = order.request
+    ops = [idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id),
            place_op(order), *reserve_ops(order, now),
            PolicyRepository.renewal_claim_op(policy.policy_id, order.order_id, order.payer_account_id, iso(now))]
     try:
-        ports.orders.table.transact(ops)
+        ports.orders.orders.transact(ops)
     except ConditionFailed as exc:
         reasons = exc.reasons or []
         if len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
@@ -320,7 +319,6 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
 
 def _pay_reserved(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str:
     """The one deduction and the issuing transaction, which also records the renewal on the old policy."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services.orders.personal_account import settle
 
     renewed = PolicyRepository.renewal_renewed_op(policy.policy_id, order.policy_ids[0], order.order_id,
@@ -340,10 +338,9 @@ def _ensure_deduction(ports: RenewalPorts, order: Order) -> str | None:
     the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
     code, or None."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-    from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
 
-    idem = order.idempotency
-    record = IdempotencyRepository(ports.orders.table).get(idem["scope"], idem["key"])
+    req = order.request
+    record = ports.orders.idempotency.get(req.scope, req.key)
     if record is None:
         ended = ports.orders.orders.get(order.order_id)
         if ended is None:  # claimed, then the worker died before the reservation: nothing written, nothing taken
