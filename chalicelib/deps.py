@@ -244,13 +244,14 @@ def job_queue():
 def claim_ports():
     """The complete ports of the claim use cases (services.claims), over the table and this process's adapters."""
     from chalicelib.adapters.repositories.calendar import DynamoCalendarRepository
-    from chalicelib.adapters.repositories.claimants import TableClaimants
     from chalicelib.adapters.repositories.claims import DynamoClaimRepository
     from chalicelib.adapters.repositories.payees import DynamoPayees
+    from chalicelib.services.claims.claimants import TableClaimants
     from chalicelib.services.claims.ports import ClaimPorts
 
     t = table()
-    return ClaimPorts(claims=DynamoClaimRepository(t), claimants=TableClaimants(t),
+    claims = DynamoClaimRepository(t)
+    return ClaimPorts(claims=claims, claimants=TableClaimants(access_ports(), claims),
                       calendar=DynamoCalendarRepository(t), documents=documents(), notifier=notifications(),
                       cipher=cipher(), platform=platform(), payouts=payouts(), payees=DynamoPayees(t))
 
@@ -262,7 +263,8 @@ def order_ports():
     from chalicelib.services.orders.ports import OrderPorts
 
     return OrderPorts(table=table(), platform=platform(), wechat=wechat_pay(), cipher=cipher(),
-                      orders=OrderRepository(table()), policies=PolicyRepository(table()))
+                      orders=OrderRepository(table()), policies=PolicyRepository(table()), accounts=accounts(),
+                      grants=grants(), idempotency=idempotency_records())
 
 
 def fanout_ports(jobs: Mapping[str, Any]):
@@ -286,8 +288,8 @@ def bulk_ports():
     t = table()
     return bulk.BulkPorts(table=t, platform=platform(), cipher=cipher(), wechat=wechat_pay(),
                           batches=BulkRepository(t), orders=OrderRepository(t), policies=PolicyRepository(t),
-                          uploads=list_uploads(),
-                          runs=bulk.FanoutRuns(t, lambda: fanout_ports({bulk.JOB: bulk.job(bulk_ports)})))
+                          uploads=list_uploads(), idempotency=idempotency_records(),
+                          runs=bulk.FanoutRuns(job_runs(), lambda: fanout_ports({bulk.JOB: bulk.job(bulk_ports)})))
 
 
 def accounts():
@@ -352,11 +354,28 @@ def grants():
     return DynamoGrantRepository(table())
 
 
+def idempotency_records():
+    """The idempotency records (API.md Idempotency-Key) over the table."""
+    from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
+
+    return IdempotencyRepository(table())
+
+
+def access_ports():
+    """The access rule's repositories (services.access): accounts, policies, authorisations."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
+    from chalicelib.services.access import AccessRepositories
+
+    return AccessRepositories(accounts=accounts(), policies=PolicyRepository(table()), grants=grants())
+
+
 def estimate_ports():
     """Ports of an estimate for a policy (services.estimates); called only when a policy is named."""
+    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services.estimates import EstimatePorts
 
-    return EstimatePorts(table=table(), platform=platform(), cipher=cipher())
+    return EstimatePorts(accounts=accounts(), policies=PolicyRepository(table()), grants=grants(),
+                         platform=platform(), cipher=cipher())
 
 
 # ---- account security: rate limits and the captcha (issue #10) -------------------------------------------------

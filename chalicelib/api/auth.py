@@ -109,9 +109,8 @@ def _require_account(account_id: str) -> None:
     if seen is not None and now - seen < _KNOWN_ACCOUNT_SECONDS:
         return
     from chalicelib import deps
-    from chalicelib.adapters import keys
 
-    if deps.table().get(keys.account(account_id)) is None:
+    if deps.accounts().get(account_id) is None:
         raise Unauthorized("TOKEN_INVALID")
     if len(_known_accounts) > 10_000:
         _known_accounts.clear()

@@ -54,7 +54,7 @@ def list_job_runs(ctx, job: str):
     from chalicelib import deps
     from chalicelib.services.fanout import list_runs
 
-    return [JobRunOut(**r.to_dict()) for r in list_runs(deps.table(), _known(job).name)]
+    return [JobRunOut(**r.to_dict()) for r in list_runs(deps.job_runs(), _known(job).name)]
 
 
 class DrainedOut(ResponseModel):

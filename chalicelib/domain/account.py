@@ -2,10 +2,29 @@
 transaction items are the repository's (adapters/repositories/accounts.py). Pure: no I/O."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.errors import RuleViolation
 
-class Account(BaseModel):
+
+class HoldsBoundPerson:
+    """The one IDENTITY_REQUIRED rule, for every model of an account that carries its bound person's hash (the
+    account itself; what placing an order reads of the payer, domain/order.py `OrderPayer`)."""
+
+    if TYPE_CHECKING:
+        person_hash: str | None
+
+    def bound_person(self) -> str:
+        """The bound person (hash), or 422 IDENTITY_REQUIRED: relatives, grants, renewals and paying from the
+        personal account need 实名 first."""
+        if not self.person_hash:
+            raise RuleViolation("IDENTITY_REQUIRED")
+        return self.person_hash
+
+
+class Account(HoldsBoundPerson, BaseModel):
     # Attributes other code keeps on the account item pass through unchanged.
     model_config = ConfigDict(extra="allow")
 

@@ -116,6 +116,7 @@ class ClaimPolicy(_Model):
     coverage_end: date
     county: str | None = None
     payment_method: str | None = None
+    payer_account_id: str | None = None  # who paid (the access rule's `payer` role; a payer claims only if granted)
     year_to_date: YearToDateFigures
     version: int | None = None  # None: a policy item written before versions existed
 

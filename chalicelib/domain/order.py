@@ -7,7 +7,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.errors import RuleViolation
+from chalicelib.domain.account import HoldsBoundPerson
 from chalicelib.domain.order_lifecycle import OrderStatus, RefundStatus
 
 
@@ -79,6 +79,8 @@ class Order(_Stored):
     refund_failure: str | None = None
     refunded_at: str | None = None
     closed_at: str | None = None
+    channel: Literal["renewal"] | None = None  # an auto-renewal's order (services/renewals.py); None: the member's
+    renews_policy_id: str | None = None  # renewal: the policy it renews
 
     @property
     def request(self) -> OrderRequest:
@@ -136,7 +138,7 @@ class Refund(_Stored):
     refunded_at: str | None = None
 
 
-class OrderPayer(BaseModel):
+class OrderPayer(HoldsBoundPerson, BaseModel):
     """What placing an order reads of the payer's account (the account is the identity code's; only these fields
     reach an order): who pays, the bound person (实名) if any, how they logged in."""
 
@@ -148,13 +150,6 @@ class OrderPayer(BaseModel):
     person_name: str | None = None
     login_channel: str | None = None
     openid: str | None = None  # WeChat JSAPI payer (mini-program login)
-
-    def bound_person(self) -> str:
-        """The bound person (hash), or 422 IDENTITY_REQUIRED: relatives and the personal account need 实名 first
-        (the rule services/family.require_identity applies to an account)."""
-        if not self.person_hash:
-            raise RuleViolation("IDENTITY_REQUIRED")
-        return self.person_hash
 
 
 class FamilyMemberRef(BaseModel):

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from chalicelib.adapters.repositories.accounts import AccountRepository, AccountStore
-from chalicelib.adapters.repositories.grants import DynamoGrantRepository, GrantRepository
-from chalicelib.adapters.repositories.policies import PolicyRepository
+from chalicelib.adapters.repositories.accounts import AccountStore
+from chalicelib.adapters.repositories.grants import GrantRepository
 from chalicelib.domain.account import Account
 from chalicelib.domain.errors import NotFound, Unauthorized
 from chalicelib.domain.grant import scopes_by_grantor
@@ -54,28 +53,27 @@ def roles_on_policy(grants: GrantRepository, account: Account, insured_hash: str
 
 
 class AccessPorts(Protocol):
-    """What the access rule reads (PolicyPorts and others carry these)."""
+    """What the access rule reads (PolicyPorts, OrderPorts, EstimatePorts and `AccessRepositories` carry these)."""
 
     accounts: AccountStore
-    policies: Any  # the policy repository: get, get_fields
+    policies: Any  # the policy repository (get)
     grants: GrantRepository
 
 
 @dataclass(frozen=True)
-class TableAccess:
-    """The access rule's reads over the table, for callers without a ports bundle (services/orders, estimates)."""
+class AccessRepositories:
+    """Just the access rule's repositories, for a use case that needs nothing else of them (the claimants of
+    services/claims). Built by the composition root (`deps.access_ports`)."""
 
     accounts: AccountStore
     policies: Any
     grants: GrantRepository
 
-    @classmethod
-    def over(cls, table) -> TableAccess:
-        return cls(accounts=AccountRepository(table), policies=PolicyRepository(table),
-                   grants=DynamoGrantRepository(table))
 
-
-def _allowed(ports: AccessPorts, principal, insured_hash: str, payer_account_id: str | None, need: str) -> set[str]:
+def allowed_roles(ports: AccessPorts, principal, insured_hash: str, payer_account_id: str | None,
+                  need: str) -> set[str]:
+    """The caller's roles on a policy of the insured `insured_hash` (paid by `payer_account_id`) if they include
+    `need`, else 404 POLICY_NOT_FOUND. Staff see every policy."""
     if principal is not None and principal.is_staff:
         return {"staff", "view"}
     roles = roles_on_policy(ports.grants, account_of(ports.accounts, principal), insured_hash, payer_account_id)
@@ -89,14 +87,4 @@ def policy_for(ports: AccessPorts, principal, policy_id: str, need: str = "view"
     policy = ports.policies.get(policy_id)
     if policy is None:
         raise NotFound("POLICY_NOT_FOUND")
-    return policy, _allowed(ports, principal, policy.insured_hash, policy.payer_account_id, need)
-
-
-def load_policy(table, principal, policy_id: str, need: str = "view") -> tuple[dict[str, Any], set[str]]:
-    """The same rule over the policy's stored fields, for the callers that take a partial view of a policy
-    (claims' ClaimPolicy, services/estimates.py, services/orders/cancellation.py)."""
-    ports = TableAccess.over(table)
-    policy = ports.policies.get_fields(policy_id)
-    if policy is None:
-        raise NotFound("POLICY_NOT_FOUND")
-    return policy, _allowed(ports, principal, policy["insured_hash"], policy.get("payer_account_id"), need)
+    return policy, allowed_roles(ports, principal, policy.insured_hash, policy.payer_account_id, need)

@@ -15,7 +15,6 @@ from chalicelib.domain.errors import Conflict, NotFound, RuleViolation
 from chalicelib.domain.grant import GRANT_SCOPES, Grant
 from chalicelib.domain.identity import parse_phone
 from chalicelib.domain.masking import mask_name, mask_phone
-from chalicelib.services.family import require_identity
 
 SCOPES = GRANT_SCOPES
 
@@ -35,7 +34,7 @@ class Authorization:
 def grant(grants: GrantRepository, account: Account, grantee_phone_raw: str, scopes: list[str],
           now: datetime) -> Authorization:
     """POST /v1/authorizations by the insured person (the caller's bound identity)."""
-    grantor_hash = require_identity(account)
+    grantor_hash = account.bound_person()
     phone = parse_phone(grantee_phone_raw, field="grantee_phone")
     if phone == account.phone:
         raise RuleViolation("AUTHORIZATION_SELF", field="grantee_phone")

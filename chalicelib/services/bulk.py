@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
 from chalicelib.adapters.repositories.bulk import BulkRepository
+from chalicelib.adapters.repositories.idempotency import IdempotencyStore
+from chalicelib.adapters.repositories.job_runs import JobRunStore
 from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain import bulk as rules
 from chalicelib.domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
@@ -60,6 +62,7 @@ class BulkPorts:
     policies: PolicyRepository
     uploads: Any  # uploaded list files (adapters/list_uploads.py)
     runs: BulkRuns
+    idempotency: IdempotencyStore  # the answers of POST /v1/admin/bulk-enrolments, by Idempotency-Key
     wechat: Any = None  # refunds of self-paid premiums the government takes over (DOMAIN §10.4)
 
 
@@ -68,11 +71,11 @@ class FanoutRuns:
     """BulkRuns on the fan-out (services/fanout.py). `fanout()` builds the fan-out's ports (the job queue among
     them) only when a run is started."""
 
-    table: Table
+    runs: JobRunStore
     fanout: Callable[[], FanoutPorts]
 
     def exists(self, run_id: str) -> bool:
-        return get_run(self.table, run_id) is not None
+        return get_run(self.runs, run_id) is not None
 
     def start(self, run_id: str, params: Mapping[str, Any]) -> None:
         start_run(self.fanout(), JOB, params=dict(params), run_id=run_id)
@@ -112,7 +115,7 @@ def create(p: BulkPorts, principal, body: rules.BatchRequest, idempotency_key: s
     from chalicelib.services import idempotency
 
     scope = f"{principal.subject}#{SCOPE}"
-    previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
+    previous = idempotency.lookup(p.idempotency, scope, idempotency_key, request_hash)
     if previous is not None:
         stored = p.batches.get(previous["body"]["batch_id"])
         if stored is not None:
@@ -144,7 +147,7 @@ def create(p: BulkPorts, principal, body: rules.BatchRequest, idempotency_key: s
                           idempotency.completed_op(scope, idempotency_key, request_hash, now, 202, answer,
                                                    resource_id=batch_id)])
     except ConditionFailed:
-        previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)  # a concurrent duplicate
+        previous = idempotency.lookup(p.idempotency, scope, idempotency_key, request_hash)  # a concurrent duplicate
         if previous is None:
             raise
         return previous["status"], previous["body"]
@@ -174,7 +177,7 @@ def _create_awaiting_upload(p: BulkPorts, principal, plan: Plan, funding: str, p
                           idempotency.completed_op(scope, idempotency_key, request_hash, now, 202, answer,
                                                    resource_id=batch_id)])
     except ConditionFailed:
-        previous = idempotency.lookup(p.table, scope, idempotency_key, request_hash)
+        previous = idempotency.lookup(p.idempotency, scope, idempotency_key, request_hash)
         if previous is None:
             raise
         return previous["status"], previous["body"]
@@ -395,12 +398,10 @@ def _issue(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.ScreenedRow,
                     payer_county=batch.payer.county, payer_credit_code=batch.payer.credit_code)
     marker = p.batches.new_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, order_id=batch.batch_id,
                                                 policy_id=policy_id, created_at=iso(now)), stored.id_hash)
-    counted = {"order_id": f"{batch.batch_id}#{row.row}", "payment_method": batch.funding,
-               "premium_fen": plan.premium_fen, "insured": [{"platform": {"county": person.county}}]}
     ops = [marker, p.policies.issue_op(policy),
            *p.batches.outcome_ops(batch.batch_id, "ISSUED", row.row, replaces_eligible=replaces, policy_id=policy_id,
                                   expires_at=_expires_at(plan, batch.accepted_on)),
-           *disclosure.issuance_ops(plan, counted)]
+           disclosure.policy_issued_op(plan, policy)]
     try:
         p.table.transact(ops)
     except ConditionFailed as exc:
@@ -434,12 +435,11 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
     if the channel does not answer, the scheduled reconciliation sends it again (same refund id: paid once)."""
     from chalicelib.adapters.repositories.orders import new_refund_op
     from chalicelib.services import disclosure
-    from chalicelib.services.orders.cancellation import _execute_refund, pending_refund
+    from chalicelib.services.orders.cancellation import execute_refund, pending_refund
 
     order = p.orders.get(policy.order_id)
     if order is None:  # an order every personal policy has; without it nothing can be refunded: leave it be
         return _record(p, batch, row.row, _already_covered(plan, row), replaces)
-    stored = policy.model_dump()
     refund = pending_refund(policy, order, f"RT{policy.policy_id[3:]}", "takeover", now)
     taken = {"batch_id": batch.batch_id, "row": row.row, "payer_name": batch.payer.name,
              "payer_county": batch.payer.county, "previous_payment_method": policy.payment_method,
@@ -448,14 +448,14 @@ def _take_over(p: BulkPorts, batch: rules.Batch, plan: Plan, row: rules.Screened
            *p.batches.outcome_ops(batch.batch_id, "TAKEN_OVER", row.row, replaces_eligible=replaces,
                                   policy_id=policy.policy_id, refund_id=refund.refund_id,
                                   expires_at=_expires_at(plan, batch.accepted_on)),
-           *disclosure.takeover_ops(plan, stored, batch.funding)]
+           *disclosure.takeover_ops(plan, policy, batch.funding)]
     try:
         p.table.transact(ops)
     except ConditionFailed as exc:
         if len(exc.reasons) > 2 and exc.reasons[2] == "ConditionalCheckFailed":
             return "skipped"  # this row was handled by another delivery
         raise  # the policy changed meanwhile (cancelled, taken over by another list): the row is tried again
-    _execute_refund(p, refund, now)
+    execute_refund(p, refund, now)
     return "taken_over"
 
 

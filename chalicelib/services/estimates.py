@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.benefits import (
     BenefitPeriod,
@@ -38,6 +38,12 @@ from chalicelib.domain.layers import (
 from chalicelib.domain.messages import MESSAGES, term
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.platform import PlatformPerson
+from chalicelib.domain.policy import Policy
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.repositories.accounts import AccountStore
+    from chalicelib.adapters.repositories.grants import GrantRepository
+    from chalicelib.adapters.repositories.policies import PolicyRepository
 
 _POLICY_STATUS_TERMS = {"cancelled": "POLICY_STATUS_CANCELLED"}
 
@@ -54,9 +60,12 @@ class EstimateOutcome:
 
 @dataclass(frozen=True)
 class EstimatePorts:
-    """What an estimate for a policy needs (built by `deps.estimate_ports`)."""
+    """What an estimate for a policy needs (built by `deps.estimate_ports`): the access rule's repositories
+    (services/access.AccessPorts) and the platform."""
 
-    table: Any
+    accounts: AccountStore
+    policies: PolicyRepository
+    grants: GrantRepository
     platform: Any  # the 医保 platform: the insured's basic-insurance suspensions
     cipher: Any
 
@@ -142,24 +151,23 @@ def estimate_for_policy(ports: EstimatePorts, principal, policy_id: str, bills: 
                         plan_id: str | None = None,
                         layers_year_to_date: LayersYearToDate | None = None) -> EstimateOutcome:
     from chalicelib.plans import get_plan
-    from chalicelib.services.access import load_policy
+    from chalicelib.services.access import policy_for
 
     if principal is None:
         raise Unauthorized("TOKEN_MISSING")
     _check_raw_bills(bills)
-    policy, _roles = load_policy(ports.table, principal, policy_id, need="view")
-    if plan_id is not None and plan_id != policy["plan_id"]:
+    policy, _roles = policy_for(ports, principal, policy_id, need="view")
+    if plan_id is not None and plan_id != policy.plan_id:
         raise BadRequest("ESTIMATE_PLAN_MISMATCH", field="plan_id", policy_id=policy_id,
-                         policy_plan_id=policy["plan_id"], plan_id=plan_id)
-    if policy.get("status", "active") != "active":
-        raise RuleViolation("ESTIMATE_POLICY_INACTIVE", status=policy["status"],
-                            status_zh=term(_POLICY_STATUS_TERMS.get(policy["status"], "POLICY_STATUS_ENDED")))
-    plan = get_plan(policy["plan_id"])
-    period = BenefitPeriod(date.fromisoformat(policy["benefit_start"]), date.fromisoformat(policy["coverage_end"]),
+                         policy_plan_id=policy.plan_id, plan_id=plan_id)
+    if policy.status != "active":
+        raise RuleViolation("ESTIMATE_POLICY_INACTIVE", status=policy.status,
+                            status_zh=term(_POLICY_STATUS_TERMS.get(policy.status, "POLICY_STATUS_ENDED")))
+    plan = get_plan(policy.plan_id)
+    period = BenefitPeriod(date.fromisoformat(policy.benefit_start), date.fromisoformat(policy.coverage_end),
                            of="policy")
-    ytd = YearToDate(deductible_used_fen=int(policy.get("ytd_deductible_used_fen", 0)),
-                     eligible_fen=int(policy.get("ytd_eligible_fen", 0)),
-                     paid_fen=int(policy.get("ytd_paid_fen", 0)))
+    ytd = YearToDate(deductible_used_fen=policy.ytd_deductible_used_fen, eligible_fen=policy.ytd_eligible_fen,
+                     paid_fen=policy.ytd_paid_fen)
     notes = [MESSAGES["ESTIMATE_NOTE_ESTIMATE"],
              MESSAGES["ESTIMATE_NOTE_POLICY"].format(start=period.start.isoformat(), end=period.end.isoformat())]
     excluded = _suspensions_of_insured(ports, policy, plan, notes)
@@ -167,7 +175,7 @@ def estimate_for_policy(ports: EstimatePorts, principal, policy_id: str, bills: 
     return EstimateOutcome(plan.plan_id, policy_id, period, result, notes, layered)
 
 
-def _suspensions_of_insured(ports: EstimatePorts, policy: dict, plan: Plan,
+def _suspensions_of_insured(ports: EstimatePorts, policy: Policy, plan: Plan,
                             notes: list[str]) -> list[ExcludedPeriod]:
     """For an estimate: if the platform cannot answer, the estimate goes ahead without suspensions and says so
     (an estimate is advice; the claim review checks again, strictly)."""
@@ -180,13 +188,10 @@ def _suspensions_of_insured(ports: EstimatePorts, policy: dict, plan: Plan,
         return []
 
 
-def insured_exclusions(platform, cipher, policy: dict, plan: Plan) -> list[ExcludedPeriod]:
+def insured_exclusions(platform, cipher, policy: Policy, plan: Plan) -> list[ExcludedPeriod]:
     """The insured's periods without benefits (basic-insurance suspensions and the waiting after restoration), as
     the 医保 platform reports them now. Raises PlatformUnavailable / PlatformError when it cannot answer."""
-    encrypted = policy.get("insured_id_enc")
-    if not encrypted:
-        return []
-    person = platform.find_person(cipher.decrypt(encrypted, "id_number"))
+    person = platform.find_person(cipher.decrypt(policy.insured_id_enc, "id_number"))
     return excluded_periods(person, plan) if person is not None else []
 
 

@@ -75,15 +75,6 @@ class FamilyMemberView:
 
 
 # ---- shared by the member-facing services ----------------------------------------------------------------------
-def require_identity(account: Account | dict[str, Any]) -> str:
-    """The caller's bound person (hash), or 422 IDENTITY_REQUIRED: relatives, grants and renewals need 实名 first.
-    (services/orders still passes the account item it batch-reads.)"""
-    person_hash = account.person_hash if isinstance(account, Account) else account.get("person_hash")
-    if not person_hash:
-        raise RuleViolation("IDENTITY_REQUIRED")
-    return person_hash
-
-
 def open_plans(today: date) -> list[Plan]:
     from chalicelib.plans import all_plans
 
@@ -122,7 +113,7 @@ def add_member(ports: FamilyPorts, account: Account, name_raw: str, id_raw: str,
                now: datetime) -> FamilyMemberView:
     """POST /v1/family-members."""
     family, cipher, platform = ports.family, ports.cipher, ports.platform
-    my_hash = require_identity(account)
+    my_hash = account.bound_person()
     today = now.astimezone(CHINA_TZ).date()
     name = normalise_name(name_raw)
     resident = parse_resident_id(id_raw, today)

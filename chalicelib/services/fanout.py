@@ -124,31 +124,24 @@ def new_run_id(now: datetime) -> str:
     return f"R{now.strftime('%Y%m%d%H%M%S')}{uuid.uuid4().hex[:10].upper()}"
 
 
-def _runs(store: JobRunStore | Table) -> JobRunStore:
-    # services/bulk.py and the renewal report read runs over the table
-    return store if hasattr(store, "message_done") else JobRunRepository(store)
+def get_run(runs: JobRunStore, run_id: str) -> JobRun | None:
+    return runs.get(run_id)
 
 
-def get_run(store: JobRunStore | Table, run_id: str) -> JobRun | None:
-    return _runs(store).get(run_id)
-
-
-def list_runs(store: JobRunStore | Table, job: str, limit: int = 20) -> list[JobRun]:
+def list_runs(runs: JobRunStore, job: str, limit: int = 20) -> list[JobRun]:
     """A job's runs, newest first."""
-    return _runs(store).runs_of(job, limit)
+    return runs.runs_of(job, limit)
 
 
-def stop(store: JobRunStore | Table, run_id: str, now: datetime) -> JobRun | None:
+def stop(runs: JobRunStore, run_id: str, now: datetime) -> JobRun | None:
     """Stop a running run: queued messages are acknowledged without work from now on."""
-    runs = _runs(store)
     runs.stop(run_id, _iso(now))
     return runs.get(run_id)
 
 
-def _finish_if_complete(store: JobRunStore | Table, run: JobRun | None, now: datetime) -> JobRun | None:
+def _finish_if_complete(runs: JobRunStore, run: JobRun | None, now: datetime) -> JobRun | None:
     if run is None or not run.complete or run.finished_at is not None or run.status != RUNNING:
         return run
-    runs = _runs(store)
     runs.finish(run.run_id, _iso(now))
     return runs.get(run.run_id)
 

@@ -27,13 +27,11 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def lookup(store: IdempotencyStore | Any, scope: str, key: str, request_hash: str) -> dict[str, Any] | None:
+def lookup(records: IdempotencyStore, scope: str, key: str, request_hash: str) -> dict[str, Any] | None:
     """The stored outcome ({status, body}) for this key, or None if the key is new.
 
-    `store` is an idempotency repository (or, as older callers pass it, the table). Raises 409
-    IDEMPOTENCY_KEY_REUSED when the key was used with another body, and 409 IDEMPOTENCY_IN_FLIGHT while the first
-    request is still running.
+    Raises 409 IDEMPOTENCY_KEY_REUSED when the key was used with another body, and 409 IDEMPOTENCY_IN_FLIGHT while
+    the first request is still running.
     """
-    records = store if hasattr(store, "save") and not hasattr(store, "transact") else IdempotencyRepository(store)
     record = records.get(scope, key)
     return None if record is None else record.replay(request_hash)

@@ -173,34 +173,31 @@ class _Run:
     def _complete(self, order_id: str) -> str:
         """Finish a `settling` order whose deduction the platform made: issue (or undo, by the order rules) under
         the order's lease, exactly as the order reconciliation would. A renewal also marks its old policy."""
-        from chalicelib.adapters.repositories.orders import claim_lease
         from chalicelib.services import renewals
         from chalicelib.services.orders.common import LEASE
-        from chalicelib.services.orders.personal_account import _settle
+        from chalicelib.services.orders.personal_account import settle
 
         if order_id in self._completed:
             return "matched"
         self._completed.add(order_id)
-        table = self.ports.orders.table
         order = self.ports.orders.orders.get(order_id)
         if order is None:
             return "in_progress"
         if order.status == PAID:  # completed meanwhile (the member's retry, the order reconciliation)
             view_policies = order.policy_ids
         else:
-            claimed = claim_lease(table, order_id, SETTLING, self.now, LEASE)
+            claimed = self.ports.orders.orders.claim_lease(order_id, SETTLING, self.now, LEASE)
             if claimed is None:
                 return "in_progress"  # someone holds it now and will finish it
             try:
-                _, view = _settle(self.ports.orders, claimed, self.now, deduct=False)
+                _, view = settle(self.ports.orders, claimed, self.now, deduct=False)
             except UpstreamUnavailable:
                 return "in_progress"
             except DomainError:
                 return "undone"  # the order rules undid it (e.g. covered meanwhile): the money goes back
             view_policies = [p["policy_id"] for p in view.get("policies", [])] or order.policy_ids
-        extra = order.model_extra or {}
-        if extra.get("channel") == "renewal" and extra.get("renews_policy_id") and view_policies:
-            renewals.mark_renewed(table, extra["renews_policy_id"], view_policies[0], self.now)
+        if order.channel == "renewal" and order.renews_policy_id and view_policies:
+            renewals.mark_renewed(self.ports.orders.policies, order.renews_policy_id, view_policies[0], self.now)
         from chalicelib.observability import logger
 
         logger().info("platform reconciliation completed an order whose answer was lost",

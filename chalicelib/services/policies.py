@@ -23,11 +23,7 @@ from chalicelib.domain.policy import Policy
 from chalicelib.domain.resident_id import mask
 from chalicelib.services import access, renewals
 from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
-from chalicelib.services.renewal_consent import (  # noqa: F401 (RENEWAL_PAYMENT_METHOD, consent_channel re-exported)
-    RENEWAL_PAYMENT_METHOD,
-    consent_channel,
-    consent_record,
-)
+from chalicelib.services.renewal_consent import consent_channel, consent_record
 
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
 STATUS_ZH = {"cancelled": "退保", "expired": "到期"}
@@ -112,10 +108,9 @@ def set_auto_renewal(ports: PolicyPorts, principal, policy_id: str, enabled: boo
         policy, roles = access.policy_for(ports, principal, policy_id, need="payer_or_insured")
         renewals.check_switch(policy, enabled)
         consent = _consent(ports, account, policy, now) if enabled else None
-        withdrawal = None if enabled else {"at": iso(now), "channel": consent_channel(account),
-                                           "account_id": account.account_id}
-        entries = renewals.history_added(policy, "consent" if enabled else "stop", consent_channel(account),
-                                         account.account_id, now)
+        channel = consent_channel(account.login_channel)
+        withdrawal = None if enabled else {"at": iso(now), "channel": channel, "account_id": account.account_id}
+        entries = renewals.history_added(policy, "consent" if enabled else "stop", channel, account.account_id, now)
         updated = ports.policies.switch_auto_renew(policy, consent=consent, withdrawal=withdrawal,
                                                             entries=entries)
         if updated is None:
@@ -144,7 +139,7 @@ def _consent(ports: PolicyPorts, account: Account, policy: Policy, now: datetime
     who = policy.insured_name if is_insured else mask_name(policy.insured_name)
     source = check_personal_account_allowed(plan, payer, insured, relationship, who=who)
     renewals.check_paid_from_personal_account(policy)
-    return consent_record(account, source, now)
+    return consent_record(account.account_id, account.login_channel, source, now)
 
 
 # ---- presenting ----------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.adapters.repositories.renewals import MandateReads
 from chalicelib.domain import renewal as rules
 from chalicelib.domain.account import Account
@@ -298,15 +299,14 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
     under its lease), the insured's cover marker for the next plan reserved, and the old policy claimed by this order
     while consent is still on. None when written; otherwise the outcome."""
     from chalicelib.adapters.repositories.orders import place_op, reserve_ops
-    from chalicelib.adapters.repositories.policies import PolicyRepository
     from chalicelib.services import idempotency
 
-    idem = order.idempotency
-    ops = [idempotency.in_progress_op(idem["scope"], idem["key"], idem["request_hash"], now, order.order_id),
-           place_op(order), *reserve_ops(order.model_dump(), now),
+    req = order.request
+    ops = [idempotency.in_progress_op(req.scope, req.key, req.request_hash, now, order.order_id),
+           place_op(order), *reserve_ops(order, now),
            PolicyRepository.renewal_claim_op(policy.policy_id, order.order_id, order.payer_account_id, iso(now))]
     try:
-        ports.orders.table.transact(ops)
+        ports.orders.orders.transact(ops)
     except ConditionFailed as exc:
         reasons = exc.reasons or []
         if len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
@@ -319,14 +319,12 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
 
 def _pay_reserved(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> str:
     """The one deduction and the issuing transaction, which also records the renewal on the old policy."""
-    from chalicelib.adapters.repositories.orders import order_item
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-    from chalicelib.services.orders.personal_account import _settle
+    from chalicelib.services.orders.personal_account import settle
 
     renewed = PolicyRepository.renewal_renewed_op(policy.policy_id, order.policy_ids[0], order.order_id,
                                                   rules.history_entry(now, "renew", "system", "system"))
     try:
-        _settle(ports.orders, order_item(order), now, deduct=True, issue_with=(renewed,))
+        settle(ports.orders, order, now, deduct=True, issue_with=(renewed,))
     except UpstreamUnavailable:
         raise  # outcome unknown: the run retries; the claim makes the retry resume the same order and key
     except DomainError as exc:  # refused by the platform or covered meanwhile: what the order became decides
@@ -340,10 +338,9 @@ def _ensure_deduction(ports: RenewalPorts, order: Order) -> str | None:
     the renewal. An order that ended without cover (its key released) is not deducted again. Returns a refusal
     code, or None."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable
-    from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
 
-    idem = order.idempotency
-    record = IdempotencyRepository(ports.orders.table).get(idem["scope"], idem["key"])
+    req = order.request
+    record = ports.orders.idempotency.get(req.scope, req.key)
     if record is None:
         ended = ports.orders.orders.get(order.order_id)
         if ended is None:  # claimed, then the worker died before the reservation: nothing written, nothing taken
@@ -398,10 +395,9 @@ def _after_order_refused(ports: RenewalPorts, policy: Policy, order: Order, code
 
 def _pay_order(ports: RenewalPorts, order: Order, now: datetime):
     """The orders machinery's own path for an order it may have seen before (replay, resume under its lease)."""
-    from chalicelib.adapters.repositories.orders import order_item
-    from chalicelib.services.orders.personal_account import _pay_from_personal_account
+    from chalicelib.services.orders.personal_account import pay_from_personal_account
 
-    return _pay_from_personal_account(ports.orders, order_item(order), now)
+    return pay_from_personal_account(ports.orders, order, now)
 
 
 def _failure(ports: RenewalPorts, policy: Policy, payer: Account | None, next_plan: Plan,
@@ -474,19 +470,15 @@ def _pay(ports: RenewalPorts, policy: Policy, order: Order, now: datetime) -> st
     return "renewed" if _mark_renewed(ports, policy.policy_id, renewed_policy_id, now) else "skipped"
 
 
-def mark_renewed(table: Table, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
+def mark_renewed(policies: PolicyRepository, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
     """The old policy records its renewal (status, the new policy, history) and leaves the renewal index: once.
     For a renewal whose order someone else issued (a resumed attempt, the platform reconciliation completing a
     renewal whose answer was lost); a first attempt records it inside the issuing transaction."""
-    from chalicelib.adapters.repositories.policies import PolicyRepository
-
-    return PolicyRepository(table).mark_renewed(policy_id, renewed_policy_id,
-                                                rules.history_entry(now, "renew", "system", "system"))
+    return policies.mark_renewed(policy_id, renewed_policy_id, rules.history_entry(now, "renew", "system", "system"))
 
 
 def _mark_renewed(ports: RenewalPorts, policy_id: str, renewed_policy_id: str, now: datetime) -> bool:
-    return ports.orders.policies.mark_renewed(policy_id, renewed_policy_id,
-                                              rules.history_entry(now, "renew", "system", "system"))
+    return mark_renewed(ports.orders.policies, policy_id, renewed_policy_id, now)
 
 
 def _record_failure(ports: RenewalPorts, policy: Policy, next_plan_id: str, code: str, now: datetime,

@@ -147,11 +147,13 @@ def people(aws):
     DynamoGrantRepository(table).add(Grant(authorization_id="authz-1", grantor_hash=insured_hash,
                                             grantor_account_id="acc-insured", grantee_phone="13800000003",
                                             scopes=["view"], created_at="2021-04-15T10:00:00+08:00"))
-    policy = {**keys.policy("pol-1"), "policy_id": "pol-1", "plan_id": "lishui-2021", "insured_hash": insured_hash,
+    policy = {**keys.policy("pol-1"), "policy_id": "pol-1", "plan_id": "lishui-2021", "order_id": "ORD1",
+              "insured_hash": insured_hash, "insured_name": "王小明",
               "insured_id_enc": cipher.encrypt(INSURED_ID, "id_number"), "payer_account_id": "acc-insured",
-              "status": "active", "benefit_start": "2021-07-16", "coverage_end": "2021-12-31",
+              "payment_method": "personal_account", "premium_fen": 9900, "paid_at": "2021-04-15T10:00:00+08:00",
+              "status": "active", "benefit_start": "2021-07-16", "coverage_end": "2021-12-31", "waiting_rule": "none",
               "ytd_deductible_used_fen": 1_800_000, "ytd_eligible_fen": 19_000_000, "ytd_paid_fen": 14_250_000,
-              "version": 3}
+              "version": 3, "created_at": "2021-04-15T10:00:00+08:00", "county": "331102"}
     table.put(policy)
     return {name: issue_member_token(f"acc-{name}")[0] for name in ("insured", "stranger", "relative")}
 

@@ -54,7 +54,7 @@ def _doc(claim_id="c1", document_id="d1", kind="invoice", status="awaiting_uploa
 
 POLICY = ClaimPolicy(policy_id="pol-1", plan_id="lishui-2021", insured_hash="h1", insured_name="王小明",
                      status="active", benefit_start=date(2021, 7, 16), coverage_end=date(2021, 12, 31),
-                     county="331102", payment_method="wechat", year_to_date=ZERO, version=1)
+                     county="331102", payment_method="wechat", payer_account_id="acc-3", year_to_date=ZERO, version=1)
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
@@ -292,7 +292,8 @@ def claimants(request):
         return twin
     request.getfixturevalue("aws")
     from chalicelib import deps
-    from chalicelib.adapters.repositories.claimants import TableClaimants
+    from chalicelib.adapters.repositories.claims import DynamoClaimRepository
+    from chalicelib.services.claims.claimants import TableClaimants
 
     table = deps.table()
     table.put({**keys.account("acc-1"), "account_id": "acc-1", "person_hash": "h1", "phone": "13700000001"})
@@ -306,7 +307,7 @@ def claimants(request):
                "version": 1})
     DynamoGrantRepository(table).add(Grant(authorization_id="g1", grantor_hash="h1", grantee_phone="13700000002",
                                             scopes=["claims"], created_at="2021-04-15T10:00:00+08:00"))
-    return TableClaimants(table)
+    return TableClaimants(deps.access_ports(), DynamoClaimRepository(table))
 
 
 class TestClaimants:

@@ -59,7 +59,7 @@ class TestDynamoIdempotencyRepository(IdempotencyRepositoryContract):
         with pytest.raises(ConditionFailed):
             repo.table.transact([repo.completed_op("s", "k1", "other", NOW, 201, {}, reserved=True)])
         repo.table.transact([repo.completed_op("s", "k1", "rh", NOW, 201, {"ok": True}, "ORD1", reserved=True)])
-        assert idempotency.lookup(repo.table, "s", "k1", "rh") == {"status": 201, "body": {"ok": True}}
+        assert idempotency.lookup(repo, "s", "k1", "rh") == {"status": 201, "body": {"ok": True}}
         repo.table.transact([repo.in_progress_op("s", "k2", "rh", NOW, "ORD2")])
         repo.table.transact([repo.release_op("s", "k2", "rh")])
         assert repo.get("s", "k2") is None

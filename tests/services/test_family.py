@@ -75,12 +75,12 @@ def test_the_member_id_is_stable_for_a_person_and_private_to_the_account(ports, 
 
 
 def test_identity_is_required_before_anything_else(ports):
-    from chalicelib.services.family import require_identity
+    from chalicelib.domain.account import Account
 
     with pytest.raises(RuleViolation) as refused:
-        require_identity({"account_id": "a1"})
+        Account(account_id="a1").bound_person()
     assert refused.value.code == "IDENTITY_REQUIRED"
-    assert require_identity({"account_id": "a1", "person_hash": "h"}) == "h"
+    assert Account(account_id="a1", person_hash="h").bound_person() == "h"
 
 
 def test_every_cover_marker_is_read_in_one_round_trip(client, clock):

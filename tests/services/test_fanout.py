@@ -114,7 +114,7 @@ def test_a_message_delivered_twice_is_counted_once(register, ledger):
     second = fanout.handle_message(p, message.body)
 
     assert (first, second) == ("done", "duplicate")
-    after = fanout.get_run(p.table, run.run_id)
+    after = fanout.get_run(p.runs, run.run_id)
     assert after.counts == {"renewed": 2} and after.messages_done == 1 and after.status == "finished"
 
 
@@ -192,7 +192,7 @@ def test_runs_of_a_job_are_listed_newest_first(register, ledger, clock):
     clock.advance(timedelta(minutes=10))
     second = jobs.run_now("test_listed")
 
-    listed = fanout.list_runs(ports().table, "test_listed")
+    listed = fanout.list_runs(ports().runs, "test_listed")
 
     assert [r.run_id for r in listed] == [second.run_id, first.run_id]
     assert listed[1].started_at == "2026-12-01T09:00:00+08:00"

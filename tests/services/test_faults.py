@@ -180,11 +180,11 @@ def test_late_deduction_after_the_order_was_failed_is_returned(family, clock, mo
         place(family, ["self"], "fault-key-0008")
     monkeypatch.undo()
     [order_id] = settling_order_ids()
-    stalled_view = the_order(order_id)
+    stalled_view = deps.order_ports().orders.get(order_id)
     reconcile_after_lease(clock)
     assert the_order(order_id)["status"] == "failed"
     with pytest.raises(DomainError):
-        personal_account._settle(deps.order_ports(), stalled_view, deps.clock().now(), deduct=True)
+        personal_account.settle(deps.order_ports(), stalled_view, deps.clock().now(), deduct=True)
     assert the_order(order_id)["status"] == "refunded"
     assert_untouched(family)
 

@@ -114,6 +114,6 @@ def test_reconciliation_survives_an_unexpected_error_in_one_item(client, clock, 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(reconciliation, "_execute_refund", broken)
+    monkeypatch.setattr(reconciliation, "execute_refund", broken)
     counts = orders.reconcile(deps.order_ports(), IN_WINDOW + timedelta(minutes=10))
     assert counts["errors"] == 1

@@ -66,7 +66,7 @@ def nothing_lost(family: Family, mandates: list[str]) -> dict[str, int]:
     refunded = {r["deduction_id"] for r in family.balances()["refunds"]}
     for deduction in renewal_deductions(family):
         order = orders.get(deduction["reference"])
-        renews = (order.model_extra or {})["renews_policy_id"]
+        renews = order.renews_policy_id
         per_mandate[renews] += 1
         if deduction["deduction_id"] in refunded:
             continue
@@ -136,7 +136,7 @@ def test_a_redelivery_after_the_worker_died_between_deduction_and_issue_resumes_
     assert nothing_lost(family, [mine]) == {mine: 1}
     from chalicelib.services import fanout
 
-    assert fanout.get_run(ports.table, run.run_id).counts["renewed"] == 1
+    assert fanout.get_run(ports.runs, run.run_id).counts["renewed"] == 1
 
 
 def test_a_redelivery_while_the_dead_workers_lease_runs_is_not_a_failure_and_the_reconciliation_completes_it(
@@ -242,7 +242,7 @@ def test_the_same_message_delivered_twice_in_a_row_is_handled_and_counted_once(f
 
     assert (deliver(ports, message), deliver(ports, message)) == ("done", "duplicate")
 
-    assert fanout.get_run(ports.table, run.run_id).counts["renewed"] == 2
+    assert fanout.get_run(ports.runs, run.run_id).counts["renewed"] == 2
     assert nothing_lost(family, [mine, hers]) == {mine: 1, hers: 1}
 
 
@@ -268,7 +268,7 @@ def test_the_same_message_delivered_to_a_second_worker_while_the_first_is_deduct
     drain()  # the second worker's retry of the item it found in flight
 
     assert second == ["done"]
-    counts = fanout.get_run(ports.table, run.run_id).counts
+    counts = fanout.get_run(ports.runs, run.run_id).counts
     # the second delivery found the order held and had the item tried again (never a failure); the run counts the
     # message once — whichever delivery recorded it first
     assert counts.get(f"failed@{NEXT_PLAN}", 0) == 0 and counts.get("failed", 0) == 0, counts

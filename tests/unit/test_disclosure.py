@@ -1,14 +1,18 @@
 """Disclosure arithmetic (DOMAIN §8) and the counter ops that the money transactions carry."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chalicelib.domain.claim_models import ClaimPolicy, YearToDateFigures
 from chalicelib.domain.disclosure import Counts, counted_county, disclosure_figures, enrolled_rate, loss_ratio, merge
+from chalicelib.domain.order import Order, OrderInsured
 from chalicelib.domain.plan import Disclosure
+from chalicelib.domain.policy import Policy
 from chalicelib.plans import get_plan
 from chalicelib.services import disclosure
 
@@ -48,9 +52,32 @@ def test_an_insured_without_a_recorded_county_counts_in_the_plan_city():
 
 
 # ---- counter ops ---------------------------------------------------------------------------------------------------
-def family_order(counties: list[str | None], method: str = "personal_account") -> dict:
-    return {"order_id": "ORD20201215100000ABCDEF123456", "plan_id": LISHUI.plan_id, "payment_method": method,
-            "premium_fen": 10000, "insured": [{"platform": {"county": c}} for c in counties]}
+def family_order(counties: list[str | None], method: str = "personal_account") -> Order:
+    order_id = "ORD20201215100000ABCDEF123456"
+    insured = [OrderInsured(ref=f"M{n}", id_hash=f"h{n}", id_enc=f"e{n}", name="王建国", who=f"第{n}位被保险人",
+                            benefit_start="2021-01-01", waiting_rule="none", platform={"county": c})
+               for n, c in enumerate(counties, start=1)]
+    return Order(order_id=order_id, plan_id=LISHUI.plan_id, payer_account_id="acct-1", payment_method=method,
+                 premium_fen=10000, amount_fen=10000 * len(counties), insured=insured,
+                 policy_ids=[f"POL{order_id[3:]}{n:02d}" for n in range(1, len(counties) + 1)], status="paid",
+                 created_at="2020-12-15T10:00:00+08:00", updated_at="2020-12-15T10:00:00+08:00",
+                 idempotency={"scope": "acct-1#orders", "key": "k1", "request_hash": "rh"})
+
+
+def a_policy(**changes) -> Policy:
+    fields = {"policy_id": "POL1", "plan_id": LISHUI.plan_id, "order_id": "ORD1", "insured_hash": "h1",
+              "insured_name": "王建国", "insured_id_enc": "e1", "payer_account_id": "acct-1",
+              "payment_method": "wechat_pay", "premium_fen": 10000, "paid_at": "2020-12-15T10:00:00+08:00",
+              "benefit_start": "2021-01-01", "coverage_end": "2021-12-31", "waiting_rule": "none",
+              "created_at": "2020-12-15T10:00:00+08:00", "county": "331121"}
+    return Policy(**{**fields, **changes})
+
+
+def claimed_on(county: str | None = None, payment_method: str | None = None) -> ClaimPolicy:
+    """What a claim reads of its policy: where it was counted."""
+    return ClaimPolicy(policy_id="POL1", plan_id=LISHUI.plan_id, insured_hash="h1", benefit_start=date(2021, 1, 1),
+                       coverage_end=date(2021, 12, 31), county=county, payment_method=payment_method,
+                       year_to_date=YearToDateFigures(deductible_used_fen=0, eligible_fen=0, paid_fen=0))
 
 
 def test_a_family_order_touches_one_counter_per_county_with_merged_increments():
@@ -85,14 +112,14 @@ def test_shards_spread_orders_over_sixteen_partition_keys():
 
 
 def test_cancellation_takes_the_policy_and_its_premium_out():
-    op = disclosure.cancellation_op(LISHUI, {"policy_id": "POL1", "premium_fen": 10000, "county": "331121",
-                                             "payment_method": "wechat_pay"})
+    op = disclosure.cancellation_op(LISHUI, a_policy(premium_fen=10000, county="331121",
+                                                     payment_method="wechat_pay"))
     assert {k: op.values[k] for k in (":enrolled", ":premium_fen", ":cancelled", ":county", ":channel")} == {
         ":enrolled": -1, ":premium_fen": -10000, ":cancelled": 1, ":county": "331121", ":channel": "wechat_pay"}
 
 
 def test_a_zero_payout_still_counts_the_claim_paid():
-    op = disclosure.claim_paid_op(LISHUI, {"payment_method": "wechat_pay"}, "CLM1", 0)
+    op = disclosure.claim_paid_op(LISHUI, claimed_on(payment_method="wechat_pay"), "CLM1", 0)
     assert op.values[":claims_paid"] == 1 and ":paid_fen" not in op.values
     assert op.values[":county"] == "331100"
 
@@ -150,7 +177,7 @@ def test_a_population_figure_for_an_unlisted_county_is_refused_at_load():
 
 
 def test_a_claim_on_a_policy_without_a_recorded_channel_is_still_counted():
-    op = disclosure.claim_paid_op(LISHUI, {"county": "331102"}, "CLM2", 700)
+    op = disclosure.claim_paid_op(LISHUI, claimed_on(county="331102"), "CLM2", 700)
     assert (op.values[":channel"], op.values[":paid_fen"]) == ("unrecorded", 700)
     report = disclosure_figures(LISHUI, {("331102", "unrecorded"): Counts(claims_paid=1, paid_fen=700)}, "t")
     assert report["by_channel"][-1]["channel_name"] == "未记录渠道"
@@ -187,10 +214,10 @@ def test_the_share_of_claims_paid_without_an_application():
     cells = {("331102", "personal_account"): Counts(claims_paid=4, paid_fen=400, claims_paid_auto=3)}
     report = disclosure_figures(LISHUI, cells, "t")
     assert (report["totals"]["claims_paid_auto"], report["totals"]["auto_claim_share"]) == (3, "0.7500")
-    op = disclosure.claim_paid_op(LISHUI, {"county": "331102", "payment_method": "personal_account"}, "CLM3", 900,
+    op = disclosure.claim_paid_op(LISHUI, claimed_on("331102", "personal_account"), "CLM3", 900,
                                   without_application=True)
     assert (op.values[":claims_paid"], op.values[":claims_paid_auto"]) == (1, 1)
-    op = disclosure.claim_paid_op(LISHUI, {"county": "331102", "payment_method": "personal_account"}, "CLM4", 900)
+    op = disclosure.claim_paid_op(LISHUI, claimed_on("331102", "personal_account"), "CLM4", 900)
     assert ":claims_paid_auto" not in op.values
 
 
@@ -212,3 +239,9 @@ def test_the_report_reads_the_counters_it_is_given():
 
     assert figures["plan_id"] == LISHUI.plan_id
     assert (figures["totals"]["enrolled"], figures["totals"]["premium_fen"]) == (2, 20000)
+
+
+def test_a_bulk_rows_policy_counts_once_in_its_county_and_channel():
+    op = disclosure.policy_issued_op(LISHUI, a_policy(payment_method="subsidy", county="331102", premium_fen=9900))
+    assert {k: op.values[k] for k in (":enrolled", ":premium_fen", ":county", ":channel")} == {
+        ":enrolled": 1, ":premium_fen": 9900, ":county": "331102", ":channel": "subsidy"}

@@ -158,6 +158,10 @@ def test_services_never_import_the_api():
     assert layering_violations(import_graph(module_files()), "services") == []
 
 
+def test_adapters_never_import_services_or_the_api():
+    assert layering_violations(import_graph(module_files()), "adapters") == []
+
+
 def test_the_domain_and_services_import_neither_the_aws_sdk_nor_chalice():
     found = third_party_imports(module_files())
 
@@ -222,6 +226,20 @@ def test_an_import_against_the_layers_is_found_lazy_or_not(tmp_path):
                                                     "chalicelib.domain.plan → chalicelib.jobs"]
     assert layering_violations(graph, "services") == ["chalicelib.services.claims → chalicelib.api.auth"]
     assert layering_violations(graph, "adapters") == []
+
+
+def test_an_adapter_reaching_into_a_service_is_found_even_lazily(tmp_path):
+    files = _write(tmp_path, {
+        "chalicelib/__init__.py": "",
+        "chalicelib/adapters/__init__.py": "",
+        "chalicelib/adapters/repositories/__init__.py": "",
+        "chalicelib/adapters/repositories/claims.py": "def outcome():\n    from chalicelib.services import idempotency\n",
+        "chalicelib/services/__init__.py": "",
+        "chalicelib/services/idempotency.py": "from chalicelib.adapters.repositories import claims\n",
+    })
+
+    assert layering_violations(import_graph(files), "adapters") == [
+        "chalicelib.adapters.repositories.claims → chalicelib.services.idempotency"]
 
 
 def test_third_party_imports_are_found_lazy_or_not_and_chalicelibs_own_are_not(tmp_path):

@@ -1,13 +1,12 @@
-"""Who may act on whose claims: the insured, or an account holding the insured's `claims` authorisation (the
-access rules of `services.access`, over the policy, account and authorisation items). `TableClaimants` reads the
-table; `InMemoryClaimants` is its twin (tests/contract/test_claim_repository.py runs both).
-"""
+"""Who may act on whose claims: the insured, or an account holding the insured's `claims` authorisation. The port
+(`Claimants`) and its in-memory twin; the real one applies the access rules of `services.access` over the
+repositories, so it is a service (`services/claims/claimants.py` `TableClaimants`; tests/contract/
+test_claim_repository.py runs both)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chalicelib.adapters.repositories.claims import claim_policy_from_item
 from chalicelib.domain.claim_models import ClaimPolicy
 from chalicelib.domain.errors import NotFound
 
@@ -30,42 +29,6 @@ class Claimants(Protocol):
     def person_of_account(self, account_id: str) -> str | None:
         """The person (ID hash) an account is bound to by real-name verification, if any."""
         ...
-
-
-class TableClaimants:
-    """Claimants over the table, through the access rules of `services.access` (policies, accounts, grants)."""
-
-    def __init__(self, table) -> None:
-        self.table = table
-
-    def policy_for_claimant(self, principal, policy_id: str) -> tuple[ClaimPolicy, set[str]]:
-        from chalicelib.services import access
-
-        item, roles = access.load_policy(self.table, principal, policy_id, need="claims")
-        return claim_policy_from_item(item), roles
-
-    def persons_handled(self, principal) -> set[str]:
-        from chalicelib.adapters.repositories.accounts import AccountRepository
-        from chalicelib.adapters.repositories.grants import DynamoGrantRepository
-        from chalicelib.services import access
-
-        account = access.account_of(AccountRepository(self.table), principal)
-        persons = {account.person_hash} if account.person_hash else set()
-        if account.phone:
-            persons |= {g.grantor_hash for g in DynamoGrantRepository(self.table).held_by(account.phone)
-                        if "claims" in g.scopes}
-        return persons
-
-    def account_of_insured(self, insured_hash: str) -> str | None:
-        from chalicelib.adapters.repositories.accounts import AccountRepository
-
-        return AccountRepository(self.table).bound_account(insured_hash)
-
-    def person_of_account(self, account_id: str) -> str | None:
-        from chalicelib.adapters.repositories.accounts import AccountRepository
-
-        account = AccountRepository(self.table).get(account_id)
-        return account.person_hash if account else None
 
 
 @dataclass

@@ -14,11 +14,12 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
 from chalicelib.domain import claims as rules
 from chalicelib.domain.claim_models import (
     Actor,
@@ -175,6 +176,7 @@ def claim_policy_from_item(item: dict[str, Any]) -> ClaimPolicy:
         insured_name=item.get("insured_name"), insured_id_enc=item.get("insured_id_enc"),
         status=item.get("status", "active"), benefit_start=item["benefit_start"], coverage_end=item["coverage_end"],
         county=item.get("county"), payment_method=item.get("payment_method"),
+        payer_account_id=item.get("payer_account_id"),
         year_to_date=YearToDateFigures(deductible_used_fen=int(item.get("ytd_deductible_used_fen") or 0),
                                        eligible_fen=int(item.get("ytd_eligible_fen") or 0),
                                        paid_fen=int(item.get("ytd_paid_fen") or 0)),
@@ -214,13 +216,9 @@ def _claim_update_op(before: Claim, after: Claim) -> TxOp:
 
 
 def _outcome_op(outcome: Outcome, now_iso: str) -> TxOp:
-    from datetime import datetime
-
-    from chalicelib.services import idempotency
-
-    return idempotency.completed_op(outcome.scope, outcome.key, outcome.request_hash,
-                                    datetime.fromisoformat(now_iso), outcome.status, outcome.body,
-                                    resource_id=outcome.resource_id)
+    return IdempotencyRepository.completed_op(outcome.scope, outcome.key, outcome.request_hash,
+                                              datetime.fromisoformat(now_iso), outcome.status, outcome.body,
+                                              resource_id=outcome.resource_id)
 
 
 # ---- DynamoDB ------------------------------------------------------------------------------------------------------
@@ -282,11 +280,10 @@ class DynamoClaimRepository:
         return {by_pk[item["PK"]]: item["claim_id"] for item in found}
 
     def outcome(self, scope: str, key: str, request_hash: str) -> Outcome | None:
-        from chalicelib.services import idempotency
-
-        done = idempotency.lookup(self.table, scope, key, request_hash)
-        if done is None:
+        record = IdempotencyRepository(self.table).get(scope, key)
+        if record is None:
             return None
+        done = record.replay(request_hash)  # 409 for another body, or while the first request runs
         return Outcome(scope=scope, key=key, request_hash=request_hash, status=done["status"], body=done["body"])
 
     def policy_for_claim(self, policy_id: str) -> ClaimPolicy | None:

@@ -41,12 +41,6 @@ def order_of(item: dict[str, Any]) -> Order:
     return Order.model_validate(_fields(item))
 
 
-def as_order(order: Order | dict[str, Any]) -> Order:
-    """An Order, from an Order or a stored item: the callers outside the orders package that are not typed yet
-    (services/renewals.py passes `order_item(...)` / `order.model_dump()`) keep working while they convert."""
-    return order if isinstance(order, Order) else order_of(order)
-
-
 def asked_day(at: str) -> str:
     """The China day (YYYY-MM-DD) of an ISO timestamp: the platform keeps its statement in China time."""
     from chalicelib.adapters.clock import CHINA_TZ
@@ -128,10 +122,9 @@ def status_op(order: Order, from_status: str, to_status: str, changes: dict[str,
                             values=values)
 
 
-def reserve_ops(order: Order | dict[str, Any], now: datetime) -> list[TxOp]:
+def reserve_ops(order: Order, now: datetime) -> list[TxOp]:
     """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
     Written in the transaction that records the order, before any money moves."""
-    order = as_order(order)
     return [TxOp.put(cover_item(CoverMarker(plan_id=order.plan_id, state=COVER_RESERVED, order_id=order.order_id,
                                             payer_account_id=order.payer_account_id, pay_before=order.pay_before,
                                             created_at=iso(now)), person.id_hash))

@@ -215,12 +215,6 @@ class PolicyRepository:
         item = self.table.get(keys.policy(policy_id))
         return policy_of(item) if item else None
 
-    def get_fields(self, policy_id: str) -> dict[str, Any] | None:
-        """The stored fields without keys, unvalidated: for readers that take a partial view of a policy
-        (claims' ClaimPolicy, estimates, cancellation) until they read the Policy."""
-        item = self.table.get(keys.policy(policy_id))
-        return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES} if item else None
-
     def save(self, policy: Policy) -> None:
         self.table.put(policy_item(policy))
 

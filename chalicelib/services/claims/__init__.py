@@ -6,7 +6,8 @@
 - `payment`    — paying an approved claim through the payout port (commit, transfer, outcome, sweep);
 - `automatic`  — 免申即享: a settlement record of the 医保 platform into a claim, approved and paid by the system;
 - `queries`    — the member's list and a claim's file, the staff queue, overdue claims;
-- `calendar`   — the official calendar an operator loads, and the deadlines it recomputes.
+- `calendar`   — the official calendar an operator loads, and the deadlines it recomputes;
+- `claimants`  — who may act on whose claims, by the access rules (the real `Claimants`).
 
 Each takes the complete `ClaimPorts` bundle (built in `deps.claim_ports`), speaks the claim models of
 `domain/claim_models.py`, and stores them through the ClaimRepository. Time comes in as `now`.

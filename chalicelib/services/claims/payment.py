@@ -194,10 +194,8 @@ def apply(ports: ClaimPorts, claim: Claim, transfer, now: datetime, policy=None,
             events = common.events_for(claim, ["paid"], SYSTEM, now, None)
             if policy is None or policy.policy_id != claim.policy_id:
                 policy = ports.claims.policy_for_claim(claim.policy_id)  # its county and channel (disclosure)
-            counter = disclosure.claim_paid_op(
-                get_plan(claim.plan_id), {"county": policy.county if policy else None,
-                                          "payment_method": policy.payment_method if policy else None},
-                claim.claim_id, payout.amount_fen, without_application=claim.channel == "auto")
+            counter = disclosure.claim_paid_op(get_plan(claim.plan_id), policy, claim.claim_id, payout.amount_fen,
+                                               without_application=claim.channel == "auto")
             notice = ("paid", MESSAGES["CLAIM_AUTO_PAID"] if claim.channel == "auto" else None)
         else:
             failed = payout.model_copy(update={"status": "failed", "failure_code": transfer.failure_code,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.repositories.calendar import CalendarRepository
-from chalicelib.adapters.repositories.claimants import Claimants, InMemoryClaimants, TableClaimants
+from chalicelib.adapters.repositories.claimants import Claimants, InMemoryClaimants
 from chalicelib.adapters.repositories.claims import ClaimRepository
+from chalicelib.services.claims.claimants import TableClaimants
 
 __all__ = ["ClaimPorts", "Claimants", "InMemoryClaimants", "TableClaimants"]
 

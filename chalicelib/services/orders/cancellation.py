@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.adapters.clock import CHINA_TZ, iso
 from chalicelib.adapters.dynamodb import ConditionFailed
 from chalicelib.adapters.repositories.orders import free_cover_op, new_refund_op
-from chalicelib.adapters.repositories.policies import PolicyRepository, policy_of
+from chalicelib.adapters.repositories.policies import PolicyRepository
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
@@ -32,17 +32,15 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
     Only the payer (投保人) may cancel: the insured who did not pay sees the policy but gets 403 NOT_POLICYHOLDER;
     anyone else 404. The family order's other policies stay valid."""
     from chalicelib.plans import get_plan
-    from chalicelib.services.access import load_policy
+    from chalicelib.services.access import policy_for
 
-    table = ports.table
     scope = f"{principal.account_id}#{CANCEL_SCOPE}"
-    replay = idempotency.lookup(table, scope, idempotency_key, request_hash)
+    replay = idempotency.lookup(ports.idempotency, scope, idempotency_key, request_hash)
     if replay is not None:
         return _cancellation_view(ports, replay["body"]["policy_id"], replay["body"]["refund_id"])
-    item, roles = load_policy(table, principal, policy_id, need="payer_or_insured")  # services/access: an item
+    cancelled, roles = policy_for(ports, principal, policy_id, need="payer_or_insured")
     if "payer" not in roles:
         raise Forbidden("NOT_POLICYHOLDER", policy_id=policy_id)
-    cancelled = policy_of(item)
     if cancelled.status == "cancelled":
         raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id)
     if cancelled.taken_over:  # the government pays it now and the member's payment was returned (DOMAIN §10.4)
@@ -58,20 +56,20 @@ def cancel_policy(ports: OrderPorts, principal, policy_id: str, idempotency_key:
             new_refund_op(refund),
             idempotency.completed_op(scope, idempotency_key, request_hash, now, 200,
                                      {"policy_id": policy_id, "refund_id": refund.refund_id}),
-            disclosure.cancellation_op(get_plan(cancelled.plan_id), item),  # disclosure still reads the item
+            disclosure.cancellation_op(get_plan(cancelled.plan_id), cancelled),
         ])
     except ConditionFailed:
         current = ports.policies.get(policy_id) or cancelled
         if current.status == "cancelled":
             raise Conflict("POLICY_ALREADY_CANCELLED", policy_id=policy_id) from None
         raise Conflict("POLICY_CHANGED_RETRY", policy_id=policy_id) from None
-    refund = _execute_refund(ports, refund, now)
+    refund = execute_refund(ports, refund, now)
     return _present_cancellation(policy_id, iso(now), refund)
 
 
 def pending_refund(policy: Policy, order: Order, refund_id: str, reason: str, now: datetime) -> Refund:
     """The refund of one policy's premium, to its order's payment method (in the work queue until the channel
-    confirms it: `_execute_refund` now, the reconciliation later). Written in the transaction that decides the
+    confirms it: `execute_refund` now, the reconciliation later). Written in the transaction that decides the
     refund (cancellation; a takeover by a subsidised list, DOMAIN §10.4), never on its own."""
     refund = Refund(refund_id=refund_id, policy_id=policy.policy_id, order_id=order.order_id,
                     payment_method=order.payment_method, amount_fen=policy.premium_fen, status=REFUND_PENDING,
@@ -88,7 +86,7 @@ def pending_refund(policy: Policy, order: Order, refund_id: str, reason: str, no
 REFUND_REASONS = {"cancel": "REFUND_CANCEL", "takeover": "REFUND_TAKEOVER"}  # refund reason → TERMS key
 
 
-def _execute_refund(ports: OrderPorts, refund: Refund, now: datetime) -> Refund:
+def execute_refund(ports: OrderPorts, refund: Refund, now: datetime) -> Refund:
     """Send a pending refund (idempotent by its id) and mark it refunded; unchanged if the channel did not answer;
     `refund_failed` (operators' queue, alarmed) if the channel refused it."""
     from chalicelib.adapters.medical_platform import PlatformError, PlatformUnavailable

@@ -130,8 +130,7 @@ def _policy_ops(order: Order, now: datetime, paid_at: datetime,
                                                                 person.waiting_rule)
         consent = None
         if order.auto_renew:
-            consenting = {"account_id": order.payer_account_id, "login_channel": order.login_channel}
-            consent = consent_record(consenting, person.account_source, now)
+            consent = consent_record(order.payer_account_id, order.login_channel, person.account_source, now)
         policy = Policy(
             policy_id=policy_id, plan_id=plan.plan_id, order_id=order.order_id, insured_hash=person.id_hash,
             insured_name=person.name, insured_id_enc=person.id_enc, insured_member_id=person.member_id,
@@ -146,8 +145,7 @@ def _policy_ops(order: Order, now: datetime, paid_at: datetime,
         # finds no marker; anyone else's marker refuses the whole issuance).
         ops.append(issue_cover_op(CoverMarker(plan_id=plan.plan_id, state=COVER_ISSUED, policy_id=policy_id,
                                               order_id=order.order_id, created_at=iso(now)), person.id_hash))
-    # services/disclosure.py still reads the order as a mapping (its owner converts it)
-    return ops + disclosure.issuance_ops(plan, order.model_dump())
+    return ops + disclosure.issuance_ops(plan, order)
 
 
 def _alarm_refund_refused(kind: str, entity_id: str, code: str) -> None:

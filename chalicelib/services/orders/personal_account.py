@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, TransientStorageError, TxOp
-from chalicelib.adapters.repositories.orders import as_order, place_op, reserve_ops, status_op
+from chalicelib.adapters.repositories.orders import place_op, reserve_ops, status_op
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
@@ -53,12 +53,6 @@ def pay_from_personal_account(ports: OrderPorts, order: Order, now: datetime) ->
     except ConditionFailed as exc:
         return _after_reservation_refused(ports, order, exc.reasons, now)
     return settle(ports, order, now, deduct=True)
-
-
-def _pay_from_personal_account(ports: OrderPorts, order: Order | dict[str, Any],
-                               now: datetime) -> tuple[int, dict[str, Any]]:
-    """`pay_from_personal_account` for callers still passing stored items (services/renewals.py)."""
-    return pay_from_personal_account(ports, as_order(order), now)
 
 
 def _after_reservation_refused(ports: OrderPorts, order: Order, reasons: list[str],
@@ -111,12 +105,6 @@ def settle(ports: OrderPorts, order: Order, now: datetime, *, deduct: bool,
     error = _refusal_error(refusal.code, refused, order)
     _undo(ports, order, now, failure=error.code)
     raise error
-
-
-def _settle(ports: OrderPorts, order: Order | dict[str, Any], now: datetime, *, deduct: bool,
-            issue_with: tuple[TxOp, ...] = ()) -> tuple[int, dict[str, Any]]:
-    """`settle` for callers still passing stored items (services/renewals.py, services/platform_reconciliation.py)."""
-    return settle(ports, as_order(order), now, deduct=deduct, issue_with=issue_with)
 
 
 def _refusal_error(platform_code: str, planned: PlannedDeduction, order: Order) -> DomainError:

@@ -15,7 +15,7 @@ from chalicelib.domain.order_lifecycle import (
     REFUNDED,
     SETTLING,
 )
-from chalicelib.services.orders.cancellation import _execute_refund
+from chalicelib.services.orders.cancellation import execute_refund
 from chalicelib.services.orders.common import LEASE, _reverse_order_payment
 from chalicelib.services.orders.personal_account import settle
 from chalicelib.services.orders.ports import OrderPorts
@@ -53,7 +53,7 @@ def reconcile(ports: OrderPorts, now: datetime) -> dict[str, int]:
         return "refunded" if _reverse_order_payment(ports, order, now) else "still_pending"
 
     def send_refund(refund: Refund) -> str:
-        done = _execute_refund(ports, refund, now).status == REFUNDED
+        done = execute_refund(ports, refund, now).status == REFUNDED
         return "refunds_sent" if done else "still_pending"
 
     steps: list[tuple[str, Iterable[Order] | Iterable[Refund], Callable]] = [
