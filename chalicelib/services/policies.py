@@ -19,6 +19,7 @@ from chalicelib.domain.enrolment_rules import check_personal_account_allowed
 from chalicelib.domain.errors import Conflict, RuleViolation
 from chalicelib.domain.grant import scopes_by_grantor
 from chalicelib.domain.masking import mask_name
+from chalicelib.domain.messages import term
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.resident_id import mask
 from chalicelib.services import access, renewals
@@ -26,7 +27,7 @@ from chalicelib.services.family import ID_NUMBER_CONTEXT, find_platform_person
 from chalicelib.services.renewal_consent import consent_channel, consent_record
 
 VISIBLE_ROLES = ("insured", "payer", "view", "claims")
-STATUS_ZH = {"cancelled": "退保", "expired": "到期"}
+STATUS_TERMS = {"cancelled": "POLICY_STATUS_CANCELLED", "expired": "POLICY_STATUS_EXPIRED"}
 _UPDATE_ATTEMPTS = 3  # a policy's version also moves when a claim is paid; re-read and re-check, then give up
 
 
@@ -124,7 +125,7 @@ def _consent(ports: PolicyPorts, account: Account, policy: Policy, now: datetime
     from chalicelib.plans import get_plan
 
     if policy.status != "active":
-        raise RuleViolation("POLICY_NOT_ACTIVE", status_zh=STATUS_ZH.get(policy.status, policy.status))
+        raise RuleViolation("POLICY_NOT_ACTIVE", status_zh=term(STATUS_TERMS[policy.status]) if policy.status in STATUS_TERMS else policy.status)
     if not account.id_enc:  # no bound identity, so no personal account the platform could deduct from
         raise RuleViolation("NO_PERSONAL_ACCOUNT")
     cipher, platform = ports.cipher, ports.platform

@@ -29,6 +29,7 @@ from chalicelib.adapters.repositories.renewals import MandateReads
 from chalicelib.domain import renewal as rules
 from chalicelib.domain.account import Account
 from chalicelib.domain.errors import DomainError, UpstreamUnavailable
+from chalicelib.domain.messages import term
 from chalicelib.domain.order import Order
 from chalicelib.domain.plan import Plan
 from chalicelib.domain.policy import Policy
@@ -204,7 +205,7 @@ def notice_one(ports: RenewalPorts, policy_id: str, next_plan_id: str, now: date
             amount_fen=next_plan.premium_fen, account_source=source, deduction_on=schedule.deduction_on,
             text=notice.text()))
     except PlatformUnavailable:
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None  # retried by the run
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None  # retried by the run
     except PlatformError:
         receipt = None  # the platform does not know the insured: our own channels still carry the notice
     record = rules.RenewalRecord(next_plan_id=next_plan_id, status=rules.next_status("consented", "notice"),
@@ -413,7 +414,7 @@ def _failure(ports: RenewalPorts, policy: Policy, payer: Account | None, next_pl
             source = _consent(policy)["account_source"]
             balance = balances.current_fen if source == "current" else balances.prior_years_fen
     except PlatformUnavailable:
-        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+        raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
     except PlatformError:
         person, balance = None, 0
     return rules.deduction_failure(noticed_on=policy.renewal.noticed_day if policy.renewal else None,
@@ -440,7 +441,7 @@ def _renewal_order(policy: Policy, payer: Account | None, next_plan: Plan, now: 
     order_id = order_id or new_order_id(now)
     person = OrderInsured(ref=policy.insured_member_id or "self", id_hash=policy.insured_hash,
                           id_enc=policy.insured_id_enc, name=policy.insured_name, relationship=None,
-                          member_id=policy.insured_member_id, who="被保险人", account_source=source,
+                          member_id=policy.insured_member_id, who=term("WHO_INSURED"), account_source=source,
                           renewal_without_gap=True, benefit_start=next_plan.coverage_start.isoformat(),
                           waiting_rule="renewal", platform={"county": policy.county})
     key = rules.deduction_key(policy.policy_id, next_plan.plan_id)
@@ -531,7 +532,7 @@ def apply_platform_stops(ports: RenewalPorts, now: datetime) -> int:
         try:
             replies = ports.orders.platform.notice_replies(cursor, PAGE_LIMIT)
         except PlatformUnavailable:
-            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system="医保信息平台") from None
+            raise UpstreamUnavailable("UPSTREAM_UNAVAILABLE", system=term("SYSTEM_PLATFORM")) from None
         if not replies:
             return stopped
         for reply in replies:

@@ -162,6 +162,18 @@ def test_adapters_never_import_services_or_the_api():
     assert layering_violations(import_graph(module_files()), "adapters") == []
 
 
+def test_only_adapters_build_keys_or_know_the_table_schema():
+    """Repositories are the only code that knows keys and item shapes (issue #9): keys.py and schema.py are imported
+    by adapters alone — not by services, the domain, the api, jobs or deps."""
+    graph = import_graph(module_files())
+    table_modules = {f"{PACKAGE}.adapters.keys", f"{PACKAGE}.adapters.schema"}
+
+    offenders = sorted(m for m, targets in graph.items()
+                       if not m.startswith(f"{PACKAGE}.adapters") and targets & table_modules)
+
+    assert offenders == []
+
+
 def test_the_domain_and_services_import_neither_the_aws_sdk_nor_chalice():
     found = third_party_imports(module_files())
 
