@@ -314,3 +314,12 @@ class TwinFamily:
         from chalicelib import deps
 
         return deps.platform().statement(self.ids[label])
+
+
+def current_twins() -> TwinWorld:
+    """The TwinWorld the running test's `twins` fixture installed (deps.order_ports is its order_ports)."""
+    from chalicelib import deps
+
+    world = getattr(deps.order_ports, "__self__", None)
+    assert isinstance(world, TwinWorld), "the test needs the twins fixture"
+    return world

@@ -17,7 +17,7 @@ from chalicelib.api.auth import Principal
 from chalicelib.domain.errors import Conflict, DomainError
 from chalicelib.services import orders
 from chalicelib.services.idempotency import body_hash
-from tests.helpers import TwinFamily
+from tests.helpers import TwinFamily, current_twins
 from tests.orders_support import IN_WINDOW
 
 
@@ -47,8 +47,8 @@ def marker(family: TwinFamily, label: str) -> dict | None:
     return family.world.cover_item("lishui-2021", deps.cipher().lookup_hash(family.ids[label]))
 
 
-def the_order(family: TwinFamily, order_id: str) -> dict:
-    return family.world.order_item(order_id)
+def the_order(order_id: str) -> dict:
+    return current_twins().order_item(order_id)
 
 
 def test_the_reservation_is_written_before_the_deduction_and_becomes_the_cover(family, monkeypatch):
@@ -138,7 +138,7 @@ def test_an_unpaid_wechat_order_expires_closes_and_frees_the_person(family, cloc
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(seconds=1))
     assert orders.reconcile(deps.order_ports(), deps.clock().now())["expired"] == 1
 
-    order = the_order(family, view["order_id"])
+    order = the_order(view["order_id"])
     assert order["status"] == "expired" and order["failure"] == "ORDER_EXPIRED"
     assert "GSI3PK" not in order  # out of the work queue
     assert deps.wechat_pay().simulator.trades[view["order_id"]].closed  # closed at WeChat: it cannot be paid
@@ -153,7 +153,7 @@ def test_an_order_wechat_cannot_close_stays_pending(family, clock):
     clock.set(IN_WINDOW + orders.WECHAT_PAY_WINDOW + timedelta(minutes=1))
     counts = orders.reconcile(deps.order_ports(), deps.clock().now())
     assert (counts["expired"], counts["still_pending"]) == (0, 1)
-    assert the_order(family, view["order_id"])["status"] == "pending_payment"
+    assert the_order(view["order_id"])["status"] == "pending_payment"
     assert marker(family, "self")["state"] == "reserved"
 
 
@@ -171,7 +171,7 @@ def test_a_payment_arriving_after_the_close_is_refunded_and_reported(family, clo
     answer = notify_response(headers, body, deps.clock().now())
 
     assert answer.status_code == 200
-    order = the_order(family, view["order_id"])
+    order = the_order(view["order_id"])
     assert order["status"] == "refunded" and order["failure"] == "ORDER_EXPIRED"
     assert simulator.refunded_fen(view["order_id"]) == 10000
     assert marker(family, "self") is None  # no cover from money that came too late
@@ -199,7 +199,7 @@ def test_ordering_again_after_the_deadline_closes_the_unpaid_order_at_once(famil
     status, view = place(family, ["self"])
 
     assert status == 201 and view["status"] == "paid"
-    assert the_order(family, stale["order_id"])["status"] == "expired"
+    assert the_order(stale["order_id"])["status"] == "expired"
     assert deps.wechat_pay().simulator.trades[stale["order_id"]].closed
     assert marker(family, "self")["state"] == "issued"
 
@@ -210,4 +210,4 @@ def test_before_the_deadline_the_unpaid_order_still_holds_the_person(family, clo
     with pytest.raises(Conflict) as refused:
         place(family, ["self"])
     assert refused.value.code == "ORDER_IN_FLIGHT" and refused.value.details["order_id"] == pending["order_id"]
-    assert the_order(family, pending["order_id"])["status"] == "pending_payment"
+    assert the_order(pending["order_id"])["status"] == "pending_payment"
