@@ -306,7 +306,7 @@ def _reserve_claiming(ports: RenewalPorts, policy: Policy, order: Order, now: da
            place_op(order), *reserve_ops(order.model_dump(), now),
            PolicyRepository.renewal_claim_op(policy.policy_id, order.order_id, order.payer_account_id, iso(now))]
     try:
-        ports.orders.table.transact(ops)
+        ports.orders.orders.transact(ops)
     except ConditionFailed as exc:
         reasons = exc.reasons or []
         if len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
