@@ -209,3 +209,117 @@ def _reference(prefix: str) -> str:
     """A random id that can never look like an ID number (no run of 17+ digits) to the leak checks."""
     h = uuid.uuid4().hex.upper()
     return f"{prefix}{h[:10]}X{h[10:20]}"
+
+
+# ---- the order use cases on the repositories' in-memory twins (tests/services/conftest.py `twins`) ---------------
+class TwinWorld:
+    """The repositories' in-memory twins sharing one MemoryStore (so one transaction spans orders, policies,
+    idempotency records and disclosure counters), with the local stage's simulators from `deps` (医保 platform,
+    WeChat Pay, cipher, sandbox clock). No table: `order_ports()` is what `deps.order_ports()` answers while it runs."""
+
+    def __init__(self) -> None:
+        from chalicelib.adapters.repositories.accounts import InMemoryAccountRepository
+        from chalicelib.adapters.repositories.disclosure import InMemoryDisclosureCounters
+        from chalicelib.adapters.repositories.family import InMemoryFamilyRepository
+        from chalicelib.adapters.repositories.idempotency import InMemoryIdempotencyRepository
+        from chalicelib.adapters.repositories.memory import MemoryStore
+        from chalicelib.adapters.repositories.orders import InMemoryOrderRepository
+        from chalicelib.adapters.repositories.policies import InMemoryPolicyRepository
+
+        self.store = MemoryStore()
+        self.orders, self.policies = InMemoryOrderRepository(self.store), InMemoryPolicyRepository(self.store)
+        self.accounts, self.family = InMemoryAccountRepository(self.store), InMemoryFamilyRepository(self.store)
+        self.idempotency = InMemoryIdempotencyRepository(self.store)
+        self.counters = InMemoryDisclosureCounters(self.store)
+
+    def order_ports(self):
+        from chalicelib import deps
+        from chalicelib.services.orders.ports import OrderPorts
+
+        return OrderPorts(table=None, platform=deps.platform(), wechat=deps.wechat_pay(), cipher=deps.cipher(),
+                          orders=self.orders, policies=self.policies)
+
+    def family_ports(self):
+        from chalicelib import deps
+        from chalicelib.services.family import FamilyPorts
+
+        return FamilyPorts(family=self.family, covers=self.orders, cipher=deps.cipher(), platform=deps.platform())
+
+    # What the moto tests read with deps.table().get(...): the item the DynamoDB repository stores for the model
+    # (its keys and index entries included), or None.
+    def order_item(self, order_id: str) -> dict[str, Any] | None:
+        from chalicelib.adapters.repositories.orders import order_item
+
+        order = self.orders.get(order_id)
+        return order_item(order) if order is not None else None
+
+    def cover_item(self, plan_id: str, id_hash: str) -> dict[str, Any] | None:
+        from chalicelib.adapters.repositories.orders import cover_item
+
+        found = self.orders.covers([(plan_id, id_hash)]).get((plan_id, id_hash))
+        return cover_item(found, id_hash) if found is not None else None
+
+    def policy_item(self, policy_id: str) -> dict[str, Any] | None:
+        from chalicelib.adapters.repositories.policies import policy_item
+
+        policy = self.policies.get(policy_id)
+        return policy_item(policy) if policy is not None else None
+
+
+class TwinFamily:
+    """tests/orders_support.Family on the twins: the same payer (an employee in 丽水 paying from the personal
+    account, identity bound) and relatives, registered on the simulated platform and written through the twins
+    (the account as identity binding leaves it; members through services/family.add_member)."""
+
+    def __init__(self, world: TwinWorld, phone: str = "13800000001", current_fen: int = 50000,
+                 prior_years_fen: int = 100000, name: str = "王建国", **payer_fields: Any) -> None:
+        from chalicelib import deps
+        from chalicelib.domain.account import Account
+        from chalicelib.domain.resident_id import parse_resident_id
+        from chalicelib.services.people import ID_NUMBER_CONTEXT
+
+        self.world = world
+        self.id_number = new_id("331102", date(1980, 3, 1))
+        self.person = register_person(name, self.id_number, current_fen=current_fen,
+                                      prior_years_fen=prior_years_fen, **payer_fields)
+        cipher, rid = deps.cipher(), parse_resident_id(self.id_number, deps.clock().today())
+        id_hash = cipher.lookup_hash(self.id_number)
+        self.account_id = f"acct-{phone}"
+        self.account = Account(account_id=self.account_id, login_channel="phone", phone=phone, person_hash=id_hash,
+                               person_name=name, id_enc=cipher.encrypt(self.id_number, ID_NUMBER_CONTEXT,
+                                                                       record=id_hash),
+                               birth_date=rid.birth_date.isoformat(), sex=rid.sex,
+                               created_at=deps.clock().now().isoformat())
+        assert world.accounts.create(self.account, "phone", phone)
+        self.members: dict[str, str] = {}  # label → member id
+        self.ids: dict[str, str] = {"self": self.id_number}
+
+    def relative(self, label: str, relationship: str = "spouse", basic_type: str = "employee", city: str = "331100",
+                 born: date = date(1982, 5, 5), **platform_fields: Any) -> str:
+        id_number = new_id("331102", born)
+        name = {"spouse": "李秀英", "child": "王小明", "parent": "王德福"}.get(relationship, "王亲属") + label[-1:]
+        register_person(name, id_number, city=city, basic_type=basic_type, **platform_fields)
+        member_id = self.add_member(name, id_number, relationship)
+        self.members[label], self.ids[label] = member_id, id_number
+        return member_id
+
+    def add_member(self, name: str, id_number: str, relationship: str) -> str:
+        from chalicelib import deps
+        from chalicelib.services import family
+
+        return family.add_member(self.world.family_ports(), self.account, name, id_number, relationship,
+                                 deps.clock().now()).member_id
+
+    def balances(self, label: str = "self") -> dict[str, Any]:
+        from chalicelib import deps
+
+        return deps.platform().statement(self.ids[label])
+
+
+def current_twins() -> TwinWorld:
+    """The TwinWorld the running test's `twins` fixture installed (deps.order_ports is its order_ports)."""
+    from chalicelib import deps
+
+    world = getattr(deps.order_ports, "__self__", None)
+    assert isinstance(world, TwinWorld), "the test needs the twins fixture"
+    return world

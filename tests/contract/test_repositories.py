@@ -186,14 +186,9 @@ def a_refund(**changes) -> Refund:
     return Refund(**{**fields, **changes})
 
 
-class TestOrderTransactionOperations:
-    """The named transaction items services compose (one TransactWriteItems each): their conditions, on the table."""
-
-    @pytest.fixture()
-    def table(self, aws):
-        from chalicelib import deps
-
-        return deps.table()
+class OrderTransactionContract:
+    """The named transaction items services compose (one TransactWriteItems each): their conditions, in either world
+    (`table` is the world's transaction runner and repositories: World below)."""
 
     def test_a_new_order_is_recorded_once(self, table):
         from chalicelib.adapters.dynamodb import ConditionFailed
@@ -202,13 +197,13 @@ class TestOrderTransactionOperations:
         table.transact([place_op(an_order("ORD1"))])
         with pytest.raises(ConditionFailed):
             table.transact([place_op(an_order("ORD1", status="pending_payment"))])
-        assert OrderRepository(table).get("ORD1") == an_order("ORD1")
+        assert table.orders.get("ORD1") == an_order("ORD1")
 
     def test_cover_is_issued_over_the_orders_own_reservation_but_not_over_anothers(self, table):
         from chalicelib.adapters.dynamodb import ConditionFailed
         from chalicelib.adapters.repositories.orders import issue_cover_op
 
-        repo = OrderRepository(table)
+        repo = table.orders
         repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD1"), "h-self")
         repo.save_cover(CoverMarker(plan_id="lishui-2021", state="reserved", order_id="ORD2"), "h-spouse")
         table.transact([issue_cover_op(CoverMarker(plan_id="lishui-2021", order_id="ORD1", policy_id="POL1"),
@@ -225,7 +220,7 @@ class TestOrderTransactionOperations:
         from chalicelib.adapters.dynamodb import ConditionFailed
         from chalicelib.adapters.repositories.orders import free_cover_op, new_refund_op
 
-        policies, orders = PolicyRepository(table), OrderRepository(table)
+        policies, orders = table.policies, table.orders
         policy = a_policy(auto_renew=True)
         policies.save(policy.model_copy(update={"version": 2}))
         orders.save_cover(CoverMarker(plan_id="lishui-2021", order_id="ORD1", policy_id="POL1"), "h-spouse")
@@ -252,7 +247,7 @@ class TestOrderTransactionOperations:
         from chalicelib.domain.order_lifecycle import IllegalTransition
 
         now = datetime(2020, 12, 15, 10, 5, tzinfo=CHINA_TZ)
-        repo = OrderRepository(table)
+        repo = table.orders
         order = an_order("ORD1", status="settling").model_copy(update={"lease_until": "2020-12-15T10:01:00+08:00"})
         repo.save(order)
         with pytest.raises(IllegalTransition):  # the lifecycle table lacks settling → pending_payment
@@ -277,7 +272,7 @@ class TestOrderTransactionOperations:
         from chalicelib.adapters.repositories.orders import release_ops, reserve_ops
 
         now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
-        repo = OrderRepository(table)
+        repo = table.orders
         mine = an_order("ORD1").model_copy(update={"pay_before": "2020-12-15T10:30:00+08:00"})
         table.transact(reserve_ops(mine, now))
         held = repo.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])
@@ -299,7 +294,7 @@ class TestOrderTransactionOperations:
         from chalicelib.adapters.repositories.orders import release_ops, reserve_ops, status_op
 
         now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
-        repo = OrderRepository(table)
+        repo = table.orders
         mine = an_order("ORD1")
         repo.save(mine)
         table.transact(reserve_ops(mine, now))
@@ -317,7 +312,7 @@ class TestOrderTransactionOperations:
         from chalicelib.adapters.dynamodb import ConditionFailed
         from chalicelib.adapters.repositories.orders import prepay_op
 
-        repo = OrderRepository(table)
+        repo = table.orders
         repo.save(an_order("ORD1", status="pending_payment"))
         repo.save(an_order("ORD2", status="expired"))
         table.transact([prepay_op("ORD1", {"prepay_id": "wx1"})])
@@ -340,15 +335,14 @@ class TestOrderTransactionOperations:
     def test_placing_reads_the_payer_the_requests_record_and_the_named_members_at_once(self, table):
         from datetime import datetime
 
-        from chalicelib.adapters import keys
         from chalicelib.adapters.clock import CHINA_TZ
         from chalicelib.services import idempotency
 
         now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
-        repo = OrderRepository(table)
-        table.put({**keys.account("acct-1"), "account_id": "acct-1", "person_hash": "h-self", "id_enc": "e1",
+        repo = table.orders
+        table.seed_account({"account_id": "acct-1", "person_hash": "h-self", "id_enc": "e1",
                    "person_name": "王建国", "login_channel": "wechat", "openid": "o-1", "phone_hash": "p"})
-        table.put({**keys.family_member("acct-1", "M1"), "member_id": "M1", "account_id": "acct-1",
+        table.seed_member({"member_id": "M1", "account_id": "acct-1",
                    "id_hash": "h-spouse", "id_enc": "e2", "name": "李秀英", "relationship": "spouse",
                    "birth_date": "1982-05-05", "sex": "F"})
         fresh = repo.placing_reads("acct-1", "acct-1#orders", "k1", ["M1", "M404"])
@@ -362,6 +356,199 @@ class TestOrderTransactionOperations:
         assert repo.request_record("acct-1#orders", "k1") == replay.previous
         assert repo.request_record("acct-1#orders", "k2") is None
         assert repo.placing_reads("acct-2", "acct-2#orders", "k1", []).payer is None
+
+
+    # ---- the transaction itself: all conditions first, then all writes, or nothing ------------------------------
+    def test_a_failing_condition_in_any_item_writes_nothing_and_names_that_item(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.disclosure import counter_op
+        from chalicelib.adapters.repositories.orders import place_op, reserve_ops
+        from chalicelib.domain.disclosure import Counts
+        from chalicelib.services import idempotency
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        table.policies.save(a_policy("POL1"))  # exists: issuing it again is refused
+        ops = [idempotency.in_progress_op("acct-1#orders", "k1", "rh", now, "ORD1"), place_op(an_order("ORD1")),
+               *reserve_ops(an_order("ORD1"), now), PolicyRepository.issue_op(a_policy("POL1")),
+               counter_op("lishui-2021", "331102", "personal_account", "ORD1", Counts(enrolled=1))]
+        with pytest.raises(ConditionFailed) as refused:
+            table.transact(ops)
+        assert refused.value.reasons == ["None", "None", "None", "None", "ConditionalCheckFailed", "None"]
+        assert table.orders.get("ORD1") is None and table.idempotency.get("acct-1#orders", "k1") is None
+        assert table.orders.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")]) == {}
+        assert table.counters.cells("lishui-2021") == {}
+        table.transact(ops[:4] + ops[5:])  # without the refused item, everything lands at once
+        assert table.orders.get("ORD1") == an_order("ORD1")
+        assert len(table.orders.covers([("lishui-2021", "h-self"), ("lishui-2021", "h-spouse")])) == 2
+        assert table.counters.cells("lishui-2021") == {("331102", "personal_account"): Counts(enrolled=1)}
+
+    def test_every_refused_item_is_named_by_its_position(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import place_op, prepay_op, status_op
+        from chalicelib.services import idempotency
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        for order_id, status in (("ORD1", "settling"), ("ORD2", "settling"), ("ORD3", "expired")):
+            table.orders.save(an_order(order_id, status=status))
+        with pytest.raises(ConditionFailed) as refused:
+            table.transact([place_op(an_order("ORD1")), status_op(an_order("ORD2"), "settling", "paid", {}, now),
+                            prepay_op("ORD3", {"prepay_id": "wx1"}),
+                            idempotency.release_op("acct-1#orders", "k404", "rh")])
+        assert refused.value.reasons == ["ConditionalCheckFailed", "None", "ConditionalCheckFailed",
+                                         "ConditionalCheckFailed"]
+        assert table.orders.get("ORD2") == an_order("ORD2", status="settling")
+
+    def test_a_claimed_renewal_is_claimed_once_and_recorded_renewed_only_by_its_order(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+
+        table.policies.save(a_policy("POL1", auto_renew=True,
+                                     renewal={"status": "noticed", "next_plan_id": "lishui-2022"}))
+        at = "2021-12-01T10:00:00+08:00"
+        table.transact([PolicyRepository.renewal_claim_op("POL1", "ORD9", "acct-1", at)])
+        claimed = table.policies.get("POL1")
+        assert (claimed.renewal.deduction_started_at, claimed.renewal.order_id, claimed.version) == (at, "ORD9", 2)
+        with pytest.raises(ConditionFailed):
+            table.transact([PolicyRepository.renewal_claim_op("POL1", "ORD8", "acct-1", at)])
+        with pytest.raises(ConditionFailed):
+            table.transact([PolicyRepository.renewal_renewed_op("POL1", "POL2", "ORD8", {"event": "renewed"})])
+        table.transact([PolicyRepository.renewal_renewed_op("POL1", "POL2", "ORD9", {"event": "renewed"})])
+        renewed = table.policies.get("POL1")
+        assert (renewed.renewal.status, renewed.renewal.renewed_policy_id, renewed.renewal_history) == (
+            "renewed", "POL2", [{"event": "renewed"}])
+        assert list(table.policies.renewal_mandates("lishui-2021")) == []
+        with pytest.raises(ConditionFailed):
+            table.transact([PolicyRepository.renewal_renewed_op("POL1", "POL2", "ORD9", {"event": "renewed"})])
+
+    def test_a_takeover_needs_the_version_read_and_happens_once(self, table):
+        from chalicelib.adapters.dynamodb import ConditionFailed
+
+        table.policies.save(a_policy("POL1"))
+        read = table.policies.get("POL1")
+        table.transact([PolicyRepository.take_over_op(read, "government", {"list_id": "L1"})])
+        taken = table.policies.get("POL1")
+        assert (taken.payment_method, taken.taken_over, taken.version) == ("government", {"list_id": "L1"}, 2)
+        with pytest.raises(ConditionFailed):
+            table.transact([PolicyRepository.take_over_op(taken, "government", {"list_id": "L2"})])
+
+    def test_concurrent_reservations_of_one_person_let_exactly_one_through(self, table):
+        from concurrent.futures import ThreadPoolExecutor
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.dynamodb import ConditionFailed
+        from chalicelib.adapters.repositories.orders import place_op, reserve_ops
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+
+        def reserve(n: int) -> bool:
+            order = an_order(f"ORD{n}")
+            try:
+                table.transact([place_op(order), *reserve_ops(order, now)])
+            except ConditionFailed:
+                return False
+            return True
+
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(reserve, range(8)))
+        assert won.count(True) == 1
+        winner = f"ORD{won.index(True)}"
+        assert {m.order_id for m in table.orders.covers([("lishui-2021", "h-self")]).values()} == {winner}
+        assert [n for n in range(8) if table.orders.get(f"ORD{n}") is not None] == [won.index(True)]
+
+
+class DynamoWorld:
+    """One table: its transactions and the repositories over it."""
+
+    def __init__(self, table) -> None:
+        from chalicelib.adapters.repositories.disclosure import DynamoDisclosureCounters
+        from chalicelib.adapters.repositories.idempotency import IdempotencyRepository
+
+        self.table = table
+        self.orders, self.policies = OrderRepository(table), PolicyRepository(table)
+        self.idempotency, self.counters = IdempotencyRepository(table), DynamoDisclosureCounters(table)
+
+    def transact(self, ops) -> None:
+        self.table.transact(ops)
+
+    def seed_account(self, fields) -> None:
+        from chalicelib.adapters import keys
+
+        self.table.put({**keys.account(fields["account_id"]), **fields})
+
+    def seed_member(self, fields) -> None:
+        from chalicelib.adapters import keys
+
+        self.table.put({**keys.family_member(fields["account_id"], fields["member_id"]), **fields})
+
+
+class MemoryWorld:
+    """One MemoryStore: its transactions and the twins sharing it."""
+
+    def __init__(self) -> None:
+        from chalicelib.adapters.repositories.accounts import InMemoryAccountRepository
+        from chalicelib.adapters.repositories.disclosure import InMemoryDisclosureCounters
+        from chalicelib.adapters.repositories.family import InMemoryFamilyRepository
+        from chalicelib.adapters.repositories.idempotency import InMemoryIdempotencyRepository
+        from chalicelib.adapters.repositories.memory import MemoryStore
+
+        self.store = MemoryStore()
+        self.orders, self.policies = InMemoryOrderRepository(self.store), InMemoryPolicyRepository(self.store)
+        self.idempotency = InMemoryIdempotencyRepository(self.store)
+        self.counters = InMemoryDisclosureCounters(self.store)
+        self.accounts, self.family = InMemoryAccountRepository(self.store), InMemoryFamilyRepository(self.store)
+
+    def transact(self, ops) -> None:
+        self.store.transact(ops)
+
+    def seed_account(self, fields) -> None:
+        from chalicelib.domain.account import Account
+
+        self.accounts.create(Account.model_validate(fields), "wechat", fields.get("openid") or fields["account_id"])
+
+    def seed_member(self, fields) -> None:
+        from chalicelib.domain.family import FamilyMember
+
+        assert self.family.add(FamilyMember.model_validate({"created_at": "2020-12-01T10:00:00+08:00", **fields}))
+
+
+class TestDynamoOrderTransactions(OrderTransactionContract):
+    @pytest.fixture()
+    def table(self, aws):
+        from chalicelib import deps
+
+        return DynamoWorld(deps.table())
+
+
+class TestInMemoryOrderTransactions(OrderTransactionContract):
+    @pytest.fixture()
+    def table(self):
+        return MemoryWorld()
+
+    def test_an_item_without_an_in_memory_twin_is_refused_before_anything_is_written(self, table):
+        from chalicelib.adapters.dynamodb import TxOp
+        from chalicelib.adapters.repositories.orders import place_op
+
+        with pytest.raises(TypeError):
+            table.transact([place_op(an_order("ORD1")), TxOp.put({"PK": "RAW#1", "SK": "RAW"})])
+        assert table.orders.get("ORD1") is None
+
+    def test_two_items_on_one_stored_item_are_refused_as_dynamodb_refuses_them(self, table):
+        from datetime import datetime
+
+        from chalicelib.adapters.clock import CHINA_TZ
+        from chalicelib.adapters.repositories.orders import place_op, status_op
+
+        now = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)
+        table.orders.save(an_order("ORD1", status="settling"))
+        with pytest.raises(ValueError):
+            table.transact([status_op(an_order("ORD1"), "settling", "paid", {}, now), place_op(an_order("ORD1"))])
+        assert table.orders.get("ORD1") == an_order("ORD1", status="settling")
 
 
 def test_a_payer_without_a_bound_person_is_refused_where_identity_is_needed():

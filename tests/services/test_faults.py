@@ -1,7 +1,7 @@
 """Fault injection: whatever fails — the 医保 platform after it debited, DynamoDB after the debit, a crash between
 steps, concurrent duplicates — the end state is one charge with cover, or no charge (or a full refund) without.
 
-Services layer over moto and the SimulatedPlatform; time is the sandbox clock, moved past the lease where the
+Services layer over the repositories' in-memory twins and the SimulatedPlatform; time is the sandbox clock, moved past the lease where the
 reconciliation is meant to take over."""
 from __future__ import annotations
 
@@ -12,32 +12,38 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib import deps
-from chalicelib.adapters import keys
-from chalicelib.adapters.dynamodb import Table, TransientStorageError
+from chalicelib.adapters.dynamodb import TransientStorageError
+from chalicelib.adapters.repositories.memory import MemoryStore
 from chalicelib.api.auth import Principal
 from chalicelib.domain.errors import Conflict, DomainError, UpstreamUnavailable
+from chalicelib.domain.order import CoverMarker
 from chalicelib.services import orders
 from chalicelib.services.idempotency import body_hash
 from chalicelib.services.orders import personal_account
-from tests.helpers import account_id_of
-from tests.orders_support import IN_WINDOW, Family
+from tests.helpers import TwinFamily, current_twins
+from tests.orders_support import IN_WINDOW
 
 PREMIUM = 10000
 
 
 @pytest.fixture()
-def family(client, clock):
+def clock(twins):
+    return deps.clock()
+
+
+@pytest.fixture()
+def family(twins, clock):
     clock.set(IN_WINDOW)
-    fam = Family(client)
+    fam = TwinFamily(twins)
     fam.relative("spouse", "spouse")
     fam.relative("child", "child", born=date(2010, 1, 1))
     return fam
 
 
-def place(family: Family, insured: list[str], key: str, payment_method: str = "personal_account"):
+def place(family: TwinFamily, insured: list[str], key: str, payment_method: str = "personal_account"):
     refs = [family.members.get(i, i) for i in insured]
     request = {"plan_id": "lishui-2021", "insured": refs, "payment_method": payment_method, "auto_renew": False}
-    return orders.place_order(deps.order_ports(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
+    return orders.place_order(deps.order_ports(), Principal("member", family.account_id), "lishui-2021", refs,
                               payment_method, False, key, body_hash(request), deps.clock().now())
 
 
@@ -47,20 +53,18 @@ def reconcile_after_lease(clock) -> dict[str, int]:
 
 
 def the_order(order_id: str) -> dict:
-    return deps.table().get(keys.order(order_id))
+    return current_twins().order_item(order_id)
 
 
 def settling_order_ids() -> list[str]:
-    items = deps.table().client.scan(TableName=deps.table().name)["Items"]
-    return [i["order_id"]["S"] for i in items if i["PK"]["S"].startswith("ORDER#")]
+    return list(current_twins().store.orders)  # every stored order, as the table scan listed them
 
 
 def issued_policies() -> int:
-    items = deps.table().client.scan(TableName=deps.table().name)["Items"]
-    return sum(1 for i in items if i["PK"]["S"].startswith("POLICY#"))
+    return len(current_twins().store.policies)
 
 
-def assert_untouched(family: Family, current: int = 50000, prior_years: int = 100000) -> None:
+def assert_untouched(family: TwinFamily, current: int = 50000, prior_years: int = 100000) -> None:
     statement = family.balances()
     assert (statement["account_current_fen"], statement["account_prior_years_fen"]) == (current, prior_years)
     assert issued_policies() == 0
@@ -111,8 +115,9 @@ def test_platform_timeout_before_the_debit_fails_cleanly_and_the_key_can_be_used
 
 
 def fail_issuing_once(monkeypatch) -> None:
-    """The issuing transaction (the one that puts policies) fails once with a DynamoDB throttle."""
-    real = Table.transact
+    """The issuing transaction (the one that puts policies) fails once with a DynamoDB throttle (as the table
+    raises it: TransientStorageError)."""
+    real = MemoryStore.transact
     failures = iter([True])
 
     def flaky(self, ops):
@@ -121,7 +126,7 @@ def fail_issuing_once(monkeypatch) -> None:
             raise TransientStorageError("ThrottlingException")
         return real(self, ops)
 
-    monkeypatch.setattr(Table, "transact", flaky)
+    monkeypatch.setattr(MemoryStore, "transact", flaky)
 
 
 def test_dynamodb_failure_of_the_issuing_transaction_is_settled_by_reconciliation(family, clock, monkeypatch):
@@ -140,8 +145,8 @@ def test_debit_then_dynamodb_failure_then_someone_else_covers_the_person_is_refu
     with pytest.raises(UpstreamUnavailable):
         place(family, ["spouse"], "fault-key-0005")
     order_id = settling_order_ids()[0]
-    deps.table().put({**keys.cover_marker("lishui-2021", the_order(order_id)["insured"][0]["id_hash"]),
-                      "policy_id": "POL-OTHER", "plan_id": "lishui-2021"})  # another payer's policy got there first
+    current_twins().orders.save_cover(CoverMarker(plan_id="lishui-2021", policy_id="POL-OTHER"),
+                                      the_order(order_id)["insured"][0]["id_hash"])  # another payer's got there first
     counts = reconcile_after_lease(clock)
     assert counts["failed"] == 1
     assert the_order(order_id)["status"] == "refunded"
@@ -237,25 +242,7 @@ def test_reversal_that_times_out_is_finished_by_reconciliation(family, clock, mo
     assert_untouched(family, prior_years=0)  # … and returned
 
 
-@pytest.fixture()
-def dynamodb_serialises_calls(aws):
-    """DynamoDB applies each call atomically; moto does not under threads (a failed transaction restores a
-    snapshot of the whole table, wiping a concurrent winner). Serialise calls so moto behaves like DynamoDB —
-    the interleaving *between* calls, which is what these tests are about, stays free."""
-    lock = threading.Lock()
-    client = deps.table().client
-    make_call = client._make_api_call
-
-    def one_at_a_time(operation, params):
-        with lock:
-            return make_call(operation, params)
-
-    client._make_api_call = one_at_a_time
-    yield
-    client._make_api_call = make_call
-
-
-def test_concurrent_requests_with_the_same_key_charge_once(family, dynamodb_serialises_calls):
+def test_concurrent_requests_with_the_same_key_charge_once(family):
     barrier = threading.Barrier(6)
 
     def attempt(_):
@@ -274,15 +261,12 @@ def test_concurrent_requests_with_the_same_key_charge_once(family, dynamodb_seri
     assert len(family.balances()["deductions"]) == 2  # current + 历年结余, once each
 
 
-def test_two_payers_buying_for_the_same_person_at_once_give_one_cover_and_one_charge(client, family,
-                                                                                    dynamodb_serialises_calls):
-    from tests.orders_support import add_member
-
-    other = Family(client, phone="13900000011", name="孙付款")
-    other.members["brother"] = add_member(client, other.headers, "李秀英e", family.ids["spouse"], "sibling")
+def test_two_payers_buying_for_the_same_person_at_once_give_one_cover_and_one_charge(twins, family):
+    other = TwinFamily(twins, phone="13900000011", name="孙付款")
+    other.members["brother"] = other.add_member("李秀英e", family.ids["spouse"], "sibling")
     barrier = threading.Barrier(2)
 
-    def buy(payer: Family, label: str):
+    def buy(payer: TwinFamily, label: str):
         barrier.wait()
         try:
             return place(payer, [label], f"race-{label}-0001")[0]

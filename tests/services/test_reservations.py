@@ -2,7 +2,7 @@
 
 The reservation is the per-(plan, insured) cover marker in state `reserved`, written in the transaction that records
 the order and its idempotency record; it becomes `issued` with the policy, and is deleted when the order ends any
-other way. Services over moto and the simulators; time is the sandbox clock."""
+other way. Services over the repositories' in-memory twins and the simulators; time is the sandbox clock."""
 from __future__ import annotations
 
 import threading
@@ -13,38 +13,42 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import deps
-from chalicelib.adapters import keys
 from chalicelib.api.auth import Principal
 from chalicelib.domain.errors import Conflict, DomainError
 from chalicelib.services import orders
 from chalicelib.services.idempotency import body_hash
-from tests.helpers import account_id_of
-from tests.orders_support import IN_WINDOW, Family
+from tests.helpers import TwinFamily, current_twins
+from tests.orders_support import IN_WINDOW
 
 
 @pytest.fixture()
-def family(client, clock):
+def clock(twins):
+    return deps.clock()
+
+
+@pytest.fixture()
+def family(twins, clock):
     clock.set(IN_WINDOW)
-    fam = Family(client)
+    fam = TwinFamily(twins)
     fam.relative("spouse", "spouse")
     fam.relative("child", "child", basic_type="resident")
     return fam
 
 
-def place(family: Family, insured: list[str], key: str | None = None, payment_method: str = "personal_account"):
+def place(family: TwinFamily, insured: list[str], key: str | None = None, payment_method: str = "personal_account"):
     refs = [family.members.get(i, i) for i in insured]
     request = {"plan_id": "lishui-2021", "insured": refs, "payment_method": payment_method, "auto_renew": False}
-    return orders.place_order(deps.order_ports(), Principal("member", account_id_of(family.headers)), "lishui-2021", refs,
+    return orders.place_order(deps.order_ports(), Principal("member", family.account_id), "lishui-2021", refs,
                               payment_method, False, key or uuid.uuid4().hex, body_hash(request),
                               deps.clock().now())
 
 
-def marker(family: Family, label: str) -> dict | None:
-    return deps.table().get(keys.cover_marker("lishui-2021", deps.cipher().lookup_hash(family.ids[label])))
+def marker(family: TwinFamily, label: str) -> dict | None:
+    return family.world.cover_item("lishui-2021", deps.cipher().lookup_hash(family.ids[label]))
 
 
 def the_order(order_id: str) -> dict:
-    return deps.table().get(keys.order(order_id))
+    return current_twins().order_item(order_id)
 
 
 def test_the_reservation_is_written_before_the_deduction_and_becomes_the_cover(family, monkeypatch):
@@ -92,15 +96,13 @@ def test_a_family_order_reserves_everyone_or_no_one(family):
     assert family.balances()["deductions"] == []
 
 
-def test_another_payers_order_in_flight_is_already_covered_for_me(family, client):
-    from tests.orders_support import add_member
-
-    other = Family(client, phone="13800000002", name="王建军")
+def test_another_payers_order_in_flight_is_already_covered_for_me(family, twins):
+    other = TwinFamily(twins, phone="13800000002", name="王建军")
     spouse_id = family.ids["spouse"]  # the same person, as a relative of another payer
-    member = add_member(client, other.headers, deps.platform().find_person(spouse_id).name, spouse_id, "spouse")
+    member = other.add_member(deps.platform().find_person(spouse_id).name, spouse_id, "spouse")
     assert place(family, ["spouse"], payment_method="wechat_pay")[0] == 201
     with pytest.raises(Conflict) as refused:
-        orders.place_order(deps.order_ports(), Principal("member", account_id_of(other.headers)), "lishui-2021", [member],
+        orders.place_order(deps.order_ports(), Principal("member", other.account_id), "lishui-2021", [member],
                            "personal_account", False, "other-payer-1", "h", deps.clock().now())
     assert refused.value.code == "ALREADY_COVERED" and "order_id" not in refused.value.details  # not theirs to see
     assert other.balances()["deductions"] == []

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.memory import MemoryStore
 from chalicelib.domain.account import Account, BoundPerson
 
 _KEY_ATTRIBUTES = frozenset({schema.PARTITION_KEY, schema.SORT_KEY})
@@ -156,9 +157,9 @@ class AccountRepository:
 class InMemoryAccountRepository:
     """The twin (tests/contract/test_account_repository.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: MemoryStore | None = None) -> None:
         self._lock = threading.Lock()
-        self._accounts: dict[str, Account] = {}
+        self._accounts: dict[str, Account] = (store or MemoryStore()).accounts  # shared: orders' placing_reads
         self._logins: dict[tuple[str, str], str] = {}
         self._bindings: dict[str, str] = {}
         self.people: dict[str, BoundPerson] = {}

@@ -9,11 +9,11 @@ position. A reader sums a plan's cells over every shard.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Protocol
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.adapters.repositories.memory import MemoryStore, Write, with_twin
 from chalicelib.domain.disclosure import Counts, merge
 
 Cells = dict[tuple[str, str], Counts]
@@ -32,7 +32,17 @@ def counter_op(plan_id: str, county: str, channel: str, sharding_id: str, counts
                               **{f":{name}": amount for name, amount in increments.items()}}
     update = ("SET plan_id = :plan, county = :county, channel = :channel ADD "
               + ", ".join(f"{name} :{name}" for name in increments))
-    return TxOp.update_item(keys.disclosure_counter(plan_id, county, channel, sharding_id), update, values=values)
+    return with_twin(TxOp.update_item(keys.disclosure_counter(plan_id, county, channel, sharding_id), update,
+                                      values=values),
+                     lambda store: _added(store, plan_id, county, channel, counts))
+
+
+def _added(store: MemoryStore, plan_id: str, county: str, channel: str, counts: Counts) -> Write:
+    """counter_op's twin: no condition, so never refused."""
+    def write() -> None:
+        cells = store.disclosure.setdefault(plan_id, {})
+        cells[(county, channel)] = cells.get((county, channel), Counts()) + counts
+    return write
 
 
 class DynamoDisclosureCounters:
@@ -57,15 +67,16 @@ class DynamoDisclosureCounters:
 class InMemoryDisclosureCounters:
     """The twin (tests/contract/test_disclosure_counters.py)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cells: dict[str, Cells] = {}
+    counter_op = staticmethod(counter_op)
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+        self._lock = self.store.lock
+        self._cells: dict[str, Cells] = self.store.disclosure
 
     def cells(self, plan_id: str) -> Cells:
         with self._lock:
             return {cell: counts for cell, counts in self._cells.get(plan_id, {}).items()}
 
     def add(self, plan_id: str, county: str, channel: str, sharding_id: str, counts: Counts) -> None:
-        with self._lock:
-            cells = self._cells.setdefault(plan_id, {})
-            cells[(county, channel)] = cells.get((county, channel), Counts()) + counts
+        self.store.transact([counter_op(plan_id, county, channel, sharding_id, counts)])

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import ConditionFailed, Table
+from chalicelib.adapters.repositories.memory import MemoryStore
 from chalicelib.domain.family import FamilyMember
 
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", *(name for pair in schema.GSIS.values() for name in pair)})
@@ -95,9 +96,9 @@ class FamilyRepository:
 class InMemoryFamilyRepository:
     """The twin (tests/contract/test_family_repository.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: MemoryStore | None = None) -> None:
         self._lock = threading.Lock()
-        self._members: dict[tuple[str, str], FamilyMember] = {}
+        self._members: dict[tuple[str, str], FamilyMember] = (store or MemoryStore()).family_members  # shared
         self._checks: dict[tuple[str, str], int] = {}
 
     def get(self, account_id: str, member_id: str) -> FamilyMember | None:

@@ -11,12 +11,12 @@ concurrent duplicates stop before calling out; `release_op` frees it when nothin
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import Table, TxOp
+from chalicelib.adapters.repositories.memory import MemoryStore, Write, with_twin
 from chalicelib.domain.idempotency import IdempotencyRecord
 
 RETENTION = timedelta(days=7)
@@ -37,6 +37,20 @@ def new_record(scope: str, key: str, request_hash: str, now: datetime, state: st
 
 def record_item(record: IdempotencyRecord) -> dict[str, Any]:
     return {**record.model_dump(exclude_none=True), **keys.idempotency(record.scope, record.key)}
+
+
+def _still_ours(store: MemoryStore, scope: str, key: str, request_hash: str) -> bool:
+    current = store.idempotency.get((scope, key))
+    return current is not None and current.state == "in_progress" and current.request_hash == request_hash
+
+
+def _stored(store: MemoryStore, record: IdempotencyRecord, holds: bool) -> Write | None:
+    if not holds:
+        return None
+
+    def write() -> None:
+        store.idempotency[(record.scope, record.key)] = record
+    return write
 
 
 def record_of(item: dict[str, Any], scope: str, key: str) -> IdempotencyRecord:
@@ -65,33 +79,51 @@ class IdempotencyRepository:
     @staticmethod
     def in_progress_op(scope: str, key: str, request_hash: str, now: datetime, resource_id: str) -> TxOp:
         """The transaction item claiming the key before an external side effect: refused if the key exists."""
-        return TxOp.put(record_item(new_record(scope, key, request_hash, now, "in_progress", resource_id=resource_id)))
+        record = new_record(scope, key, request_hash, now, "in_progress", resource_id=resource_id)
+        return with_twin(TxOp.put(record_item(record)),
+                         lambda store: _stored(store, record, (scope, key) not in store.idempotency))
 
     @staticmethod
     def completed_op(scope: str, key: str, request_hash: str, now: datetime, status_code: int, response: Any,
                      resource_id: str = "", reserved: bool = False) -> TxOp:
         """The transaction item that stores the outcome. With `reserved`, it must still be ours and in progress."""
-        item = record_item(new_record(scope, key, request_hash, now, "completed", status_code=status_code,
-                                      response=json.dumps(response, ensure_ascii=False, default=str),
-                                      resource_id=resource_id))
+        record = new_record(scope, key, request_hash, now, "completed", status_code=status_code,
+                            response=json.dumps(response, ensure_ascii=False, default=str), resource_id=resource_id)
+        item = record_item(record)
         if reserved:
-            return TxOp.put(item, condition=_STILL_OURS["condition"], names=_STILL_OURS["names"],
-                            values={":in_progress": "in_progress", ":h": request_hash})
-        return TxOp.put(item)
+            return with_twin(TxOp.put(item, condition=_STILL_OURS["condition"], names=_STILL_OURS["names"],
+                                      values={":in_progress": "in_progress", ":h": request_hash}),
+                             lambda store: _stored(store, record, _still_ours(store, scope, key, request_hash)))
+        return with_twin(TxOp.put(item), lambda store: _stored(store, record, (scope, key) not in store.idempotency))
 
     @staticmethod
     def release_op(scope: str, key: str, request_hash: str) -> TxOp:
         """The transaction item forgetting a claim whose operation ended with nothing kept (the member may retry)."""
-        return TxOp.delete(keys.idempotency(scope, key), condition=_STILL_OURS["condition"],
-                           names=_STILL_OURS["names"], values={":in_progress": "in_progress", ":h": request_hash})
+        def release(store: MemoryStore) -> Write | None:
+            if not _still_ours(store, scope, key, request_hash):
+                return None
+
+            def write() -> None:
+                store.idempotency.pop((scope, key), None)
+            return write
+
+        return with_twin(TxOp.delete(keys.idempotency(scope, key), condition=_STILL_OURS["condition"],
+                                     names=_STILL_OURS["names"],
+                                     values={":in_progress": "in_progress", ":h": request_hash}), release)
 
 
 class InMemoryIdempotencyRepository:
     """The twin (tests/contract/test_idempotency_repository.py)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: dict[tuple[str, str], IdempotencyRecord] = {}
+    key_of = staticmethod(IdempotencyRepository.key_of)
+    in_progress_op = staticmethod(IdempotencyRepository.in_progress_op)
+    completed_op = staticmethod(IdempotencyRepository.completed_op)
+    release_op = staticmethod(IdempotencyRepository.release_op)
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+        self._lock = self.store.lock
+        self._records: dict[tuple[str, str], IdempotencyRecord] = self.store.idempotency
 
     def get(self, scope: str, key: str) -> IdempotencyRecord | None:
         with self._lock:

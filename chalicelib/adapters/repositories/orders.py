@@ -7,8 +7,7 @@
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.clock import iso
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TransientStorageError, TxOp
+from chalicelib.adapters.repositories.memory import MemoryStore, Write, with_twin
 from chalicelib.domain.order import CoverMarker, FamilyMemberRef, Order, OrderPayer, RecordedRequest, Refund
 from chalicelib.domain.order_lifecycle import (
     COVER_ISSUED,
@@ -118,58 +118,131 @@ def status_op(order: Order, from_status: str, to_status: str, changes: dict[str,
         values[f":c{n}"] = value
         sets.append(f"#c{n} = :c{n}")
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    return TxOp.update_item(keys.order(order.order_id), update, condition="#status = :from", names=names,
-                            values=values)
+    return with_twin(TxOp.update_item(keys.order(order.order_id), update, condition="#status = :from", names=names,
+                                      values=values),
+                     lambda store: _moved_in(store, order.order_id, from_status, to_status, changes, now))
+
+
+def _moved_in(store: MemoryStore, order_id: str, from_status: str, to_status: str, changes: dict[str, Any],
+              now: datetime) -> Write | None:
+    """status_op's twin: the write, or None when the order is absent or no longer in `from_status`."""
+    current = store.orders.get(order_id)
+    if current is None or current.status != from_status:
+        return None
+    update = {**changes, "status": to_status, "updated_at": iso(now), "version": current.version + 1}
+    if to_status != SETTLING:
+        update["lease_until"] = None
+    moved = Order.model_validate({**current.model_dump(), **update})
+
+    def write() -> None:
+        store.orders[order_id] = moved
+    return write
+
+
+def _put_new(table: dict[Any, Any], key: Any, value: Any) -> Write | None:
+    """A put refused if the key exists (attribute_not_exists(PK))."""
+    if key in table:
+        return None
+
+    def write() -> None:
+        table[key] = value
+    return write
+
+
+def _delete(table: dict[Any, Any], key: Any) -> Write:
+    def write() -> None:
+        table.pop(key, None)
+    return write
 
 
 def reserve_ops(order: Order, now: datetime) -> list[TxOp]:
     """Per insured: the cover marker `reserved` by this order (refused if anyone holds the person, in any state).
     Written in the transaction that records the order, before any money moves."""
-    return [TxOp.put(cover_item(CoverMarker(plan_id=order.plan_id, state=COVER_RESERVED, order_id=order.order_id,
-                                            payer_account_id=order.payer_account_id, pay_before=order.pay_before,
-                                            created_at=iso(now)), person.id_hash))
+    marker = CoverMarker(plan_id=order.plan_id, state=COVER_RESERVED, order_id=order.order_id,
+                         payer_account_id=order.payer_account_id, pay_before=order.pay_before, created_at=iso(now))
+    return [with_twin(TxOp.put(cover_item(marker, person.id_hash)),
+                      lambda store, who=person.id_hash: _put_new(store.covers, (marker.plan_id, who),
+                                                                 marker.model_copy(deep=True)))
             for person in order.insured]
 
 
 def release_ops(order: Order) -> list[TxOp]:
     """Free the people this order reserved (only while the marker is still this order's reservation)."""
-    return [TxOp.delete(keys.cover_marker(order.plan_id, person.id_hash),
-                        condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
-                        values={":o": order.order_id, ":reserved": COVER_RESERVED})
+    def released(store: MemoryStore, who: str) -> Write | None:
+        marker = store.covers.get((order.plan_id, who))
+        if marker is None or marker.order_id != order.order_id or marker.state != COVER_RESERVED:
+            return None
+        return _delete(store.covers, (order.plan_id, who))
+
+    return [with_twin(TxOp.delete(keys.cover_marker(order.plan_id, person.id_hash),
+                                  condition="order_id = :o AND #state = :reserved", names={"#state": "state"},
+                                  values={":o": order.order_id, ":reserved": COVER_RESERVED}),
+                      lambda store, who=person.id_hash: released(store, who))
             for person in order.insured]
 
 
 def place_op(order: Order) -> TxOp:
     """The transaction item that records a new order (refused if its id exists), with its index entries."""
-    return TxOp.put(order_item(order))
+    stored = Order.model_validate(order.model_dump())
+    return with_twin(TxOp.put(order_item(order)), lambda store: _put_new(store.orders, order.order_id, stored))
 
 
 def issue_cover_op(marker: CoverMarker, id_hash: str) -> TxOp:
     """The person's cover marker becomes `issued` for a policy: over this order's own reservation (or none, for an
     order placed before reservations existed); anyone else's marker refuses the whole issuance."""
-    return TxOp.put(cover_item(marker.model_copy(update={"state": COVER_ISSUED}), id_hash),
-                    condition="attribute_not_exists(PK) OR order_id = :o", values={":o": marker.order_id})
+    issued = marker.model_copy(update={"state": COVER_ISSUED}, deep=True)
+
+    def issue(store: MemoryStore) -> Write | None:
+        current = store.covers.get((issued.plan_id, id_hash))
+        if current is not None and current.order_id != issued.order_id:
+            return None
+
+        def write() -> None:
+            store.covers[(issued.plan_id, id_hash)] = issued
+        return write
+
+    return with_twin(TxOp.put(cover_item(issued, id_hash), condition="attribute_not_exists(PK) OR order_id = :o",
+                              values={":o": marker.order_id}), issue)
 
 
 def free_cover_op(plan_id: str, id_hash: str, policy_id: str) -> TxOp:
     """A cancelled policy frees its person (only while the marker is still that policy's)."""
-    return TxOp.delete(keys.cover_marker(plan_id, id_hash), condition="policy_id = :p", values={":p": policy_id})
+    def free(store: MemoryStore) -> Write | None:
+        current = store.covers.get((plan_id, id_hash))
+        if current is None or current.policy_id != policy_id:
+            return None
+        return _delete(store.covers, (plan_id, id_hash))
+
+    return with_twin(TxOp.delete(keys.cover_marker(plan_id, id_hash), condition="policy_id = :p",
+                                 values={":p": policy_id}), free)
 
 
 def new_refund_op(refund: Refund) -> TxOp:
     """The transaction item that records a refund owed (refused if its id exists: one refund per policy)."""
-    return TxOp.put(refund_item(refund))
+    stored = refund.model_copy(deep=True)
+    return with_twin(TxOp.put(refund_item(refund)), lambda store: _put_new(store.refunds, refund.refund_id, stored))
 
 
 def wechat_transaction_op(transaction_id: str, order_id: str, now: datetime) -> TxOp:
     """The WeChat transaction marker: one payment notification is applied once, whichever container gets it."""
-    return TxOp.put({**keys.wechat_transaction(transaction_id), "order_id": order_id, "created_at": iso(now)})
+    return with_twin(TxOp.put({**keys.wechat_transaction(transaction_id), "order_id": order_id, "created_at": iso(now)}),
+                     lambda store: _put_new(store.wechat_transactions, transaction_id, order_id))
 
 
 def prepay_op(order_id: str, wechat: dict[str, str]) -> TxOp:
     """Record the prepay (its id, the time it expires) on an order still awaiting payment."""
-    return TxOp.update_item(keys.order(order_id), "SET wechat = :w", condition="#status = :pending",
-                            names={"#status": "status"}, values={":w": wechat, ":pending": "pending_payment"})
+    def record(store: MemoryStore) -> Write | None:
+        current = store.orders.get(order_id)
+        if current is None or current.status != "pending_payment":
+            return None
+
+        def write() -> None:
+            store.orders[order_id] = current.model_copy(update={"wechat": dict(wechat)}, deep=True)
+        return write
+
+    return with_twin(TxOp.update_item(keys.order(order_id), "SET wechat = :w", condition="#status = :pending",
+                                      names={"#status": "status"},
+                                      values={":w": wechat, ":pending": "pending_payment"}), record)
 
 
 def _refund_move(refund: Refund, to_status: str, changes: dict[str, Any]) -> tuple[Refund, dict[str, Any]]:
@@ -198,6 +271,20 @@ def release_lease(table: Table, order: Order, now: datetime) -> None:
                      values={":now": iso(now), ":settling": SETTLING})
     except (ConditionFailed, TransientStorageError):
         pass
+
+
+def end_releasing(transact: Callable[[list[TxOp]], None], ops: list[TxOp], order: Order) -> None:
+    """OrderRepository.end_releasing over a transaction runner (the table's, or the twins' store's)."""
+    releases = release_ops(order)
+    try:
+        transact(ops + releases)
+        return
+    except ConditionFailed as exc:
+        reasons = exc.reasons
+        if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
+            raise
+        kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
+    transact(ops + kept)
 
 
 @dataclass
@@ -251,16 +338,7 @@ class OrderRepository:
         reservations, in one transaction. A marker that is no longer this order's reservation (already released, or
         an order from before reservations) is left out and the transaction sent again; any other refusal (one of
         `ops`' conditions) raises ConditionFailed."""
-        releases = release_ops(order)
-        try:
-            self.table.transact(ops + releases)
-            return
-        except ConditionFailed as exc:
-            reasons = exc.reasons
-            if any(r == "ConditionalCheckFailed" for r in reasons[:len(ops)]) or not reasons:
-                raise
-            kept = [op for op, r in zip(releases, reasons[len(ops):], strict=False) if r != "ConditionalCheckFailed"]
-        self.table.transact(ops + kept)
+        end_releasing(self.table.transact, ops, order)
 
     def placing_reads(self, account_id: str, scope: str, idempotency_key: str,
                       member_ids: list[str]) -> PlacingReads:
@@ -363,13 +441,36 @@ class OrderRepository:
 
 
 class InMemoryOrderRepository:
-    """The twin: the same answers from dicts (tests/contract/test_repositories.py holds both to one contract)."""
+    """The twin: the same answers from a MemoryStore (tests/contract/test_repositories.py and test_transactions.py
+    hold both to one contract). Twins built on one store see each other's writes and share its transactions."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._orders: dict[str, Order] = {}
-        self._covers: dict[tuple[str, str], CoverMarker] = {}
-        self._refunds: dict[str, Refund] = {}
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+        self._lock = self.store.lock
+        self._orders: dict[str, Order] = self.store.orders
+        self._covers: dict[tuple[str, str], CoverMarker] = self.store.covers
+        self._refunds: dict[str, Refund] = self.store.refunds
+
+    def transact(self, ops: list[TxOp]) -> None:
+        """The named operations of any twin on this store, atomically (MemoryStore.transact)."""
+        self.store.transact(ops)
+
+    def end_releasing(self, ops: list[TxOp], order: Order) -> None:
+        end_releasing(self.store.transact, ops, order)
+
+    def placing_reads(self, account_id: str, scope: str, idempotency_key: str,
+                      member_ids: list[str]) -> PlacingReads:
+        with self._lock:
+            account = self.store.accounts.get(account_id)
+            members = {m: FamilyMemberRef.model_validate({**member.model_dump(), "member_id": m})
+                       for m in member_ids if (member := self.store.family_members.get((account_id, m))) is not None}
+        return PlacingReads(payer=OrderPayer.model_validate(account.model_dump()) if account is not None else None,
+                            previous=self.request_record(scope, idempotency_key), members=members)
+
+    def request_record(self, scope: str, idempotency_key: str) -> RecordedRequest | None:
+        with self._lock:
+            record = self.store.idempotency.get((scope, idempotency_key))
+        return RecordedRequest.model_validate(record.model_dump()) if record is not None else None
 
     def get(self, order_id: str) -> Order | None:
         with self._lock:

@@ -8,12 +8,12 @@ claims code reads and writes `ytd_*` and `version` on the same item.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters import keys, schema
 from chalicelib.adapters.dynamodb import ConditionFailed, Table, TxOp
+from chalicelib.adapters.repositories.memory import MemoryStore, Write, with_twin
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.renewal import RenewalRecord
 
@@ -34,6 +34,23 @@ def policy_of(item: dict[str, Any]) -> Policy:
     return Policy.model_validate({k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES})
 
 
+def _changed(store: MemoryStore, policy_id: str, holds: Any, change: Any) -> Write | None:
+    """The twin of a conditional update of a stored policy: refused when it is absent or `holds(policy)` is false;
+    else the write storing `change(policy)` (a dict of fields; the version moves up by one)."""
+    current = store.policies.get(policy_id)
+    if current is None or not holds(current):
+        return None
+    changed = Policy.model_validate({**current.model_dump(), **change(current), "version": current.version + 1})
+
+    def write() -> None:
+        store.policies[policy_id] = changed
+    return write
+
+
+def _renewal_with(policy: Policy, **fields: Any) -> dict[str, Any]:
+    return {**(policy.renewal.model_dump() if policy.renewal is not None else {}), **fields}
+
+
 class PolicyRepository:
     """Over the DynamoDB table."""
 
@@ -43,45 +60,66 @@ class PolicyRepository:
     @staticmethod
     def issue_op(policy: Policy) -> TxOp:
         """The transaction item that issues a new policy (refused if its id exists)."""
-        return TxOp.put(policy_item(policy))
+        stored = policy.model_copy(deep=True)
+
+        def issue(store: MemoryStore) -> Write | None:
+            if policy.policy_id in store.policies:
+                return None
+
+            def write() -> None:
+                store.policies[policy.policy_id] = stored
+            return write
+        return with_twin(TxOp.put(policy_item(policy)), issue)
 
     @staticmethod
     def take_over_op(policy: Policy, payment_method: str, taken_over: dict[str, Any]) -> TxOp:
         """The transaction item by which a payer (a county government) takes over a self-paid policy's premium
         (DOMAIN §10.4): the policy stays, its channel becomes the payer's; refused if the policy changed since it
         was read, was cancelled, or was taken over already."""
-        return TxOp.update_item(
+        op = TxOp.update_item(
             keys.policy(policy.policy_id),
             "SET payment_method = :method, taken_over = :taken, version = version + :one",
             condition="#status = :active AND version = :v AND attribute_not_exists(taken_over)",
             names={"#status": "status"},
             values={":method": payment_method, ":taken": taken_over, ":one": 1, ":active": "active",
                     ":v": policy.version})
+        return with_twin(op, lambda store: _changed(
+            store, policy.policy_id,
+            lambda p: p.status == "active" and p.version == policy.version and p.taken_over is None,
+            lambda p: {"payment_method": payment_method, "taken_over": taken_over}))
 
     @staticmethod
     def cancel_op(policy: Policy, now: str) -> TxOp:
         """The transaction item that cancels an active policy as read (its version): auto-renewal off and out of
         the renewal index."""
         renewal_pk, renewal_sk = schema.GSIS[schema.GSI_BY_GRANTEE]
-        return TxOp.update_item(keys.policy(policy.policy_id),
-                                "SET #status = :cancelled, cancelled_at = :now, version = version + :one, "
-                                f"auto_renew = :off REMOVE {renewal_pk}, {renewal_sk}",
-                                condition="#status = :active AND version = :v", names={"#status": "status"},
-                                values={":cancelled": "cancelled", ":now": now, ":one": 1, ":off": False,
-                                        ":active": "active", ":v": policy.version})
+        op = TxOp.update_item(keys.policy(policy.policy_id),
+                              "SET #status = :cancelled, cancelled_at = :now, version = version + :one, "
+                              f"auto_renew = :off REMOVE {renewal_pk}, {renewal_sk}",
+                              condition="#status = :active AND version = :v", names={"#status": "status"},
+                              values={":cancelled": "cancelled", ":now": now, ":one": 1, ":off": False,
+                                      ":active": "active", ":v": policy.version})
+        return with_twin(op, lambda store: _changed(
+            store, policy.policy_id, lambda p: p.status == "active" and p.version == policy.version,
+            lambda p: {"status": "cancelled", "cancelled_at": now, "auto_renew": False}))
 
     # ---- the renewal's writes on the policy it renews (services/renewals.py) --------------------------------------
     @staticmethod
     def renewal_claim_op(policy_id: str, order_id: str, payer_account_id: str, at: str) -> TxOp:
         """The transaction item (in the renewal order's reservation) by which `order_id` claims the policy's renewal:
         refused if consent was withdrawn meanwhile or another attempt claimed it first. From here a stop is refused."""
-        return TxOp.update_item(
+        op = TxOp.update_item(
             keys.policy(policy_id),
             "SET renewal.deduction_started_at = :t, renewal.order_id = :o, renewal.payer_account_id = :p, "
             "version = if_not_exists(version, :zero) + :one",
             condition="auto_renew = :on AND attribute_exists(renewal) "
                       "AND attribute_not_exists(renewal.deduction_started_at)",
             values={":t": at, ":o": order_id, ":p": payer_account_id, ":on": True, ":zero": 0, ":one": 1})
+        return with_twin(op, lambda store: _changed(
+            store, policy_id,
+            lambda p: p.auto_renew is True and p.renewal is not None and p.renewal.deduction_started_at is None,
+            lambda p: {"renewal": _renewal_with(p, deduction_started_at=at, order_id=order_id,
+                                                payer_account_id=payer_account_id)}))
 
     @staticmethod
     def _renewed(policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +139,14 @@ class PolicyRepository:
         — status, the new policy, the history entry — and taking it out of the renewal index; only while the
         renewal is `order_id`'s claim."""
         parts = cls._renewed(policy_id, renewed_policy_id, entry)
-        return TxOp.update_item(parts["key"], parts["update"],
-                                condition="renewal.order_id = :o AND renewal.#status <> :s",
-                                names=parts["names"], values={**parts["values"], ":o": order_id})
+        op = TxOp.update_item(parts["key"], parts["update"],
+                              condition="renewal.order_id = :o AND renewal.#status <> :s",
+                              names=parts["names"], values={**parts["values"], ":o": order_id})
+        return with_twin(op, lambda store: _changed(
+            store, policy_id,
+            lambda p: p.renewal is not None and p.renewal.order_id == order_id and p.renewal.status != "renewed",
+            lambda p: {"renewal": _renewal_with(p, status="renewed", renewed_policy_id=renewed_policy_id),
+                       "renewal_history": [*(p.renewal_history or []), entry]}))
 
     def mark_renewed(self, policy_id: str, renewed_policy_id: str, entry: dict[str, Any]) -> bool:
         """The same, on its own (someone else issued the order): True if recorded now, False if it was already."""
@@ -240,11 +283,18 @@ class PolicyRepository:
 
 
 class InMemoryPolicyRepository:
-    """The twin (tests/contract/test_repositories.py)."""
+    """The twin (tests/contract/test_repositories.py); its named operations run in MemoryStore.transact."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._policies: dict[str, Policy] = {}
+    issue_op = staticmethod(PolicyRepository.issue_op)
+    take_over_op = staticmethod(PolicyRepository.take_over_op)
+    cancel_op = staticmethod(PolicyRepository.cancel_op)
+    renewal_claim_op = staticmethod(PolicyRepository.renewal_claim_op)
+    renewal_renewed_op = PolicyRepository.renewal_renewed_op
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+        self._lock = self.store.lock
+        self._policies: dict[str, Policy] = self.store.policies
 
     def get(self, policy_id: str) -> Policy | None:
         with self._lock:
