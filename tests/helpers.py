@@ -266,7 +266,27 @@ class TwinWorld:
         return policy_item(policy) if policy is not None else None
 
 
-class TwinFamily:
+class FamilyRelatives:
+    """What both test families (over HTTP in tests/orders_support.py, on the twins here) share: adding a relative who
+    is known to the simulated platform, remembered by label. Each family says how a member is added."""
+
+    members: dict[str, str]  # label → member id
+    ids: dict[str, str]  # label → ID number
+
+    def add_member(self, name: str, id_number: str, relationship: str) -> str:
+        raise NotImplementedError
+
+    def relative(self, label: str, relationship: str = "spouse", basic_type: str = "employee", city: str = "331100",
+                 born: date = date(1982, 5, 5), **platform_fields: Any) -> str:
+        id_number = new_id("331102", born)
+        name = {"spouse": "李秀英", "child": "王小明", "parent": "王德福"}.get(relationship, "王亲属") + label[-1:]
+        register_person(name, id_number, city=city, basic_type=basic_type, **platform_fields)
+        member_id = self.add_member(name, id_number, relationship)
+        self.members[label], self.ids[label] = member_id, id_number
+        return member_id
+
+
+class TwinFamily(FamilyRelatives):
     """tests/orders_support.Family on the twins: the same payer (an employee in 丽水 paying from the personal
     account, identity bound) and relatives, registered on the simulated platform and written through the twins
     (the account as identity binding leaves it; members through services/family.add_member)."""
@@ -293,15 +313,6 @@ class TwinFamily:
         assert world.accounts.create(self.account, "phone", phone)
         self.members: dict[str, str] = {}  # label → member id
         self.ids: dict[str, str] = {"self": self.id_number}
-
-    def relative(self, label: str, relationship: str = "spouse", basic_type: str = "employee", city: str = "331100",
-                 born: date = date(1982, 5, 5), **platform_fields: Any) -> str:
-        id_number = new_id("331102", born)
-        name = {"spouse": "李秀英", "child": "王小明", "parent": "王德福"}.get(relationship, "王亲属") + label[-1:]
-        register_person(name, id_number, city=city, basic_type=basic_type, **platform_fields)
-        member_id = self.add_member(name, id_number, relationship)
-        self.members[label], self.ids[label] = member_id, id_number
-        return member_id
 
     def add_member(self, name: str, id_number: str, relationship: str) -> str:
         from chalicelib import deps

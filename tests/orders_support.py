@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.adapters.clock import CHINA_TZ
-from tests.helpers import bind_identity, login, new_id, register_person
+from tests.helpers import FamilyRelatives, bind_identity, login, new_id, register_person
 
 IN_WINDOW = datetime(2020, 12, 15, 10, 0, tzinfo=CHINA_TZ)  # 浙丽保 2021 central enrolment window
 
@@ -19,7 +19,7 @@ def add_member(client, headers: dict[str, str], name: str, id_number: str, relat
     return json.loads(resp.body)["member_id"]
 
 
-class Family:
+class Family(FamilyRelatives):
     """An employee payer in 丽水 (personal account) and relatives registered on the simulated platform."""
 
     def __init__(self, client, phone: str = "13800000001", current_fen: int = 50000, prior_years_fen: int = 100000,
@@ -33,14 +33,8 @@ class Family:
         self.members: dict[str, str] = {}  # label → member id
         self.ids: dict[str, str] = {"self": self.id_number}
 
-    def relative(self, label: str, relationship: str = "spouse", basic_type: str = "employee", city: str = "331100",
-                 born: date = date(1982, 5, 5), **platform_fields: Any) -> str:
-        id_number = new_id("331102", born)
-        name = {"spouse": "李秀英", "child": "王小明", "parent": "王德福"}.get(relationship, "王亲属") + label[-1:]
-        register_person(name, id_number, city=city, basic_type=basic_type, **platform_fields)
-        member_id = add_member(self.client, self.headers, name, id_number, relationship)
-        self.members[label], self.ids[label] = member_id, id_number
-        return member_id
+    def add_member(self, name: str, id_number: str, relationship: str) -> str:
+        return add_member(self.client, self.headers, name, id_number, relationship)
 
     def order(self, insured: list[str], payment_method: str = "personal_account", plan_id: str = "lishui-2021",
               key: str | None = None, headers: dict[str, str] | None = None, **extra: Any):
